@@ -1,0 +1,121 @@
+//! Side-band multiplexing: pack bytes on band 1, progress on band 2, a fatal
+//! error on band 3, each inside pkt-lines.
+//!
+//! Invariant: `SideBand` buffers at most one packet's payload, so memory does
+//! not grow with the pack, and no packet exceeds the negotiated maximum.
+
+use std::io::{self, Write};
+
+use super::pktline::{self, MAX_PKT_LEN};
+
+/// Band numbers.
+pub const BAND_DATA: u8 = 1;
+pub const BAND_PROGRESS: u8 = 2;
+pub const BAND_ERROR: u8 = 3;
+
+/// Largest payload per packet for `side-band-64k` (and always in v2).
+pub const MAX_PAYLOAD_64K: usize = MAX_PKT_LEN - 5;
+/// Largest payload per packet for the old 1000-byte `side-band`.
+pub const MAX_PAYLOAD_SMALL: usize = 1000 - 5;
+
+/// Appends one band packet holding `payload` (which must fit).
+pub fn write_band(out: &mut Vec<u8>, band: u8, payload: &[u8]) {
+    let mut data = Vec::with_capacity(payload.len() + 1);
+    data.push(band);
+    data.extend_from_slice(payload);
+    // Callers pass at most MAX_PAYLOAD_64K bytes; a longer progress or error
+    // text is cut rather than split, since it is only for humans.
+    if pktline::write_data(out, &data).is_err() {
+        data.truncate(MAX_PAYLOAD_64K + 1);
+        let _ = pktline::write_data(out, &data);
+    }
+}
+
+/// A `Write` that frames everything written to it as band-1 packets.
+pub struct SideBand<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+    max_payload: usize,
+}
+
+impl<W: Write> SideBand<W> {
+    /// Frames into `inner` with packets of at most `max_payload` data bytes.
+    pub fn new(inner: W, max_payload: usize) -> Self {
+        let max_payload = max_payload.clamp(1, MAX_PAYLOAD_64K);
+        SideBand { inner, buf: Vec::with_capacity(max_payload), max_payload }
+    }
+
+    fn emit(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let mut pkt = Vec::with_capacity(self.buf.len() + 5);
+        write_band(&mut pkt, BAND_DATA, &self.buf);
+        self.buf.clear();
+        self.inner.write_all(&pkt)
+    }
+
+    /// Sends a progress message on band 2, after any buffered data.
+    pub fn progress(&mut self, msg: &str) -> io::Result<()> {
+        self.emit()?;
+        let mut pkt = Vec::new();
+        write_band(&mut pkt, BAND_PROGRESS, msg.as_bytes());
+        self.inner.write_all(&pkt)
+    }
+
+    /// Emits buffered data and returns the inner sink.
+    pub fn into_inner(mut self) -> io::Result<W> {
+        self.emit()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for SideBand<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = self.max_payload - self.buf.len();
+        let n = room.min(data.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == self.max_payload {
+            self.emit()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.emit()?;
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::pktline::{Packet, PktReader};
+
+    #[test]
+    fn frames_large_writes_into_bounded_packets() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        let mut sb = SideBand::new(Vec::new(), MAX_PAYLOAD_64K);
+        sb.write_all(&data).unwrap();
+        let out = sb.into_inner().unwrap();
+        let mut r = PktReader::new(&out);
+        let mut joined = Vec::new();
+        while let Some(Packet::Data(d)) = r.next_packet().unwrap() {
+            assert_eq!(d[0], BAND_DATA);
+            assert!(d.len() - 1 <= MAX_PAYLOAD_64K);
+            joined.extend_from_slice(&d[1..]);
+        }
+        assert_eq!(joined, data);
+    }
+
+    #[test]
+    fn small_band_respects_1000_byte_packets() {
+        let mut sb = SideBand::new(Vec::new(), MAX_PAYLOAD_SMALL);
+        sb.write_all(&[7u8; 3000]).unwrap();
+        let out = sb.into_inner().unwrap();
+        let mut r = PktReader::new(&out);
+        while let Some(Packet::Data(d)) = r.next_packet().unwrap() {
+            assert!(d.len() + 4 <= 1000);
+        }
+    }
+}

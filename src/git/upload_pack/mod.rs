@@ -1,0 +1,232 @@
+//! upload-pack as pure logic: request bytes + a `Repository` in, response
+//! bytes (and a pack plan) out. Stateless, as smart HTTP requires: every POST
+//! carries the whole negotiation so far.
+//!
+//! Invariants: no input makes this module panic; a protocol error becomes an
+//! `ERR` pkt-line (which git prints as `remote error: …`), while input that is
+//! not even pkt-lines is an `UploadPackError` for the HTTP layer to map to 400.
+//! Only commits the repository knows can be wanted.
+
+mod v0;
+mod v2;
+
+use std::io::Write;
+
+use super::negotiate::FetchPlan;
+use super::oid::ObjectId;
+use super::pack::{PackError, PackWriter};
+use super::pktline::{self, PktError};
+use super::repo::{ObjectStore, Refs, Repository};
+use super::sideband::{self, SideBand, BAND_ERROR};
+
+pub use v0::advertise_v0;
+pub use v2::advertise_v2;
+
+/// Most `want` lines accepted in one request.
+pub const MAX_WANTS: usize = 256;
+/// Most `have` lines accepted in one request.
+pub const MAX_HAVES: usize = 4096;
+/// Most `shallow` lines accepted in one request.
+pub const MAX_SHALLOWS: usize = 4096;
+
+/// The wire protocol a request speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolVersion {
+    V0,
+    V2,
+}
+
+impl ProtocolVersion {
+    /// Reads a `Git-Protocol` header: `version=2` anywhere selects v2.
+    pub fn from_header(header: Option<&str>) -> Self {
+        let v2 = header.is_some_and(|h| h.split(':').any(|kv| kv.trim() == "version=2"));
+        if v2 {
+            ProtocolVersion::V2
+        } else {
+            ProtocolVersion::V0
+        }
+    }
+}
+
+/// Server identity sent as `agent=`.
+#[derive(Debug, Clone)]
+pub struct Server<'a> {
+    pub agent: &'a str,
+}
+
+/// How pack bytes are framed on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// The pack follows the negotiation bytes directly (v0 without side-band).
+    Raw,
+    /// Band-1 packets of at most `max_payload` bytes, then a flush.
+    SideBand { max_payload: usize, progress: bool },
+}
+
+/// A response that carries a pack.
+#[derive(Debug, Clone)]
+pub struct PackResponse {
+    /// Negotiation and section headers, sent before the pack.
+    pub head: Vec<u8>,
+    /// Objects to pack, in order.
+    pub objects: Vec<ObjectId>,
+    pub framing: Framing,
+}
+
+impl PackResponse {
+    /// Bytes to send after the pack.
+    pub fn tail(&self) -> &'static [u8] {
+        match self.framing {
+            Framing::Raw => b"",
+            Framing::SideBand { .. } => b"0000",
+        }
+    }
+}
+
+/// What a POST to `git-upload-pack` answers.
+#[derive(Debug, Clone)]
+pub enum Response {
+    /// A complete response with no pack (ls-refs, a negotiation round, `ERR`).
+    Bytes(Vec<u8>),
+    /// Negotiation bytes, then a pack, then `tail()`.
+    Pack(PackResponse),
+}
+
+/// Request bodies that are not valid pkt-line streams.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UploadPackError {
+    #[error("malformed pkt-line: {0}")]
+    Pkt(#[from] PktError),
+}
+
+/// A protocol-level refusal, reported to the client as `ERR <message>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal(pub String);
+
+impl Refusal {
+    fn new(msg: impl Into<String>) -> Self {
+        Refusal(msg.into())
+    }
+}
+
+/// Answers one upload-pack POST body.
+pub fn serve(version: ProtocolVersion, body: &[u8], repo: &impl Repository, server: &Server<'_>) -> Result<Response, UploadPackError> {
+    let outcome = match version {
+        ProtocolVersion::V0 => v0::serve(body, repo),
+        ProtocolVersion::V2 => v2::serve(body, repo, server),
+    };
+    match outcome {
+        Ok(resp) => Ok(resp),
+        Err(Outcome::Malformed(e)) => Err(e.into()),
+        Err(Outcome::Refused(Refusal(msg))) => Ok(Response::Bytes(err_packet(&msg))),
+    }
+}
+
+/// Why a request produced no normal response.
+pub(crate) enum Outcome {
+    Malformed(PktError),
+    Refused(Refusal),
+}
+
+impl From<PktError> for Outcome {
+    fn from(e: PktError) -> Self {
+        Outcome::Malformed(e)
+    }
+}
+
+impl From<Refusal> for Outcome {
+    fn from(r: Refusal) -> Self {
+        Outcome::Refused(r)
+    }
+}
+
+/// An `ERR` pkt-line.
+pub fn err_packet(msg: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    pktline::write_line(&mut out, &format!("ERR {msg}"));
+    out
+}
+
+/// A fatal message on band 3, for failures after the pack has started.
+pub fn band_error(msg: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    sideband::write_band(&mut out, BAND_ERROR, format!("{msg}\n").as_bytes());
+    out
+}
+
+/// Parses `<prefix><40 hex>` (with optional trailing text after a space).
+fn parse_id_arg(arg: &[u8], what: &str) -> Result<ObjectId, Refusal> {
+    let hex = arg.split(|&b| b == b' ').next().unwrap_or_default();
+    ObjectId::from_hex(hex).map_err(|_| Refusal::new(format!("upload-pack: protocol error, expected a {what} object id, got '{}'", show(arg))))
+}
+
+/// Parses a `deepen` argument: a positive depth.
+fn parse_depth(arg: &[u8]) -> Result<u32, Refusal> {
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .filter(|d| *d > 0)
+        .ok_or_else(|| Refusal::new(format!("upload-pack: invalid deepen depth '{}'", show(arg))))
+}
+
+/// Checks a want is a commit we serve, as git's "not our ref".
+fn check_want(repo: &impl Repository, id: &ObjectId) -> Result<(), Refusal> {
+    if repo.commit_parents(id).is_none() {
+        return Err(Refusal::new(format!("upload-pack: not our ref {id}")));
+    }
+    Ok(())
+}
+
+/// Client bytes shown in an error: lossy UTF-8, cut to a readable length.
+fn show(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    let mut out: String = s.chars().take(80).collect();
+    if s.chars().count() > 80 {
+        out.push('…');
+    }
+    out.escape_debug().to_string()
+}
+
+/// Writes `shallow`/`unshallow` lines.
+fn write_shallow_lines(out: &mut Vec<u8>, plan: &FetchPlan) {
+    for id in &plan.shallow {
+        pktline::write_line(out, &format!("shallow {id}"));
+    }
+    for id in &plan.unshallow {
+        pktline::write_line(out, &format!("unshallow {id}"));
+    }
+}
+
+/// The `HEAD` symref capability, when `HEAD` points somewhere.
+fn symref_cap(refs: &Refs) -> Option<String> {
+    refs.head_target.as_ref().map(|t| format!("symref=HEAD:{t}"))
+}
+
+/// Writes a whole pack response synchronously from an `ObjectStore`.
+pub fn write_pack_response<W: Write>(resp: &PackResponse, store: &impl ObjectStore, mut sink: W) -> Result<W, PackError> {
+    sink.write_all(&resp.head)?;
+    let sink = match resp.framing {
+        Framing::Raw => write_objects(&resp.objects, store, sink)?,
+        Framing::SideBand { max_payload, progress } => {
+            let mut sb = SideBand::new(sink, max_payload);
+            if progress {
+                sb.progress(&format!("Sending {} objects.\n", resp.objects.len()))?;
+            }
+            let sb = write_objects(&resp.objects, store, sb)?;
+            sb.into_inner()?
+        }
+    };
+    let mut sink = sink;
+    sink.write_all(resp.tail())?;
+    Ok(sink)
+}
+
+fn write_objects<W: Write>(ids: &[ObjectId], store: &impl ObjectStore, sink: W) -> Result<W, PackError> {
+    let count = u32::try_from(ids.len()).map_err(|_| PackError::TooLarge)?;
+    let mut pack = PackWriter::new(sink, count)?;
+    for id in ids {
+        let (kind, body) = store.object(id).ok_or(PackError::MissingObject(*id))?;
+        pack.write_object(kind, &body)?;
+    }
+    Ok(pack.finish()?.0)
+}

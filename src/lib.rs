@@ -1,0 +1,14 @@
+//! marketplace-edge: per-user Claude Code plugin marketplaces served as git
+//! repositories from a Cloudflare Worker.
+//!
+//! Layers (dependencies point down only): `http` (wasm32 only) → `git`,
+//! `demo`. The pure layers compile natively so `cargo test` covers them.
+
+pub mod demo;
+pub mod git;
+
+#[cfg(target_arch = "wasm32")]
+mod http;
+
+/// The `agent=` string this server sends.
+pub const AGENT: &str = concat!("marketplace-edge/", env!("CARGO_PKG_VERSION"));
