@@ -12,3 +12,18 @@ mod http;
 
 /// The `agent=` string this server sends.
 pub const AGENT: &str = concat!("marketplace-edge/", env!("CARGO_PKG_VERSION"));
+
+#[cfg(target_arch = "wasm32")]
+mod entry {
+    use worker::{event, Context, Env, Request, Response, Result};
+
+    #[event(start)]
+    fn start() {
+        console_error_panic_hook::set_once();
+    }
+
+    #[event(fetch)]
+    async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+        crate::http::route(req, env).await
+    }
+}

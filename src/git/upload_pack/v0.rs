@@ -150,6 +150,12 @@ pub(super) fn serve(body: &[u8], repo: &impl Repository) -> Result<Response, Out
         pktline::write_flush(&mut out);
     }
 
+    // A stateless client's first shallow request ends here: it reads the
+    // shallow list and asks again. git answers nothing more in that case.
+    if r.is_empty() {
+        return Ok(Response::Bytes(out));
+    }
+
     // Negotiation, as git's get_common_commits().
     let mut common: Vec<ObjectId> = Vec::new();
     let mut haves_seen = 0usize;

@@ -1,0 +1,168 @@
+//! Checks run against any smart-HTTP server: clones with real git, and
+//! hostile requests that must be refused without harming the server.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use marketplace_edge::git::memory::SnapshotFile;
+use marketplace_edge::git::tree::FileMode;
+
+use super::git_cli::{git, git_cmd, git_raw, TempDir};
+use super::http_client::{request, RawResponse};
+
+/// What a clone must contain: path → (executable, content).
+pub type ExpectedFiles = BTreeMap<String, (bool, Vec<u8>)>;
+
+/// The expected work tree for `files`.
+pub fn expected_files(files: &[SnapshotFile]) -> ExpectedFiles {
+    files.iter().map(|f| (f.path.as_str().to_string(), (f.mode == FileMode::Executable, f.content.clone()))).collect()
+}
+
+/// Reads a clone's files and modes from its index and work tree.
+fn cloned_files(dir: &Path) -> ExpectedFiles {
+    let listing = git(dir, &["ls-files", "-s", "-z"]);
+    listing
+        .split('\0')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (meta, path) = l.split_once('\t').expect("ls-files line");
+            let exec = meta.starts_with("100755");
+            let content = std::fs::read(dir.join(path)).expect("read cloned file");
+            (path.to_string(), (exec, content))
+        })
+        .collect()
+}
+
+/// Clones `url` with protocol `version` (0 or 2), optionally `--depth 1`,
+/// and checks HEAD, the files byte for byte with modes, `fsck --strict`, that
+/// `git commit-tree` recomputes the same commit, and that an up-to-date
+/// `fetch` and `pull` succeed without changing anything.
+pub fn check_clone(url: &str, version: u8, shallow: bool, expected_commit: &str, files: &ExpectedFiles) {
+    let tmp = TempDir::new("clone");
+    let proto = format!("protocol.version={version}");
+    let mut args = vec!["-c", &proto, "clone", "-q"];
+    if shallow {
+        args.extend(["--depth", "1"]);
+    }
+    args.extend([url, "w"]);
+    git(tmp.path(), &args);
+    let w = tmp.path().join("w");
+    assert_eq!(git(&w, &["rev-parse", "HEAD"]), expected_commit, "HEAD after clone (v{version}, shallow={shallow})");
+    assert_eq!(git(&w, &["symbolic-ref", "HEAD"]), "refs/heads/main");
+    assert_eq!(&cloned_files(&w), files, "cloned files (v{version}, shallow={shallow})");
+    git(&w, &["fsck", "--strict", "--no-dangling"]);
+    let shallow_file = w.join(".git/shallow");
+    assert_eq!(shallow_file.exists(), shallow, "shallow file presence");
+    if shallow {
+        assert_eq!(std::fs::read_to_string(&shallow_file).unwrap().trim(), expected_commit);
+    }
+
+    // The commit is exactly what git itself writes for this tree.
+    let tree = git(&w, &["rev-parse", "HEAD^{tree}"]);
+    assert_eq!(git(&w, &["commit-tree", &tree, "-m", "marketplace snapshot"]), expected_commit, "commit-tree recomputes HEAD");
+
+    // Up to date: fetch and pull are no-ops.
+    git(&w, &["-c", &proto, "fetch", "-q", "origin"]);
+    let mut pull = git_cmd(&w);
+    pull.args(["-c", &proto, "pull", "-q", "--no-rebase", "origin", "HEAD"]);
+    let out = pull.output().expect("run git pull");
+    assert!(out.status.success(), "pull failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(git(&w, &["rev-parse", "HEAD"]), expected_commit, "HEAD after pull");
+}
+
+/// `git ls-remote` shows HEAD and main at the expected commit.
+pub fn check_ls_remote(url: &str, version: u8, expected_commit: &str) {
+    let tmp = TempDir::new("lsremote");
+    let proto = format!("protocol.version={version}");
+    let out = git(tmp.path(), &["-c", &proto, "ls-remote", "--symref", url]);
+    assert!(out.contains("ref: refs/heads/main\tHEAD"), "ls-remote v{version} shows the HEAD symref:\n{out}");
+    assert!(out.contains(&format!("{expected_commit}\tHEAD")), "ls-remote v{version}:\n{out}");
+    assert!(out.contains(&format!("{expected_commit}\trefs/heads/main")), "ls-remote v{version}:\n{out}");
+}
+
+fn pkt(line: &str) -> Vec<u8> {
+    let mut out = format!("{:04x}", line.len() + 4).into_bytes();
+    out.extend_from_slice(line.as_bytes());
+    out
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::best());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// One hostile request and what must come back.
+pub struct Hostile {
+    pub name: &'static str,
+    pub method: &'static str,
+    pub path: &'static str,
+    pub headers: Vec<(&'static str, &'static str)>,
+    pub body: Vec<u8>,
+    pub status: u16,
+    /// Text the response body must contain.
+    pub expect: &'static str,
+}
+
+const REQ: (&str, &str) = ("Content-Type", "application/x-git-upload-pack-request");
+const V2: (&str, &str) = ("Git-Protocol", "version=2");
+
+/// The hostile cases, for a repository mounted at `repo` (e.g. `/repo.git`).
+pub fn hostile_cases() -> Vec<Hostile> {
+    let unknown = "want 1111111111111111111111111111111111111111 side-band-64k\n";
+    let mut v2_bad_cap = pkt("command=fetch\n");
+    v2_bad_cap.extend(pkt("frobnicate=yes\n"));
+    v2_bad_cap.extend(b"0000");
+    let mut v2_unknown = pkt("command=push-everything\n");
+    v2_unknown.extend(b"0000");
+    let mut deepen0 = pkt(unknown);
+    deepen0.truncate(0);
+    deepen0.extend(pkt("command=fetch\n"));
+    deepen0.extend(b"0001");
+    deepen0.extend(pkt("deepen 0\n"));
+    deepen0.extend(b"0000");
+    let mut v0_unknown_line = pkt("hello there\n");
+    v0_unknown_line.extend(b"0000");
+    let mut v0_unknown_want = pkt(unknown);
+    v0_unknown_want.extend(b"0000");
+    v0_unknown_want.extend(pkt("done\n"));
+    let h = |name, method, path, headers: Vec<(&'static str, &'static str)>, body: Vec<u8>, status, expect| Hostile { name, method, path, headers, body, status, expect };
+    vec![
+        h("truncated pkt-line", "POST", "/git-upload-pack", vec![REQ], b"0032want 12".to_vec(), 400, "ends inside a pkt-line"),
+        h("non-hex pkt length", "POST", "/git-upload-pack", vec![REQ], b"zz10want".to_vec(), 400, "not four hex digits"),
+        h("oversized pkt length", "POST", "/git-upload-pack", vec![REQ], b"ffff".iter().copied().chain(std::iter::repeat_n(b'a', 70_000)).collect(), 400, "exceeds"),
+        h("reserved pkt length", "POST", "/git-upload-pack", vec![REQ, V2], b"0003".to_vec(), 400, "reserved"),
+        h("unknown v0 line", "POST", "/git-upload-pack", vec![REQ], v0_unknown_line, 200, "ERR upload-pack: protocol error"),
+        h("want of an unknown object", "POST", "/git-upload-pack", vec![REQ], v0_unknown_want, 200, "not our ref"),
+        h("unknown v2 command", "POST", "/git-upload-pack", vec![REQ, V2], v2_unknown, 200, "ERR unknown command"),
+        h("unknown v2 capability", "POST", "/git-upload-pack", vec![REQ, V2], v2_bad_cap, 200, "ERR unknown capability"),
+        h("deepen 0", "POST", "/git-upload-pack", vec![REQ, V2], deepen0, 200, "invalid deepen"),
+        h("body over the limit", "POST", "/git-upload-pack", vec![REQ], vec![b'0'; (1 << 20) + 1], 413, "larger than"),
+        h("gzip bomb", "POST", "/git-upload-pack", vec![REQ, ("Content-Encoding", "gzip")], gzip(&vec![b'0'; 50 << 20]), 413, "larger than"),
+        h("corrupt gzip", "POST", "/git-upload-pack", vec![REQ, ("Content-Encoding", "gzip")], b"\x1f\x8bnot really".to_vec(), 400, "gzip"),
+        h("unknown content encoding", "POST", "/git-upload-pack", vec![REQ, ("Content-Encoding", "br")], b"0000".to_vec(), 415, "Content-Encoding"),
+        h("wrong content type", "POST", "/git-upload-pack", vec![("Content-Type", "text/plain")], b"0000".to_vec(), 415, "Content-Type"),
+        h("push advertisement", "GET", "/info/refs?service=git-receive-pack", vec![], vec![], 403, "push is not supported"),
+        h("push", "POST", "/git-receive-pack", vec![("Content-Type", "application/x-git-receive-pack-request")], b"0000".to_vec(), 403, "push is not supported"),
+        h("dumb HTTP", "GET", "/info/refs", vec![], vec![], 403, "dumb HTTP"),
+        h("GET on upload-pack", "GET", "/git-upload-pack", vec![], vec![], 405, "not allowed"),
+    ]
+}
+
+/// Sends every hostile case to the repository at `base` + `repo` and checks
+/// each answer, then checks the server still serves a real `ls-remote`.
+pub fn check_hostile(base: &str, repo: &str, expected_commit: &str) {
+    for case in hostile_cases() {
+        let path = format!("{repo}{}", case.path);
+        let resp: RawResponse = request(base, case.method, &path, &case.headers, &case.body);
+        assert_eq!(resp.status, case.status, "{}: status (body: {})", case.name, resp.text());
+        assert!(resp.text().contains(case.expect), "{}: body {:?} lacks {:?}", case.name, resp.text(), case.expect);
+    }
+    check_ls_remote(&format!("{base}{repo}"), 2, expected_commit);
+    let tmp = TempDir::new("afterhostile");
+    let out = git_raw(tmp.path(), &["ls-remote", &format!("{base}{repo}")], None);
+    assert!(out.status.success(), "server still serves v0 after hostile input");
+}

@@ -1,0 +1,10 @@
+//! Shared helpers for the integration tests: the real `git` CLI, a small
+//! std HTTP server around the pure `smart_http` layer, a raw HTTP client for
+//! hostile requests, and the clone checks run against both that server and
+//! the Worker under `wrangler dev`.
+#![allow(dead_code)]
+
+pub mod checks;
+pub mod git_cli;
+pub mod http_client;
+pub mod http_server;
