@@ -1,6 +1,6 @@
 //! A raw HTTP/1.1 client over `TcpStream`, for requests git would never send.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -21,7 +21,9 @@ impl RawResponse {
     }
 }
 
-/// Sends one request to `base` (e.g. `http://127.0.0.1:8787`) and reads the response.
+/// Sends one request to `base` (e.g. `http://127.0.0.1:8787`) and reads the
+/// response. It reads exactly the framed body rather than to EOF, because
+/// `wrangler dev` keeps connections open despite `Connection: close`.
 pub fn request(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
     let host = base.strip_prefix("http://").expect("http base URL");
     let mut s = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
@@ -32,39 +34,48 @@ pub fn request(base: &str, method: &str, path: &str, headers: &[(&str, &str)], b
     }
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read response");
-    parse(&raw)
-}
-
-fn parse(raw: &[u8]) -> RawResponse {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("response has a header block");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked"));
-    if chunked {
-        body = dechunk(&body);
-    }
-    RawResponse { status, headers, body }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
+    // The server may answer (413) and stop reading before the body is sent.
+    let _ = s.write_all(body);
+    let mut r = BufReader::new(s);
+    let mut status_line = String::new();
+    r.read_line(&mut status_line).expect("read status line");
+    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let mut headers = Vec::new();
     loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { break };
-        let size_txt = String::from_utf8_lossy(&b[..eol]);
-        let size = usize::from_str_radix(size_txt.split(';').next().unwrap().trim(), 16).unwrap_or(0);
-        if size == 0 {
+        let mut line = String::new();
+        if r.read_line(&mut line).expect("read header") == 0 || line == "\r\n" {
             break;
         }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
     }
-    out
+    let mut resp = RawResponse { status, headers, body: Vec::new() };
+    if method == "HEAD" || status == 204 || status == 304 {
+        return resp;
+    }
+    if resp.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        resp.body = read_chunked(&mut r);
+    } else if let Some(len) = resp.header("content-length").and_then(|l| l.parse::<usize>().ok()) {
+        resp.body = vec![0; len];
+        r.read_exact(&mut resp.body).expect("read body");
+    } else {
+        r.read_to_end(&mut resp.body).expect("read body to close");
+    }
+    resp
+}
+
+fn read_chunked(r: &mut impl BufRead) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let mut size_line = String::new();
+        r.read_line(&mut size_line).expect("chunk size");
+        let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or(""), 16).expect("hex chunk size");
+        let mut chunk = vec![0; size + 2];
+        r.read_exact(&mut chunk).expect("chunk");
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&chunk[..size]);
+    }
 }

@@ -8,3 +8,4 @@ pub mod checks;
 pub mod git_cli;
 pub mod http_client;
 pub mod http_server;
+pub mod wrangler;

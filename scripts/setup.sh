@@ -1,0 +1,58 @@
+#!/bin/sh
+# Installs everything the Worker needs to build and run locally, skipping
+# whatever is already installed at the right version:
+#   - the wasm32-unknown-unknown Rust target,
+#   - worker-build (the version below),
+#   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock,
+#   - the npm dev dependencies (wrangler, binaryen's wasm-opt, esbuild,
+#     the Claude Code CLI) from package-lock.json.
+# Nothing is downloaded from GitHub: every piece comes from crates.io or npm.
+set -eu
+cd "$(dirname "$0")/.."
+
+WORKER_BUILD_VERSION=0.8.7
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "error: '$1' is not installed; $2" >&2; exit 1; }
+}
+
+need cargo "install Rust with rustup (https://rustup.rs)"
+need rustup "install Rust with rustup (https://rustup.rs)"
+need node "install Node.js 20.3 or newer"
+need npm "install Node.js 20.3 or newer (it ships npm)"
+need git "install git (apt-get install git)"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# cargo install with the crate's own lockfile when the registry still serves
+# every locked version, else with fresh resolution.
+cargo_install() {
+  cargo install --locked "$@" || cargo install "$@"
+}
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(worker-build --version 2>/dev/null || true)" != "$WORKER_BUILD_VERSION" ]; then
+  say "installing worker-build $WORKER_BUILD_VERSION"
+  cargo_install worker-build --version "$WORKER_BUILD_VERSION"
+fi
+
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+[ -n "$WASM_BINDGEN_VERSION" ] || { echo "error: wasm-bindgen not found in Cargo.lock" >&2; exit 1; }
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches Cargo.lock)"
+  cargo_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+# npm ci only when node_modules is missing or older than the lockfile.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dev dependencies"
+  npm ci --no-audit --no-fund
+fi
+for bin in wrangler wasm-opt esbuild claude; do
+  [ -x "node_modules/.bin/$bin" ] || { echo "error: node_modules/.bin/$bin is missing after npm ci" >&2; exit 1; }
+done
+say "toolchain ready"

@@ -1,0 +1,87 @@
+//! Starts the compiled Worker under `wrangler dev` (real workerd, local D1
+//! and R2 in a fresh state directory) once per test binary.
+//!
+//! The server runs in its own process group behind a shell that waits on
+//! our stdin; when the test process exits, the pipe closes and the shell
+//! kills the whole group, so no workerd outlives the tests.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::git_cli::TempDir;
+use super::http_client::request;
+
+/// A running `wrangler dev`.
+pub struct Wrangler {
+    pub base: String,
+    pub log: PathBuf,
+    _state: TempDir,
+    _guard: Mutex<(Child, ChildStdin)>,
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn require(path: &Path, advice: &str) {
+    assert!(path.exists(), "{} is missing: {advice}", path.display());
+}
+
+/// The shared server, started on first use.
+pub fn wrangler() -> &'static Wrangler {
+    static W: OnceLock<Wrangler> = OnceLock::new();
+    W.get_or_init(start)
+}
+
+fn start() -> Wrangler {
+    let root = repo_root();
+    require(&root.join("node_modules/.bin/wrangler"), "run scripts/test.sh (or scripts/setup.sh) to install wrangler");
+    require(&root.join("build/index.js"), "run scripts/test.sh (or scripts/build-worker.sh) to build the Worker");
+    let state = TempDir::new("wrangler-state");
+    let port = free_port();
+    let log = root.join("target").join(format!("e2e-wrangler-{port}.log"));
+    let script = format!(
+        "setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port {port} --persist-to '{state}' --show-interactive-dev-session=false > '{log}' 2>&1 &\n\
+         pid=$!\n\
+         cat > /dev/null\n\
+         kill -TERM -$pid 2>/dev/null; sleep 2; kill -KILL -$pid 2>/dev/null; wait",
+        state = state.path().display(),
+        log = log.display()
+    );
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(&root)
+        .env("MARKETPLACE_EDGE_SKIP_BUILD", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sh for wrangler dev");
+    let stdin = child.stdin.take().expect("wrangler guard stdin");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let r = request(&base, "GET", "/healthz", &[], b"");
+            if r.status == 200 {
+                break;
+            }
+        }
+        if Instant::now() > deadline {
+            let mut text = String::new();
+            let _ = std::fs::File::open(&log).and_then(|mut f| f.read_to_string(&mut text));
+            panic!("wrangler dev did not answer /healthz within 120 s; its log:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Wrangler { base, log, _state: state, _guard: Mutex::new((child, stdin)) }
+}
