@@ -40,9 +40,43 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "the", "plugin", "skill", "agent", "review", "code", "test", "when", "use", "this", "file", "run", "claude",
-    "command", "should", "return", "error", "value", "config", "user", "with", "for", "and", "a", "to", "of",
-    "marketplace", "deploy", "worker", "branch", "commit", "diff", "lint", "format", "build", "check", "docs",
+    "the",
+    "plugin",
+    "skill",
+    "agent",
+    "review",
+    "code",
+    "test",
+    "when",
+    "use",
+    "this",
+    "file",
+    "run",
+    "claude",
+    "command",
+    "should",
+    "return",
+    "error",
+    "value",
+    "config",
+    "user",
+    "with",
+    "for",
+    "and",
+    "a",
+    "to",
+    "of",
+    "marketplace",
+    "deploy",
+    "worker",
+    "branch",
+    "commit",
+    "diff",
+    "lint",
+    "format",
+    "build",
+    "check",
+    "docs",
 ];
 
 fn text(rng: &mut Rng, len: usize) -> Vec<u8> {
@@ -67,14 +101,34 @@ fn synthetic(files: usize, total_mb: usize) -> Vec<SnapshotFile> {
             let plugin = i / 40;
             let size = (avg / 2 + rng.below(avg as u64) as usize).max(1);
             let (path, content, exec) = match i % 10 {
-                0 => (format!("plugins/p{plugin:03}/assets/a{i}.bin"), noise(&mut rng, size), false),
-                1 => (format!("plugins/p{plugin:03}/scripts/s{i}.sh"), text(&mut rng, size), true),
-                2 => (format!("plugins/p{plugin:03}/.claude-plugin/c{i}.json"), text(&mut rng, size), false),
-                _ => (format!("plugins/p{plugin:03}/skills/s{}/f{i}.md", i % 7), text(&mut rng, size), false),
+                0 => (
+                    format!("plugins/p{plugin:03}/assets/a{i}.bin"),
+                    noise(&mut rng, size),
+                    false,
+                ),
+                1 => (
+                    format!("plugins/p{plugin:03}/scripts/s{i}.sh"),
+                    text(&mut rng, size),
+                    true,
+                ),
+                2 => (
+                    format!("plugins/p{plugin:03}/.claude-plugin/c{i}.json"),
+                    text(&mut rng, size),
+                    false,
+                ),
+                _ => (
+                    format!("plugins/p{plugin:03}/skills/s{}/f{i}.md", i % 7),
+                    text(&mut rng, size),
+                    false,
+                ),
             };
             SnapshotFile {
                 path: RepoPath::parse(&path).expect("generated path is valid"),
-                mode: if exec { FileMode::Executable } else { FileMode::Regular },
+                mode: if exec {
+                    FileMode::Executable
+                } else {
+                    FileMode::Regular
+                },
                 content,
             }
         })
@@ -152,10 +206,28 @@ fn main() {
     let input = synthetic(files, mb);
     let repo = MemoryRepo::snapshot(&input).expect("synthetic files form a tree");
     let head = repo.refs().head().expect("born");
-    let objects: Vec<ObjectId> = plan_fetch(&repo, &FetchScope { wants: &[head], ..Default::default() }).objects;
-    let raw: u64 = objects.iter().map(|id| repo.object(id).unwrap().1.len() as u64).sum();
-    println!("synthetic marketplace: {} files, {} objects, {:.1} MB uncompressed; best of {RUNS} runs\n", input.len(), objects.len(), raw as f64 / 1e6);
-    println!("{:<44} {:>12} {:>14} {:>15} {:>12}", "writer", "time", "input rate", "objects", "pack size");
+    let objects: Vec<ObjectId> = plan_fetch(
+        &repo,
+        &FetchScope {
+            wants: &[head],
+            ..Default::default()
+        },
+    )
+    .objects;
+    let raw: u64 = objects
+        .iter()
+        .map(|id| repo.object(id).unwrap().1.len() as u64)
+        .sum();
+    println!(
+        "synthetic marketplace: {} files, {} objects, {:.1} MB uncompressed; best of {RUNS} runs\n",
+        input.len(),
+        objects.len(),
+        raw as f64 / 1e6
+    );
+    println!(
+        "{:<44} {:>12} {:>14} {:>15} {:>12}",
+        "writer", "time", "input rate", "objects", "pack size"
+    );
 
     let (t, size) = best_of(|| {
         let mut w = PackWriter::new(CountingSink(0), objects.len() as u32).unwrap();
@@ -165,7 +237,13 @@ fn main() {
         }
         w.finish().unwrap().0 .0
     });
-    row("marketplace-edge, compress every object", t, raw, objects.len(), size);
+    row(
+        "marketplace-edge, compress every object",
+        t,
+        raw,
+        objects.len(),
+        size,
+    );
 
     let t_ingest = Instant::now();
     let entries: Vec<PackEntry> = objects
@@ -183,8 +261,20 @@ fn main() {
         }
         w.finish().unwrap().0 .0
     });
-    row("marketplace-edge, splice pre-compressed", t, raw, objects.len(), size);
-    row("  (one-off ingest: pre-compressing entries)", ingest, raw, objects.len(), entries.iter().map(|e| e.as_bytes().len() as u64).sum());
+    row(
+        "marketplace-edge, splice pre-compressed",
+        t,
+        raw,
+        objects.len(),
+        size,
+    );
+    row(
+        "  (one-off ingest: pre-compressing entries)",
+        ingest,
+        raw,
+        objects.len(),
+        entries.iter().map(|e| e.as_bytes().len() as u64).sum(),
+    );
 
     // git on the same objects: index our pack into a bare repo, then make git
     // recompress everything (--no-reuse-object) so it does the same work.
@@ -198,9 +288,15 @@ fn main() {
     }
     let pack = w.finish().unwrap().0;
     git(&dir, &["index-pack", "--stdin"], Some(&pack));
-    let list: Vec<u8> = objects.iter().flat_map(|id| format!("{id}\n").into_bytes()).collect();
+    let list: Vec<u8> = objects
+        .iter()
+        .flat_map(|id| format!("{id}\n").into_bytes())
+        .collect();
     for (name, extra) in [
-        ("git pack-objects --window=0 --no-reuse-object", &["--window=0"][..]),
+        (
+            "git pack-objects --window=0 --no-reuse-object",
+            &["--window=0"][..],
+        ),
         ("git pack-objects (defaults) --no-reuse-object", &[][..]),
     ] {
         let (t, size) = best_of(|| {
@@ -211,5 +307,8 @@ fn main() {
         row(name, t, raw, objects.len(), size);
     }
     let _ = std::fs::remove_dir_all(&dir);
-    println!("\ngit: {}", String::from_utf8_lossy(&git(Path::new("."), &["--version"], None)).trim());
+    println!(
+        "\ngit: {}",
+        String::from_utf8_lossy(&git(Path::new("."), &["--version"], None)).trim()
+    );
 }

@@ -46,7 +46,11 @@ pub fn demo_files() -> Vec<SnapshotFile> {
         .filter_map(|(path, exec, content)| {
             Some(SnapshotFile {
                 path: RepoPath::parse(path).ok()?,
-                mode: if *exec { FileMode::Executable } else { FileMode::Regular },
+                mode: if *exec {
+                    FileMode::Executable
+                } else {
+                    FileMode::Regular
+                },
                 content: content.as_bytes().to_vec(),
             })
         })

@@ -10,7 +10,7 @@ use marketplace_edge::git::object::{encode_commit, parse_commit_links, SNAPSHOT_
 use marketplace_edge::git::repo::{ObjectStore, Repository};
 use marketplace_edge::git::tree::FileMode;
 use marketplace_edge::git::{ObjectKind, RepoPath};
-use support::checks::{check_clone, check_ls_remote, expected_files};
+use support::checks::{check_clone, check_gzip_request, check_ls_remote, expected_files};
 use support::git_cli::{git, TempDir};
 use support::http_server::serve;
 
@@ -19,6 +19,7 @@ fn clone_demo_v0_and_v2_full_and_shallow() {
     let repo = demo_repo();
     let head = repo.refs().head().unwrap().to_hex();
     let server = serve(repo);
+    check_gzip_request(&server.base, "/repo.git", &head);
     let files = expected_files(&demo_files());
     for version in [0, 2] {
         check_ls_remote(&server.repo_url(), version, &head);
@@ -34,7 +35,17 @@ fn empty_repository_clones_as_empty() {
     let tmp = TempDir::new("emptyclone");
     for version in ["0", "2"] {
         let dir = format!("e{version}");
-        git(tmp.path(), &["-c", &format!("protocol.version={version}"), "clone", "-q", &server.repo_url(), &dir]);
+        git(
+            tmp.path(),
+            &[
+                "-c",
+                &format!("protocol.version={version}"),
+                "clone",
+                "-q",
+                &server.repo_url(),
+                &dir,
+            ],
+        );
         assert!(git(&tmp.path().join(&dir), &["status", "--porcelain"]).is_empty());
     }
 }
@@ -44,10 +55,17 @@ fn two_commit_repo() -> (MemoryRepo, String, String) {
     let mut repo = MemoryRepo::snapshot(&demo_files()).unwrap();
     let first = repo.refs().head().unwrap();
     let mut files = demo_files();
-    files.push(SnapshotFile { path: RepoPath::parse("plugins/hello/NEW.md").unwrap(), mode: FileMode::Regular, content: b"new\n".to_vec() });
+    files.push(SnapshotFile {
+        path: RepoPath::parse("plugins/hello/NEW.md").unwrap(),
+        mode: FileMode::Regular,
+        content: b"new\n".to_vec(),
+    });
     let snap = repo.add_snapshot(&files).unwrap();
     let (tree, _) = parse_commit_links(&repo.object(&snap).unwrap().1).unwrap();
-    let second = repo.insert(ObjectKind::Commit, encode_commit(&tree, &[first], SNAPSHOT_SIGNATURE, "second\n"));
+    let second = repo.insert(
+        ObjectKind::Commit,
+        encode_commit(&tree, &[first], SNAPSHOT_SIGNATURE, "second\n"),
+    );
     repo.set_ref("refs/heads/main", second);
     (repo, first.to_hex(), second.to_hex())
 }
@@ -60,11 +78,26 @@ fn fetch_after_an_update_sends_only_new_objects() {
         let new = serve(repo);
         let tmp = TempDir::new("incr");
         let proto = format!("protocol.version={version}");
-        git(tmp.path(), &["-c", &proto, "clone", "-q", &old.repo_url(), "w"]);
+        git(
+            tmp.path(),
+            &["-c", &proto, "clone", "-q", &old.repo_url(), "w"],
+        );
         let w = tmp.path().join("w");
         assert_eq!(git(&w, &["rev-parse", "HEAD"]), first);
         // Keep the fetched pack as a pack so we can count what was sent.
-        git(&w, &["-c", &proto, "-c", "fetch.unpackLimit=1", "fetch", "-q", &new.repo_url(), "main"]);
+        git(
+            &w,
+            &[
+                "-c",
+                &proto,
+                "-c",
+                "fetch.unpackLimit=1",
+                "fetch",
+                "-q",
+                &new.repo_url(),
+                "main",
+            ],
+        );
         assert_eq!(git(&w, &["rev-parse", "FETCH_HEAD"]), second);
         let packs: Vec<_> = std::fs::read_dir(w.join(".git/objects/pack"))
             .unwrap()
@@ -72,13 +105,13 @@ fn fetch_after_an_update_sends_only_new_objects() {
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "idx"))
             .collect();
-        let counts: Vec<usize> = packs
-            .iter()
-            .map(|p| git_show_index_count(&w, p))
-            .collect();
+        let counts: Vec<usize> = packs.iter().map(|p| git_show_index_count(&w, p)).collect();
         // The clone's pack has every demo object; the fetch's pack holds only the
         // new commit, the changed trees (root, plugins, plugins/hello) and NEW.md.
-        assert!(counts.contains(&5), "v{version}: pack object counts {counts:?}");
+        assert!(
+            counts.contains(&5),
+            "v{version}: pack object counts {counts:?}"
+        );
         git(&w, &["fsck", "--strict", "--no-dangling"]);
     }
 }

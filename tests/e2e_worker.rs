@@ -6,7 +6,9 @@ mod support;
 
 use marketplace_edge::demo::{demo_files, demo_repo};
 use marketplace_edge::git::repo::Repository;
-use support::checks::{check_clone, check_hostile, check_ls_remote, expected_files};
+use support::checks::{
+    check_clone, check_gzip_request, check_hostile, check_ls_remote, expected_files,
+};
 use support::http_client::request;
 use support::wrangler::wrangler;
 
@@ -18,7 +20,10 @@ fn demo_head() -> String {
 fn healthz_answers_json() {
     let r = request(&wrangler().base, "GET", "/healthz", &[], b"");
     assert_eq!(r.status, 200);
-    assert!(r.header("content-type").unwrap_or("").starts_with("application/json"));
+    assert!(r
+        .header("content-type")
+        .unwrap_or("")
+        .starts_with("application/json"));
     assert!(r.text().contains("\"ok\":true"), "{}", r.text());
 }
 
@@ -26,7 +31,11 @@ fn healthz_answers_json() {
 fn static_placeholder_page_is_served() {
     let r = request(&wrangler().base, "GET", "/", &[], b"");
     assert_eq!(r.status, 200);
-    assert!(r.text().contains("<h1>marketplace-edge</h1>"), "{}", r.text());
+    assert!(
+        r.text().contains("<h1>marketplace-edge</h1>"),
+        "{}",
+        r.text()
+    );
 }
 
 #[test]
@@ -50,15 +59,29 @@ fn demo_clones_with_v0_and_v2_full_and_shallow() {
 }
 
 #[test]
+fn demo_accepts_gzip_request_bodies() {
+    check_gzip_request(&wrangler().base, "/demo.git", &demo_head());
+}
+
+#[test]
 fn demo_refuses_hostile_requests_and_keeps_serving() {
     check_hostile(&wrangler().base, "/demo.git", &demo_head());
 }
 
 #[test]
 fn advertisement_is_not_cacheable_and_typed() {
-    let r = request(&wrangler().base, "GET", "/demo.git/info/refs?service=git-upload-pack", &[], b"");
+    let r = request(
+        &wrangler().base,
+        "GET",
+        "/demo.git/info/refs?service=git-upload-pack",
+        &[],
+        b"",
+    );
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("content-type"), Some("application/x-git-upload-pack-advertisement"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/x-git-upload-pack-advertisement")
+    );
     assert!(r.header("cache-control").unwrap_or("").contains("no-cache"));
     assert!(r.body.starts_with(b"001e# service=git-upload-pack\n0000"));
 }

@@ -14,7 +14,11 @@ use support::git_cli::{git, git_in, TempDir};
 fn tricky_files() -> Vec<SnapshotFile> {
     let f = |p: &str, exec: bool, c: &str| SnapshotFile {
         path: RepoPath::parse(p).unwrap(),
-        mode: if exec { FileMode::Executable } else { FileMode::Regular },
+        mode: if exec {
+            FileMode::Executable
+        } else {
+            FileMode::Regular
+        },
         content: c.as_bytes().to_vec(),
     };
     vec![
@@ -42,7 +46,11 @@ fn git_write_tree(dir: &std::path::Path, files: &[SnapshotFile]) -> String {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, &f.content).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        let mode = if f.mode == FileMode::Executable { 0o755 } else { 0o644 };
+        let mode = if f.mode == FileMode::Executable {
+            0o755
+        } else {
+            0o644
+        };
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
     }
     git(dir, &["add", "-A"]);
@@ -52,7 +60,11 @@ fn git_write_tree(dir: &std::path::Path, files: &[SnapshotFile]) -> String {
 fn our_tree(files: &[SnapshotFile]) -> marketplace_edge::git::tree::BuiltTree {
     let entries: Vec<TreeFile> = files
         .iter()
-        .map(|f| TreeFile { path: f.path.clone(), mode: f.mode, blob: ObjectKind::Blob.id_of(&f.content) })
+        .map(|f| TreeFile {
+            path: f.path.clone(),
+            mode: f.mode,
+            blob: ObjectKind::Blob.id_of(&f.content),
+        })
         .collect();
     build_tree(&entries).expect("tree builds")
 }
@@ -62,7 +74,12 @@ fn blob_ids_match_git_hash_object() {
     let tmp = TempDir::new("hash");
     for f in tricky_files() {
         let theirs = git_in(tmp.path(), &["hash-object", "--stdin"], Some(&f.content));
-        assert_eq!(ObjectKind::Blob.id_of(&f.content).to_hex(), theirs, "{}", f.path);
+        assert_eq!(
+            ObjectKind::Blob.id_of(&f.content).to_hex(),
+            theirs,
+            "{}",
+            f.path
+        );
     }
 }
 
@@ -79,7 +96,10 @@ fn tree_ids_match_git_write_tree_and_mktree() {
     let mut shuffled: Vec<&str> = listing.lines().collect();
     shuffled.reverse(); // mktree must sort them itself
     let input = shuffled.join("\n") + "\n";
-    assert_eq!(git_in(tmp.path(), &["mktree"], Some(input.as_bytes())), ours.root.to_hex());
+    assert_eq!(
+        git_in(tmp.path(), &["mktree"], Some(input.as_bytes())),
+        ours.root.to_hex()
+    );
 }
 
 #[test]
@@ -87,15 +107,24 @@ fn snapshot_commit_matches_git_commit_tree() {
     let tmp = TempDir::new("commit");
     let files = tricky_files();
     let tree = git_write_tree(tmp.path(), &files);
-    let theirs = git(tmp.path(), &["commit-tree", &tree, "-m", "marketplace snapshot"]);
+    let theirs = git(
+        tmp.path(),
+        &["commit-tree", &tree, "-m", "marketplace snapshot"],
+    );
     let ours = ObjectKind::Commit.id_of(&snapshot_commit(&tree.parse().unwrap()));
     assert_eq!(ours.to_hex(), theirs);
 }
 
 fn arb_files() -> impl Strategy<Value = Vec<SnapshotFile>> {
-    let seg = prop::sample::select(vec!["a", "a-b", "a.b", "a0", "b", "é", "ß", "x y", "Z", "_", "a~"]);
+    let seg = prop::sample::select(vec![
+        "a", "a-b", "a.b", "a0", "b", "é", "ß", "x y", "Z", "_", "a~",
+    ]);
     let path = prop::collection::vec(seg, 1..4).prop_map(|s| s.join("/"));
-    let file = (path, any::<bool>(), prop::collection::vec(any::<u8>(), 0..40));
+    let file = (
+        path,
+        any::<bool>(),
+        prop::collection::vec(any::<u8>(), 0..40),
+    );
     prop::collection::vec(file, 1..12).prop_map(|fs| {
         // Keep a consistent set: no duplicates and no file that is also a directory.
         let mut out: Vec<SnapshotFile> = Vec::new();
@@ -107,7 +136,11 @@ fn arb_files() -> impl Strategy<Value = Vec<SnapshotFile>> {
             if !clash {
                 out.push(SnapshotFile {
                     path: RepoPath::parse(&p).unwrap(),
-                    mode: if exec { FileMode::Executable } else { FileMode::Regular },
+                    mode: if exec {
+                        FileMode::Executable
+                    } else {
+                        FileMode::Regular
+                    },
                     content,
                 });
             }

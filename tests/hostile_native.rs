@@ -35,7 +35,9 @@ fn fragment() -> impl Strategy<Value = Vec<u8>> {
         Just(b"0002".to_vec()),
         Just(pkt("command=fetch\n")),
         Just(pkt("command=ls-refs\n")),
-        Just(pkt(&format!("want {head} multi_ack_detailed side-band-64k\n"))),
+        Just(pkt(&format!(
+            "want {head} multi_ack_detailed side-band-64k\n"
+        ))),
         Just(pkt(&format!("want {head}\n"))),
         Just(pkt(&format!("have {head}\n"))),
         Just(pkt(&format!("shallow {head}\n"))),

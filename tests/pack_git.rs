@@ -25,20 +25,35 @@ fn big_files() -> Vec<SnapshotFile> {
             x as u8
         })
         .collect();
-    files.push(SnapshotFile { path: RepoPath::parse("blobs/noise.bin").unwrap(), mode: FileMode::Regular, content: noise });
-    files.push(SnapshotFile { path: RepoPath::parse("blobs/text.txt").unwrap(), mode: FileMode::Regular, content: b"line of text\n".repeat(160_000) });
+    files.push(SnapshotFile {
+        path: RepoPath::parse("blobs/noise.bin").unwrap(),
+        mode: FileMode::Regular,
+        content: noise,
+    });
+    files.push(SnapshotFile {
+        path: RepoPath::parse("blobs/text.txt").unwrap(),
+        mode: FileMode::Regular,
+        content: b"line of text\n".repeat(160_000),
+    });
     files
 }
 
 /// Writes every object of `repo`'s main, splicing blobs if `splice`.
 fn write_pack(repo: &MemoryRepo, splice: impl Fn(ObjectKind) -> bool) -> (Vec<u8>, String) {
     let head = repo.refs().head().unwrap();
-    let plan = plan_fetch(repo, &FetchScope { wants: &[head], ..Default::default() });
+    let plan = plan_fetch(
+        repo,
+        &FetchScope {
+            wants: &[head],
+            ..Default::default()
+        },
+    );
     let mut w = PackWriter::new(Vec::new(), plan.objects.len() as u32).unwrap();
     for id in &plan.objects {
         let (kind, body) = repo.object(id).unwrap();
         if splice(kind) {
-            w.write_entry(&PackEntry::compress(kind, &body, DEFAULT_LEVEL)).unwrap();
+            w.write_entry(&PackEntry::compress(kind, &body, DEFAULT_LEVEL))
+                .unwrap();
         } else {
             w.write_object(kind, &body).unwrap();
         }
@@ -56,7 +71,12 @@ fn check(splice: impl Fn(ObjectKind) -> bool) {
     for f in big_files() {
         let spec = format!("{head}:{}", f.path);
         let id = git(tmp.path(), &["rev-parse", &spec]);
-        assert_eq!(id, ObjectKind::Blob.id_of(&f.content).to_hex(), "{}", f.path);
+        assert_eq!(
+            id,
+            ObjectKind::Blob.id_of(&f.content).to_hex(),
+            "{}",
+            f.path
+        );
     }
 }
 
@@ -87,6 +107,10 @@ fn index_pack_rejects_a_corrupted_pack() {
     init_bare(tmp.path());
     let path = tmp.path().join("objects/pack/bad.pack");
     std::fs::write(&path, &pack).unwrap();
-    let out = support::git_cli::git_raw(tmp.path(), &["index-pack", "--strict", path.to_str().unwrap()], None);
+    let out = support::git_cli::git_raw(
+        tmp.path(),
+        &["index-pack", "--strict", path.to_str().unwrap()],
+        None,
+    );
     assert!(!out.status.success(), "git accepted a corrupted pack");
 }

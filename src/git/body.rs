@@ -24,16 +24,24 @@ pub enum BodyError {
 }
 
 /// Returns the decoded body, enforcing `limit` on both sides of decoding.
-pub fn decode_body(body: &[u8], content_encoding: Option<&str>, limit: usize) -> Result<Vec<u8>, BodyError> {
+pub fn decode_body(
+    body: &[u8],
+    content_encoding: Option<&str>,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
     if body.len() > limit {
         return Err(BodyError::TooLarge { limit });
     }
-    match content_encoding.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
+    match content_encoding
+        .map(|e| e.trim().to_ascii_lowercase())
+        .as_deref()
+    {
         None | Some("") | Some("identity") => Ok(body.to_vec()),
         Some("gzip") | Some("x-gzip") => {
             let mut out = Vec::new();
             let mut dec = MultiGzDecoder::new(body).take(limit as u64 + 1);
-            dec.read_to_end(&mut out).map_err(|e| BodyError::BadGzip(e.to_string()))?;
+            dec.read_to_end(&mut out)
+                .map_err(|e| BodyError::BadGzip(e.to_string()))?;
             if out.len() > limit {
                 return Err(BodyError::TooLarge { limit });
             }
@@ -59,16 +67,33 @@ mod tests {
     #[test]
     fn identity_and_gzip_decode() {
         assert_eq!(decode_body(b"abc", None, 100).unwrap(), b"abc");
-        assert_eq!(decode_body(&gzip(b"abc"), Some("gzip"), 100).unwrap(), b"abc");
+        assert_eq!(
+            decode_body(&gzip(b"abc"), Some("gzip"), 100).unwrap(),
+            b"abc"
+        );
     }
 
     #[test]
     fn bombs_and_junk_are_refused() {
         let bomb = gzip(&vec![0u8; 10_000_000]);
         assert!(bomb.len() < 20_000);
-        assert_eq!(decode_body(&bomb, Some("gzip"), MAX_REQUEST_BYTES), Err(BodyError::TooLarge { limit: MAX_REQUEST_BYTES }));
-        assert!(matches!(decode_body(b"not gzip", Some("gzip"), 100), Err(BodyError::BadGzip(_))));
-        assert_eq!(decode_body(b"x", Some("br"), 100), Err(BodyError::UnsupportedEncoding("br".into())));
-        assert_eq!(decode_body(b"xxxx", None, 3), Err(BodyError::TooLarge { limit: 3 }));
+        assert_eq!(
+            decode_body(&bomb, Some("gzip"), MAX_REQUEST_BYTES),
+            Err(BodyError::TooLarge {
+                limit: MAX_REQUEST_BYTES
+            })
+        );
+        assert!(matches!(
+            decode_body(b"not gzip", Some("gzip"), 100),
+            Err(BodyError::BadGzip(_))
+        ));
+        assert_eq!(
+            decode_body(b"x", Some("br"), 100),
+            Err(BodyError::UnsupportedEncoding("br".into()))
+        );
+        assert_eq!(
+            decode_body(b"xxxx", None, 3),
+            Err(BodyError::TooLarge { limit: 3 })
+        );
     }
 }

@@ -31,7 +31,10 @@ pub struct MemoryRepo {
 impl MemoryRepo {
     /// An empty repository with an unborn `main`.
     pub fn new() -> Self {
-        MemoryRepo { objects: HashMap::new(), refs: Refs::main_branch(None) }
+        MemoryRepo {
+            objects: HashMap::new(),
+            refs: Refs::main_branch(None),
+        }
     }
 
     /// A repository whose `main` is the snapshot commit of `files`.
@@ -46,7 +49,11 @@ impl MemoryRepo {
     pub fn add_snapshot(&mut self, files: &[SnapshotFile]) -> Result<ObjectId, TreeError> {
         let entries: Vec<TreeFile> = files
             .iter()
-            .map(|f| TreeFile { path: f.path.clone(), mode: f.mode, blob: self.insert(ObjectKind::Blob, f.content.clone()) })
+            .map(|f| TreeFile {
+                path: f.path.clone(),
+                mode: f.mode,
+                blob: self.insert(ObjectKind::Blob, f.content.clone()),
+            })
             .collect();
         let built = build_tree(&entries)?;
         for (id, body) in built.trees {
@@ -93,14 +100,20 @@ impl Repository for MemoryRepo {
 
     fn commit_parents(&self, commit: &ObjectId) -> Option<Vec<ObjectId>> {
         match self.objects.get(commit) {
-            Some((ObjectKind::Commit, body)) => parse_commit_links(body).map(|(_, parents)| parents),
+            Some((ObjectKind::Commit, body)) => {
+                parse_commit_links(body).map(|(_, parents)| parents)
+            }
             _ => None,
         }
     }
 
     fn tree_objects(&self, commit: &ObjectId) -> Vec<ObjectId> {
-        let Some((ObjectKind::Commit, body)) = self.objects.get(commit) else { return Vec::new() };
-        let Some((root, _)) = parse_commit_links(body) else { return Vec::new() };
+        let Some((ObjectKind::Commit, body)) = self.objects.get(commit) else {
+            return Vec::new();
+        };
+        let Some((root, _)) = parse_commit_links(body) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut stack = vec![root];
@@ -121,6 +134,8 @@ impl Repository for MemoryRepo {
 
 impl ObjectStore for MemoryRepo {
     fn object(&self, id: &ObjectId) -> Option<(ObjectKind, Cow<'_, [u8]>)> {
-        self.objects.get(id).map(|(k, b)| (*k, Cow::Borrowed(b.as_slice())))
+        self.objects
+            .get(id)
+            .map(|(k, b)| (*k, Cow::Borrowed(b.as_slice())))
     }
 }

@@ -31,7 +31,11 @@ pub struct FetchScope<'a> {
 }
 
 /// All ancestors of `starts` (inclusive), not walking past `stop` commits.
-fn ancestry(repo: &impl Repository, starts: &[ObjectId], stop: &HashSet<ObjectId>) -> HashSet<ObjectId> {
+fn ancestry(
+    repo: &impl Repository,
+    starts: &[ObjectId],
+    stop: &HashSet<ObjectId>,
+) -> HashSet<ObjectId> {
     let mut seen = HashSet::new();
     let mut stack: Vec<ObjectId> = starts.to_vec();
     while let Some(c) = stack.pop() {
@@ -50,7 +54,11 @@ pub fn ok_to_give_up(repo: &impl Repository, wants: &[ObjectId], common: &[Objec
         return false;
     }
     let common: HashSet<ObjectId> = common.iter().copied().collect();
-    wants.iter().all(|w| ancestry(repo, &[*w], &HashSet::new()).iter().any(|c| common.contains(c)))
+    wants.iter().all(|w| {
+        ancestry(repo, &[*w], &HashSet::new())
+            .iter()
+            .any(|c| common.contains(c))
+    })
 }
 
 /// Computes the objects and shallow lines for a fetch.
@@ -67,7 +75,9 @@ pub fn plan_fetch(repo: &impl Repository, scope: &FetchScope<'_>) -> FetchPlan {
         if !seen.insert(c) || have_commits.contains(&c) {
             continue;
         }
-        let Some(parents) = repo.commit_parents(&c) else { continue };
+        let Some(parents) = repo.commit_parents(&c) else {
+            continue;
+        };
         commits.push(c);
         match scope.depth {
             Some(limit) if d >= limit => {
@@ -102,7 +112,11 @@ pub fn plan_fetch(repo: &impl Repository, scope: &FetchScope<'_>) -> FetchPlan {
 
     let (shallow, unshallow) = if scope.depth.is_some() {
         let boundary_set: HashSet<ObjectId> = boundary.iter().copied().collect();
-        let shallow = boundary.iter().filter(|c| !client_shallow.contains(c)).copied().collect();
+        let shallow = boundary
+            .iter()
+            .filter(|c| !client_shallow.contains(c))
+            .copied()
+            .collect();
         let unshallow = scope
             .client_shallow
             .iter()
@@ -113,7 +127,11 @@ pub fn plan_fetch(repo: &impl Repository, scope: &FetchScope<'_>) -> FetchPlan {
     } else {
         (Vec::new(), Vec::new())
     };
-    FetchPlan { objects, shallow, unshallow }
+    FetchPlan {
+        objects,
+        shallow,
+        unshallow,
+    }
 }
 
 #[cfg(test)]
@@ -126,8 +144,16 @@ mod tests {
 
     fn files(content: &str) -> Vec<SnapshotFile> {
         vec![
-            SnapshotFile { path: RepoPath::parse("same.txt").unwrap(), mode: FileMode::Regular, content: b"same".to_vec() },
-            SnapshotFile { path: RepoPath::parse("d/changing.txt").unwrap(), mode: FileMode::Regular, content: content.into() },
+            SnapshotFile {
+                path: RepoPath::parse("same.txt").unwrap(),
+                mode: FileMode::Regular,
+                content: b"same".to_vec(),
+            },
+            SnapshotFile {
+                path: RepoPath::parse("d/changing.txt").unwrap(),
+                mode: FileMode::Regular,
+                content: content.into(),
+            },
         ]
     }
 
@@ -137,7 +163,10 @@ mod tests {
         let first = repo.add_snapshot(&files("v1")).unwrap();
         let snap2 = repo.add_snapshot(&files("v2")).unwrap();
         let (tree2, _) = crate::git::object::parse_commit_links(&repo_body(&repo, &snap2)).unwrap();
-        let second = repo.insert(ObjectKind::Commit, encode_commit(&tree2, &[first], SNAPSHOT_SIGNATURE, "second\n"));
+        let second = repo.insert(
+            ObjectKind::Commit,
+            encode_commit(&tree2, &[first], SNAPSHOT_SIGNATURE, "second\n"),
+        );
         repo.set_ref("refs/heads/main", second);
         (repo, first, second)
     }
@@ -150,7 +179,13 @@ mod tests {
     #[test]
     fn full_fetch_sends_everything_once() {
         let (repo, first, second) = history();
-        let plan = plan_fetch(&repo, &FetchScope { wants: &[second], ..Default::default() });
+        let plan = plan_fetch(
+            &repo,
+            &FetchScope {
+                wants: &[second],
+                ..Default::default()
+            },
+        );
         assert_eq!(&plan.objects[..2], &[second, first]);
         let unique: HashSet<_> = plan.objects.iter().collect();
         assert_eq!(unique.len(), plan.objects.len());
@@ -162,7 +197,14 @@ mod tests {
     #[test]
     fn common_have_prunes_shared_objects() {
         let (repo, first, second) = history();
-        let plan = plan_fetch(&repo, &FetchScope { wants: &[second], common: &[first], ..Default::default() });
+        let plan = plan_fetch(
+            &repo,
+            &FetchScope {
+                wants: &[second],
+                common: &[first],
+                ..Default::default()
+            },
+        );
         // second, its root tree, its `d` tree, blob v2; `same.txt` is shared.
         assert_eq!(plan.objects.len(), 4);
         assert!(!plan.objects.contains(&first));
@@ -173,11 +215,26 @@ mod tests {
     #[test]
     fn depth_one_marks_the_boundary_shallow() {
         let (repo, first, second) = history();
-        let plan = plan_fetch(&repo, &FetchScope { wants: &[second], depth: Some(1), ..Default::default() });
+        let plan = plan_fetch(
+            &repo,
+            &FetchScope {
+                wants: &[second],
+                depth: Some(1),
+                ..Default::default()
+            },
+        );
         assert_eq!(plan.shallow, vec![second]);
         assert!(!plan.objects.contains(&first));
         // Deepening a client that is shallow at `second` unshallows it.
-        let deeper = plan_fetch(&repo, &FetchScope { wants: &[second], depth: Some(2), client_shallow: &[second], ..Default::default() });
+        let deeper = plan_fetch(
+            &repo,
+            &FetchScope {
+                wants: &[second],
+                depth: Some(2),
+                client_shallow: &[second],
+                ..Default::default()
+            },
+        );
         assert_eq!(deeper.unshallow, vec![second]);
         assert_eq!(deeper.shallow, vec![first]);
     }

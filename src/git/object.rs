@@ -135,7 +135,12 @@ marketplace snapshot\n";
 
     #[test]
     fn pack_codes_round_trip() {
-        for k in [ObjectKind::Commit, ObjectKind::Tree, ObjectKind::Blob, ObjectKind::Tag] {
+        for k in [
+            ObjectKind::Commit,
+            ObjectKind::Tree,
+            ObjectKind::Blob,
+            ObjectKind::Tag,
+        ] {
             assert_eq!(ObjectKind::from_pack_code(k.pack_code()), Some(k));
         }
         assert_eq!(ObjectKind::from_pack_code(6), None);

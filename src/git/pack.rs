@@ -53,14 +53,17 @@ pub fn entry_header(kind: ObjectKind, size: u64, out: &mut Vec<u8>) {
 /// Reads an entry header; returns kind, inflated size and header length.
 pub fn parse_entry_header(bytes: &[u8]) -> Result<(ObjectKind, u64, usize), PackError> {
     let first = *bytes.first().ok_or(PackError::BadEntry("empty"))?;
-    let kind = ObjectKind::from_pack_code((first >> 4) & 7).ok_or(PackError::BadEntry("not a base object type"))?;
+    let kind = ObjectKind::from_pack_code((first >> 4) & 7)
+        .ok_or(PackError::BadEntry("not a base object type"))?;
     let mut size = u64::from(first & 0x0f);
     let mut shift = 4;
     let mut i = 0;
     let mut byte = first;
     while byte & 0x80 != 0 {
         i += 1;
-        byte = *bytes.get(i).ok_or(PackError::BadEntry("truncated header"))?;
+        byte = *bytes
+            .get(i)
+            .ok_or(PackError::BadEntry("truncated header"))?;
         if shift > 57 {
             return Err(PackError::BadEntry("size overflows"));
         }
@@ -84,7 +87,9 @@ impl PackEntry {
         let mut z = ZlibEncoder::new(bytes, Compression::new(level.min(9)));
         // Writing into a Vec cannot fail.
         let _ = z.write_all(body);
-        PackEntry { bytes: z.finish().unwrap_or_default() }
+        PackEntry {
+            bytes: z.finish().unwrap_or_default(),
+        }
     }
 
     /// Wraps stored entry bytes after checking the header is well formed.
@@ -140,18 +145,28 @@ impl<W: Write> PackWriter<W> {
 
     /// Like `new`, compressing fresh objects at zlib `level`.
     pub fn with_level(sink: W, count: u32, level: u32) -> Result<Self, PackError> {
-        let mut out = HashingWriter { inner: sink, hasher: Sha1::new() };
+        let mut out = HashingWriter {
+            inner: sink,
+            hasher: Sha1::new(),
+        };
         let mut header = [0u8; 12];
         header[..4].copy_from_slice(b"PACK");
         header[4..8].copy_from_slice(&2u32.to_be_bytes());
         header[8..].copy_from_slice(&count.to_be_bytes());
         out.write_all(&header)?;
-        Ok(PackWriter { out, declared: count, written: 0, level: Compression::new(level.min(9)) })
+        Ok(PackWriter {
+            out,
+            declared: count,
+            written: 0,
+            level: Compression::new(level.min(9)),
+        })
     }
 
     fn claim_slot(&mut self) -> Result<(), PackError> {
         if self.written == self.declared {
-            return Err(PackError::TooManyObjects { declared: self.declared });
+            return Err(PackError::TooManyObjects {
+                declared: self.declared,
+            });
         }
         self.written += 1;
         Ok(())
@@ -181,10 +196,19 @@ impl<W: Write> PackWriter<W> {
         Ok(())
     }
 
+    /// The sink, e.g. to drain a `Vec` into a channel between entries; the
+    /// running checksum is unaffected because hashing happens on the way in.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out.inner
+    }
+
     /// Writes the trailer; returns the sink and the pack checksum.
     pub fn finish(mut self) -> Result<(W, ObjectId), PackError> {
         if self.written != self.declared {
-            return Err(PackError::TooFewObjects { declared: self.declared, written: self.written });
+            return Err(PackError::TooFewObjects {
+                declared: self.declared,
+                written: self.written,
+            });
         }
         let digest: [u8; 20] = self.out.hasher.finalize_reset().into();
         self.out.inner.write_all(&digest)?;
@@ -199,7 +223,17 @@ mod tests {
 
     #[test]
     fn header_round_trips_sizes() {
-        for size in [0u64, 1, 15, 16, 127, 128, 4095, 1 << 20, u32::MAX as u64 + 7] {
+        for size in [
+            0u64,
+            1,
+            15,
+            16,
+            127,
+            128,
+            4095,
+            1 << 20,
+            u32::MAX as u64 + 7,
+        ] {
             let mut h = Vec::new();
             entry_header(ObjectKind::Blob, size, &mut h);
             let (kind, got, len) = parse_entry_header(&h).unwrap();
@@ -211,9 +245,18 @@ mod tests {
     fn count_is_enforced() {
         let mut w = PackWriter::new(Vec::new(), 1).unwrap();
         w.write_object(ObjectKind::Blob, b"x").unwrap();
-        assert!(matches!(w.write_object(ObjectKind::Blob, b"y"), Err(PackError::TooManyObjects { .. })));
+        assert!(matches!(
+            w.write_object(ObjectKind::Blob, b"y"),
+            Err(PackError::TooManyObjects { .. })
+        ));
         let short = PackWriter::new(Vec::new(), 2).unwrap();
-        assert!(matches!(short.finish(), Err(PackError::TooFewObjects { declared: 2, written: 0 })));
+        assert!(matches!(
+            short.finish(),
+            Err(PackError::TooFewObjects {
+                declared: 2,
+                written: 0
+            })
+        ));
     }
 
     #[test]
@@ -222,8 +265,68 @@ mod tests {
         let mut fresh = PackWriter::new(Vec::new(), 1).unwrap();
         fresh.write_object(ObjectKind::Blob, body).unwrap();
         let mut spliced = PackWriter::new(Vec::new(), 1).unwrap();
-        spliced.write_entry(&PackEntry::compress(ObjectKind::Blob, body, DEFAULT_LEVEL)).unwrap();
+        spliced
+            .write_entry(&PackEntry::compress(ObjectKind::Blob, body, DEFAULT_LEVEL))
+            .unwrap();
         assert_eq!(fresh.finish().unwrap().0, spliced.finish().unwrap().0);
+    }
+
+    /// A sink shared with the test, to watch bytes arrive.
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_entry_reaches_the_sink_before_the_next_is_written() {
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut w = PackWriter::new(Shared(seen.clone()), 3).unwrap();
+        assert_eq!(seen.borrow().len(), 12, "header is written at once");
+        let mut before = 12;
+        for body in [
+            vec![1u8; 300_000],
+            b"small".to_vec(),
+            (0..70_000u32).map(|i| (i * 7919) as u8).collect(),
+        ] {
+            w.write_object(ObjectKind::Blob, &body).unwrap();
+            let now = seen.borrow().len();
+            let entry = PackEntry::compress(ObjectKind::Blob, &body, DEFAULT_LEVEL);
+            assert_eq!(
+                now - before,
+                entry.as_bytes().len(),
+                "the whole entry was flushed to the sink"
+            );
+            before = now;
+        }
+        w.finish().unwrap();
+        assert_eq!(seen.borrow().len(), before + 20, "trailer follows");
+    }
+
+    #[test]
+    fn draining_the_sink_between_entries_gives_the_same_pack() {
+        // How an async producer feeds a streaming response: write an entry,
+        // move the bytes to the channel, repeat.
+        let bodies: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 1000 * usize::from(i)]).collect();
+        let mut direct = PackWriter::new(Vec::new(), 5).unwrap();
+        let mut drained = PackWriter::new(Vec::new(), 5).unwrap();
+        let mut chunks: Vec<Vec<u8>> = vec![std::mem::take(drained.get_mut())];
+        for b in &bodies {
+            direct.write_object(ObjectKind::Blob, b).unwrap();
+            drained.write_object(ObjectKind::Blob, b).unwrap();
+            chunks.push(std::mem::take(drained.get_mut()));
+            assert!(drained.get_mut().is_empty());
+        }
+        let (tail, sum_drained) = drained.finish().unwrap();
+        chunks.push(tail);
+        let (whole, sum_direct) = direct.finish().unwrap();
+        assert_eq!(chunks.concat(), whole);
+        assert_eq!(sum_drained, sum_direct);
     }
 
     #[test]

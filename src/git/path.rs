@@ -113,7 +113,15 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_paths() {
-        for p in ["a", "a/b/c.md", "é/ß", "with space.txt", ".claude-plugin/plugin.json", ".gitignore", "a..b"] {
+        for p in [
+            "a",
+            "a/b/c.md",
+            "é/ß",
+            "with space.txt",
+            ".claude-plugin/plugin.json",
+            ".gitignore",
+            "a..b",
+        ] {
             assert!(RepoPath::parse(p).is_ok(), "{p}");
         }
     }
@@ -138,6 +146,9 @@ mod tests {
         for (input, err) in cases {
             assert_eq!(RepoPath::parse(input), Err(err), "{input:?}");
         }
-        assert_eq!(RepoPath::parse(&"a".repeat(MAX_PATH_BYTES + 1)), Err(PathError::TooLong));
+        assert_eq!(
+            RepoPath::parse(&"a".repeat(MAX_PATH_BYTES + 1)),
+            Err(PathError::TooLong)
+        );
     }
 }

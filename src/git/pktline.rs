@@ -68,7 +68,8 @@ impl<'a> PktReader<'a> {
             return Err(PktError::Truncated);
         }
         let head = &self.rest[..4];
-        let len = parse_len(head).ok_or_else(|| PktError::BadLength(String::from_utf8_lossy(head).into_owned()))?;
+        let len = parse_len(head)
+            .ok_or_else(|| PktError::BadLength(String::from_utf8_lossy(head).into_owned()))?;
         let packet = match len {
             0 => Packet::Flush,
             1 => Packet::Delim,
@@ -159,7 +160,10 @@ mod tests {
         out.extend_from_slice(b"0002");
         assert_eq!(&out[..10], b"000ahello\n");
         let mut r = PktReader::new(&out);
-        assert_eq!(r.next_packet().unwrap().unwrap().text(), Some(&b"hello"[..]));
+        assert_eq!(
+            r.next_packet().unwrap().unwrap().text(),
+            Some(&b"hello"[..])
+        );
         assert_eq!(r.next_packet().unwrap(), Some(Packet::Delim));
         assert_eq!(r.next_packet().unwrap(), Some(Packet::Data(b"")));
         assert_eq!(r.next_packet().unwrap(), Some(Packet::Flush));
@@ -169,18 +173,36 @@ mod tests {
 
     #[test]
     fn malformed_lengths_are_errors() {
-        assert_eq!(PktReader::new(b"00").next_packet(), Err(PktError::Truncated));
-        assert_eq!(PktReader::new(b"zzzz").next_packet(), Err(PktError::BadLength("zzzz".into())));
-        assert_eq!(PktReader::new(b"0003").next_packet(), Err(PktError::ReservedLength(3)));
-        assert_eq!(PktReader::new(b"fff1").next_packet(), Err(PktError::TooLong(0xfff1)));
-        assert_eq!(PktReader::new(b"0010abc").next_packet(), Err(PktError::Truncated));
+        assert_eq!(
+            PktReader::new(b"00").next_packet(),
+            Err(PktError::Truncated)
+        );
+        assert_eq!(
+            PktReader::new(b"zzzz").next_packet(),
+            Err(PktError::BadLength("zzzz".into()))
+        );
+        assert_eq!(
+            PktReader::new(b"0003").next_packet(),
+            Err(PktError::ReservedLength(3))
+        );
+        assert_eq!(
+            PktReader::new(b"fff1").next_packet(),
+            Err(PktError::TooLong(0xfff1))
+        );
+        assert_eq!(
+            PktReader::new(b"0010abc").next_packet(),
+            Err(PktError::Truncated)
+        );
     }
 
     #[test]
     fn writer_refuses_oversize_payload() {
         let mut out = Vec::new();
         assert!(write_data(&mut out, &vec![0; MAX_DATA_LEN]).is_ok());
-        assert_eq!(write_data(&mut out, &vec![0; MAX_DATA_LEN + 1]), Err(PayloadTooLong(MAX_DATA_LEN + 1)));
+        assert_eq!(
+            write_data(&mut out, &vec![0; MAX_DATA_LEN + 1]),
+            Err(PayloadTooLong(MAX_DATA_LEN + 1))
+        );
     }
 
     #[test]

@@ -26,14 +26,19 @@ impl Refs {
     pub fn main_branch(tip: Option<ObjectId>) -> Refs {
         Refs {
             head_target: Some(MAIN_BRANCH.to_string()),
-            refs: tip.map(|id| vec![(MAIN_BRANCH.to_string(), id)]).unwrap_or_default(),
+            refs: tip
+                .map(|id| vec![(MAIN_BRANCH.to_string(), id)])
+                .unwrap_or_default(),
         }
     }
 
     /// The id `HEAD` resolves to, if it is born.
     pub fn head(&self) -> Option<ObjectId> {
         let target = self.head_target.as_deref()?;
-        self.refs.iter().find(|(n, _)| n == target).map(|(_, id)| *id)
+        self.refs
+            .iter()
+            .find(|(n, _)| n == target)
+            .map(|(_, id)| *id)
     }
 
     /// Whether `id` is the tip of some advertised ref.

@@ -42,7 +42,11 @@ impl<W: Write> SideBand<W> {
     /// Frames into `inner` with packets of at most `max_payload` data bytes.
     pub fn new(inner: W, max_payload: usize) -> Self {
         let max_payload = max_payload.clamp(1, MAX_PAYLOAD_64K);
-        SideBand { inner, buf: Vec::with_capacity(max_payload), max_payload }
+        SideBand {
+            inner,
+            buf: Vec::with_capacity(max_payload),
+            max_payload,
+        }
     }
 
     fn emit(&mut self) -> io::Result<()> {
@@ -61,6 +65,12 @@ impl<W: Write> SideBand<W> {
         let mut pkt = Vec::new();
         write_band(&mut pkt, BAND_PROGRESS, msg.as_bytes());
         self.inner.write_all(&pkt)
+    }
+
+    /// Emits buffered data and gives access to the inner sink (to drain it).
+    pub fn flushed_inner(&mut self) -> io::Result<&mut W> {
+        self.emit()?;
+        Ok(&mut self.inner)
     }
 
     /// Emits buffered data and returns the inner sink.

@@ -7,7 +7,9 @@
 
 use super::body::{decode_body, MAX_REQUEST_BYTES};
 use super::repo::Repository;
-use super::upload_pack::{self, advertise_v0, advertise_v2, PackResponse, ProtocolVersion, Response, Server};
+use super::upload_pack::{
+    self, advertise_v0, advertise_v2, PackResponse, ProtocolVersion, Response, Server,
+};
 
 /// The parts of an HTTP request smart HTTP looks at.
 #[derive(Debug, Clone, Copy)]
@@ -44,11 +46,21 @@ impl GitResponse {
     fn text(status: u16, msg: impl Into<String>) -> Self {
         let mut body = msg.into().into_bytes();
         body.push(b'\n');
-        GitResponse { status, content_type: "text/plain; charset=utf-8", no_cache: true, body: GitBody::Bytes(body) }
+        GitResponse {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            no_cache: true,
+            body: GitBody::Bytes(body),
+        }
     }
 
     fn git(content_type: &'static str, body: GitBody) -> Self {
-        GitResponse { status: 200, content_type, no_cache: true, body }
+        GitResponse {
+            status: 200,
+            content_type,
+            no_cache: true,
+            body,
+        }
     }
 }
 
@@ -56,7 +68,7 @@ const ADVERTISEMENT: &str = "application/x-git-upload-pack-advertisement";
 const RESULT: &str = "application/x-git-upload-pack-result";
 const REQUEST: &str = "application/x-git-upload-pack-request";
 
-fn query_service<'a>(query: Option<&'a str>) -> Option<&'a str> {
+fn query_service(query: Option<&str>) -> Option<&str> {
     query?.split('&').find_map(|kv| kv.strip_prefix("service="))
 }
 
@@ -83,15 +95,26 @@ pub fn handle(req: &GitRequest<'_>, repo: &impl Repository, server: &Server<'_>)
     }
 }
 
-fn upload_pack_post(req: &GitRequest<'_>, repo: &impl Repository, server: &Server<'_>, version: ProtocolVersion) -> GitResponse {
-    let content_type = req.content_type.map(|c| c.split(';').next().unwrap_or("").trim());
+fn upload_pack_post(
+    req: &GitRequest<'_>,
+    repo: &impl Repository,
+    server: &Server<'_>,
+    version: ProtocolVersion,
+) -> GitResponse {
+    let content_type = req
+        .content_type
+        .map(|c| c.split(';').next().unwrap_or("").trim());
     if content_type != Some(REQUEST) {
         return GitResponse::text(415, format!("expected Content-Type {REQUEST}"));
     }
     let body = match decode_body(req.body, req.content_encoding, MAX_REQUEST_BYTES) {
         Ok(b) => b,
-        Err(e @ super::body::BodyError::TooLarge { .. }) => return GitResponse::text(413, e.to_string()),
-        Err(e @ super::body::BodyError::UnsupportedEncoding(_)) => return GitResponse::text(415, e.to_string()),
+        Err(e @ super::body::BodyError::TooLarge { .. }) => {
+            return GitResponse::text(413, e.to_string())
+        }
+        Err(e @ super::body::BodyError::UnsupportedEncoding(_)) => {
+            return GitResponse::text(415, e.to_string())
+        }
         Err(e) => return GitResponse::text(400, e.to_string()),
     };
     match upload_pack::serve(version, &body, repo, server) {

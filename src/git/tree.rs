@@ -69,7 +69,10 @@ pub fn build_tree(files: &[TreeFile]) -> Result<BuiltTree, TreeError> {
     for f in files {
         insert(&mut root, f)?;
     }
-    let mut out = BuiltTree { root: ObjectId::ZERO, trees: Vec::new() };
+    let mut out = BuiltTree {
+        root: ObjectId::ZERO,
+        trees: Vec::new(),
+    };
     let mut seen = HashSet::new();
     out.root = encode_dir(&root, &mut out.trees, &mut seen);
     Ok(out)
@@ -77,10 +80,15 @@ pub fn build_tree(files: &[TreeFile]) -> Result<BuiltTree, TreeError> {
 
 fn insert(root: &mut Dir, f: &TreeFile) -> Result<(), TreeError> {
     let segs: Vec<&str> = f.path.segments().collect();
-    let (last, parents) = segs.split_last().expect("RepoPath has at least one segment");
+    let (last, parents) = segs
+        .split_last()
+        .expect("RepoPath has at least one segment");
     let mut dir = root;
     for seg in parents {
-        let node = dir.entries.entry((*seg).to_string()).or_insert_with(|| Node::Dir(Dir::default()));
+        let node = dir
+            .entries
+            .entry((*seg).to_string())
+            .or_insert_with(|| Node::Dir(Dir::default()));
         dir = match node {
             Node::Dir(d) => d,
             Node::File(..) => return Err(TreeError::FileDirConflict(f.path.clone())),
@@ -90,13 +98,18 @@ fn insert(root: &mut Dir, f: &TreeFile) -> Result<(), TreeError> {
         Some(Node::File(..)) => Err(TreeError::DuplicatePath(f.path.clone())),
         Some(Node::Dir(_)) => Err(TreeError::FileDirConflict(f.path.clone())),
         None => {
-            dir.entries.insert((*last).to_string(), Node::File(f.mode, f.blob));
+            dir.entries
+                .insert((*last).to_string(), Node::File(f.mode, f.blob));
             Ok(())
         }
     }
 }
 
-fn encode_dir(dir: &Dir, trees: &mut Vec<(ObjectId, Vec<u8>)>, seen: &mut HashSet<ObjectId>) -> ObjectId {
+fn encode_dir(
+    dir: &Dir,
+    trees: &mut Vec<(ObjectId, Vec<u8>)>,
+    seen: &mut HashSet<ObjectId>,
+) -> ObjectId {
     // (sort key, mode, name, id): git compares directories as if named `name/`.
     let mut rows: Vec<(Vec<u8>, &'static str, &str, ObjectId)> = dir
         .entries
@@ -168,7 +181,11 @@ mod tests {
     use super::*;
 
     fn file(path: &str, blob: ObjectId) -> TreeFile {
-        TreeFile { path: RepoPath::parse(path).unwrap(), mode: FileMode::Regular, blob }
+        TreeFile {
+            path: RepoPath::parse(path).unwrap(),
+            mode: FileMode::Regular,
+            blob,
+        }
     }
 
     #[test]
@@ -182,7 +199,11 @@ mod tests {
         let b = ObjectKind::Blob.id_of(b"");
         let t = build_tree(&[file("a.b", b), file("a/x", b), file("a0", b)]).unwrap();
         let root = t.trees.iter().find(|(id, _)| *id == t.root).unwrap();
-        let names: Vec<Vec<u8>> = parse_tree(&root.1).unwrap().into_iter().map(|e| e.name).collect();
+        let names: Vec<Vec<u8>> = parse_tree(&root.1)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         // '.' (0x2e) < '/' (0x2f) < '0' (0x30)
         assert_eq!(names, vec![b"a.b".to_vec(), b"a".to_vec(), b"a0".to_vec()]);
     }
@@ -199,9 +220,18 @@ mod tests {
     #[test]
     fn conflicts_are_errors() {
         let b = ObjectKind::Blob.id_of(b"");
-        assert!(matches!(build_tree(&[file("a", b), file("a", b)]), Err(TreeError::DuplicatePath(_))));
-        assert!(matches!(build_tree(&[file("a", b), file("a/b", b)]), Err(TreeError::FileDirConflict(_))));
-        assert!(matches!(build_tree(&[file("a/b", b), file("a", b)]), Err(TreeError::FileDirConflict(_))));
+        assert!(matches!(
+            build_tree(&[file("a", b), file("a", b)]),
+            Err(TreeError::DuplicatePath(_))
+        ));
+        assert!(matches!(
+            build_tree(&[file("a", b), file("a/b", b)]),
+            Err(TreeError::FileDirConflict(_))
+        ));
+        assert!(matches!(
+            build_tree(&[file("a/b", b), file("a", b)]),
+            Err(TreeError::FileDirConflict(_))
+        ));
     }
 
     #[test]

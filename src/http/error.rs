@@ -14,12 +14,20 @@ pub struct ApiError {
 impl ApiError {
     /// 404 for an unknown route.
     pub fn not_found(path: &str) -> Self {
-        ApiError { status: 404, code: "not_found", message: format!("no route for {path}") }
+        ApiError {
+            status: 404,
+            code: "not_found",
+            message: format!("no route for {path}"),
+        }
     }
 
     /// 500 for a failure that is our bug, not the client's.
     pub fn internal(message: impl Into<String>) -> Self {
-        ApiError { status: 500, code: "internal", message: message.into() }
+        ApiError {
+            status: 500,
+            code: "internal",
+            message: message.into(),
+        }
     }
 
     /// The JSON response.

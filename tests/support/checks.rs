@@ -18,7 +18,15 @@ pub type ExpectedFiles = BTreeMap<String, (bool, Vec<u8>)>;
 
 /// The expected work tree for `files`.
 pub fn expected_files(files: &[SnapshotFile]) -> ExpectedFiles {
-    files.iter().map(|f| (f.path.as_str().to_string(), (f.mode == FileMode::Executable, f.content.clone()))).collect()
+    files
+        .iter()
+        .map(|f| {
+            (
+                f.path.as_str().to_string(),
+                (f.mode == FileMode::Executable, f.content.clone()),
+            )
+        })
+        .collect()
 }
 
 /// Reads a clone's files and modes from its index and work tree.
@@ -40,7 +48,13 @@ fn cloned_files(dir: &Path) -> ExpectedFiles {
 /// and checks HEAD, the files byte for byte with modes, `fsck --strict`, that
 /// `git commit-tree` recomputes the same commit, and that an up-to-date
 /// `fetch` and `pull` succeed without changing anything.
-pub fn check_clone(url: &str, version: u8, shallow: bool, expected_commit: &str, files: &ExpectedFiles) {
+pub fn check_clone(
+    url: &str,
+    version: u8,
+    shallow: bool,
+    expected_commit: &str,
+    files: &ExpectedFiles,
+) {
     let tmp = TempDir::new("clone");
     let proto = format!("protocol.version={version}");
     let mut args = vec!["-c", &proto, "clone", "-q"];
@@ -50,27 +64,50 @@ pub fn check_clone(url: &str, version: u8, shallow: bool, expected_commit: &str,
     args.extend([url, "w"]);
     git(tmp.path(), &args);
     let w = tmp.path().join("w");
-    assert_eq!(git(&w, &["rev-parse", "HEAD"]), expected_commit, "HEAD after clone (v{version}, shallow={shallow})");
+    assert_eq!(
+        git(&w, &["rev-parse", "HEAD"]),
+        expected_commit,
+        "HEAD after clone (v{version}, shallow={shallow})"
+    );
     assert_eq!(git(&w, &["symbolic-ref", "HEAD"]), "refs/heads/main");
-    assert_eq!(&cloned_files(&w), files, "cloned files (v{version}, shallow={shallow})");
+    assert_eq!(
+        &cloned_files(&w),
+        files,
+        "cloned files (v{version}, shallow={shallow})"
+    );
     git(&w, &["fsck", "--strict", "--no-dangling"]);
     let shallow_file = w.join(".git/shallow");
     assert_eq!(shallow_file.exists(), shallow, "shallow file presence");
     if shallow {
-        assert_eq!(std::fs::read_to_string(&shallow_file).unwrap().trim(), expected_commit);
+        assert_eq!(
+            std::fs::read_to_string(&shallow_file).unwrap().trim(),
+            expected_commit
+        );
     }
 
     // The commit is exactly what git itself writes for this tree.
     let tree = git(&w, &["rev-parse", "HEAD^{tree}"]);
-    assert_eq!(git(&w, &["commit-tree", &tree, "-m", "marketplace snapshot"]), expected_commit, "commit-tree recomputes HEAD");
+    assert_eq!(
+        git(&w, &["commit-tree", &tree, "-m", "marketplace snapshot"]),
+        expected_commit,
+        "commit-tree recomputes HEAD"
+    );
 
     // Up to date: fetch and pull are no-ops.
     git(&w, &["-c", &proto, "fetch", "-q", "origin"]);
     let mut pull = git_cmd(&w);
     pull.args(["-c", &proto, "pull", "-q", "--no-rebase", "origin", "HEAD"]);
     let out = pull.output().expect("run git pull");
-    assert!(out.status.success(), "pull failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(git(&w, &["rev-parse", "HEAD"]), expected_commit, "HEAD after pull");
+    assert!(
+        out.status.success(),
+        "pull failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        git(&w, &["rev-parse", "HEAD"]),
+        expected_commit,
+        "HEAD after pull"
+    );
 }
 
 /// `git ls-remote` shows HEAD and main at the expected commit.
@@ -78,9 +115,18 @@ pub fn check_ls_remote(url: &str, version: u8, expected_commit: &str) {
     let tmp = TempDir::new("lsremote");
     let proto = format!("protocol.version={version}");
     let out = git(tmp.path(), &["-c", &proto, "ls-remote", "--symref", url]);
-    assert!(out.contains("ref: refs/heads/main\tHEAD"), "ls-remote v{version} shows the HEAD symref:\n{out}");
-    assert!(out.contains(&format!("{expected_commit}\tHEAD")), "ls-remote v{version}:\n{out}");
-    assert!(out.contains(&format!("{expected_commit}\trefs/heads/main")), "ls-remote v{version}:\n{out}");
+    assert!(
+        out.contains("ref: refs/heads/main\tHEAD"),
+        "ls-remote v{version} shows the HEAD symref:\n{out}"
+    );
+    assert!(
+        out.contains(&format!("{expected_commit}\tHEAD")),
+        "ls-remote v{version}:\n{out}"
+    );
+    assert!(
+        out.contains(&format!("{expected_commit}\trefs/heads/main")),
+        "ls-remote v{version}:\n{out}"
+    );
 }
 
 fn pkt(line: &str) -> Vec<u8> {
@@ -129,26 +175,188 @@ pub fn hostile_cases() -> Vec<Hostile> {
     let mut v0_unknown_want = pkt(unknown);
     v0_unknown_want.extend(b"0000");
     v0_unknown_want.extend(pkt("done\n"));
-    let h = |name, method, path, headers: Vec<(&'static str, &'static str)>, body: Vec<u8>, status, expect| Hostile { name, method, path, headers, body, status, expect };
+    let h = |name,
+             method,
+             path,
+             headers: Vec<(&'static str, &'static str)>,
+             body: Vec<u8>,
+             status,
+             expect| Hostile {
+        name,
+        method,
+        path,
+        headers,
+        body,
+        status,
+        expect,
+    };
     vec![
-        h("truncated pkt-line", "POST", "/git-upload-pack", vec![REQ], b"0032want 12".to_vec(), 400, "ends inside a pkt-line"),
-        h("non-hex pkt length", "POST", "/git-upload-pack", vec![REQ], b"zz10want".to_vec(), 400, "not four hex digits"),
-        h("oversized pkt length", "POST", "/git-upload-pack", vec![REQ], b"ffff".iter().copied().chain(std::iter::repeat_n(b'a', 70_000)).collect(), 400, "exceeds"),
-        h("reserved pkt length", "POST", "/git-upload-pack", vec![REQ, V2], b"0003".to_vec(), 400, "reserved"),
-        h("unknown v0 line", "POST", "/git-upload-pack", vec![REQ], v0_unknown_line, 200, "ERR upload-pack: protocol error"),
-        h("want of an unknown object", "POST", "/git-upload-pack", vec![REQ], v0_unknown_want, 200, "not our ref"),
-        h("unknown v2 command", "POST", "/git-upload-pack", vec![REQ, V2], v2_unknown, 200, "ERR unknown command"),
-        h("unknown v2 capability", "POST", "/git-upload-pack", vec![REQ, V2], v2_bad_cap, 200, "ERR unknown capability"),
-        h("deepen 0", "POST", "/git-upload-pack", vec![REQ, V2], deepen0, 200, "invalid deepen"),
-        h("body over the limit", "POST", "/git-upload-pack", vec![REQ], vec![b'0'; (1 << 20) + 1], 413, "larger than"),
-        h("gzip bomb", "POST", "/git-upload-pack", vec![REQ, ("Content-Encoding", "gzip")], gzip(&vec![b'0'; 50 << 20]), 413, "larger than"),
-        h("corrupt gzip", "POST", "/git-upload-pack", vec![REQ, ("Content-Encoding", "gzip")], b"\x1f\x8bnot really".to_vec(), 400, "gzip"),
-        h("unknown content encoding", "POST", "/git-upload-pack", vec![REQ, ("Content-Encoding", "br")], b"0000".to_vec(), 415, "Content-Encoding"),
-        h("wrong content type", "POST", "/git-upload-pack", vec![("Content-Type", "text/plain")], b"0000".to_vec(), 415, "Content-Type"),
-        h("push advertisement", "GET", "/info/refs?service=git-receive-pack", vec![], vec![], 403, "push is not supported"),
-        h("push", "POST", "/git-receive-pack", vec![("Content-Type", "application/x-git-receive-pack-request")], b"0000".to_vec(), 403, "push is not supported"),
-        h("dumb HTTP", "GET", "/info/refs", vec![], vec![], 403, "dumb HTTP"),
-        h("GET on upload-pack", "GET", "/git-upload-pack", vec![], vec![], 405, "not allowed"),
+        h(
+            "truncated pkt-line",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ],
+            b"0032want 12".to_vec(),
+            400,
+            "ends inside a pkt-line",
+        ),
+        h(
+            "non-hex pkt length",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ],
+            b"zz10want".to_vec(),
+            400,
+            "not four hex digits",
+        ),
+        h(
+            "oversized pkt length",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ],
+            b"ffff"
+                .iter()
+                .copied()
+                .chain(std::iter::repeat_n(b'a', 70_000))
+                .collect(),
+            400,
+            "exceeds",
+        ),
+        h(
+            "reserved pkt length",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ, V2],
+            b"0003".to_vec(),
+            400,
+            "reserved",
+        ),
+        h(
+            "unknown v0 line",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ],
+            v0_unknown_line,
+            200,
+            "ERR upload-pack: protocol error",
+        ),
+        h(
+            "want of an unknown object",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ],
+            v0_unknown_want,
+            200,
+            "not our ref",
+        ),
+        h(
+            "unknown v2 command",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ, V2],
+            v2_unknown,
+            200,
+            "ERR unknown command",
+        ),
+        h(
+            "unknown v2 capability",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ, V2],
+            v2_bad_cap,
+            200,
+            "ERR unknown capability",
+        ),
+        h(
+            "deepen 0",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ, V2],
+            deepen0,
+            200,
+            "invalid deepen",
+        ),
+        h(
+            "body over the limit",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ],
+            vec![b'0'; (1 << 20) + 1],
+            413,
+            "larger than",
+        ),
+        h(
+            "gzip bomb",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ, ("Content-Encoding", "gzip")],
+            gzip(&vec![b'0'; 50 << 20]),
+            413,
+            "larger than",
+        ),
+        h(
+            "corrupt gzip",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ, ("Content-Encoding", "gzip")],
+            b"\x1f\x8bnot really".to_vec(),
+            400,
+            "gzip",
+        ),
+        h(
+            "unknown content encoding",
+            "POST",
+            "/git-upload-pack",
+            vec![REQ, ("Content-Encoding", "br")],
+            b"0000".to_vec(),
+            415,
+            "Content-Encoding",
+        ),
+        h(
+            "wrong content type",
+            "POST",
+            "/git-upload-pack",
+            vec![("Content-Type", "text/plain")],
+            b"0000".to_vec(),
+            415,
+            "Content-Type",
+        ),
+        h(
+            "push advertisement",
+            "GET",
+            "/info/refs?service=git-receive-pack",
+            vec![],
+            vec![],
+            403,
+            "push is not supported",
+        ),
+        h(
+            "push",
+            "POST",
+            "/git-receive-pack",
+            vec![("Content-Type", "application/x-git-receive-pack-request")],
+            b"0000".to_vec(),
+            403,
+            "push is not supported",
+        ),
+        h(
+            "dumb HTTP",
+            "GET",
+            "/info/refs",
+            vec![],
+            vec![],
+            403,
+            "dumb HTTP",
+        ),
+        h(
+            "GET on upload-pack",
+            "GET",
+            "/git-upload-pack",
+            vec![],
+            vec![],
+            405,
+            "not allowed",
+        ),
     ]
 }
 
@@ -158,11 +366,53 @@ pub fn check_hostile(base: &str, repo: &str, expected_commit: &str) {
     for case in hostile_cases() {
         let path = format!("{repo}{}", case.path);
         let resp: RawResponse = request(base, case.method, &path, &case.headers, &case.body);
-        assert_eq!(resp.status, case.status, "{}: status (body: {})", case.name, resp.text());
-        assert!(resp.text().contains(case.expect), "{}: body {:?} lacks {:?}", case.name, resp.text(), case.expect);
+        assert_eq!(
+            resp.status,
+            case.status,
+            "{}: status (body: {})",
+            case.name,
+            resp.text()
+        );
+        assert!(
+            resp.text().contains(case.expect),
+            "{}: body {:?} lacks {:?}",
+            case.name,
+            resp.text(),
+            case.expect
+        );
     }
     check_ls_remote(&format!("{base}{repo}"), 2, expected_commit);
     let tmp = TempDir::new("afterhostile");
     let out = git_raw(tmp.path(), &["ls-remote", &format!("{base}{repo}")], None);
-    assert!(out.status.success(), "server still serves v0 after hostile input");
+    assert!(
+        out.status.success(),
+        "server still serves v0 after hostile input"
+    );
+}
+
+/// A valid v0 fetch sent gzip-encoded (as git does for large requests) gets
+/// a NAK and a pack.
+pub fn check_gzip_request(base: &str, repo: &str, head: &str) {
+    let mut body = pkt(&format!("want {head} side-band-64k no-progress\n"));
+    body.extend(b"0000");
+    body.extend(pkt("done\n"));
+    let resp = request(
+        base,
+        "POST",
+        &format!("{repo}/git-upload-pack"),
+        &[REQ, ("Content-Encoding", "gzip")],
+        &gzip(&body),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(
+        resp.header("content-type"),
+        Some("application/x-git-upload-pack-result")
+    );
+    assert!(
+        resp.body.starts_with(b"0008NAK\n"),
+        "starts with NAK: {:?}",
+        &resp.body[..16.min(resp.body.len())]
+    );
+    assert!(resp.body.windows(4).any(|w| w == b"PACK"), "carries a pack");
+    assert!(resp.body.ends_with(b"0000"), "ends with a flush");
 }

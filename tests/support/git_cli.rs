@@ -51,13 +51,26 @@ pub fn git_cmd(cwd: &Path) -> Command {
 }
 
 fn run_output(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => panic!("cannot run `git` ({e}); install git (apt-get install git) to run these tests"),
+        Err(e) => {
+            panic!("cannot run `git` ({e}); install git (apt-get install git) to run these tests")
+        }
     };
     if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input).expect("write git stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write git stdin");
     }
     child.wait_with_output().expect("wait for git")
 }
@@ -96,7 +109,10 @@ pub fn init_bare(dir: &Path) {
 pub fn index_and_fsck(repo: &Path, pack: &[u8], head: &str) {
     let pack_path = repo.join("objects/pack/incoming.pack");
     std::fs::write(&pack_path, pack).expect("write pack");
-    git(repo, &["index-pack", "--strict", pack_path.to_str().unwrap()]);
+    git(
+        repo,
+        &["index-pack", "--strict", pack_path.to_str().unwrap()],
+    );
     git(repo, &["update-ref", "refs/heads/main", head]);
     git(repo, &["fsck", "--strict", "--no-dangling"]);
 }

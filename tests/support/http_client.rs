@@ -14,7 +14,10 @@ pub struct RawResponse {
 
 impl RawResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -24,11 +27,20 @@ impl RawResponse {
 /// Sends one request to `base` (e.g. `http://127.0.0.1:8787`) and reads the
 /// response. It reads exactly the framed body rather than to EOF, because
 /// `wrangler dev` keeps connections open despite `Connection: close`.
-pub fn request(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> RawResponse {
+pub fn request(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> RawResponse {
     let host = base.strip_prefix("http://").expect("http base URL");
     let mut s = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -39,7 +51,11 @@ pub fn request(base: &str, method: &str, path: &str, headers: &[(&str, &str)], b
     let mut r = BufReader::new(s);
     let mut status_line = String::new();
     r.read_line(&mut status_line).expect("read status line");
-    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();
@@ -50,13 +66,23 @@ pub fn request(base: &str, method: &str, path: &str, headers: &[(&str, &str)], b
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
-    let mut resp = RawResponse { status, headers, body: Vec::new() };
+    let mut resp = RawResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    };
     if method == "HEAD" || status == 204 || status == 304 {
         return resp;
     }
-    if resp.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    if resp
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         resp.body = read_chunked(&mut r);
-    } else if let Some(len) = resp.header("content-length").and_then(|l| l.parse::<usize>().ok()) {
+    } else if let Some(len) = resp
+        .header("content-length")
+        .and_then(|l| l.parse::<usize>().ok())
+    {
         resp.body = vec![0; len];
         r.read_exact(&mut resp.body).expect("read body");
     } else {
@@ -70,7 +96,8 @@ fn read_chunked(r: &mut impl BufRead) -> Vec<u8> {
     loop {
         let mut size_line = String::new();
         r.read_line(&mut size_line).expect("chunk size");
-        let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or(""), 16).expect("hex chunk size");
+        let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or(""), 16)
+            .expect("hex chunk size");
         let mut chunk = vec![0; size + 2];
         r.read_exact(&mut chunk).expect("chunk");
         if size == 0 {

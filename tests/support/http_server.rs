@@ -43,7 +43,10 @@ fn handle_conn(stream: TcpStream, repo: &MemoryRepo) -> std::io::Result<()> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+    let (method, target) = (
+        parts.next().unwrap_or("").to_string(),
+        parts.next().unwrap_or("").to_string(),
+    );
     let mut headers: Vec<(String, String)> = Vec::new();
     loop {
         let mut h = String::new();
@@ -54,13 +57,23 @@ fn handle_conn(stream: TcpStream, repo: &MemoryRepo) -> std::io::Result<()> {
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    let header = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
     let body = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
         read_chunked(&mut reader)?
     } else {
-        let len: usize = header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+        let len: usize = header("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
         let mut b = Vec::new();
-        reader.by_ref().take(len.min(MAX_REQUEST_BYTES + 1) as u64).read_to_end(&mut b)?;
+        reader
+            .by_ref()
+            .take(len.min(MAX_REQUEST_BYTES + 1) as u64)
+            .read_to_end(&mut b)?;
         b
     };
     let (path, query) = match target.split_once('?') {
@@ -78,7 +91,13 @@ fn handle_conn(stream: TcpStream, repo: &MemoryRepo) -> std::io::Result<()> {
                 content_encoding: header("content-encoding"),
                 body: &body,
             };
-            let resp = handle(&req, repo, &Server { agent: marketplace_edge::AGENT });
+            let resp = handle(
+                &req,
+                repo,
+                &Server {
+                    agent: marketplace_edge::AGENT,
+                },
+            );
             let out = match resp.body {
                 GitBody::Bytes(b) => b,
                 GitBody::Pack(p) => write_pack_response(&p, repo, Vec::new()).expect("pack"),
@@ -98,7 +117,8 @@ fn read_chunked(r: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
     loop {
         let mut size_line = String::new();
         r.read_line(&mut size_line)?;
-        let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+        let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16)
+            .unwrap_or(0);
         if size == 0 {
             let mut crlf = String::new();
             r.read_line(&mut crlf)?;

@@ -28,7 +28,11 @@ fn repo_root() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn require(path: &Path, advice: &str) {
@@ -43,8 +47,14 @@ pub fn wrangler() -> &'static Wrangler {
 
 fn start() -> Wrangler {
     let root = repo_root();
-    require(&root.join("node_modules/.bin/wrangler"), "run scripts/test.sh (or scripts/setup.sh) to install wrangler");
-    require(&root.join("build/index.js"), "run scripts/test.sh (or scripts/build-worker.sh) to build the Worker");
+    require(
+        &root.join("node_modules/.bin/wrangler"),
+        "run scripts/test.sh (or scripts/setup.sh) to install wrangler",
+    );
+    require(
+        &root.join("build/index.js"),
+        "run scripts/test.sh (or scripts/build-worker.sh) to build the Worker",
+    );
     let state = TempDir::new("wrangler-state");
     let port = free_port();
     let log = root.join("target").join(format!("e2e-wrangler-{port}.log"));
@@ -83,5 +93,10 @@ fn start() -> Wrangler {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    Wrangler { base, log, _state: state, _guard: Mutex::new((child, stdin)) }
+    Wrangler {
+        base,
+        log,
+        _state: state,
+        _guard: Mutex::new((child, stdin)),
+    }
 }

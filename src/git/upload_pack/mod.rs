@@ -12,7 +12,7 @@ mod v2;
 
 use std::io::Write;
 
-use super::negotiate::FetchPlan;
+use super::negotiate::{plan_fetch, FetchPlan, FetchScope};
 use super::oid::ObjectId;
 use super::pack::{PackError, PackWriter};
 use super::pktline::{self, PktError};
@@ -110,7 +110,12 @@ impl Refusal {
 }
 
 /// Answers one upload-pack POST body.
-pub fn serve(version: ProtocolVersion, body: &[u8], repo: &impl Repository, server: &Server<'_>) -> Result<Response, UploadPackError> {
+pub fn serve(
+    version: ProtocolVersion,
+    body: &[u8],
+    repo: &impl Repository,
+    server: &Server<'_>,
+) -> Result<Response, UploadPackError> {
     let outcome = match version {
         ProtocolVersion::V0 => v0::serve(body, repo),
         ProtocolVersion::V2 => v2::serve(body, repo, server),
@@ -157,7 +162,12 @@ pub fn band_error(msg: &str) -> Vec<u8> {
 /// Parses `<prefix><40 hex>` (with optional trailing text after a space).
 fn parse_id_arg(arg: &[u8], what: &str) -> Result<ObjectId, Refusal> {
     let hex = arg.split(|&b| b == b' ').next().unwrap_or_default();
-    ObjectId::from_hex(hex).map_err(|_| Refusal::new(format!("upload-pack: protocol error, expected a {what} object id, got '{}'", show(arg))))
+    ObjectId::from_hex(hex).map_err(|_| {
+        Refusal::new(format!(
+            "upload-pack: protocol error, expected a {what} object id, got '{}'",
+            show(arg)
+        ))
+    })
 }
 
 /// Parses a `deepen` argument: a positive depth.
@@ -187,6 +197,89 @@ fn show(bytes: &[u8]) -> String {
     out.escape_debug().to_string()
 }
 
+/// The `want`, `have`, `shallow` and `deepen` lines v0 and v2 share, with
+/// their limits enforced as they arrive.
+#[derive(Debug, Default)]
+struct FetchArgs {
+    wants: Vec<ObjectId>,
+    haves: Vec<ObjectId>,
+    shallows: Vec<ObjectId>,
+    depth: Option<u32>,
+}
+
+impl FetchArgs {
+    /// Takes `line` if it is a want, shallow or deepen line (refusing the
+    /// deepen variants we do not support); `Ok(false)` if it is none of them.
+    fn take(&mut self, line: &[u8], repo: &impl Repository) -> Result<bool, Refusal> {
+        if let Some(arg) = line.strip_prefix(b"want ") {
+            let id = parse_id_arg(arg, "wanted")?;
+            check_want(repo, &id)?;
+            if !self.wants.contains(&id) {
+                if self.wants.len() == MAX_WANTS {
+                    return Err(Refusal::new(format!(
+                        "upload-pack: more than {MAX_WANTS} wants"
+                    )));
+                }
+                self.wants.push(id);
+            }
+        } else if let Some(arg) = line.strip_prefix(b"shallow ") {
+            if self.shallows.len() == MAX_SHALLOWS {
+                return Err(Refusal::new(format!(
+                    "upload-pack: more than {MAX_SHALLOWS} shallow lines"
+                )));
+            }
+            self.shallows.push(parse_id_arg(arg, "shallow")?);
+        } else if let Some(arg) = line.strip_prefix(b"deepen ") {
+            self.depth = Some(parse_depth(arg)?);
+        } else if [
+            &b"deepen-since"[..],
+            b"deepen-not",
+            b"deepen-relative",
+            b"filter",
+        ]
+        .iter()
+        .any(|p| line.starts_with(p))
+        {
+            return Err(Refusal::new(format!(
+                "upload-pack: '{}' is not supported by this server",
+                show(line)
+            )));
+        } else {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// The fetch plan for these arguments, given the haves found common.
+    fn plan(&self, repo: &impl Repository, common: &[ObjectId]) -> FetchPlan {
+        let scope = FetchScope {
+            wants: &self.wants,
+            common,
+            depth: self.depth,
+            client_shallow: &self.shallows,
+        };
+        plan_fetch(repo, &scope)
+    }
+
+    /// Whether the response carries shallow information (git sends it when
+    /// the client deepens or is itself shallow).
+    fn sends_shallow_info(&self) -> bool {
+        self.depth.is_some() || !self.shallows.is_empty()
+    }
+
+    /// Records a `have` line's id.
+    fn push_have(&mut self, arg: &[u8]) -> Result<ObjectId, Refusal> {
+        if self.haves.len() == MAX_HAVES {
+            return Err(Refusal::new(format!(
+                "upload-pack: more than {MAX_HAVES} haves"
+            )));
+        }
+        let id = parse_id_arg(arg, "have")?;
+        self.haves.push(id);
+        Ok(id)
+    }
+}
+
 /// Writes `shallow`/`unshallow` lines.
 fn write_shallow_lines(out: &mut Vec<u8>, plan: &FetchPlan) {
     for id in &plan.shallow {
@@ -199,15 +292,24 @@ fn write_shallow_lines(out: &mut Vec<u8>, plan: &FetchPlan) {
 
 /// The `HEAD` symref capability, when `HEAD` points somewhere.
 fn symref_cap(refs: &Refs) -> Option<String> {
-    refs.head_target.as_ref().map(|t| format!("symref=HEAD:{t}"))
+    refs.head_target
+        .as_ref()
+        .map(|t| format!("symref=HEAD:{t}"))
 }
 
 /// Writes a whole pack response synchronously from an `ObjectStore`.
-pub fn write_pack_response<W: Write>(resp: &PackResponse, store: &impl ObjectStore, mut sink: W) -> Result<W, PackError> {
+pub fn write_pack_response<W: Write>(
+    resp: &PackResponse,
+    store: &impl ObjectStore,
+    mut sink: W,
+) -> Result<W, PackError> {
     sink.write_all(&resp.head)?;
     let sink = match resp.framing {
         Framing::Raw => write_objects(&resp.objects, store, sink)?,
-        Framing::SideBand { max_payload, progress } => {
+        Framing::SideBand {
+            max_payload,
+            progress,
+        } => {
             let mut sb = SideBand::new(sink, max_payload);
             if progress {
                 sb.progress(&format!("Sending {} objects.\n", resp.objects.len()))?;
@@ -221,7 +323,11 @@ pub fn write_pack_response<W: Write>(resp: &PackResponse, store: &impl ObjectSto
     Ok(sink)
 }
 
-fn write_objects<W: Write>(ids: &[ObjectId], store: &impl ObjectStore, sink: W) -> Result<W, PackError> {
+fn write_objects<W: Write>(
+    ids: &[ObjectId],
+    store: &impl ObjectStore,
+    sink: W,
+) -> Result<W, PackError> {
     let count = u32::try_from(ids.len()).map_err(|_| PackError::TooLarge)?;
     let mut pack = PackWriter::new(sink, count)?;
     for id in ids {
@@ -229,4 +335,34 @@ fn write_objects<W: Write>(ids: &[ObjectId], store: &impl ObjectStore, sink: W) 
         pack.write_object(kind, &body)?;
     }
     Ok(pack.finish()?.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::pktline::{Packet, PktReader};
+
+    #[test]
+    fn band_error_is_a_band_3_packet() {
+        let bytes = band_error("boom");
+        let p = PktReader::new(&bytes).next_packet().unwrap().unwrap();
+        assert_eq!(p, Packet::Data(b"\x03boom\n"));
+    }
+
+    #[test]
+    fn protocol_version_header() {
+        assert_eq!(
+            ProtocolVersion::from_header(Some("version=2")),
+            ProtocolVersion::V2
+        );
+        assert_eq!(
+            ProtocolVersion::from_header(Some("foo=bar:version=2")),
+            ProtocolVersion::V2
+        );
+        assert_eq!(
+            ProtocolVersion::from_header(Some("version=1")),
+            ProtocolVersion::V0
+        );
+        assert_eq!(ProtocolVersion::from_header(None), ProtocolVersion::V0);
+    }
 }

@@ -6,8 +6,11 @@
 //! negotiation round, answered with ACK/NAK only) or `done` (answered with the
 //! final ACK/NAK and the pack). This follows git's `upload-pack.c`.
 
-use super::{check_want, parse_depth, parse_id_arg, show, symref_cap, write_shallow_lines, Framing, Outcome, PackResponse, Refusal, Response, Server, MAX_HAVES, MAX_SHALLOWS, MAX_WANTS};
-use crate::git::negotiate::{ok_to_give_up, plan_fetch, FetchScope};
+use super::{
+    show, symref_cap, write_shallow_lines, FetchArgs, Framing, Outcome, PackResponse, Refusal,
+    Response, Server,
+};
+use crate::git::negotiate::ok_to_give_up;
 use crate::git::oid::ObjectId;
 use crate::git::pktline::{self, Packet, PktReader};
 use crate::git::repo::{Refs, Repository};
@@ -15,10 +18,17 @@ use crate::git::sideband::{MAX_PAYLOAD_64K, MAX_PAYLOAD_SMALL};
 
 /// Capabilities on the first advertised ref, in DESIGN.md's order.
 fn capabilities(refs: &Refs, server: &Server<'_>) -> String {
-    let mut caps = vec!["multi_ack_detailed", "side-band-64k", "ofs-delta", "shallow", "no-progress", "include-tag"]
-        .into_iter()
-        .map(str::to_string)
-        .collect::<Vec<_>>();
+    let mut caps = vec![
+        "multi_ack_detailed",
+        "side-band-64k",
+        "ofs-delta",
+        "shallow",
+        "no-progress",
+        "include-tag",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect::<Vec<_>>();
     caps.extend(symref_cap(refs));
     caps.push("object-format=sha1".into());
     caps.push(format!("agent={}", server.agent));
@@ -37,7 +47,10 @@ pub fn advertise_v0(refs: &Refs, server: &Server<'_>) -> Vec<u8> {
     }
     lines.extend(refs.refs.iter().cloned());
     match lines.split_first() {
-        None => pktline::write_line(&mut out, &format!("{} capabilities^{{}}\0{caps}", ObjectId::ZERO)),
+        None => pktline::write_line(
+            &mut out,
+            &format!("{} capabilities^{{}}\0{caps}", ObjectId::ZERO),
+        ),
         Some(((name, id), rest)) => {
             pktline::write_line(&mut out, &format!("{id} {name}\0{caps}"));
             for (name, id) in rest {
@@ -63,8 +76,11 @@ struct Caps {
 }
 
 fn parse_caps(words: &[u8]) -> Caps {
-    let words: Vec<&[u8]> = words.split(|&b| b == b' ').filter(|w| !w.is_empty()).collect();
-    let has = |w: &str| words.iter().any(|x| *x == w.as_bytes());
+    let words: Vec<&[u8]> = words
+        .split(|&b| b == b' ')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |w: &str| words.contains(&w.as_bytes());
     let multi_ack = if has("multi_ack_detailed") {
         MultiAck::Detailed
     } else if has("multi_ack") {
@@ -74,9 +90,15 @@ fn parse_caps(words: &[u8]) -> Caps {
     };
     let progress = !has("no-progress");
     let framing = if has("side-band-64k") {
-        Framing::SideBand { max_payload: MAX_PAYLOAD_64K, progress }
+        Framing::SideBand {
+            max_payload: MAX_PAYLOAD_64K,
+            progress,
+        }
     } else if has("side-band") {
-        Framing::SideBand { max_payload: MAX_PAYLOAD_SMALL, progress }
+        Framing::SideBand {
+            max_payload: MAX_PAYLOAD_SMALL,
+            progress,
+        }
     } else {
         Framing::Raw
     };
@@ -95,57 +117,52 @@ fn next_item<'a>(r: &mut PktReader<'a>) -> Result<Item<'a>, Outcome> {
         None => Ok(Item::End),
         Some(Packet::Flush) => Ok(Item::Flush),
         Some(p @ Packet::Data(_)) => Ok(Item::Line(p.text().unwrap_or_default())),
-        Some(_) => Err(Refusal::new("upload-pack: protocol error, unexpected delim or response-end packet in a v0 request").into()),
+        Some(_) => Err(Refusal::new(
+            "upload-pack: protocol error, unexpected delim or response-end packet in a v0 request",
+        )
+        .into()),
     }
 }
 
 /// Answers one v0 POST body.
 pub(super) fn serve(body: &[u8], repo: &impl Repository) -> Result<Response, Outcome> {
     let mut r = PktReader::new(body);
-    let mut wants: Vec<ObjectId> = Vec::new();
-    let mut shallows: Vec<ObjectId> = Vec::new();
-    let mut depth = None;
+    let mut args = FetchArgs::default();
     let mut caps = parse_caps(b"");
 
     loop {
         let line = match next_item(&mut r)? {
-            Item::End if wants.is_empty() => return Ok(Response::Bytes(Vec::new())),
-            Item::End => return Err(Refusal::new("upload-pack: protocol error, expected a flush after the wants").into()),
+            Item::End if args.wants.is_empty() => return Ok(Response::Bytes(Vec::new())),
+            Item::End => {
+                return Err(Refusal::new(
+                    "upload-pack: protocol error, expected a flush after the wants",
+                )
+                .into())
+            }
             Item::Flush => break,
             Item::Line(line) => line,
         };
-        if let Some(arg) = line.strip_prefix(b"want ") {
-            let id = parse_id_arg(arg, "wanted")?;
-            if wants.is_empty() {
+        if args.wants.is_empty() {
+            if let Some(arg) = line.strip_prefix(b"want ") {
                 caps = parse_caps(arg.get(41..).unwrap_or_default());
             }
-            check_want(repo, &id)?;
-            if wants.len() == MAX_WANTS {
-                return Err(Refusal::new(format!("upload-pack: more than {MAX_WANTS} wants")).into());
-            }
-            if !wants.contains(&id) {
-                wants.push(id);
-            }
-        } else if let Some(arg) = line.strip_prefix(b"shallow ") {
-            if shallows.len() == MAX_SHALLOWS {
-                return Err(Refusal::new(format!("upload-pack: more than {MAX_SHALLOWS} shallow lines")).into());
-            }
-            shallows.push(parse_id_arg(arg, "shallow")?);
-        } else if let Some(arg) = line.strip_prefix(b"deepen ") {
-            depth = Some(parse_depth(arg)?);
-        } else if line.starts_with(b"deepen-since ") || line.starts_with(b"deepen-not ") || line.starts_with(b"filter ") {
-            return Err(Refusal::new(format!("upload-pack: '{}' is not supported by this server", show(line))).into());
-        } else {
-            return Err(Refusal::new(format!("upload-pack: protocol error, expected to get object ID, not '{}'", show(line))).into());
+        }
+        if !args.take(line, repo)? {
+            return Err(Refusal::new(format!(
+                "upload-pack: protocol error, expected to get object ID, not '{}'",
+                show(line)
+            ))
+            .into());
         }
     }
-    if wants.is_empty() {
+    if args.wants.is_empty() {
         return Ok(Response::Bytes(Vec::new()));
     }
+    let wants = args.wants.clone();
 
     let mut out = Vec::new();
-    if depth.is_some() || !shallows.is_empty() {
-        let shallow_plan = plan_fetch(repo, &FetchScope { wants: &wants, common: &[], depth, client_shallow: &shallows });
+    if args.sends_shallow_info() {
+        let shallow_plan = args.plan(repo, &[]);
         write_shallow_lines(&mut out, &shallow_plan);
         pktline::write_flush(&mut out);
     }
@@ -158,14 +175,23 @@ pub(super) fn serve(body: &[u8], repo: &impl Repository) -> Result<Response, Out
 
     // Negotiation, as git's get_common_commits().
     let mut common: Vec<ObjectId> = Vec::new();
-    let mut haves_seen = 0usize;
     let mut last: Option<ObjectId> = None;
     let (mut got_common, mut got_other, mut sent_ready) = (false, false, false);
     loop {
         let line = match next_item(&mut r)? {
-            Item::End => return Err(Refusal::new("upload-pack: protocol error, expected have lines, a flush or done").into()),
+            Item::End => {
+                return Err(Refusal::new(
+                    "upload-pack: protocol error, expected have lines, a flush or done",
+                )
+                .into())
+            }
             Item::Flush => {
-                if caps.multi_ack == MultiAck::Detailed && got_common && !got_other && !sent_ready && ok_to_give_up(repo, &wants, &common) {
+                if caps.multi_ack == MultiAck::Detailed
+                    && got_common
+                    && !got_other
+                    && !sent_ready
+                    && ok_to_give_up(repo, &wants, &common)
+                {
                     if let Some(id) = last {
                         pktline::write_line(&mut out, &format!("ACK {id} ready"));
                     }
@@ -179,11 +205,7 @@ pub(super) fn serve(body: &[u8], repo: &impl Repository) -> Result<Response, Out
             Item::Line(line) => line,
         };
         if let Some(arg) = line.strip_prefix(b"have ") {
-            haves_seen += 1;
-            if haves_seen > MAX_HAVES {
-                return Err(Refusal::new(format!("upload-pack: more than {MAX_HAVES} haves")).into());
-            }
-            let id = parse_id_arg(arg, "have")?;
+            let id = args.push_have(arg)?;
             if repo.commit_parents(&id).is_some() {
                 got_common = true;
                 last = Some(id);
@@ -191,9 +213,13 @@ pub(super) fn serve(body: &[u8], repo: &impl Repository) -> Result<Response, Out
                     common.push(id);
                 }
                 match caps.multi_ack {
-                    MultiAck::Detailed => pktline::write_line(&mut out, &format!("ACK {id} common")),
+                    MultiAck::Detailed => {
+                        pktline::write_line(&mut out, &format!("ACK {id} common"))
+                    }
                     MultiAck::Plain => pktline::write_line(&mut out, &format!("ACK {id} continue")),
-                    MultiAck::None if common.len() == 1 => pktline::write_line(&mut out, &format!("ACK {id}")),
+                    MultiAck::None if common.len() == 1 => {
+                        pktline::write_line(&mut out, &format!("ACK {id}"))
+                    }
                     MultiAck::None => {}
                 }
             } else {
@@ -209,18 +235,28 @@ pub(super) fn serve(body: &[u8], repo: &impl Repository) -> Result<Response, Out
             }
         } else if line == b"done" {
             match last {
-                Some(id) if caps.multi_ack != MultiAck::None => pktline::write_line(&mut out, &format!("ACK {id}")),
+                Some(id) if caps.multi_ack != MultiAck::None => {
+                    pktline::write_line(&mut out, &format!("ACK {id}"))
+                }
                 Some(_) => {}
                 None => pktline::write_line(&mut out, "NAK"),
             }
             break;
         } else {
-            return Err(Refusal::new(format!("upload-pack: protocol error, expected have or done, got '{}'", show(line))).into());
+            return Err(Refusal::new(format!(
+                "upload-pack: protocol error, expected have or done, got '{}'",
+                show(line)
+            ))
+            .into());
         }
     }
     if !r.is_empty() {
         return Err(Refusal::new("upload-pack: protocol error, data after 'done'").into());
     }
-    let plan = plan_fetch(repo, &FetchScope { wants: &wants, common: &common, depth, client_shallow: &shallows });
-    Ok(Response::Pack(PackResponse { head: out, objects: plan.objects, framing: caps.framing }))
+    let plan = args.plan(repo, &common);
+    Ok(Response::Pack(PackResponse {
+        head: out,
+        objects: plan.objects,
+        framing: caps.framing,
+    }))
 }
