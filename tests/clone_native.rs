@@ -125,3 +125,40 @@ fn git_show_index_count(repo: &std::path::Path, idx: &std::path::Path) -> usize 
         .unwrap();
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
+
+#[test]
+fn shallow_clone_can_be_deepened_and_unshallowed() {
+    for version in ["0", "2"] {
+        let (repo, first, second) = two_commit_repo();
+        let server = serve(repo);
+        let tmp = TempDir::new("unshallow");
+        let proto = format!("protocol.version={version}");
+        git(
+            tmp.path(),
+            &[
+                "-c",
+                &proto,
+                "clone",
+                "-q",
+                "--depth",
+                "1",
+                &server.repo_url(),
+                "w",
+            ],
+        );
+        let w = tmp.path().join("w");
+        assert_eq!(git(&w, &["rev-parse", "HEAD"]), second);
+        assert_eq!(
+            git(&w, &["rev-list", "--count", "HEAD"]),
+            "1",
+            "v{version}: depth 1"
+        );
+        git(&w, &["-c", &proto, "fetch", "-q", "--unshallow", "origin"]);
+        assert!(
+            !w.join(".git/shallow").exists(),
+            "v{version}: no longer shallow"
+        );
+        assert_eq!(git(&w, &["rev-list", "HEAD"]), format!("{second}\n{first}"));
+        git(&w, &["fsck", "--strict", "--no-dangling"]);
+    }
+}

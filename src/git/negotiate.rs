@@ -61,17 +61,42 @@ pub fn ok_to_give_up(repo: &impl Repository, wants: &[ObjectId], common: &[Objec
     })
 }
 
-/// Computes the objects and shallow lines for a fetch.
+/// Computes the objects and shallow lines for a fetch, as git's upload-pack
+/// does: the shallow boundary comes from the wants and the depth alone; a
+/// client-shallow commit that falls within the depth is unshallowed and its
+/// parents become extra wants; the object walk stops at the boundary (or, with
+/// no depth, at the client's shallow commits) and skips what the client has.
 pub fn plan_fetch(repo: &impl Repository, scope: &FetchScope<'_>) -> FetchPlan {
     let client_shallow: HashSet<ObjectId> = scope.client_shallow.iter().copied().collect();
-    let have_commits = ancestry(repo, scope.common, &client_shallow);
+    let mut wants: Vec<ObjectId> = scope.wants.to_vec();
+    let (mut shallow, mut unshallow) = (Vec::new(), Vec::new());
+    let stop: HashSet<ObjectId> = match scope.depth {
+        Some(limit) => {
+            let boundary = shallow_boundary(repo, scope.wants, limit);
+            shallow = boundary
+                .boundary
+                .iter()
+                .filter(|c| !client_shallow.contains(c))
+                .copied()
+                .collect();
+            for c in scope.client_shallow {
+                if boundary.inner.contains(c) && !unshallow.contains(c) {
+                    unshallow.push(*c);
+                    wants.extend(repo.commit_parents(c).unwrap_or_default());
+                }
+            }
+            boundary.boundary.into_iter().collect()
+        }
+        None => client_shallow.clone(),
+    };
 
-    // Breadth-first from the wants so depth counts the shortest path, as git does.
+    // The client lacks the parents of its shallow commits, so what it has
+    // ends there.
+    let have_commits = ancestry(repo, scope.common, &client_shallow);
     let mut commits = Vec::new();
-    let mut boundary = Vec::new();
     let mut seen = HashSet::new();
-    let mut queue: VecDeque<(ObjectId, u32)> = scope.wants.iter().map(|w| (*w, 1)).collect();
-    while let Some((c, d)) = queue.pop_front() {
+    let mut queue: VecDeque<ObjectId> = wants.into_iter().collect();
+    while let Some(c) = queue.pop_front() {
         if !seen.insert(c) || have_commits.contains(&c) {
             continue;
         }
@@ -79,15 +104,9 @@ pub fn plan_fetch(repo: &impl Repository, scope: &FetchScope<'_>) -> FetchPlan {
             continue;
         };
         commits.push(c);
-        match scope.depth {
-            Some(limit) if d >= limit => {
-                boundary.push(c);
-                continue;
-            }
-            None if client_shallow.contains(&c) => continue,
-            _ => {}
+        if !stop.contains(&c) {
+            queue.extend(parents);
         }
-        queue.extend(parents.into_iter().map(|p| (p, d + 1)));
     }
 
     let mut skip: HashSet<ObjectId> = HashSet::new();
@@ -95,13 +114,8 @@ pub fn plan_fetch(repo: &impl Repository, scope: &FetchScope<'_>) -> FetchPlan {
         skip.insert(*c);
         skip.extend(repo.tree_objects(c));
     }
-    let mut objects = Vec::new();
-    let mut listed = HashSet::new();
-    for c in &commits {
-        if listed.insert(*c) {
-            objects.push(*c);
-        }
-    }
+    let mut objects = commits.clone();
+    let mut listed: HashSet<ObjectId> = commits.iter().copied().collect();
     for c in &commits {
         for id in repo.tree_objects(c) {
             if !skip.contains(&id) && listed.insert(id) {
@@ -109,29 +123,43 @@ pub fn plan_fetch(repo: &impl Repository, scope: &FetchScope<'_>) -> FetchPlan {
             }
         }
     }
-
-    let (shallow, unshallow) = if scope.depth.is_some() {
-        let boundary_set: HashSet<ObjectId> = boundary.iter().copied().collect();
-        let shallow = boundary
-            .iter()
-            .filter(|c| !client_shallow.contains(c))
-            .copied()
-            .collect();
-        let unshallow = scope
-            .client_shallow
-            .iter()
-            .filter(|c| seen.contains(c) && !boundary_set.contains(c) && commits.contains(c))
-            .copied()
-            .collect();
-        (shallow, unshallow)
-    } else {
-        (Vec::new(), Vec::new())
-    };
     FetchPlan {
         objects,
         shallow,
         unshallow,
     }
+}
+
+/// Commits within `limit` of the wants: `inner` ones keep their parents,
+/// `boundary` ones (at exactly `limit`) are cut, as git's get_shallow_commits.
+struct Boundary {
+    inner: HashSet<ObjectId>,
+    boundary: Vec<ObjectId>,
+}
+
+fn shallow_boundary(repo: &impl Repository, wants: &[ObjectId], limit: u32) -> Boundary {
+    let mut out = Boundary {
+        inner: HashSet::new(),
+        boundary: Vec::new(),
+    };
+    let mut seen = HashSet::new();
+    // Breadth-first, so a commit's depth is its shortest distance to a want.
+    let mut queue: VecDeque<(ObjectId, u32)> = wants.iter().map(|w| (*w, 1)).collect();
+    while let Some((c, d)) = queue.pop_front() {
+        if !seen.insert(c) {
+            continue;
+        }
+        let Some(parents) = repo.commit_parents(&c) else {
+            continue;
+        };
+        if d >= limit {
+            out.boundary.push(c);
+        } else {
+            out.inner.insert(c);
+            queue.extend(parents.into_iter().map(|p| (p, d + 1)));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -225,17 +253,21 @@ mod tests {
         );
         assert_eq!(plan.shallow, vec![second]);
         assert!(!plan.objects.contains(&first));
-        // Deepening a client that is shallow at `second` unshallows it.
+        // Deepening a client that is shallow at `second` (and has it)
+        // unshallows it and sends only `first`, the new boundary, and what
+        // `second` does not already share with it.
         let deeper = plan_fetch(
             &repo,
             &FetchScope {
                 wants: &[second],
+                common: &[second],
                 depth: Some(2),
                 client_shallow: &[second],
-                ..Default::default()
             },
         );
         assert_eq!(deeper.unshallow, vec![second]);
         assert_eq!(deeper.shallow, vec![first]);
+        assert_eq!(deeper.objects[0], first);
+        assert!(!deeper.objects.contains(&second));
     }
 }
