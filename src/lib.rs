@@ -4,6 +4,7 @@
 //! Layers (dependencies point down only): `http` (wasm32 only) → `git`,
 //! `demo`. The pure layers compile natively so `cargo test` covers them.
 
+pub mod catalog;
 pub mod demo;
 pub mod git;
 

@@ -1,0 +1,112 @@
+//! The content ETag of a served view.
+//!
+//! Invariant: two views have the same ETag exactly when they would produce
+//! the same tree (up to SHA-256 collisions). It hashes a canonical JSON
+//! (object keys sorted, no whitespace) of the marketplace name and, per
+//! served plugin in order, its directory, version, upstream entry and files.
+//! DESIGN.md's formula covers directory, version and files; the entry and the
+//! name are added because they also change the served `marketplace.json`,
+//! and a cached pack must never outlive the tree it was built for.
+
+use std::fmt;
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// Version of the canonical form; bump it when the tree layout changes.
+pub const ETAG_FORMAT: u32 = 1;
+
+/// A view's content ETag: 16 lowercase hex digits.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Etag(String);
+
+impl Etag {
+    /// Parses 16 lowercase hex digits (e.g. from `If-None-Match` or R2 keys).
+    pub fn parse(s: &str) -> Option<Etag> {
+        (s.len() == 16
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| Etag(s.to_string()))
+    }
+
+    /// The hex text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Etag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Etag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Etag({})", self.0)
+    }
+}
+
+/// One served plugin as the ETag sees it.
+pub struct EtagPlugin<'a> {
+    pub dir: &'a str,
+    pub version: Option<&'a str>,
+    pub entry: &'a Value,
+    /// (path, sha256 hex, exec) in path order.
+    pub files: Vec<(&'a str, &'a str, bool)>,
+}
+
+/// Computes the ETag over the canonical JSON.
+pub fn compute_etag(marketplace_name: &str, plugins: &[EtagPlugin<'_>]) -> Etag {
+    let plugins: Vec<Value> = plugins
+        .iter()
+        .map(|p| {
+            json!([
+                p.dir,
+                p.version,
+                p.entry,
+                p.files
+                    .iter()
+                    .map(|(path, sha, exec)| json!([path, sha, exec]))
+                    .collect::<Vec<_>>()
+            ])
+        })
+        .collect();
+    let canonical = json!({ "format": ETAG_FORMAT, "name": marketplace_name, "plugins": plugins });
+    // serde_json's Map is ordered by key (no `preserve_order`), so this is canonical.
+    let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Etag(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etag_is_sixteen_hex_and_content_sensitive() {
+        let entry = json!({"name": "a"});
+        let p = |sha| EtagPlugin {
+            dir: "m-a",
+            version: Some("1"),
+            entry: &entry,
+            files: vec![("x.md", sha, false)],
+        };
+        let one = compute_etag("mk", &[p("aa")]);
+        assert_eq!(one.as_str().len(), 16);
+        assert_eq!(Etag::parse(one.as_str()), Some(one.clone()));
+        assert_eq!(one, compute_etag("mk", &[p("aa")]));
+        assert_ne!(one, compute_etag("mk", &[p("bb")]));
+        assert_ne!(one, compute_etag("other", &[p("aa")]));
+        assert_ne!(one, compute_etag("mk", &[]));
+        assert_eq!(Etag::parse("ABCDEF0123456789"), None);
+    }
+
+    #[test]
+    fn canonical_form_is_pinned() {
+        // From coreutils, not from this code:
+        // printf '{"format":1,"name":"mk","plugins":[]}' | sha256sum | cut -c1-16
+        assert_eq!(compute_etag("mk", &[]).as_str(), "d33bd2c70debeb76");
+    }
+}

@@ -1,0 +1,10 @@
+//! The catalog: pure domain logic for marketplaces, plugins, resolution,
+//! naming, the served tree, its ETag and archive validation. No I/O and no
+//! `worker` types; storage loads plain structs and hands them here.
+
+pub mod archive;
+pub mod etag;
+pub mod marketplace;
+pub mod names;
+pub mod resolve;
+pub mod snapshot;

@@ -1,0 +1,349 @@
+//! The served snapshot: a user's resolved plugins turned into
+//! `.claude-plugin/marketplace.json` + `plugins/<dir>/…`, its trees, the root
+//! commit, and a `Repository` view for upload-pack.
+//!
+//! Invariants: the same plugins in the same order always give the same
+//! manifest bytes, ETag, tree and commit; every file blob is served from its
+//! plugin's pre-compressed entries, and only the manifest, trees and commit
+//! are built per request. A snapshot holds only the plugins passed in, so a
+//! pack made from it cannot contain another plugin's objects.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{json, Map, Value};
+
+use super::etag::{compute_etag, Etag, EtagPlugin};
+use super::marketplace::MANIFEST_PATH;
+use super::names::PluginKey;
+use crate::git::object::snapshot_commit;
+use crate::git::path::RepoPath;
+use crate::git::repo::{Refs, Repository};
+use crate::git::tree::{build_tree, FileMode, TreeError, TreeFile};
+use crate::git::{ObjectId, ObjectKind};
+
+/// Where a file's pack entry lies inside its plugin's entries object in R2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef {
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// A stored file of a served plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedFile {
+    /// Relative to the plugin root.
+    pub path: RepoPath,
+    pub size: u64,
+    pub sha256: String,
+    pub blob: ObjectId,
+    pub exec: bool,
+    pub entry: EntryRef,
+}
+
+/// A plugin the user is served, with its files (empty if external).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServedPlugin {
+    pub key: PluginKey,
+    pub manifest_name: String,
+    pub version: Option<String>,
+    /// The upstream marketplace entry.
+    pub entry: Map<String, Value>,
+    pub external: bool,
+    /// R2 key of the plugin's pre-compressed entries.
+    pub entries_key: Option<String>,
+    /// Sorted by path.
+    pub files: Vec<ServedFile>,
+}
+
+impl ServedPlugin {
+    /// The served directory name, `<slug>-<plugin>`.
+    pub fn dir(&self) -> String {
+        self.key.served_dir()
+    }
+}
+
+/// How to produce one object of the pack.
+#[derive(Debug, Clone, Copy)]
+pub enum ObjectSource<'a> {
+    /// Built now: compress these bytes.
+    Fresh(ObjectKind, &'a [u8]),
+    /// Splice bytes `entry` of `plugins[plugin].entries_key`.
+    Entry { plugin: usize, entry: EntryRef },
+}
+
+/// A user's snapshot.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub etag: Etag,
+    pub commit_id: ObjectId,
+    pub tree_id: ObjectId,
+    pub manifest: Vec<u8>,
+    refs: Refs,
+    fresh: HashMap<ObjectId, (ObjectKind, Vec<u8>)>,
+    blobs: HashMap<ObjectId, (usize, EntryRef)>,
+    /// Every object but the commit: trees, then the manifest, then file blobs.
+    contents: Vec<ObjectId>,
+}
+
+/// The served marketplace.json for `plugins` at `etag`.
+pub fn manifest_json(marketplace_name: &str, etag: &Etag, plugins: &[ServedPlugin]) -> Vec<u8> {
+    let mut taken: HashSet<String> = HashSet::new();
+    let entries: Vec<Value> = plugins
+        .iter()
+        .map(|p| {
+            let mut entry = p.entry.clone();
+            // Claude Code's plugin namespace is flat: on a clash across
+            // marketplaces the later plugin is served as `<slug>-<plugin>`.
+            let mut name = p.manifest_name.clone();
+            if taken.contains(&name) {
+                name = p.dir();
+                let mut n = 2;
+                while taken.contains(&name) {
+                    name = format!("{}-{n}", p.dir());
+                    n += 1;
+                }
+            }
+            taken.insert(name.clone());
+            entry.insert("name".into(), Value::String(name));
+            if !p.external {
+                entry.insert(
+                    "source".into(),
+                    Value::String(format!("./plugins/{}", p.dir())),
+                );
+            }
+            if let Some(v) = &p.version {
+                entry.insert("version".into(), Value::String(v.clone()));
+            }
+            Value::Object(entry)
+        })
+        .collect();
+    let manifest = json!({
+        "name": marketplace_name,
+        "owner": { "name": marketplace_name },
+        "metadata": { "version": etag.as_str(), "description": "Served by marketplace-edge" },
+        "plugins": entries,
+    });
+    let mut out = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+impl Snapshot {
+    /// Builds the snapshot of `plugins` (already resolved and ordered).
+    pub fn build(marketplace_name: &str, plugins: &[ServedPlugin]) -> Result<Snapshot, TreeError> {
+        let dirs: Vec<String> = plugins.iter().map(ServedPlugin::dir).collect();
+        let entries: Vec<Value> = plugins
+            .iter()
+            .map(|p| Value::Object(p.entry.clone()))
+            .collect();
+        let etag = compute_etag(
+            marketplace_name,
+            &plugins
+                .iter()
+                .zip(&dirs)
+                .zip(&entries)
+                .map(|((p, dir), entry)| EtagPlugin {
+                    dir,
+                    version: p.version.as_deref(),
+                    entry,
+                    files: p
+                        .files
+                        .iter()
+                        .map(|f| (f.path.as_str(), f.sha256.as_str(), f.exec))
+                        .collect(),
+                })
+                .collect::<Vec<_>>(),
+        );
+        let manifest = manifest_json(marketplace_name, &etag, plugins);
+        let manifest_blob = ObjectKind::Blob.id_of(&manifest);
+
+        let mut files = vec![TreeFile {
+            path: RepoPath::parse(MANIFEST_PATH).expect("constant path"),
+            mode: FileMode::Regular,
+            blob: manifest_blob,
+        }];
+        let mut blobs: HashMap<ObjectId, (usize, EntryRef)> = HashMap::new();
+        let mut blob_order = Vec::new();
+        for (i, (p, dir)) in plugins.iter().zip(&dirs).enumerate() {
+            for f in &p.files {
+                let path = RepoPath::parse(&format!("plugins/{dir}/{}", f.path))
+                    .map_err(|_| TreeError::DuplicatePath(f.path.clone()))?;
+                files.push(TreeFile {
+                    path,
+                    mode: if f.exec {
+                        FileMode::Executable
+                    } else {
+                        FileMode::Regular
+                    },
+                    blob: f.blob,
+                });
+                if f.blob != manifest_blob && !blobs.contains_key(&f.blob) {
+                    blobs.insert(f.blob, (i, f.entry));
+                    blob_order.push(f.blob);
+                }
+            }
+        }
+        let built = build_tree(&files)?;
+        let commit = snapshot_commit(&built.root);
+        let commit_id = ObjectKind::Commit.id_of(&commit);
+
+        let mut fresh = HashMap::new();
+        let mut contents = Vec::new();
+        // Root first, as git lists trees.
+        for (id, body) in built.trees.into_iter().rev() {
+            contents.push(id);
+            fresh.insert(id, (ObjectKind::Tree, body));
+        }
+        contents.push(manifest_blob);
+        fresh.insert(manifest_blob, (ObjectKind::Blob, manifest.clone()));
+        contents.extend(blob_order);
+        fresh.insert(commit_id, (ObjectKind::Commit, commit));
+        Ok(Snapshot {
+            etag,
+            commit_id,
+            tree_id: built.root,
+            manifest,
+            refs: Refs::main_branch(Some(commit_id)),
+            fresh,
+            blobs,
+            contents,
+        })
+    }
+
+    /// How to produce object `id` of this snapshot.
+    pub fn source(&self, id: &ObjectId) -> Option<ObjectSource<'_>> {
+        if let Some((kind, body)) = self.fresh.get(id) {
+            return Some(ObjectSource::Fresh(*kind, body));
+        }
+        self.blobs
+            .get(id)
+            .map(|(plugin, entry)| ObjectSource::Entry {
+                plugin: *plugin,
+                entry: *entry,
+            })
+    }
+
+    /// Every object of the snapshot: the commit, then its contents.
+    pub fn all_objects(&self) -> Vec<ObjectId> {
+        std::iter::once(self.commit_id)
+            .chain(self.contents.iter().copied())
+            .collect()
+    }
+}
+
+impl Repository for Snapshot {
+    fn refs(&self) -> &Refs {
+        &self.refs
+    }
+
+    fn commit_parents(&self, commit: &ObjectId) -> Option<Vec<ObjectId>> {
+        (*commit == self.commit_id).then(Vec::new)
+    }
+
+    fn tree_objects(&self, commit: &ObjectId) -> Vec<ObjectId> {
+        if *commit == self.commit_id {
+            self.contents.clone()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::names::{PluginName, Slug};
+
+    fn plugin(
+        slug: &str,
+        name: &str,
+        manifest_name: &str,
+        files: &[(&str, &str, bool)],
+    ) -> ServedPlugin {
+        ServedPlugin {
+            key: PluginKey {
+                slug: Slug::parse(slug).unwrap(),
+                plugin: PluginName::parse(name).unwrap(),
+            },
+            manifest_name: manifest_name.into(),
+            version: Some("1.0.0".into()),
+            entry: json!({"name": name, "source": "./x", "description": "d"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            external: false,
+            entries_key: Some("entries/x".into()),
+            files: files
+                .iter()
+                .enumerate()
+                .map(|(i, (p, c, exec))| ServedFile {
+                    path: RepoPath::parse(p).unwrap(),
+                    size: c.len() as u64,
+                    sha256: format!("{i:064x}"),
+                    blob: ObjectKind::Blob.id_of(c.as_bytes()),
+                    exec: *exec,
+                    entry: EntryRef {
+                        offset: i as u64 * 10,
+                        len: 10,
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn layout_and_manifest() {
+        let plugins = vec![
+            plugin("acme", "lint", "lint", &[("run.sh", "#!/bin/sh", true)]),
+            plugin("beta", "lint", "lint", &[("a.md", "a", false)]),
+        ];
+        let s = Snapshot::build("mk", &plugins).unwrap();
+        let m: Value = serde_json::from_slice(&s.manifest).unwrap();
+        assert_eq!(m["metadata"]["version"], s.etag.as_str());
+        assert_eq!(m["plugins"][0]["source"], "./plugins/acme-lint");
+        assert_eq!(m["plugins"][0]["name"], "lint");
+        assert_eq!(
+            m["plugins"][1]["name"], "beta-lint",
+            "clash renamed to the served dir"
+        );
+        assert_eq!(m["plugins"][1]["description"], "d", "upstream fields kept");
+        // commit, root, .claude-plugin, plugins, acme-lint, beta-lint, manifest, 2 blobs
+        assert_eq!(s.all_objects().len(), 9);
+        assert!(matches!(
+            s.source(&s.commit_id),
+            Some(ObjectSource::Fresh(ObjectKind::Commit, _))
+        ));
+        let blob = plugins[0].files[0].blob;
+        assert!(matches!(
+            s.source(&blob),
+            Some(ObjectSource::Entry { plugin: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn same_input_same_commit_and_changes_change_it() {
+        let a = vec![plugin("acme", "lint", "lint", &[("x", "1", false)])];
+        let b = vec![plugin("acme", "lint", "lint", &[("x", "2", false)])];
+        let one = Snapshot::build("mk", &a).unwrap();
+        assert_eq!(one.commit_id, Snapshot::build("mk", &a).unwrap().commit_id);
+        let mut changed = b.clone();
+        changed[0].files[0].sha256 = "f".repeat(64);
+        assert_ne!(
+            one.commit_id,
+            Snapshot::build("mk", &changed).unwrap().commit_id
+        );
+        assert_ne!(one.etag, Snapshot::build("mk", &changed).unwrap().etag);
+    }
+
+    #[test]
+    fn external_plugins_keep_their_source() {
+        let mut ext = plugin("acme", "gh", "gh", &[]);
+        ext.external = true;
+        ext.entries_key = None;
+        ext.entry
+            .insert("source".into(), json!({"source": "github", "repo": "o/r"}));
+        let s = Snapshot::build("mk", &[ext]).unwrap();
+        let m: Value = serde_json::from_slice(&s.manifest).unwrap();
+        assert_eq!(m["plugins"][0]["source"]["repo"], "o/r");
+    }
+}
