@@ -5,11 +5,14 @@
 //! `demo`. The pure layers compile natively so `cargo test` covers them.
 
 pub mod catalog;
+pub mod credentials;
 pub mod demo;
 pub mod git;
 
 #[cfg(target_arch = "wasm32")]
 mod http;
+#[cfg(target_arch = "wasm32")]
+mod storage;
 
 /// The `agent=` string this server sends.
 pub const AGENT: &str = concat!("marketplace-edge/", env!("CARGO_PKG_VERSION"));

@@ -4,7 +4,9 @@
 
 pub mod archive;
 pub mod etag;
+pub mod ingest;
 pub mod marketplace;
 pub mod names;
 pub mod resolve;
 pub mod snapshot;
+pub mod token;

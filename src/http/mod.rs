@@ -1,19 +1,31 @@
 //! The HTTP layer (wasm32 only): routes each request to a thin handler that
-//! delegates to the pure layers. Errors become responses in `error.rs` only.
+//! delegates to storage and the pure layers. Handlers return `ApiResult`;
+//! `route` turns every `ApiError` into a response in one place.
 
+mod admin;
+mod auth;
 mod error;
 mod git;
+mod me;
+mod served;
 
 use std::sync::OnceLock;
 
-use worker::{Env, Method, Request, Response, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use worker::{Env, Headers, Method, Request, Response, Result};
 
 use crate::demo::demo_repo;
 use crate::git::memory::MemoryRepo;
-use error::ApiError;
+use crate::storage::Store;
+use error::{ApiError, ApiResult};
 
 /// Where the engine's demo repository is served.
 const DEMO_PREFIX: &str = "/demo.git";
+/// Where each user's marketplace is served.
+const MARKETPLACE_PREFIX: &str = "/marketplace.git";
+/// Largest JSON request body.
+const MAX_JSON_BYTES: usize = 64 << 10;
 
 fn demo() -> &'static MemoryRepo {
     static DEMO: OnceLock<MemoryRepo> = OnceLock::new();
@@ -21,15 +33,87 @@ fn demo() -> &'static MemoryRepo {
 }
 
 /// Routes one request.
-pub async fn route(req: Request, _env: Env) -> Result<Response> {
+pub async fn route(req: Request, env: Env) -> Result<Response> {
     let path = req.path();
     if path == DEMO_PREFIX || path.starts_with("/demo.git/") {
         return git::serve(req, DEMO_PREFIX, demo()).await;
     }
-    match (req.method(), path.as_str()) {
-        (Method::Get | Method::Head, "/healthz") => {
-            Response::from_json(&serde_json::json!({ "ok": true, "agent": crate::AGENT }))
-        }
-        _ => ApiError::not_found(&path).into_response(),
+    match dispatch(req, &env, &path).await {
+        Ok(resp) => Ok(resp),
+        Err(e) => e.into_response(),
     }
+}
+
+async fn dispatch(req: Request, env: &Env, path: &str) -> ApiResult {
+    if matches!(
+        (req.method(), path),
+        (Method::Get | Method::Head, "/healthz")
+    ) {
+        return json(
+            200,
+            &serde_json::json!({ "ok": true, "agent": crate::AGENT }),
+        );
+    }
+    let store = Store::from_env(env)?;
+    if let Some(rel) = path.strip_prefix(MARKETPLACE_PREFIX) {
+        if rel.is_empty() || rel.starts_with('/') {
+            return served::git(req, env, &store, rel).await;
+        }
+    }
+    if path == "/marketplace/info" && req.method() == Method::Get {
+        return served::info(req, env, &store).await;
+    }
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["api", "admin", rest @ ..] => admin::route(req, env, &store, rest).await,
+        ["api", "me", rest @ ..] => me::route(req, env, &store, rest).await,
+        _ => Err(ApiError::not_found(path)),
+    }
+}
+
+/// A JSON response.
+pub(crate) fn json<T: Serialize>(status: u16, value: &T) -> ApiResult {
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Response::from_bytes(body)?
+        .with_status(status)
+        .with_headers(headers))
+}
+
+/// 204 No Content.
+pub(crate) fn no_content() -> ApiResult {
+    Ok(Response::empty()?.with_status(204))
+}
+
+/// Reads the body, refusing more than `limit` bytes.
+pub(crate) async fn read_body(
+    req: &mut Request,
+    limit: usize,
+) -> std::result::Result<Vec<u8>, ApiError> {
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|l| l.parse::<usize>().ok());
+    if declared.is_some_and(|l| l > limit) {
+        return Err(ApiError::too_large(limit));
+    }
+    let body = req.bytes().await?;
+    if body.len() > limit {
+        return Err(ApiError::too_large(limit));
+    }
+    Ok(body)
+}
+
+/// Reads and parses a JSON body.
+pub(crate) async fn read_json<T: DeserializeOwned>(
+    req: &mut Request,
+) -> std::result::Result<T, ApiError> {
+    let body = read_body(req, MAX_JSON_BYTES).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "bad_json",
+            format!("request body is not the expected JSON: {e}"),
+        )
+    })
 }

@@ -297,30 +297,50 @@ fn symref_cap(refs: &Refs) -> Option<String> {
         .map(|t| format!("symref=HEAD:{t}"))
 }
 
-/// Writes a whole pack response synchronously from an `ObjectStore`.
-pub fn write_pack_response<W: Write>(
+/// Writes `resp`'s head, then the pack produced by `write_pack` framed as
+/// `resp` asks, then its tail.
+pub fn write_framed<W: Write>(
     resp: &PackResponse,
-    store: &impl ObjectStore,
     mut sink: W,
+    write_pack: impl FnOnce(&mut dyn Write) -> Result<(), PackError>,
 ) -> Result<W, PackError> {
     sink.write_all(&resp.head)?;
-    let sink = match resp.framing {
-        Framing::Raw => write_objects(&resp.objects, store, sink)?,
+    match resp.framing {
+        Framing::Raw => write_pack(&mut sink)?,
         Framing::SideBand {
             max_payload,
             progress,
         } => {
-            let mut sb = SideBand::new(sink, max_payload);
+            let mut sb = SideBand::new(&mut sink, max_payload);
             if progress {
                 sb.progress(&format!("Sending {} objects.\n", resp.objects.len()))?;
             }
-            let sb = write_objects(&resp.objects, store, sb)?;
-            sb.into_inner()?
+            write_pack(&mut sb)?;
+            sb.into_inner()?;
         }
-    };
-    let mut sink = sink;
+    }
     sink.write_all(resp.tail())?;
     Ok(sink)
+}
+
+/// Frames an already built pack (e.g. one cached in R2) as `resp` asks.
+pub fn frame_pack_bytes(resp: &PackResponse, pack: &[u8]) -> Result<Vec<u8>, PackError> {
+    write_framed(
+        resp,
+        Vec::with_capacity(pack.len() + pack.len() / 60000 * 5 + resp.head.len() + 64),
+        |w| Ok(w.write_all(pack)?),
+    )
+}
+
+/// Writes a whole pack response synchronously from an `ObjectStore`.
+pub fn write_pack_response<W: Write>(
+    resp: &PackResponse,
+    store: &impl ObjectStore,
+    sink: W,
+) -> Result<W, PackError> {
+    write_framed(resp, sink, |w| {
+        write_objects(&resp.objects, store, w).map(|_| ())
+    })
 }
 
 fn write_objects<W: Write>(

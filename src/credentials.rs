@@ -1,0 +1,94 @@
+//! Reading credentials from an `Authorization` header.
+//!
+//! git sends HTTP Basic with the PAT as password (the username is ignored);
+//! API clients send `Bearer <token>`. Invariant: parsing never panics and
+//! never returns an empty secret.
+
+/// A secret presented by a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// `Authorization: Basic base64(user:password)`; holds the password.
+    Basic(String),
+}
+
+impl Credential {
+    /// The presented secret.
+    pub fn secret(&self) -> &str {
+        match self {
+            Credential::Bearer(s) | Credential::Basic(s) => s,
+        }
+    }
+}
+
+/// Parses an `Authorization` header value.
+pub fn parse_authorization(header: &str) -> Option<Credential> {
+    let (scheme, rest) = header.trim().split_once(' ')?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return (!rest.is_empty()).then(|| Credential::Bearer(rest.to_string()));
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = String::from_utf8(base64_decode(rest)?).ok()?;
+        let (_, password) = decoded.split_once(':')?;
+        return (!password.is_empty()).then(|| Credential::Basic(password.to_string()));
+    }
+    None
+}
+
+/// Standard base64 with optional padding.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_and_bearer() {
+        // printf 'x:mpe_secret' | base64  ->  eDptcGVfc2VjcmV0
+        assert_eq!(
+            parse_authorization("Basic eDptcGVfc2VjcmV0"),
+            Some(Credential::Basic("mpe_secret".into()))
+        );
+        assert_eq!(
+            parse_authorization("Bearer abc"),
+            Some(Credential::Bearer("abc".into()))
+        );
+        assert_eq!(
+            parse_authorization("bearer  abc "),
+            Some(Credential::Bearer("abc".into()))
+        );
+        // printf 'user:' | base64 -> dXNlcjo=
+        assert_eq!(
+            parse_authorization("Basic dXNlcjo="),
+            None,
+            "empty password"
+        );
+        assert_eq!(parse_authorization("Basic !!!"), None);
+        assert_eq!(parse_authorization("Digest x"), None);
+        assert_eq!(parse_authorization("Bearer"), None);
+        assert_eq!(parse_authorization(""), None);
+    }
+}

@@ -1,0 +1,257 @@
+//! `/api/admin/…`: users, tokens, groups, memberships, marketplace import,
+//! grants, disabling plugins and purging caches. Thin: parse, call storage
+//! and catalog, answer.
+
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Env, Method, Request};
+
+use super::auth::{new_token, require_admin};
+use super::error::{ApiError, ApiResult};
+use super::{json, no_content, read_body, read_json};
+use crate::catalog::archive::{read_archive, IMPORT_LIMITS};
+use crate::catalog::ingest::ingest_files;
+use crate::catalog::marketplace::parse_marketplace;
+use crate::catalog::names::{GroupName, PluginName, Slug, Username};
+use crate::catalog::resolve::Requirement;
+use crate::catalog::token::token_hash;
+use crate::storage::users::GroupRow;
+use crate::storage::Store;
+
+#[derive(Deserialize)]
+struct NewUser {
+    username: String,
+    email: String,
+    #[serde(default)]
+    admin: bool,
+}
+
+#[derive(Deserialize)]
+struct NewNamed {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct GrantBody {
+    requirement: String,
+}
+
+#[derive(Deserialize)]
+struct PurgeBody {
+    #[serde(default)]
+    all: bool,
+}
+
+/// Routes `/api/admin/<segs…>`.
+pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) -> ApiResult {
+    require_admin(&req, env, store).await?;
+    let method = req.method();
+    match (method, segs) {
+        (Method::Post, ["users"]) => {
+            let body: NewUser = read_json(&mut req).await?;
+            let username = Username::parse(&body.username)?;
+            if !body.email.contains('@') || body.email.len() > 254 {
+                return Err(ApiError::bad_request(
+                    "bad_email",
+                    format!("`{}` is not an email address", body.email),
+                ));
+            }
+            let u = store
+                .create_user(username.as_str(), &body.email, body.admin)
+                .await?;
+            json(
+                201,
+                &json!({ "id": u.id, "username": u.username, "email": u.email, "admin": u.is_admin != 0 }),
+            )
+        }
+        (Method::Get, ["users"]) => {
+            let users: Vec<_> = store
+                .list_users()
+                .await?
+                .into_iter()
+                .map(|u| json!({ "id": u.id, "username": u.username, "email": u.email, "admin": u.is_admin != 0 }))
+                .collect();
+            json(200, &json!({ "users": users }))
+        }
+        (Method::Post, ["users", username, "tokens"]) => {
+            let body: NewNamed = read_json(&mut req).await?;
+            let user = store
+                .user_by_name(username)
+                .await?
+                .ok_or_else(|| ApiError::missing(format!("user `{username}`")))?;
+            let (id, token) = issue_token(store, user.id, &body.name).await?;
+            json(201, &json!({ "id": id, "token": token }))
+        }
+        (Method::Delete, ["tokens", id]) => {
+            if store.revoke_token(id, None).await? {
+                no_content()
+            } else {
+                Err(ApiError::missing(format!("active token `{id}`")))
+            }
+        }
+        (Method::Post, ["groups"]) => {
+            let body: NewNamed = read_json(&mut req).await?;
+            let name = GroupName::parse(&body.name)?;
+            let g = store.create_group(name.as_str()).await?;
+            json(201, &json!({ "id": g.id, "name": g.name }))
+        }
+        (Method::Get, ["groups"]) => {
+            let groups: Vec<_> = store
+                .list_groups()
+                .await?
+                .into_iter()
+                .map(|g| json!({ "id": g.id, "name": g.name }))
+                .collect();
+            json(200, &json!({ "groups": groups }))
+        }
+        (m @ (Method::Put | Method::Delete), ["groups", group, "members", username]) => {
+            let g = group_named(store, group).await?;
+            let user = store
+                .user_by_name(username)
+                .await?
+                .ok_or_else(|| ApiError::missing(format!("user `{username}`")))?;
+            if m == Method::Put {
+                store.add_member(g.id, user.id).await?;
+            } else {
+                store.remove_member(g.id, user.id).await?;
+            }
+            no_content()
+        }
+        (Method::Put, ["marketplaces", slug]) => import(&mut req, store, slug).await,
+        (Method::Get, ["marketplaces"]) => json(
+            200,
+            &json!({ "marketplaces": store.list_marketplaces().await? }),
+        ),
+        (Method::Get, ["marketplaces", slug]) => {
+            let plugins = store
+                .marketplace_plugins(slug)
+                .await?
+                .ok_or_else(|| ApiError::missing(format!("marketplace `{slug}`")))?;
+            json(200, &json!({ "slug": slug, "plugins": plugins }))
+        }
+        (Method::Delete, ["marketplaces", slug]) => {
+            if store.delete_marketplace(slug).await? {
+                no_content()
+            } else {
+                Err(ApiError::missing(format!("marketplace `{slug}`")))
+            }
+        }
+        (m @ (Method::Put | Method::Delete), ["groups", group, "grants", slug, plugin]) => {
+            let g = group_named(store, group).await?;
+            let (slug, plugin) = (Slug::parse(slug)?, PluginName::parse(plugin)?);
+            if m == Method::Put {
+                let body: GrantBody = read_json(&mut req).await?;
+                let req = Requirement::parse(&body.requirement).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "bad_requirement",
+                        format!(
+                            "requirement must be `available` or `required`, not `{}`",
+                            body.requirement
+                        ),
+                    )
+                })?;
+                if !store.plugin_exists(slug.as_str(), plugin.as_str()).await? {
+                    return Err(ApiError::missing(format!("plugin `{slug}/{plugin}`")));
+                }
+                store
+                    .put_grant(g.id, slug.as_str(), plugin.as_str(), req)
+                    .await?;
+                no_content()
+            } else if store
+                .delete_grant(g.id, slug.as_str(), plugin.as_str())
+                .await?
+            {
+                no_content()
+            } else {
+                Err(ApiError::missing(format!(
+                    "grant of `{slug}/{plugin}` to `{group}`"
+                )))
+            }
+        }
+        (m @ (Method::Put | Method::Delete), ["plugins", slug, plugin, "disabled"]) => {
+            if store.set_disabled(slug, plugin, m == Method::Put).await? {
+                no_content()
+            } else {
+                Err(ApiError::missing(format!("plugin `{slug}/{plugin}`")))
+            }
+        }
+        (Method::Post, ["cache", "purge"]) => {
+            let body: PurgeBody = read_json(&mut req).await?;
+            if !body.all {
+                return Err(ApiError::bad_request(
+                    "bad_purge",
+                    "send {\"all\": true}; finer purges are not supported yet",
+                ));
+            }
+            json(
+                200,
+                &json!({ "deleted_packs": store.purge_all_packs().await? }),
+            )
+        }
+        _ => Err(ApiError::not_found(&req.path())),
+    }
+}
+
+async fn group_named(store: &Store, group: &str) -> Result<GroupRow, ApiError> {
+    store
+        .group_by_name(group)
+        .await?
+        .ok_or_else(|| ApiError::missing(format!("group `{group}`")))
+}
+
+/// Creates a token for `user_id`; returns (id, secret). The secret is never stored.
+pub async fn issue_token(
+    store: &Store,
+    user_id: i64,
+    name: &str,
+) -> Result<(String, String), ApiError> {
+    if name.trim().is_empty() || name.len() > 100 {
+        return Err(ApiError::bad_request(
+            "bad_token_name",
+            "token name must be 1-100 characters",
+        ));
+    }
+    let (id, token) = new_token()?;
+    store
+        .create_token(user_id, &id, name, &token_hash(&token))
+        .await?;
+    Ok((id, token))
+}
+
+/// `PUT /api/admin/marketplaces/{slug}`: validate everything, then write.
+async fn import(req: &mut Request, store: &Store, slug: &str) -> ApiResult {
+    let slug = Slug::parse(slug)?;
+    let body = read_body(req, IMPORT_LIMITS.max_archive_bytes).await?;
+    let files = read_archive(&body, IMPORT_LIMITS)
+        .map_err(crate::catalog::marketplace::ImportError::from)?;
+    drop(body);
+    let market = parse_marketplace(files)?;
+    let plugins: Vec<_> = market
+        .plugins
+        .into_iter()
+        .map(|mut p| {
+            let ingested = (!p.external).then(|| ingest_files(&p.files));
+            p.files = Vec::new(); // the entries hold the content now
+            (p, ingested)
+        })
+        .collect();
+    store
+        .replace_marketplace(slug.as_str(), &market.name, &plugins)
+        .await?;
+    let listed: Vec<_> = plugins
+        .iter()
+        .map(|(p, i)| {
+            json!({
+                "name": p.name.as_str(),
+                "manifest_name": p.manifest_name,
+                "version": p.version,
+                "external": p.external,
+                "files": i.as_ref().map(|i| i.files.len()).unwrap_or(0),
+            })
+        })
+        .collect();
+    json(
+        200,
+        &json!({ "slug": slug.as_str(), "name": market.name, "plugins": listed }),
+    )
+}

@@ -1,0 +1,95 @@
+//! `/api/me/…`: the caller's stack, opt-outs and tokens.
+
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Env, Method, Request};
+
+use super::admin::issue_token;
+use super::auth::require_user;
+use super::error::{ApiError, ApiResult};
+use super::{json, no_content, read_json};
+use crate::catalog::names::{PluginName, Slug};
+use crate::storage::Store;
+
+#[derive(Deserialize)]
+struct NewNamed {
+    name: String,
+}
+
+/// Routes `/api/me/<segs…>`.
+pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) -> ApiResult {
+    let user = require_user(&req, env, store).await?;
+    match (req.method(), segs) {
+        (Method::Get, ["stack"]) => {
+            let view = store.user_view(user.id).await?;
+            let granted: Vec<_> = view
+                .entitlements
+                .iter()
+                .map(|e| {
+                    let p = view.plugins.get(&e.key);
+                    json!({
+                        "marketplace": e.key.slug.as_str(),
+                        "plugin": e.key.plugin.as_str(),
+                        "name": p.map(|p| p.manifest_name.clone()),
+                        "version": p.and_then(|p| p.version.clone()),
+                        "requirement": e.requirement.as_str(),
+                        "opted_out": e.opted_out,
+                        "disabled": e.disabled,
+                        "served": e.served(),
+                        "can_opt_out": e.requirement != crate::catalog::resolve::Requirement::Required,
+                    })
+                })
+                .collect();
+            json(
+                200,
+                &json!({ "user": user.username, "granted": granted, "store_installs": [] }),
+            )
+        }
+        (m @ (Method::Put | Method::Delete), ["optouts", slug, plugin]) => {
+            let (slug, plugin) = (Slug::parse(slug)?, PluginName::parse(plugin)?);
+            if m == Method::Delete {
+                store
+                    .delete_optout(user.id, slug.as_str(), plugin.as_str())
+                    .await?;
+                return no_content();
+            }
+            let view = store.user_view(user.id).await?;
+            let Some(ent) = view
+                .entitlements
+                .iter()
+                .find(|e| e.key.slug == slug && e.key.plugin == plugin)
+            else {
+                return Err(ApiError::missing(format!(
+                    "a grant of `{slug}/{plugin}` to you"
+                )));
+            };
+            if ent.requirement == crate::catalog::resolve::Requirement::Required {
+                return Err(ApiError::new(
+                    409,
+                    "required_plugin",
+                    format!("`{slug}/{plugin}` is required for you and cannot be opted out"),
+                ));
+            }
+            store
+                .put_optout(user.id, slug.as_str(), plugin.as_str())
+                .await?;
+            no_content()
+        }
+        (Method::Get, ["tokens"]) => {
+            json(200, &json!({ "tokens": store.list_tokens(user.id).await? }))
+        }
+        (Method::Post, ["tokens"]) => {
+            let body: NewNamed = read_json(&mut req).await?;
+            let (id, token) = issue_token(store, user.id, &body.name).await?;
+            json(201, &json!({ "id": id, "token": token }))
+        }
+        (Method::Delete, ["tokens", id]) => {
+            if store.revoke_token(id, Some(user.id)).await? {
+                no_content()
+            } else {
+                Err(ApiError::missing(format!("active token `{id}`")))
+            }
+        }
+        _ => Err(ApiError::not_found(&req.path())),
+    }
+}

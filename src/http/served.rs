@@ -1,0 +1,215 @@
+//! The channels that serve a user's view: `/marketplace.git` (smart HTTP)
+//! and `/marketplace/info`.
+//!
+//! The snapshot is resolved from D1 on every request; R2 is read only when a
+//! pack must be sent: the cached `packs/<etag>` for a full fetch, else the
+//! served plugins' pre-compressed entries, one object per plugin.
+
+use serde_json::json;
+use worker::{Env, Headers, Method, Request, Response};
+
+use super::auth::{authenticate, Principal};
+use super::error::{ApiError, ApiResult};
+use crate::catalog::resolve::served_keys;
+use crate::catalog::snapshot::{ObjectSource, ServedPlugin, Snapshot};
+use crate::git::body::MAX_REQUEST_BYTES;
+use crate::git::pack::PackWriter;
+use crate::git::smart_http::{self, GitBody, GitRequest};
+use crate::git::upload_pack::{frame_pack_bytes, PackResponse, Server};
+use crate::storage::users::UserRow;
+use crate::storage::Store;
+
+/// The served view of a user: their plugins and the snapshot of them.
+pub struct View {
+    pub plugins: Vec<ServedPlugin>,
+    pub snapshot: Snapshot,
+}
+
+/// Resolves and builds a user's view from D1.
+pub async fn load_view(store: &Store, env: &Env, user: &UserRow) -> Result<View, ApiError> {
+    let mut uv = store.user_view(user.id).await?;
+    let plugins: Vec<ServedPlugin> = served_keys(&uv.entitlements)
+        .iter()
+        .filter_map(|k| uv.plugins.remove(k))
+        .collect();
+    let name = env
+        .var("MARKETPLACE_NAME")
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| "marketplace-edge".into());
+    let snapshot = Snapshot::build(&name, &plugins)
+        .map_err(|e| ApiError::internal(format!("building the tree failed: {e}")))?;
+    Ok(View { plugins, snapshot })
+}
+
+/// Authenticates a user for the served channels (git asks for Basic on 401).
+async fn served_user(req: &Request, env: &Env, store: &Store) -> Result<UserRow, ApiError> {
+    match authenticate(req, env, store).await? {
+        Some(Principal::User(u)) => Ok(u),
+        Some(Principal::BootstrapAdmin) => Err(ApiError::forbidden(
+            "ADMIN_TOKEN has no marketplace; use a user's token",
+        )),
+        None => Err(ApiError::unauthorized().with_challenge()),
+    }
+}
+
+/// `/marketplace.git/…`.
+pub async fn git(mut req: Request, env: &Env, store: &Store, rel: &str) -> ApiResult {
+    // Push and dumb HTTP are refused before anyone is asked to log in.
+    let query = req.url()?.query().map(str::to_owned);
+    let method = req.method();
+    let is_push = rel == "/git-receive-pack"
+        || query
+            .as_deref()
+            .is_some_and(|q| q.contains("service=git-receive-pack"));
+    if is_push {
+        return text(403, "push is not supported: this marketplace is read-only");
+    }
+    let user = served_user(&req, env, store).await?;
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let (git_protocol, content_type, content_encoding) = (
+        header("Git-Protocol"),
+        header("Content-Type"),
+        header("Content-Encoding"),
+    );
+    if header("Content-Length")
+        .and_then(|l| l.parse::<usize>().ok())
+        .is_some_and(|l| l > MAX_REQUEST_BYTES)
+    {
+        return text(
+            413,
+            &format!("request body is larger than {MAX_REQUEST_BYTES} bytes"),
+        );
+    }
+    let body = if method == Method::Post {
+        req.bytes().await?
+    } else {
+        Vec::new()
+    };
+    let view = load_view(store, env, &user).await?;
+    let greq = GitRequest {
+        method: method.as_ref(),
+        path: rel,
+        query: query.as_deref(),
+        git_protocol: git_protocol.as_deref(),
+        content_type: content_type.as_deref(),
+        content_encoding: content_encoding.as_deref(),
+        body: &body,
+    };
+    let resp = smart_http::handle(
+        &greq,
+        &view.snapshot,
+        &Server {
+            agent: crate::AGENT,
+        },
+    );
+    let bytes = match &resp.body {
+        GitBody::Bytes(b) => b.clone(),
+        GitBody::Pack(p) => pack_response(store, &view, p).await?,
+    };
+    let headers = Headers::new();
+    headers.set("Content-Type", resp.content_type)?;
+    if resp.no_cache {
+        headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
+    }
+    Ok(Response::from_bytes(bytes)?
+        .with_status(resp.status)
+        .with_headers(headers))
+}
+
+/// The framed pack for `p`: the cached full pack when the fetch wants the
+/// whole snapshot, else one assembled for exactly `p.objects`.
+async fn pack_response(store: &Store, view: &View, p: &PackResponse) -> Result<Vec<u8>, ApiError> {
+    let snap = &view.snapshot;
+    let full = p.objects.len() == snap.all_objects().len();
+    let pack = if full {
+        match store.cached_pack(&snap.etag).await? {
+            Some(pack) => pack,
+            None => {
+                let pack = assemble_pack(store, view, &p.objects).await?;
+                store
+                    .store_pack(
+                        &snap.etag,
+                        &snap.commit_id.to_hex(),
+                        &snap.tree_id.to_hex(),
+                        pack.clone(),
+                    )
+                    .await?;
+                pack
+            }
+        }
+    } else {
+        assemble_pack(store, view, &p.objects).await?
+    };
+    frame_pack_bytes(p, &pack)
+        .map_err(|e| ApiError::internal(format!("framing the pack failed: {e}")))
+}
+
+/// Builds a pack: synthesized objects compressed now, file blobs spliced
+/// from their plugin's entries (read once per plugin, in order).
+async fn assemble_pack(
+    store: &Store,
+    view: &View,
+    objects: &[crate::git::ObjectId],
+) -> Result<Vec<u8>, ApiError> {
+    let pack_err = |e: crate::git::pack::PackError| {
+        ApiError::internal(format!("writing the pack failed: {e}"))
+    };
+    let mut w = PackWriter::new(Vec::new(), objects.len() as u32).map_err(pack_err)?;
+    // Blobs come grouped by plugin, so only one plugin's entries are held.
+    let mut current: Option<(usize, Vec<u8>)> = None;
+    for id in objects {
+        match view.snapshot.source(id) {
+            Some(ObjectSource::Fresh(kind, body)) => {
+                w.write_object(kind, body).map_err(pack_err)?
+            }
+            Some(ObjectSource::Entry { plugin, entry }) => {
+                if current.as_ref().map(|(i, _)| *i) != Some(plugin) {
+                    let key = view.plugins[plugin]
+                        .entries_key
+                        .clone()
+                        .ok_or_else(|| ApiError::internal("plugin has files but no entries"))?;
+                    let bytes = store
+                        .get_object(&key)
+                        .await?
+                        .ok_or_else(|| ApiError::internal(format!("R2 object {key} is missing")))?;
+                    current = Some((plugin, bytes));
+                }
+                let bytes = &current.as_ref().map(|(_, b)| b).expect("loaded above");
+                let (start, end) = (entry.offset as usize, (entry.offset + entry.len) as usize);
+                let slice = bytes
+                    .get(start..end)
+                    .ok_or_else(|| ApiError::internal("pack entry lies outside its R2 object"))?;
+                w.write_entry_bytes(slice).map_err(pack_err)?;
+            }
+            None => {
+                return Err(ApiError::internal(format!(
+                    "object {id} is not in the snapshot"
+                )))
+            }
+        }
+    }
+    Ok(w.finish().map_err(pack_err)?.0)
+}
+
+/// `GET /marketplace/info`: the view's ETag, commit and plugins.
+pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
+    let user = served_user(&req, env, store).await?;
+    let view = load_view(store, env, &user).await?;
+    let plugins: Vec<_> = view
+        .plugins
+        .iter()
+        .map(|p| json!({ "name": p.manifest_name, "directory": format!("plugins/{}", p.dir()), "version": p.version, "marketplace": p.key.slug.as_str(), "plugin": p.key.plugin.as_str() }))
+        .collect();
+    super::json(
+        200,
+        &json!({ "etag": view.snapshot.etag.as_str(), "commit": view.snapshot.commit_id.to_hex(), "plugins": plugins }),
+    )
+}
+
+fn text(status: u16, msg: &str) -> ApiResult {
+    let headers = Headers::new();
+    headers.set("Content-Type", "text/plain; charset=utf-8")?;
+    Ok(Response::from_bytes(format!("{msg}\n").into_bytes())?
+        .with_status(status)
+        .with_headers(headers))
+}

@@ -1,0 +1,85 @@
+//! R2 objects: plugin entries and cached packs.
+
+use super::{n, now, r2_err, s, Store, StoreResult};
+use crate::catalog::etag::Etag;
+
+/// R2 key of a view's cached pack.
+pub fn pack_key(etag: &Etag) -> String {
+    format!("packs/{etag}")
+}
+
+impl Store {
+    /// A whole R2 object, if present.
+    pub async fn get_object(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        match self.bucket.get(key).execute().await.map_err(r2_err)? {
+            None => Ok(None),
+            Some(obj) => match obj.body() {
+                Some(body) => Ok(Some(body.bytes().await.map_err(r2_err)?)),
+                None => Ok(Some(Vec::new())),
+            },
+        }
+    }
+
+    /// The cached pack for `etag`, if any.
+    pub async fn cached_pack(&self, etag: &Etag) -> StoreResult<Option<Vec<u8>>> {
+        self.get_object(&pack_key(etag)).await
+    }
+
+    /// Stores a finished pack and records the snapshot it belongs to.
+    pub async fn store_pack(
+        &self,
+        etag: &Etag,
+        commit: &str,
+        tree: &str,
+        pack: Vec<u8>,
+    ) -> StoreResult<()> {
+        let size = pack.len() as i64;
+        self.bucket
+            .put(pack_key(etag), pack)
+            .execute()
+            .await
+            .map_err(r2_err)?;
+        let t = now();
+        self.stmt(
+            "INSERT INTO snapshots (etag, commit_id, tree_id, pack_key, pack_size, created_at, last_served_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
+             ON CONFLICT(etag) DO UPDATE SET pack_key = excluded.pack_key, pack_size = excluded.pack_size, last_served_at = excluded.last_served_at",
+            &[s(etag.as_str()), s(commit), s(tree), s(&pack_key(etag)), n(size), n(t)],
+        )?
+        .run()
+        .await
+        .map_err(super::db_err)?;
+        Ok(())
+    }
+
+    /// Deletes every cached pack; returns how many were deleted.
+    pub async fn purge_all_packs(&self) -> StoreResult<usize> {
+        let mut deleted = 0;
+        loop {
+            let listing = self
+                .bucket
+                .list()
+                .prefix("packs/")
+                .limit(500)
+                .execute()
+                .await
+                .map_err(r2_err)?;
+            let keys: Vec<String> = listing.objects().iter().map(|o| o.key()).collect();
+            if keys.is_empty() {
+                break;
+            }
+            deleted += keys.len();
+            self.bucket.delete_multiple(keys).await.map_err(r2_err)?;
+            if !listing.truncated() {
+                break;
+            }
+        }
+        self.stmt(
+            "UPDATE snapshots SET pack_key = NULL, pack_size = NULL",
+            &[],
+        )?
+        .run()
+        .await
+        .map_err(super::db_err)?;
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,280 @@
+//! Marketplaces, plugins, grants, opt-outs and disabled flags in D1; plugin
+//! entries in R2.
+//!
+//! Import is atomic: R2 objects are written first (content-addressed, so a
+//! failed import leaves only unreferenced objects that GC can find by key),
+//! then one D1 batch — a transaction — replaces the marketplace's rows.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{db_err, n, now, r2_err, s, Store, StoreResult};
+use crate::catalog::ingest::IngestedFiles;
+use crate::catalog::marketplace::ImportedPlugin;
+use crate::catalog::resolve::Requirement;
+
+/// A marketplace row with its plugin count.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct MarketplaceRow {
+    pub slug: String,
+    pub name: String,
+    pub imported_at: i64,
+    pub plugins: i64,
+}
+
+/// A plugin row as listed by the admin API.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PluginRow {
+    pub marketplace: String,
+    pub name: String,
+    pub manifest_name: String,
+    pub version: Option<String>,
+    pub external: i64,
+    pub admin_disabled: i64,
+    pub files: i64,
+}
+
+impl Store {
+    /// Replaces marketplace `slug` with `plugins` atomically; disabled flags
+    /// of plugins that survive the re-import are kept.
+    pub async fn replace_marketplace(
+        &self,
+        slug: &str,
+        name: &str,
+        plugins: &[(ImportedPlugin, Option<IngestedFiles>)],
+    ) -> StoreResult<()> {
+        for (_, ingested) in plugins {
+            if let Some(i) = ingested {
+                self.bucket
+                    .put(i.entries_key.clone(), i.entries.clone())
+                    .execute()
+                    .await
+                    .map_err(r2_err)?;
+            }
+        }
+        let disabled: Vec<String> = self
+            .stmt(
+                "SELECT name FROM plugins WHERE marketplace = ?1 AND admin_disabled = 1",
+                &[s(slug)],
+            )?
+            .all()
+            .await
+            .map_err(db_err)?
+            .results::<NameOnly>()
+            .map_err(db_err)?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        let mut batch = vec![
+            self.stmt("DELETE FROM plugin_files WHERE marketplace = ?1", &[s(slug)])?,
+            self.stmt("DELETE FROM plugins WHERE marketplace = ?1", &[s(slug)])?,
+            self.stmt(
+                "INSERT INTO marketplaces (slug, name, imported_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(slug) DO UPDATE SET name = excluded.name, imported_at = excluded.imported_at",
+                &[s(slug), s(name), n(now())],
+            )?,
+        ];
+        for (pos, (p, ingested)) in plugins.iter().enumerate() {
+            let entry_json = serde_json::to_string(&p.entry).unwrap_or_else(|_| "{}".into());
+            let version = p
+                .version
+                .as_deref()
+                .map(s)
+                .unwrap_or(wasm_bindgen::JsValue::NULL);
+            let entries_key = ingested
+                .as_ref()
+                .map(|i| s(&i.entries_key))
+                .unwrap_or(wasm_bindgen::JsValue::NULL);
+            let is_disabled = disabled.iter().any(|d| d == p.name.as_str());
+            batch.push(self.stmt(
+                "INSERT INTO plugins (marketplace, name, position, manifest_name, version, entry_json, external, entries_key, admin_disabled) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                &[s(slug), s(p.name.as_str()), n(pos as i64), s(&p.manifest_name), version, s(&entry_json), n(p.external as i64), entries_key, n(is_disabled as i64)],
+            )?);
+            if let Some(i) = ingested {
+                let rows: Vec<serde_json::Value> = i
+                    .files
+                    .iter()
+                    .map(|f| {
+                        json!([
+                            f.path.as_str(),
+                            f.size,
+                            f.sha256,
+                            f.blob.to_hex(),
+                            f.exec as i64,
+                            f.entry.offset,
+                            f.entry.len
+                        ])
+                    })
+                    .collect();
+                batch.push(self.stmt(
+                    "INSERT INTO plugin_files (marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len) \
+                     SELECT ?1, ?2, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
+                     json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?3)",
+                    &[s(slug), s(p.name.as_str()), s(&serde_json::to_string(&rows).unwrap_or_default())],
+                )?);
+            }
+        }
+        self.db.batch(batch).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    /// All marketplaces with plugin counts.
+    pub async fn list_marketplaces(&self) -> StoreResult<Vec<MarketplaceRow>> {
+        let sql = "SELECT m.slug, m.name, m.imported_at, (SELECT COUNT(*) FROM plugins p WHERE p.marketplace = m.slug) AS plugins \
+                   FROM marketplaces m ORDER BY m.slug";
+        self.stmt(sql, &[])?
+            .all()
+            .await
+            .map_err(db_err)?
+            .results()
+            .map_err(db_err)
+    }
+
+    /// The plugins of one marketplace, in upstream order (`None` if absent).
+    pub async fn marketplace_plugins(&self, slug: &str) -> StoreResult<Option<Vec<PluginRow>>> {
+        let exists: Option<NameOnly> = self
+            .stmt(
+                "SELECT slug AS name FROM marketplaces WHERE slug = ?1",
+                &[s(slug)],
+            )?
+            .first(None)
+            .await
+            .map_err(db_err)?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let sql = "SELECT p.marketplace, p.name, p.manifest_name, p.version, p.external, p.admin_disabled, \
+                   (SELECT COUNT(*) FROM plugin_files f WHERE f.marketplace = p.marketplace AND f.plugin = p.name) AS files \
+                   FROM plugins p WHERE p.marketplace = ?1 ORDER BY p.position";
+        Ok(Some(
+            self.stmt(sql, &[s(slug)])?
+                .all()
+                .await
+                .map_err(db_err)?
+                .results()
+                .map_err(db_err)?,
+        ))
+    }
+
+    /// Deletes a marketplace and its plugins; whether it existed.
+    pub async fn delete_marketplace(&self, slug: &str) -> StoreResult<bool> {
+        let res = self.db.batch(vec![
+            self.stmt(
+                "DELETE FROM plugin_files WHERE marketplace = ?1",
+                &[s(slug)],
+            )?,
+            self.stmt("DELETE FROM plugins WHERE marketplace = ?1", &[s(slug)])?,
+            self.stmt("DELETE FROM marketplaces WHERE slug = ?1", &[s(slug)])?,
+        ]);
+        let results = res.await.map_err(db_err)?;
+        let changed = results
+            .last()
+            .and_then(|r| r.meta().ok().flatten())
+            .and_then(|m| m.changes)
+            .unwrap_or(0);
+        Ok(changed > 0)
+    }
+
+    /// Whether plugin `slug/plugin` exists.
+    pub async fn plugin_exists(&self, slug: &str, plugin: &str) -> StoreResult<bool> {
+        let row: Option<NameOnly> = self
+            .stmt(
+                "SELECT name FROM plugins WHERE marketplace = ?1 AND name = ?2",
+                &[s(slug), s(plugin)],
+            )?
+            .first(None)
+            .await
+            .map_err(db_err)?;
+        Ok(row.is_some())
+    }
+
+    /// Sets a plugin's admin-disabled flag; whether the plugin exists.
+    pub async fn set_disabled(
+        &self,
+        slug: &str,
+        plugin: &str,
+        disabled: bool,
+    ) -> StoreResult<bool> {
+        let res = self
+            .stmt(
+                "UPDATE plugins SET admin_disabled = ?3 WHERE marketplace = ?1 AND name = ?2",
+                &[s(slug), s(plugin), n(disabled as i64)],
+            )?
+            .run()
+            .await
+            .map_err(db_err)?;
+        Ok(res
+            .meta()
+            .map_err(db_err)?
+            .and_then(|m| m.changes)
+            .unwrap_or(0)
+            > 0)
+    }
+
+    /// Grants a plugin to a group (or changes the requirement).
+    pub async fn put_grant(
+        &self,
+        group_id: i64,
+        slug: &str,
+        plugin: &str,
+        req: Requirement,
+    ) -> StoreResult<()> {
+        self.stmt(
+            "INSERT INTO grants (group_id, marketplace, plugin, requirement) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT(group_id, marketplace, plugin) DO UPDATE SET requirement = excluded.requirement",
+            &[n(group_id), s(slug), s(plugin), s(req.as_str())],
+        )?
+        .run()
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Revokes a grant; whether it existed.
+    pub async fn delete_grant(&self, group_id: i64, slug: &str, plugin: &str) -> StoreResult<bool> {
+        let res = self
+            .stmt(
+                "DELETE FROM grants WHERE group_id = ?1 AND marketplace = ?2 AND plugin = ?3",
+                &[n(group_id), s(slug), s(plugin)],
+            )?
+            .run()
+            .await
+            .map_err(db_err)?;
+        Ok(res
+            .meta()
+            .map_err(db_err)?
+            .and_then(|m| m.changes)
+            .unwrap_or(0)
+            > 0)
+    }
+
+    /// Records a user's opt-out (idempotent).
+    pub async fn put_optout(&self, user_id: i64, slug: &str, plugin: &str) -> StoreResult<()> {
+        self.stmt(
+            "INSERT OR IGNORE INTO optouts (user_id, marketplace, plugin) VALUES (?1, ?2, ?3)",
+            &[n(user_id), s(slug), s(plugin)],
+        )?
+        .run()
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Removes a user's opt-out (idempotent).
+    pub async fn delete_optout(&self, user_id: i64, slug: &str, plugin: &str) -> StoreResult<()> {
+        self.stmt(
+            "DELETE FROM optouts WHERE user_id = ?1 AND marketplace = ?2 AND plugin = ?3",
+            &[n(user_id), s(slug), s(plugin)],
+        )?
+        .run()
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct NameOnly {
+    name: String,
+}

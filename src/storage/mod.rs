@@ -1,0 +1,75 @@
+//! Edge storage: the only code that touches D1 and R2. It loads and saves
+//! plain structs; all decisions are made by `catalog` and `git`.
+
+pub mod blobs;
+pub mod catalog;
+pub mod users;
+pub mod view;
+
+use wasm_bindgen::JsValue;
+use worker::{Bucket, D1Database, D1PreparedStatement, Env};
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("object storage error: {0}")]
+    Bucket(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// Shorthand for storage results.
+pub type StoreResult<T> = Result<T, StorageError>;
+
+pub(crate) fn db_err(e: worker::Error) -> StorageError {
+    StorageError::Db(e.to_string())
+}
+
+pub(crate) fn r2_err(e: worker::Error) -> StorageError {
+    StorageError::Bucket(e.to_string())
+}
+
+/// The D1 database and R2 bucket of this deployment.
+pub struct Store {
+    pub db: D1Database,
+    pub bucket: Bucket,
+}
+
+impl Store {
+    /// Opens the `DB` and `BUCKET` bindings.
+    pub fn from_env(env: &Env) -> StoreResult<Store> {
+        Ok(Store {
+            db: env.d1("DB").map_err(db_err)?,
+            bucket: env.bucket("BUCKET").map_err(r2_err)?,
+        })
+    }
+
+    /// Prepares `sql` with `args`.
+    pub(crate) fn stmt(&self, sql: &str, args: &[JsValue]) -> StoreResult<D1PreparedStatement> {
+        self.db.prepare(sql).bind(args).map_err(db_err)
+    }
+}
+
+/// A text argument.
+pub(crate) fn s(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+/// An integer argument (D1 numbers are JS numbers: exact to 2^53).
+pub(crate) fn n(v: i64) -> JsValue {
+    JsValue::from_f64(v as f64)
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
+    (worker::Date::now().as_millis() / 1000) as i64
+}
+
+/// Whether a D1 error is a uniqueness violation.
+pub(crate) fn is_unique_violation(e: &worker::Error) -> bool {
+    e.to_string().contains("UNIQUE constraint failed")
+}

@@ -1,0 +1,170 @@
+//! Loading what resolution needs: a user's grants, opt-outs and the catalog
+//! rows of the plugins granted to them. D1 only — never R2 — so the ref
+//! advertisement and an up-to-date pull read nothing from R2.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Deserialize;
+
+use super::{db_err, n, s, StorageError, Store, StoreResult};
+use crate::catalog::names::{PluginKey, PluginName, Slug};
+use crate::catalog::resolve::{entitlements, Entitlement, Grant, Requirement};
+use crate::catalog::snapshot::{EntryRef, ServedFile, ServedPlugin};
+use crate::git::{ObjectId, RepoPath};
+
+/// Plugins granted to the user through any of their groups.
+const GRANTED: &str = "EXISTS (SELECT 1 FROM grants g JOIN group_members m ON m.group_id = g.group_id \
+                       WHERE m.user_id = ?1 AND g.marketplace = {t}.marketplace AND g.plugin = {t}.{col})";
+
+#[derive(Deserialize)]
+struct GrantRow {
+    marketplace: String,
+    plugin: String,
+    requirement: String,
+}
+
+#[derive(Deserialize)]
+struct KeyRow {
+    marketplace: String,
+    plugin: String,
+}
+
+#[derive(Deserialize)]
+struct PluginRow {
+    marketplace: String,
+    name: String,
+    manifest_name: String,
+    version: Option<String>,
+    entry_json: String,
+    external: i64,
+    entries_key: Option<String>,
+    admin_disabled: i64,
+}
+
+#[derive(Deserialize)]
+struct FileRow {
+    marketplace: String,
+    plugin: String,
+    path: String,
+    size: i64,
+    sha256: String,
+    blob_id: String,
+    exec: i64,
+    entry_offset: i64,
+    entry_len: i64,
+}
+
+fn key(slug: &str, plugin: &str) -> StoreResult<PluginKey> {
+    let bad = |e: crate::catalog::names::NameError| StorageError::Corrupt(e.to_string());
+    Ok(PluginKey {
+        slug: Slug::parse(slug).map_err(bad)?,
+        plugin: PluginName::parse(plugin).map_err(bad)?,
+    })
+}
+
+/// Everything resolution and the snapshot need for one user.
+pub struct UserView {
+    pub entitlements: Vec<Entitlement>,
+    /// Catalog rows of every granted plugin, by key.
+    pub plugins: BTreeMap<PluginKey, ServedPlugin>,
+}
+
+impl Store {
+    /// Loads a user's grants, opt-outs and granted plugins with their files.
+    pub async fn user_view(&self, user_id: i64) -> StoreResult<UserView> {
+        let uid = [n(user_id)];
+        let grants: Vec<GrantRow> = self
+            .stmt("SELECT g.marketplace, g.plugin, g.requirement FROM grants g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = ?1", &uid)?
+            .all()
+            .await
+            .map_err(db_err)?
+            .results()
+            .map_err(db_err)?;
+        let optouts: Vec<KeyRow> = self
+            .stmt(
+                "SELECT marketplace, plugin FROM optouts WHERE user_id = ?1",
+                &uid,
+            )?
+            .all()
+            .await
+            .map_err(db_err)?
+            .results()
+            .map_err(db_err)?;
+        let plugin_sql = format!(
+            "SELECT marketplace, name, manifest_name, version, entry_json, external, entries_key, admin_disabled FROM plugins p WHERE {}",
+            GRANTED.replace("{t}", "p").replace("{col}", "name")
+        );
+        let plugin_rows: Vec<PluginRow> = self
+            .stmt(&plugin_sql, &uid)?
+            .all()
+            .await
+            .map_err(db_err)?
+            .results()
+            .map_err(db_err)?;
+        let file_sql = format!(
+            "SELECT marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len FROM plugin_files f WHERE {} ORDER BY marketplace, plugin, path",
+            GRANTED.replace("{t}", "f").replace("{col}", "plugin")
+        );
+        let file_rows: Vec<FileRow> = self
+            .stmt(&file_sql, &uid)?
+            .all()
+            .await
+            .map_err(db_err)?
+            .results()
+            .map_err(db_err)?;
+
+        let grants: Vec<Grant> = grants
+            .into_iter()
+            .filter_map(|g| {
+                Some(Grant {
+                    key: key(&g.marketplace, &g.plugin).ok()?,
+                    requirement: Requirement::parse(&g.requirement)?,
+                })
+            })
+            .collect();
+        let optouts: HashSet<PluginKey> = optouts
+            .into_iter()
+            .filter_map(|o| key(&o.marketplace, &o.plugin).ok())
+            .collect();
+        let mut files: HashMap<PluginKey, Vec<ServedFile>> = HashMap::new();
+        for f in file_rows {
+            let k = key(&f.marketplace, &f.plugin)?;
+            let corrupt = |what: &str| StorageError::Corrupt(format!("{what} of {k}/{}", f.path));
+            files.entry(k.clone()).or_default().push(ServedFile {
+                path: RepoPath::parse(&f.path).map_err(|_| corrupt("path"))?,
+                size: f.size as u64,
+                sha256: f.sha256.clone(),
+                blob: ObjectId::from_hex(f.blob_id.as_bytes()).map_err(|_| corrupt("blob id"))?,
+                exec: f.exec != 0,
+                entry: EntryRef {
+                    offset: f.entry_offset as u64,
+                    len: f.entry_len as u64,
+                },
+            });
+        }
+        let mut plugins = BTreeMap::new();
+        let mut disabled = BTreeMap::new();
+        for p in plugin_rows {
+            let k = key(&p.marketplace, &p.name)?;
+            let entry = serde_json::from_str(&p.entry_json)
+                .map_err(|e| StorageError::Corrupt(format!("entry of {k}: {e}")))?;
+            disabled.insert(k.clone(), p.admin_disabled != 0);
+            plugins.insert(
+                k.clone(),
+                ServedPlugin {
+                    files: files.remove(&k).unwrap_or_default(),
+                    key: k,
+                    manifest_name: p.manifest_name,
+                    version: p.version,
+                    entry,
+                    external: p.external != 0,
+                    entries_key: p.entries_key,
+                },
+            );
+        }
+        Ok(UserView {
+            entitlements: entitlements(&grants, &optouts, &disabled),
+            plugins,
+        })
+    }
+}
