@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Deserialize;
 
-use super::{db_err, n, s, StorageError, Store, StoreResult};
+use super::{db_err, n, StorageError, Store, StoreResult};
 use crate::catalog::names::{PluginKey, PluginName, Slug};
 use crate::catalog::resolve::{entitlements, Entitlement, Grant, Requirement};
 use crate::catalog::snapshot::{EntryRef, ServedFile, ServedPlugin};

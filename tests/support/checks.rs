@@ -44,17 +44,49 @@ fn cloned_files(dir: &Path) -> ExpectedFiles {
         .collect()
 }
 
+/// A clone that passed the generic checks.
+pub struct Cloned {
+    pub tmp: TempDir,
+    pub commit: String,
+    pub files: ExpectedFiles,
+}
+
+impl Cloned {
+    /// The work tree.
+    pub fn dir(&self) -> std::path::PathBuf {
+        self.tmp.path().join("w")
+    }
+
+    /// Every object id in the clone's object database.
+    pub fn all_objects(&self) -> Vec<String> {
+        let out = git(
+            &self.dir(),
+            &[
+                "cat-file",
+                "--batch-all-objects",
+                "--batch-check=%(objectname)",
+            ],
+        );
+        out.lines().map(str::to_string).collect()
+    }
+
+    /// Files of one served plugin directory, relative to it.
+    pub fn plugin(&self, dir: &str) -> ExpectedFiles {
+        let prefix = format!("plugins/{dir}/");
+        self.files
+            .iter()
+            .filter_map(|(p, v)| Some((p.strip_prefix(&prefix)?.to_string(), v.clone())))
+            .collect()
+    }
+}
+
 /// Clones `url` with protocol `version` (0 or 2), optionally `--depth 1`,
-/// and checks HEAD, the files byte for byte with modes, `fsck --strict`, that
-/// `git commit-tree` recomputes the same commit, and that an up-to-date
-/// `fetch` and `pull` succeed without changing anything.
-pub fn check_clone(
-    url: &str,
-    version: u8,
-    shallow: bool,
-    expected_commit: &str,
-    files: &ExpectedFiles,
-) {
+/// and checks what holds for any snapshot: `HEAD` → `refs/heads/main`,
+/// `git fsck --strict`, the shallow file, that `git commit-tree` recomputes
+/// the same commit from the tree with DESIGN.md's identity (so it is a root
+/// commit with the fixed bytes), and that an up-to-date `fetch` and `pull`
+/// succeed without changing anything.
+pub fn clone_view(url: &str, version: u8, shallow: bool) -> Cloned {
     let tmp = TempDir::new("clone");
     let proto = format!("protocol.version={version}");
     let mut args = vec!["-c", &proto, "clone", "-q"];
@@ -64,36 +96,24 @@ pub fn check_clone(
     args.extend([url, "w"]);
     git(tmp.path(), &args);
     let w = tmp.path().join("w");
-    assert_eq!(
-        git(&w, &["rev-parse", "HEAD"]),
-        expected_commit,
-        "HEAD after clone (v{version}, shallow={shallow})"
-    );
+    let commit = git(&w, &["rev-parse", "HEAD"]);
     assert_eq!(git(&w, &["symbolic-ref", "HEAD"]), "refs/heads/main");
-    assert_eq!(
-        &cloned_files(&w),
-        files,
-        "cloned files (v{version}, shallow={shallow})"
-    );
     git(&w, &["fsck", "--strict", "--no-dangling"]);
     let shallow_file = w.join(".git/shallow");
     assert_eq!(shallow_file.exists(), shallow, "shallow file presence");
     if shallow {
         assert_eq!(
             std::fs::read_to_string(&shallow_file).unwrap().trim(),
-            expected_commit
+            commit
         );
     }
-
-    // The commit is exactly what git itself writes for this tree.
     let tree = git(&w, &["rev-parse", "HEAD^{tree}"]);
     assert_eq!(
         git(&w, &["commit-tree", &tree, "-m", "marketplace snapshot"]),
-        expected_commit,
+        commit,
         "commit-tree recomputes HEAD"
     );
 
-    // Up to date: fetch and pull are no-ops.
     git(&w, &["-c", &proto, "fetch", "-q", "origin"]);
     let mut pull = git_cmd(&w);
     pull.args(["-c", &proto, "pull", "-q", "--no-rebase", "origin", "HEAD"]);
@@ -103,10 +123,27 @@ pub fn check_clone(
         "pull failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(git(&w, &["rev-parse", "HEAD"]), commit, "HEAD after pull");
+    let files = cloned_files(&w);
+    Cloned { tmp, commit, files }
+}
+
+/// `clone_view`, then HEAD and the files must be exactly as expected.
+pub fn check_clone(
+    url: &str,
+    version: u8,
+    shallow: bool,
+    expected_commit: &str,
+    files: &ExpectedFiles,
+) {
+    let c = clone_view(url, version, shallow);
     assert_eq!(
-        git(&w, &["rev-parse", "HEAD"]),
-        expected_commit,
-        "HEAD after pull"
+        c.commit, expected_commit,
+        "HEAD after clone (v{version}, shallow={shallow})"
+    );
+    assert_eq!(
+        &c.files, files,
+        "cloned files (v{version}, shallow={shallow})"
     );
 }
 

@@ -4,6 +4,8 @@
 //! the Worker under `wrangler dev`.
 #![allow(dead_code)]
 
+pub mod api;
+pub mod archives;
 pub mod checks;
 pub mod git_cli;
 pub mod http_client;

@@ -1,0 +1,523 @@
+//! End to end, the edge marketplace: import → grant → clone under
+//! `wrangler dev` (real workerd, local D1 and R2) with the real git CLI.
+//! Each test uses its own users, groups and marketplace slugs, so they can
+//! share one Worker.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::api::Api;
+use support::archives::{
+    marketplace, plugin_files, tar_gz_of, tar_gz_with_symlink, zip_of, zip_with_encrypted_entry,
+    FileSpec,
+};
+use support::checks::{clone_view, ExpectedFiles};
+use support::git_cli::{git, git_in, TempDir};
+use support::http_client::request;
+use support::wrangler::wrangler;
+
+fn api() -> Api {
+    Api::new(&wrangler().base)
+}
+
+fn expected(files: &[FileSpec]) -> ExpectedFiles {
+    files
+        .iter()
+        .map(|(p, e, c)| (p.clone(), (*e, c.clone())))
+        .collect()
+}
+
+/// Blob ids of `files` as real git computes them.
+fn git_blob_ids(files: &[FileSpec]) -> Vec<String> {
+    let tmp = TempDir::new("hash");
+    files
+        .iter()
+        .map(|(_, _, c)| git_in(tmp.path(), &["hash-object", "--stdin"], Some(c)))
+        .collect()
+}
+
+fn manifest_of(c: &support::checks::Cloned) -> Value {
+    serde_json::from_slice(&c.files[".claude-plugin/marketplace.json"].1)
+        .expect("served marketplace.json is JSON")
+}
+
+#[test]
+fn import_grant_and_clone_with_v0_and_v2_full_and_shallow() {
+    let api = api();
+    let files = marketplace("acme", "1.0.0");
+    let r = api.import("acme1", &zip_of(&files));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let token = api.user_with_token("ann");
+    api.group("ann-team", &["ann"]);
+    api.grant("ann-team", "acme1", "alpha", "available");
+    api.grant("ann-team", "acme1", "remote", "available");
+    let info = api.info(&token);
+    let mut commits = Vec::new();
+    for version in [0, 2] {
+        for shallow in [false, true] {
+            let c = clone_view(&api.git_url(&token), version, shallow);
+            assert_eq!(c.commit, info["commit"], "v{version} shallow={shallow}");
+            // The plugin's files, byte for byte with modes, and nothing else.
+            assert_eq!(
+                c.plugin("acme1-alpha"),
+                expected(&plugin_files(&files, "alpha"))
+            );
+            let dirs: Vec<&String> = c
+                .files
+                .keys()
+                .filter(|p| p.starts_with("plugins/"))
+                .collect();
+            assert!(
+                dirs.iter().all(|p| p.starts_with("plugins/acme1-alpha/")),
+                "{dirs:?}"
+            );
+            let m = manifest_of(&c);
+            assert_eq!(m["metadata"]["version"], info["etag"]);
+            let names: Vec<&str> = m["plugins"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(names, vec!["alpha", "remote"]);
+            assert_eq!(m["plugins"][0]["source"], "./plugins/acme1-alpha");
+            assert_eq!(m["plugins"][0]["version"], "1.0.0");
+            assert_eq!(
+                m["plugins"][1]["source"],
+                json!({"source": "github", "repo": "example/remote"})
+            );
+            commits.push(c.commit);
+        }
+    }
+    assert!(commits.windows(2).all(|w| w[0] == w[1]));
+    // The same archive as .tar.gz under a top folder is the same catalog state.
+    let under_top: Vec<(Vec<u8>, bool, Vec<u8>)> = files
+        .iter()
+        .map(|(p, e, c)| (format!("acme-main/{p}").into_bytes(), *e, c.clone()))
+        .collect();
+    assert_eq!(api.import("acme1", &tar_gz_of(&under_top)).status, 200);
+    assert_eq!(
+        api.info(&token)["commit"],
+        info["commit"],
+        "re-import of identical content keeps the commit"
+    );
+}
+
+#[test]
+fn users_see_only_their_grants_down_to_the_objects() {
+    let api = api();
+    let files = marketplace("iso", "1.0.0");
+    assert_eq!(api.import("iso", &zip_of(&files)).status, 200);
+    let (t1, t2) = (
+        api.user_with_token("iso-one"),
+        api.user_with_token("iso-two"),
+    );
+    api.group("iso-g1", &["iso-one"]);
+    api.group("iso-g2", &["iso-two"]);
+    api.grant("iso-g1", "iso", "alpha", "available");
+    api.grant("iso-g2", "iso", "beta", "available");
+    let one = clone_view(&api.git_url(&t1), 2, false);
+    let two = clone_view(&api.git_url(&t2), 0, false);
+    assert_ne!(one.commit, two.commit);
+    assert_eq!(
+        one.plugin("iso-alpha"),
+        expected(&plugin_files(&files, "alpha"))
+    );
+    assert_eq!(
+        two.plugin("iso-beta"),
+        expected(&plugin_files(&files, "beta"))
+    );
+    // No object of an ungranted plugin reaches either user, referenced or not.
+    let objects_one = one.all_objects();
+    for id in git_blob_ids(&plugin_files(&files, "beta"))
+        .iter()
+        .chain(&git_blob_ids(&plugin_files(&files, "gamma")))
+    {
+        assert!(
+            !objects_one.contains(id),
+            "user one received a blob of beta/gamma: {id}"
+        );
+    }
+    let objects_two = two.all_objects();
+    for id in git_blob_ids(&plugin_files(&files, "alpha")) {
+        assert!(
+            !objects_two.contains(&id),
+            "user two received a blob of alpha: {id}"
+        );
+    }
+}
+
+/// The served plugin directories of a user, via a fresh clone.
+fn served_dirs(api: &Api, token: &str) -> Vec<String> {
+    let c = clone_view(&api.git_url(token), 2, true);
+    let mut dirs: Vec<String> = c
+        .files
+        .keys()
+        .filter_map(|p| p.strip_prefix("plugins/"))
+        .filter_map(|p| p.split('/').next())
+        .map(str::to_string)
+        .collect();
+    dirs.dedup();
+    dirs
+}
+
+#[test]
+fn revoke_disable_and_optout_take_effect_and_required_cannot_be_opted_out() {
+    let api = api();
+    assert_eq!(
+        api.import("fx", &zip_of(&marketplace("fx", "1.0.0")))
+            .status,
+        200
+    );
+    let t = api.user_with_token("fx-user");
+    api.group("fx-g", &["fx-user"]);
+    api.grant("fx-g", "fx", "alpha", "available");
+    api.grant("fx-g", "fx", "beta", "available");
+    api.grant("fx-g", "fx", "gamma", "required");
+    assert_eq!(
+        served_dirs(&api, &t),
+        vec!["fx-alpha", "fx-beta", "fx-gamma"]
+    );
+    let original = api.info(&t)["commit"].clone();
+
+    // A cloned repository sees each change on its next fetch.
+    let c = clone_view(&api.git_url(&t), 0, false);
+
+    let r = api.call(&t, "PUT", "/api/me/optouts/fx/beta", None);
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(served_dirs(&api, &t), vec!["fx-alpha", "fx-gamma"]);
+    git(&c.dir(), &["fetch", "-q", "origin"]);
+    let listing = git(
+        &c.dir(),
+        &["ls-tree", "--name-only", "FETCH_HEAD", "plugins/"],
+    );
+    assert_eq!(
+        listing, "plugins/fx-alpha\nplugins/fx-gamma",
+        "fetch sees the opt-out"
+    );
+
+    let r = api.call(&t, "PUT", "/api/me/optouts/fx/gamma", None);
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("required_plugin"));
+
+    api.admin("PUT", "/api/admin/plugins/fx/alpha/disabled", None, 204);
+    assert_eq!(served_dirs(&api, &t), vec!["fx-gamma"]);
+    api.admin(
+        "DELETE",
+        "/api/admin/groups/fx-g/grants/fx/gamma",
+        None,
+        204,
+    );
+    assert!(served_dirs(&api, &t).is_empty());
+
+    // Undo everything: the original commit comes back.
+    api.admin("DELETE", "/api/admin/plugins/fx/alpha/disabled", None, 204);
+    api.grant("fx-g", "fx", "gamma", "required");
+    assert_eq!(
+        api.call(&t, "DELETE", "/api/me/optouts/fx/beta", None)
+            .status,
+        204
+    );
+    assert_eq!(
+        api.info(&t)["commit"],
+        original,
+        "reverting returns to the original commit"
+    );
+
+    let stack: Value =
+        serde_json::from_slice(&api.call(&t, "GET", "/api/me/stack", None).body).unwrap();
+    let gamma = stack["granted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["plugin"] == "gamma")
+        .unwrap();
+    assert_eq!(
+        (
+            gamma["requirement"].as_str(),
+            gamma["can_opt_out"].as_bool()
+        ),
+        (Some("required"), Some(false))
+    );
+}
+
+#[test]
+fn wrong_missing_and_revoked_tokens_are_refused() {
+    let api = api();
+    let base = &wrangler().base;
+    let t = api.user_with_token("tok-user");
+    // Missing: 401 with a Basic challenge so git asks for credentials.
+    let r = request(
+        base,
+        "GET",
+        "/marketplace.git/info/refs?service=git-upload-pack",
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=\"marketplace-edge\"")
+    );
+    let tmp = TempDir::new("noauth");
+    let url = format!("{base}/marketplace.git");
+    let out = support::git_cli::git_raw(tmp.path(), &["ls-remote", &url], None);
+    assert!(!out.status.success());
+    // Wrong.
+    let bad = api.git_url("mpe_0000000000000000000000000000000000000000");
+    assert!(
+        !support::git_cli::git_raw(tmp.path(), &["ls-remote", &bad], None)
+            .status
+            .success()
+    );
+    assert_eq!(api.call("nope", "GET", "/api/me/stack", None).status, 401);
+    // Valid, then revoked.
+    assert!(
+        support::git_cli::git_raw(tmp.path(), &["ls-remote", &api.git_url(&t)], None)
+            .status
+            .success()
+    );
+    let tokens: Value =
+        serde_json::from_slice(&api.call(&t, "GET", "/api/me/tokens", None).body).unwrap();
+    let id = tokens["tokens"][0]["id"].as_str().unwrap().to_string();
+    api.admin("DELETE", &format!("/api/admin/tokens/{id}"), None, 204);
+    assert!(
+        !support::git_cli::git_raw(tmp.path(), &["ls-remote", &api.git_url(&t)], None)
+            .status
+            .success()
+    );
+    assert_eq!(api.call(&t, "GET", "/api/me/stack", None).status, 401);
+    // Users are not admins; push is refused outright.
+    let t2 = api.user_with_token("tok-user2");
+    assert_eq!(api.call(&t2, "GET", "/api/admin/users", None).status, 403);
+    let r = request(
+        base,
+        "POST",
+        "/marketplace.git/git-receive-pack",
+        &[],
+        b"0000",
+    );
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn rejected_imports_change_nothing() {
+    let api = api();
+    let good = marketplace("rj", "1.0.0");
+    assert_eq!(api.import("rj", &zip_of(&good)).status, 200);
+    let t = api.user_with_token("rj-user");
+    api.group("rj-g", &["rj-user"]);
+    api.grant("rj-g", "rj", "alpha", "available");
+    let before_info = api.info(&t);
+    let before_catalog = api.admin("GET", "/api/admin/marketplaces/rj", None, 200);
+
+    let with = |extra: FileSpec| {
+        let mut f = good.clone();
+        f.push(extra);
+        f
+    };
+    let raw = |files: &[FileSpec]| -> Vec<(Vec<u8>, bool, Vec<u8>)> {
+        files
+            .iter()
+            .map(|(p, e, c)| (p.clone().into_bytes(), *e, c.clone()))
+            .collect()
+    };
+    let mut escaping = good.clone();
+    escaping[0].2 =
+        br#"{"name":"rj","plugins":[{"name":"alpha","source":"./../outside"}]}"#.to_vec();
+    let mut dup = raw(&good);
+    dup.push(dup[1].clone());
+    let many: Vec<(Vec<u8>, bool, Vec<u8>)> = raw(&good)
+        .into_iter()
+        .chain((0..5001).map(|i| {
+            (
+                format!("plugins/alpha/f{i}").into_bytes(),
+                false,
+                b"x".to_vec(),
+            )
+        }))
+        .collect();
+    let big: Vec<(Vec<u8>, bool, Vec<u8>)> = raw(&good)
+        .into_iter()
+        .chain((0..6).map(|i| {
+            (
+                format!("plugins/alpha/big{i}").into_bytes(),
+                false,
+                vec![0u8; 9 << 20],
+            )
+        }))
+        .collect();
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("not an archive", b"hello".to_vec(), 422, "archive_format"),
+        ("no manifest", zip_of(&good[1..]), 422, "no_manifest"),
+        (
+            "malformed manifest",
+            zip_of(&{
+                let mut f = good.clone();
+                f[0].2 = b"{nope".to_vec();
+                f
+            }),
+            422,
+            "bad_manifest",
+        ),
+        (
+            "source escaping the root",
+            zip_of(&escaping),
+            422,
+            "source_escapes_root",
+        ),
+        (
+            "dot-dot path",
+            tar_gz_of(&[(b"plugins/../../etc/x".to_vec(), false, b"x".to_vec())]),
+            422,
+            "bad_path",
+        ),
+        (
+            "absolute path",
+            tar_gz_of(&[(b"/etc/passwd".to_vec(), false, b"x".to_vec())]),
+            422,
+            "bad_path",
+        ),
+        (
+            "backslash path",
+            zip_of(&with(("plugins\\alpha\\x".into(), false, b"x".to_vec()))),
+            422,
+            "bad_path",
+        ),
+        (
+            "symlink",
+            tar_gz_with_symlink(&good, "plugins/alpha/link", "/etc/passwd"),
+            422,
+            "symlink",
+        ),
+        ("duplicate paths", tar_gz_of(&dup), 422, "duplicate_path"),
+        (
+            "non-UTF-8 name",
+            tar_gz_of(&[(b"plugins/alpha/\xff.md".to_vec(), false, b"x".to_vec())]),
+            422,
+            "non_utf8_name",
+        ),
+        (
+            "encrypted entry",
+            zip_with_encrypted_entry(&good),
+            422,
+            "encrypted_entry",
+        ),
+        ("too many files", tar_gz_of(&many), 422, "too_many_files"),
+        ("too many bytes", tar_gz_of(&big), 422, "too_many_bytes"),
+        (
+            "zip bomb",
+            zip_of(&with((
+                "plugins/alpha/bomb".into(),
+                false,
+                vec![0u8; 20 << 20],
+            ))),
+            422,
+            "compression_bomb",
+        ),
+        (
+            "gzip bomb",
+            tar_gz_of(&[(b"bomb".to_vec(), false, vec![0u8; 11 << 20])]),
+            422,
+            "file_too_large",
+        ),
+        (
+            "archive over 25 MiB",
+            vec![b'P'; (25 << 20) + 1],
+            413,
+            "body_too_large",
+        ),
+        ("reserved slug", zip_of(&good), 400, "bad_slug"),
+    ];
+    for (name, body, status, code) in cases {
+        let slug = if name == "reserved slug" {
+            "store-x"
+        } else {
+            "rj"
+        };
+        let r = api.import(slug, &body);
+        assert_eq!(r.status, status, "{name}: {}", r.text());
+        let err: Value = serde_json::from_slice(&r.body)
+            .unwrap_or_else(|_| panic!("{name}: JSON error body, got {}", r.text()));
+        assert_eq!(err["error"]["code"], code, "{name}: {}", r.text());
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{name}: human message"
+        );
+    }
+    assert_eq!(
+        api.admin("GET", "/api/admin/marketplaces/rj", None, 200),
+        before_catalog,
+        "catalog unchanged"
+    );
+    assert_eq!(
+        api.info(&t),
+        before_info,
+        "what the user is served is unchanged"
+    );
+    assert_eq!(
+        api.admin("GET", "/api/admin/marketplaces/store-x", None, 404)["error"]["code"],
+        "not_found"
+    );
+}
+
+#[test]
+fn admin_listing_and_validation_errors() {
+    let api = api();
+    let r = api.call(
+        support::api::ADMIN_TOKEN,
+        "POST",
+        "/api/admin/users",
+        Some(&json!({"username": "Bad Name", "email": "x@y"})),
+    );
+    assert_eq!(
+        (r.status, r.text().contains("bad_username")),
+        (400, true),
+        "{}",
+        r.text()
+    );
+    let r = api.call(
+        support::api::ADMIN_TOKEN,
+        "POST",
+        "/api/admin/users",
+        Some(&json!({"nope": 1})),
+    );
+    assert_eq!(
+        (r.status, r.text().contains("bad_json")),
+        (400, true),
+        "{}",
+        r.text()
+    );
+    api.user_with_token("dupe");
+    let r = api.call(
+        support::api::ADMIN_TOKEN,
+        "POST",
+        "/api/admin/users",
+        Some(&json!({"username": "dupe", "email": "d@e.f"})),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    api.group("grant-errors", &[]);
+    let r = api.call(
+        support::api::ADMIN_TOKEN,
+        "PUT",
+        "/api/admin/groups/grant-errors/grants/nosuch/plugin",
+        Some(&json!({"requirement": "available"})),
+    );
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = api.call(
+        support::api::ADMIN_TOKEN,
+        "PUT",
+        "/api/admin/groups/grant-errors/grants/nosuch/plugin",
+        Some(&json!({"requirement": "sometimes"})),
+    );
+    assert_eq!(
+        (r.status, r.text().contains("bad_requirement")),
+        (400, true),
+        "{}",
+        r.text()
+    );
+    let listed = api.admin("GET", "/api/admin/marketplaces", None, 200);
+    assert!(listed["marketplaces"].is_array());
+}

@@ -1,0 +1,113 @@
+//! A small client for the admin and user APIs of a running Worker.
+
+use serde_json::Value;
+
+use super::http_client::{request, RawResponse};
+
+/// The bootstrap admin token in `.dev.vars`.
+pub const ADMIN_TOKEN: &str = "dev-admin-token";
+
+/// Calls the API of the Worker at `base`.
+pub struct Api {
+    pub base: String,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Api {
+        Api {
+            base: base.to_string(),
+        }
+    }
+
+    /// A request with a bearer token and an optional JSON body.
+    pub fn call(&self, token: &str, method: &str, path: &str, body: Option<&Value>) -> RawResponse {
+        let auth = format!("Bearer {token}");
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).unwrap())
+            .unwrap_or_default();
+        request(
+            &self.base,
+            method,
+            path,
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            &bytes,
+        )
+    }
+
+    /// An admin call that must answer `status`; returns the JSON body (or Null).
+    pub fn admin(&self, method: &str, path: &str, body: Option<&Value>, status: u16) -> Value {
+        let r = self.call(ADMIN_TOKEN, method, path, body);
+        assert_eq!(r.status, status, "{method} {path}: {}", r.text());
+        serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+    }
+
+    /// Imports an archive into marketplace `slug`.
+    pub fn import(&self, slug: &str, archive: &[u8]) -> RawResponse {
+        let auth = format!("Bearer {ADMIN_TOKEN}");
+        request(
+            &self.base,
+            "PUT",
+            &format!("/api/admin/marketplaces/{slug}"),
+            &[("Authorization", &auth)],
+            archive,
+        )
+    }
+
+    /// Creates a user and returns a fresh token for them.
+    pub fn user_with_token(&self, username: &str) -> String {
+        self.admin("POST", "/api/admin/users", Some(&serde_json::json!({"username": username, "email": format!("{username}@example.com")})), 201);
+        let t = self.admin(
+            "POST",
+            &format!("/api/admin/users/{username}/tokens"),
+            Some(&serde_json::json!({"name": "test"})),
+            201,
+        );
+        t["token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a group with `members`.
+    pub fn group(&self, name: &str, members: &[&str]) {
+        self.admin(
+            "POST",
+            "/api/admin/groups",
+            Some(&serde_json::json!({"name": name})),
+            201,
+        );
+        for m in members {
+            self.admin(
+                "PUT",
+                &format!("/api/admin/groups/{name}/members/{m}"),
+                None,
+                204,
+            );
+        }
+    }
+
+    /// Grants `slug/plugin` to `group`.
+    pub fn grant(&self, group: &str, slug: &str, plugin: &str, requirement: &str) {
+        self.admin(
+            "PUT",
+            &format!("/api/admin/groups/{group}/grants/{slug}/{plugin}"),
+            Some(&serde_json::json!({"requirement": requirement})),
+            204,
+        );
+    }
+
+    /// `/marketplace/info` for a user.
+    pub fn info(&self, token: &str) -> Value {
+        let r = self.call(token, "GET", "/marketplace/info", None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
+    /// The clone URL with the token as Basic password.
+    pub fn git_url(&self, token: &str) -> String {
+        format!(
+            "http://x:{token}@{}/marketplace.git",
+            self.base.trim_start_matches("http://")
+        )
+    }
+}
