@@ -1,0 +1,113 @@
+//! End to end with the real Claude Code CLI (npm `@anthropic-ai/claude-code`,
+//! temporary HOME) against the Worker under `wrangler dev`: add the
+//! marketplace, install a plugin, and pick up a new version after the admin
+//! re-imports.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use support::api::Api;
+use support::archives::{marketplace, plugin_files, zip_of};
+use support::git_cli::TempDir;
+use support::wrangler::wrangler;
+
+fn claude_bin() -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/.bin/claude");
+    assert!(
+        bin.exists(),
+        "{} is missing: run scripts/test.sh (or npm ci) to install @anthropic-ai/claude-code",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `claude <args>` with HOME at `home`; panics with its output on failure.
+fn claude(home: &Path, args: &[&str]) -> String {
+    let out = Command::new(claude_bin())
+        .args(args)
+        .current_dir(home)
+        .env("HOME", home)
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env_remove("ANTHROPIC_API_KEY")
+        .output()
+        .expect("run claude");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "claude {args:?} failed ({}):\n{text}",
+        out.status
+    );
+    text
+}
+
+/// The installed record of `plugin` from `installed_plugins.json`.
+fn installed(home: &Path, plugin: &str) -> Value {
+    let raw = std::fs::read(home.join(".claude/plugins/installed_plugins.json"))
+        .expect("installed_plugins.json");
+    let v: Value = serde_json::from_slice(&raw).unwrap();
+    v["plugins"][plugin][0].clone()
+}
+
+#[test]
+fn claude_code_adds_installs_and_updates_from_the_worker() {
+    let api = Api::new(&wrangler().base);
+    assert_eq!(
+        api.import("cc", &zip_of(&marketplace("cc", "1.0.0")))
+            .status,
+        200
+    );
+    let token = api.user_with_token("cc-user");
+    api.group("cc-g", &["cc-user"]);
+    api.grant("cc-g", "cc", "alpha", "available");
+
+    let home = TempDir::new("claude-home");
+    claude(
+        home.path(),
+        &["plugin", "marketplace", "add", &api.git_url(&token)],
+    );
+    claude(
+        home.path(),
+        &["plugin", "install", "alpha@marketplace-edge"],
+    );
+    let rec = installed(home.path(), "alpha@marketplace-edge");
+    assert_eq!(rec["version"], "1.0.0", "{rec}");
+    // The installed copy is the imported plugin, byte for byte.
+    let dir = PathBuf::from(rec["installPath"].as_str().unwrap());
+    for (path, exec, content) in plugin_files(&marketplace("cc", "1.0.0"), "alpha") {
+        let got =
+            std::fs::read(dir.join(&path)).unwrap_or_else(|e| panic!("installed {path}: {e}"));
+        assert_eq!(got, content, "{path}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join(&path))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o100 != 0, exec, "{path} exec bit");
+    }
+
+    // The admin publishes 2.0.0; Claude Code's update flow picks it up.
+    assert_eq!(
+        api.import("cc", &zip_of(&marketplace("cc", "2.0.0")))
+            .status,
+        200
+    );
+    claude(
+        home.path(),
+        &["plugin", "marketplace", "update", "marketplace-edge"],
+    );
+    claude(home.path(), &["plugin", "update", "alpha@marketplace-edge"]);
+    let rec = installed(home.path(), "alpha@marketplace-edge");
+    assert_eq!(rec["version"], "2.0.0", "{rec}");
+    let dir = PathBuf::from(rec["installPath"].as_str().unwrap());
+    let cmd = std::fs::read_to_string(dir.join("commands/alpha.md")).unwrap();
+    assert!(cmd.contains("v2.0.0"), "{cmd}");
+}
