@@ -1,0 +1,43 @@
+#!/bin/sh
+# Seeds the local demo catalog once, through the Worker's own admin API:
+# users `admin` (admin) and `dev` (member), group `everyone`, the curated
+# marketplace in demo/marketplace as `demo`, and grants. The `dev` user gets
+# a fixed token so the line printed below always works; it is for local
+# development only and is inserted straight into the local D1.
+#
+# Usage: scripts/seed-demo.sh <base-url> [persist-dir]
+set -eu
+cd "$(dirname "$0")/.."
+BASE=$1
+PERSIST=${2:-.wrangler/state}
+ADMIN="Authorization: Bearer dev-admin-token"
+DEV_PAT=mpe_de0de0de0de0de0de0de0de0de0de0de0de0de0d
+
+api() { # method path [json]
+  curl -sS -o /dev/null -w '%{http_code}' -X "$1" "$BASE$2" -H "$ADMIN" -H 'Content-Type: application/json' ${3:+-d "$3"}
+}
+
+if curl -sS "$BASE/api/admin/users" -H "$ADMIN" | grep -q '"username":"dev"'; then
+  echo "demo catalog already seeded"
+else
+  echo "seeding the demo catalog"
+  api POST /api/admin/users '{"username":"admin","email":"admin@example.com","admin":true}' >/dev/null
+  api POST /api/admin/users '{"username":"dev","email":"dev@example.com"}' >/dev/null
+  api POST /api/admin/groups '{"name":"everyone"}' >/dev/null
+  api PUT /api/admin/groups/everyone/members/dev >/dev/null
+  archive=$(mktemp)
+  tar -C demo/marketplace -czf "$archive" .
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT "$BASE/api/admin/marketplaces/demo" -H "$ADMIN" --data-binary @"$archive")
+  rm -f "$archive"
+  [ "$code" = 200 ] || { echo "error: importing demo/marketplace failed with HTTP $code" >&2; exit 1; }
+  api PUT /api/admin/groups/everyone/grants/demo/code-review '{"requirement":"required"}' >/dev/null
+  api PUT /api/admin/groups/everyone/grants/demo/commit-helper '{"requirement":"available"}' >/dev/null
+  api PUT /api/admin/groups/everyone/grants/demo/docs-writer '{"requirement":"available"}' >/dev/null
+  api PUT /api/admin/groups/everyone/grants/demo/upstream-example '{"requirement":"available"}' >/dev/null
+  hash=$(printf %s "$DEV_PAT" | sha256sum | cut -d' ' -f1)
+  npx wrangler d1 execute DB --local --persist-to "$PERSIST" --command \
+    "INSERT OR IGNORE INTO tokens (id, user_id, name, token_sha256, created_at) SELECT 'dev-fixed-token', id, 'fixed dev token', '$hash', 0 FROM users WHERE username = 'dev'" >/dev/null
+fi
+HOSTPORT=${BASE#http://}
+printf '\n  Register the demo marketplace in Claude Code:\n\n    claude plugin marketplace add http://x:%s@%s/marketplace.git\n\n' "$DEV_PAT" "$HOSTPORT"
+printf '  or clone it:  git clone http://x:%s@%s/marketplace.git\n  admin API:    curl -H "Authorization: Bearer dev-admin-token" %s/api/admin/marketplaces\n\n' "$DEV_PAT" "$HOSTPORT" "$BASE"
