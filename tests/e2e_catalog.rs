@@ -521,3 +521,144 @@ fn admin_listing_and_validation_errors() {
     let listed = api.admin("GET", "/api/admin/marketplaces", None, 200);
     assert!(listed["marketplaces"].is_array());
 }
+
+/// Lists a ZIP with Python's zipfile (independent of our code): path → (exec, content).
+fn python_unzip(zip: &[u8]) -> ExpectedFiles {
+    let tmp = TempDir::new("unzip");
+    let path = tmp.path().join("m.zip");
+    std::fs::write(&path, zip).unwrap();
+    let script = "import zipfile,sys,json,base64\n\
+                  z=zipfile.ZipFile(sys.argv[1])\n\
+                  print(json.dumps({i.filename:[bool((i.external_attr>>16)&0o100), base64.b64encode(z.read(i)).decode()] for i in z.infolist()}))";
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("python3 is needed to check ZIPs independently ({e}); install python3")
+        });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let content = base64_decode(v[1].as_str().unwrap());
+            (k.clone(), (v[0].as_bool().unwrap(), content))
+        })
+        .collect()
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sys,base64;sys.stdout.buffer.write(base64.b64decode(sys.argv[1]))")
+        .arg(s)
+        .output()
+        .unwrap();
+    out.stdout
+}
+
+#[test]
+fn zip_channel_matches_the_tree_and_honours_if_none_match() {
+    let api = api();
+    assert_eq!(
+        api.import("zp", &zip_of(&marketplace("zp", "1.0.0")))
+            .status,
+        200
+    );
+    let t = api.user_with_token("zp-user");
+    api.group("zp-g", &["zp-user"]);
+    api.grant("zp-g", "zp", "alpha", "available");
+    api.grant("zp-g", "zp", "beta", "available");
+    let clone = clone_view(&api.git_url(&t), 2, false);
+    let etag = format!("\"{}\"", api.info(&t)["etag"].as_str().unwrap());
+    let base = &wrangler().base;
+
+    let r = request(
+        base,
+        "GET",
+        "/marketplace.zip",
+        &[("Authorization", &format!("Bearer {t}"))],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    assert_eq!(r.header("content-type"), Some("application/zip"));
+    assert_eq!(
+        python_unzip(&r.body),
+        clone.files,
+        "the ZIP holds exactly the cloned tree, with exec bits"
+    );
+
+    // HTTP Basic works too, and If-None-Match with the ETag gives 304.
+    let basic = format!(
+        "Basic {}",
+        String::from_utf8(base64_encode(format!("x:{t}").as_bytes())).unwrap()
+    );
+    let again = request(
+        base,
+        "GET",
+        "/marketplace.zip",
+        &[("Authorization", &basic)],
+        b"",
+    );
+    assert_eq!(again.body, r.body, "deterministic bytes");
+    let cached = request(
+        base,
+        "GET",
+        "/marketplace.zip",
+        &[("Authorization", &basic), ("If-None-Match", &etag)],
+        b"",
+    );
+    assert_eq!(cached.status, 304);
+    assert!(cached.body.is_empty());
+    assert_eq!(
+        request(base, "GET", "/marketplace.zip", &[], b"").status,
+        401
+    );
+
+    // Purging caches drops packs and ZIPs; both are rebuilt identically.
+    let purged = api.admin(
+        "POST",
+        "/api/admin/cache/purge",
+        Some(&json!({"all": true})),
+        200,
+    );
+    assert!(purged["deleted"].as_u64().unwrap() >= 2, "{purged}");
+    let rebuilt = request(
+        base,
+        "GET",
+        "/marketplace.zip",
+        &[("Authorization", &basic)],
+        b"",
+    );
+    assert_eq!(rebuilt.body, r.body);
+    let after = clone_view(&api.git_url(&t), 0, false);
+    assert_eq!(after.commit, clone.commit);
+    assert_eq!(
+        api.admin("POST", "/api/admin/cache/purge", Some(&json!({})), 400)["error"]["code"],
+        "bad_purge"
+    );
+}
+
+fn base64_encode(input: &[u8]) -> Vec<u8> {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import sys,base64;sys.stdout.write(base64.b64encode(sys.stdin.buffer.read()).decode())")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(input)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    out.stdout
+}

@@ -10,3 +10,4 @@ pub mod names;
 pub mod resolve;
 pub mod snapshot;
 pub mod token;
+pub mod zip_export;

@@ -112,6 +112,25 @@ impl PackEntry {
     }
 }
 
+/// Inflates a stored entry back to its object, refusing one whose header
+/// claims more than `max_size` bytes or whose data does not match the header.
+pub fn inflate_entry(bytes: &[u8], max_size: u64) -> Result<(ObjectKind, Vec<u8>), PackError> {
+    use std::io::Read;
+    let (kind, size, header_len) = parse_entry_header(bytes)?;
+    if size > max_size {
+        return Err(PackError::BadEntry("entry is larger than allowed"));
+    }
+    let mut out = Vec::with_capacity(size as usize);
+    flate2::read::ZlibDecoder::new(&bytes[header_len..])
+        .take(size + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| PackError::BadEntry("zlib data is corrupt"))?;
+    if out.len() as u64 != size {
+        return Err(PackError::BadEntry("inflated size differs from the header"));
+    }
+    Ok((kind, out))
+}
+
 /// A sink wrapper that hashes everything written through it.
 struct HashingWriter<W> {
     inner: W,
@@ -327,6 +346,21 @@ mod tests {
         let (whole, sum_direct) = direct.finish().unwrap();
         assert_eq!(chunks.concat(), whole);
         assert_eq!(sum_drained, sum_direct);
+    }
+
+    #[test]
+    fn entries_inflate_back_to_their_object() {
+        let body = b"round trip".repeat(100);
+        let e = PackEntry::compress(ObjectKind::Blob, &body, DEFAULT_LEVEL);
+        assert_eq!(
+            inflate_entry(e.as_bytes(), 1 << 20).unwrap(),
+            (ObjectKind::Blob, body.clone())
+        );
+        assert!(inflate_entry(e.as_bytes(), 10).is_err(), "size cap");
+        let mut bad = e.into_bytes();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        assert!(inflate_entry(&bad, 1 << 20).is_err(), "corrupt data");
     }
 
     #[test]

@@ -183,10 +183,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                     "send {\"all\": true}; finer purges are not supported yet",
                 ));
             }
-            json(
-                200,
-                &json!({ "deleted_packs": store.purge_all_packs().await? }),
-            )
+            json(200, &json!({ "deleted": store.purge_all_packs().await? }))
         }
         _ => Err(ApiError::not_found(&req.path())),
     }

@@ -60,8 +60,12 @@ async fn dispatch(req: Request, env: &Env, path: &str) -> ApiResult {
             return served::git(req, env, &store, rel).await;
         }
     }
-    if path == "/marketplace/info" && req.method() == Method::Get {
-        return served::info(req, env, &store).await;
+    match (req.method(), path) {
+        (Method::Get, "/marketplace/info") => return served::info(req, env, &store).await,
+        (Method::Get | Method::Head, "/marketplace.zip") => {
+            return served::zip(req, env, &store).await
+        }
+        _ => {}
     }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {

@@ -1,5 +1,5 @@
-//! The channels that serve a user's view: `/marketplace.git` (smart HTTP)
-//! and `/marketplace/info`.
+//! The channels that serve a user's view: `/marketplace.git` (smart HTTP),
+//! `/marketplace.zip` and `/marketplace/info`.
 //!
 //! The snapshot is resolved from D1 on every request; R2 is read only when a
 //! pack must be sent: the cached `packs/<etag>` for a full fetch, else the
@@ -10,12 +10,16 @@ use worker::{Env, Headers, Method, Request, Response};
 
 use super::auth::{authenticate, Principal};
 use super::error::{ApiError, ApiResult};
+use crate::catalog::marketplace::MANIFEST_PATH;
 use crate::catalog::resolve::served_keys;
 use crate::catalog::snapshot::{ObjectSource, ServedPlugin, Snapshot};
+use crate::catalog::zip_export::{build_zip, ZipFile};
 use crate::git::body::MAX_REQUEST_BYTES;
+use crate::git::pack::inflate_entry;
 use crate::git::pack::PackWriter;
 use crate::git::smart_http::{self, GitBody, GitRequest};
 use crate::git::upload_pack::{frame_pack_bytes, PackResponse, Server};
+use crate::storage::blobs::zip_key;
 use crate::storage::users::UserRow;
 use crate::storage::Store;
 
@@ -204,6 +208,63 @@ pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
         200,
         &json!({ "etag": view.snapshot.etag.as_str(), "commit": view.snapshot.commit_id.to_hex(), "plugins": plugins }),
     )
+}
+
+/// `GET /marketplace.zip`: the same tree as a deterministic ZIP, with the
+/// view's ETag as a strong `ETag` (so `If-None-Match` gives 304).
+pub async fn zip(req: Request, env: &Env, store: &Store) -> ApiResult {
+    let user = served_user(&req, env, store).await?;
+    let view = load_view(store, env, &user).await?;
+    let etag = format!("\"{}\"", view.snapshot.etag);
+    let headers = Headers::new();
+    headers.set("ETag", &etag)?;
+    headers.set("Cache-Control", "private, no-cache")?;
+    let inm = req.headers().get("If-None-Match")?;
+    if inm.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
+        return Ok(Response::empty()?.with_status(304).with_headers(headers));
+    }
+    let key = zip_key(&view.snapshot.etag);
+    let bytes = match store.get_object(&key).await? {
+        Some(b) => b,
+        None => {
+            let b = build_view_zip(store, &view).await?;
+            store.put_object(&key, b.clone()).await?;
+            b
+        }
+    };
+    headers.set("Content-Type", "application/zip")?;
+    headers.set(
+        "Content-Disposition",
+        "attachment; filename=\"marketplace.zip\"",
+    )?;
+    Ok(Response::from_bytes(bytes)?.with_headers(headers))
+}
+
+/// Builds the ZIP from the manifest and the plugins' entries (inflated).
+async fn build_view_zip(store: &Store, view: &View) -> Result<Vec<u8>, ApiError> {
+    let mut files: Vec<ZipFile> = vec![(
+        MANIFEST_PATH.to_string(),
+        false,
+        view.snapshot.manifest.clone(),
+    )];
+    for p in &view.plugins {
+        let Some(key) = p.entries_key.as_deref().filter(|_| !p.files.is_empty()) else {
+            continue;
+        };
+        let entries = store
+            .get_object(key)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("R2 object {key} is missing")))?;
+        for f in &p.files {
+            let slice = entries
+                .get(f.entry.offset as usize..(f.entry.offset + f.entry.len) as usize)
+                .ok_or_else(|| ApiError::internal("pack entry lies outside its R2 object"))?;
+            let (_, content) = inflate_entry(slice, f.size)
+                .map_err(|e| ApiError::internal(format!("{key}: {e}")))?;
+            files.push((format!("plugins/{}/{}", p.dir(), f.path), f.exec, content));
+        }
+    }
+    build_zip(&mut files).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 fn text(status: u16, msg: &str) -> ApiResult {

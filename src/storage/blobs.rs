@@ -8,7 +8,25 @@ pub fn pack_key(etag: &Etag) -> String {
     format!("packs/{etag}")
 }
 
+/// R2 key of a view's cached ZIP.
+pub fn zip_key(etag: &Etag) -> String {
+    format!("zips/{etag}")
+}
+
+/// Prefixes of everything derived from a view, which a purge may drop.
+const CACHE_PREFIXES: [&str; 2] = ["packs/", "zips/"];
+
 impl Store {
+    /// Writes an R2 object.
+    pub async fn put_object(&self, key: &str, bytes: Vec<u8>) -> StoreResult<()> {
+        self.bucket
+            .put(key, bytes)
+            .execute()
+            .await
+            .map_err(r2_err)?;
+        Ok(())
+    }
+
     /// A whole R2 object, if present.
     pub async fn get_object(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         match self.bucket.get(key).execute().await.map_err(r2_err)? {
@@ -51,26 +69,28 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes every cached pack; returns how many were deleted.
+    /// Deletes every cached pack and ZIP; returns how many objects went.
     pub async fn purge_all_packs(&self) -> StoreResult<usize> {
         let mut deleted = 0;
-        loop {
-            let listing = self
-                .bucket
-                .list()
-                .prefix("packs/")
-                .limit(500)
-                .execute()
-                .await
-                .map_err(r2_err)?;
-            let keys: Vec<String> = listing.objects().iter().map(|o| o.key()).collect();
-            if keys.is_empty() {
-                break;
-            }
-            deleted += keys.len();
-            self.bucket.delete_multiple(keys).await.map_err(r2_err)?;
-            if !listing.truncated() {
-                break;
+        for prefix in CACHE_PREFIXES {
+            loop {
+                let listing = self
+                    .bucket
+                    .list()
+                    .prefix(prefix)
+                    .limit(500)
+                    .execute()
+                    .await
+                    .map_err(r2_err)?;
+                let keys: Vec<String> = listing.objects().iter().map(|o| o.key()).collect();
+                if keys.is_empty() {
+                    break;
+                }
+                deleted += keys.len();
+                self.bucket.delete_multiple(keys).await.map_err(r2_err)?;
+                if !listing.truncated() {
+                    break;
+                }
             }
         }
         self.stmt(
