@@ -15,10 +15,11 @@ use crate::catalog::resolve::served_keys;
 use crate::catalog::snapshot::{ObjectSource, ServedPlugin, Snapshot};
 use crate::catalog::zip_export::{build_zip, ZipFile};
 use crate::git::body::MAX_REQUEST_BYTES;
+use crate::git::memory::MemoryRepo;
 use crate::git::pack::inflate_entry;
 use crate::git::pack::PackWriter;
 use crate::git::smart_http::{self, GitBody, GitRequest};
-use crate::git::upload_pack::{frame_pack_bytes, PackResponse, Server};
+use crate::git::upload_pack::{frame_pack_bytes, PackResponse, ProtocolVersion, Server};
 use crate::storage::blobs::zip_key;
 use crate::storage::users::UserRow;
 use crate::storage::Store;
@@ -89,6 +90,29 @@ pub async fn git(mut req: Request, env: &Env, store: &Store, rel: &str) -> ApiRe
     } else {
         Vec::new()
     };
+    // The v2 capability advertisement lists no refs: answer it without D1.
+    let v2 = ProtocolVersion::from_header(git_protocol.as_deref()) == ProtocolVersion::V2;
+    if method == Method::Get && rel == "/info/refs" && v2 {
+        let greq = GitRequest {
+            method: "GET",
+            path: rel,
+            query: query.as_deref(),
+            git_protocol: git_protocol.as_deref(),
+            content_type: None,
+            content_encoding: None,
+            body: &[],
+        };
+        let resp = smart_http::handle(
+            &greq,
+            &MemoryRepo::new(),
+            &Server {
+                agent: crate::AGENT,
+            },
+        );
+        if let GitBody::Bytes(b) = resp.body {
+            return git_bytes(resp.status, resp.content_type, b);
+        }
+    }
     let view = load_view(store, env, &user).await?;
     let greq = GitRequest {
         method: method.as_ref(),
@@ -110,13 +134,16 @@ pub async fn git(mut req: Request, env: &Env, store: &Store, rel: &str) -> ApiRe
         GitBody::Bytes(b) => b.clone(),
         GitBody::Pack(p) => pack_response(store, &view, p).await?,
     };
+    git_bytes(resp.status, resp.content_type, bytes)
+}
+
+/// A smart-HTTP response body; git responses are never cached.
+fn git_bytes(status: u16, content_type: &str, bytes: Vec<u8>) -> ApiResult {
     let headers = Headers::new();
-    headers.set("Content-Type", resp.content_type)?;
-    if resp.no_cache {
-        headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
-    }
+    headers.set("Content-Type", content_type)?;
+    headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
     Ok(Response::from_bytes(bytes)?
-        .with_status(resp.status)
+        .with_status(status)
         .with_headers(headers))
 }
 
