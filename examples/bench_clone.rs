@@ -14,7 +14,7 @@
 //! (after `scripts/test.sh` or `scripts/setup.sh && scripts/build-worker.sh`).
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
