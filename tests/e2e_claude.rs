@@ -111,3 +111,36 @@ fn claude_code_adds_installs_and_updates_from_the_worker() {
     let cmd = std::fs::read_to_string(dir.join("commands/alpha.md")).unwrap();
     assert!(cmd.contains("v2.0.0"), "{cmd}");
 }
+
+#[test]
+fn token_can_live_in_a_git_credential_helper_instead_of_the_url() {
+    let api = Api::new(&wrangler().base);
+    assert_eq!(api.import("ch", &zip_of(&marketplace("ch", "1.0.0"))).status, 200);
+    let token = api.user_with_token("ch-user");
+    api.group("ch-g", &["ch-user"]);
+    api.grant("ch-g", "ch", "beta", "available");
+    let home = TempDir::new("claude-cred-home");
+    let host = wrangler().base.trim_start_matches("http://").to_string();
+    // As README's deployment section tells members to do.
+    let git = |args: &[&str], input: Option<&str>| {
+        use std::io::Write;
+        let mut child = Command::new("git")
+            .args(args)
+            .env("HOME", home.path())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("git");
+        if let Some(i) = input {
+            child.stdin.take().unwrap().write_all(i.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success(), "git {args:?}");
+    };
+    git(&["config", "--global", &format!("credential.http://{host}.helper"), "store"], None);
+    git(&["credential", "approve"], Some(&format!("protocol=http\nhost={host}\nusername=x\npassword={token}\n\n")));
+    claude(home.path(), &["plugin", "marketplace", "add", &format!("{}/marketplace.git", wrangler().base)]);
+    claude(home.path(), &["plugin", "install", "beta@marketplace-edge"]);
+    assert_eq!(installed(home.path(), "beta@marketplace-edge")["version"], "1.0.0");
+    let settings = std::fs::read_to_string(home.path().join(".claude/settings.json")).unwrap();
+    assert!(!settings.contains(&token), "the token must not be stored in Claude Code's settings");
+}
