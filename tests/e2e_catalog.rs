@@ -662,3 +662,44 @@ fn base64_encode(input: &[u8]) -> Vec<u8> {
         .unwrap();
     out.stdout
 }
+
+#[test]
+fn concurrent_cold_clones_all_succeed_and_cache_one_correct_pack() {
+    let api = api();
+    let files = marketplace("cx", "1.0.0");
+    assert_eq!(api.import("cx", &zip_of(&files)).status, 200);
+    let t = api.user_with_token("cx-user");
+    api.group("cx-g", &["cx-user"]);
+    for p in ["alpha", "beta", "gamma"] {
+        api.grant("cx-g", "cx", p, "available");
+    }
+    api.admin(
+        "POST",
+        "/api/admin/cache/purge",
+        Some(&json!({"all": true})),
+        200,
+    );
+    let url = api.git_url(&t);
+    let clones: Vec<support::checks::Cloned> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let url = url.clone();
+                s.spawn(move || clone_view(&url, if i % 2 == 0 { 2 } else { 0 }, i >= 2))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("clone thread"))
+            .collect()
+    });
+    for c in &clones {
+        assert_eq!(c.commit, clones[0].commit);
+        assert_eq!(
+            c.plugin("cx-gamma"),
+            expected(&plugin_files(&files, "gamma"))
+        );
+    }
+    // Whichever miss stored last, the cached pack serves a correct clone.
+    let warm = clone_view(&url, 2, false);
+    assert_eq!(warm.files, clones[0].files);
+}

@@ -115,7 +115,11 @@ fn claude_code_adds_installs_and_updates_from_the_worker() {
 #[test]
 fn token_can_live_in_a_git_credential_helper_instead_of_the_url() {
     let api = Api::new(&wrangler().base);
-    assert_eq!(api.import("ch", &zip_of(&marketplace("ch", "1.0.0"))).status, 200);
+    assert_eq!(
+        api.import("ch", &zip_of(&marketplace("ch", "1.0.0")))
+            .status,
+        200
+    );
     let token = api.user_with_token("ch-user");
     api.group("ch-g", &["ch-user"]);
     api.grant("ch-g", "ch", "beta", "available");
@@ -136,11 +140,38 @@ fn token_can_live_in_a_git_credential_helper_instead_of_the_url() {
         drop(child.stdin.take());
         assert!(child.wait().unwrap().success(), "git {args:?}");
     };
-    git(&["config", "--global", &format!("credential.http://{host}.helper"), "store"], None);
-    git(&["credential", "approve"], Some(&format!("protocol=http\nhost={host}\nusername=x\npassword={token}\n\n")));
-    claude(home.path(), &["plugin", "marketplace", "add", &format!("{}/marketplace.git", wrangler().base)]);
+    git(
+        &[
+            "config",
+            "--global",
+            &format!("credential.http://{host}.helper"),
+            "store",
+        ],
+        None,
+    );
+    git(
+        &["credential", "approve"],
+        Some(&format!(
+            "protocol=http\nhost={host}\nusername=x\npassword={token}\n\n"
+        )),
+    );
+    claude(
+        home.path(),
+        &[
+            "plugin",
+            "marketplace",
+            "add",
+            &format!("{}/marketplace.git", wrangler().base),
+        ],
+    );
     claude(home.path(), &["plugin", "install", "beta@marketplace-edge"]);
-    assert_eq!(installed(home.path(), "beta@marketplace-edge")["version"], "1.0.0");
+    assert_eq!(
+        installed(home.path(), "beta@marketplace-edge")["version"],
+        "1.0.0"
+    );
     let settings = std::fs::read_to_string(home.path().join(".claude/settings.json")).unwrap();
-    assert!(!settings.contains(&token), "the token must not be stored in Claude Code's settings");
+    assert!(
+        !settings.contains(&token),
+        "the token must not be stored in Claude Code's settings"
+    );
 }
