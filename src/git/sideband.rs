@@ -31,68 +31,107 @@ pub fn write_band(out: &mut Vec<u8>, band: u8, payload: &[u8]) {
     }
 }
 
-/// A `Write` that frames everything written to it as band-1 packets.
-pub struct SideBand<W: Write> {
-    inner: W,
+/// Frames a byte stream into band-1 packets incrementally: feed chunks as
+/// they arrive, get back whole packets. Holds at most one packet's payload.
+#[derive(Debug, Clone)]
+pub struct SideBandFramer {
     buf: Vec<u8>,
     max_payload: usize,
 }
 
-impl<W: Write> SideBand<W> {
-    /// Frames into `inner` with packets of at most `max_payload` data bytes.
-    pub fn new(inner: W, max_payload: usize) -> Self {
+impl SideBandFramer {
+    /// Packets of at most `max_payload` data bytes (clamped to the 64k limit).
+    pub fn new(max_payload: usize) -> Self {
         let max_payload = max_payload.clamp(1, MAX_PAYLOAD_64K);
-        SideBand {
-            inner,
+        SideBandFramer {
             buf: Vec::with_capacity(max_payload),
             max_payload,
         }
     }
 
-    fn emit(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
+    /// Takes `data`; returns the packets it completed.
+    pub fn push(&mut self, mut data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        while !data.is_empty() {
+            let n = (self.max_payload - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.buf.len() == self.max_payload {
+                self.emit(&mut out);
+            }
         }
-        let mut pkt = Vec::with_capacity(self.buf.len() + 5);
-        write_band(&mut pkt, BAND_DATA, &self.buf);
-        self.buf.clear();
-        self.inner.write_all(&pkt)
+        out
+    }
+
+    /// Emits buffered data, then a progress message on band 2.
+    pub fn progress(&mut self, msg: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.emit(&mut out);
+        write_band(&mut out, BAND_PROGRESS, msg.as_bytes());
+        out
+    }
+
+    /// Emits whatever is buffered.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.emit(&mut out);
+        out
+    }
+
+    fn emit(&mut self, out: &mut Vec<u8>) {
+        if !self.buf.is_empty() {
+            write_band(out, BAND_DATA, &self.buf);
+            self.buf.clear();
+        }
+    }
+}
+
+/// A `Write` that frames everything written to it as band-1 packets.
+pub struct SideBand<W: Write> {
+    inner: W,
+    framer: SideBandFramer,
+}
+
+impl<W: Write> SideBand<W> {
+    /// Frames into `inner` with packets of at most `max_payload` data bytes.
+    pub fn new(inner: W, max_payload: usize) -> Self {
+        SideBand {
+            inner,
+            framer: SideBandFramer::new(max_payload),
+        }
     }
 
     /// Sends a progress message on band 2, after any buffered data.
     pub fn progress(&mut self, msg: &str) -> io::Result<()> {
-        self.emit()?;
-        let mut pkt = Vec::new();
-        write_band(&mut pkt, BAND_PROGRESS, msg.as_bytes());
-        self.inner.write_all(&pkt)
+        let bytes = self.framer.progress(msg);
+        self.inner.write_all(&bytes)
     }
 
     /// Emits buffered data and gives access to the inner sink (to drain it).
     pub fn flushed_inner(&mut self) -> io::Result<&mut W> {
-        self.emit()?;
+        let bytes = self.framer.finish();
+        self.inner.write_all(&bytes)?;
         Ok(&mut self.inner)
     }
 
     /// Emits buffered data and returns the inner sink.
     pub fn into_inner(mut self) -> io::Result<W> {
-        self.emit()?;
+        let bytes = self.framer.finish();
+        self.inner.write_all(&bytes)?;
         Ok(self.inner)
     }
 }
 
 impl<W: Write> Write for SideBand<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = self.max_payload - self.buf.len();
-        let n = room.min(data.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == self.max_payload {
-            self.emit()?;
-        }
-        Ok(n)
+        let packets = self.framer.push(data);
+        self.inner.write_all(&packets)?;
+        Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.emit()?;
+        let bytes = self.framer.finish();
+        self.inner.write_all(&bytes)?;
         self.inner.flush()
     }
 }
@@ -116,6 +155,21 @@ mod tests {
             joined.extend_from_slice(&d[1..]);
         }
         assert_eq!(joined, data);
+    }
+
+    #[test]
+    fn framer_in_chunks_equals_framer_at_once() {
+        let data: Vec<u8> = (0..150_000u32).map(|i| (i % 251) as u8).collect();
+        let mut whole = SideBandFramer::new(MAX_PAYLOAD_64K);
+        let mut expected = whole.push(&data);
+        expected.extend(whole.finish());
+        let mut chunked = SideBandFramer::new(MAX_PAYLOAD_64K);
+        let mut got = Vec::new();
+        for c in data.chunks(7777) {
+            got.extend(chunked.push(c));
+        }
+        got.extend(chunked.finish());
+        assert_eq!(got, expected);
     }
 
     #[test]

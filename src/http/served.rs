@@ -5,8 +5,13 @@
 //! pack must be sent: the cached `packs/<etag>` for a full fetch, else the
 //! served plugins' pre-compressed entries, one object per plugin.
 
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde_json::json;
-use worker::{Env, Headers, Method, Request, Response};
+use worker::{ByteStream, Env, Headers, Method, Request, Response};
 
 use super::auth::{authenticate, Principal};
 use super::error::{ApiError, ApiResult};
@@ -18,8 +23,11 @@ use crate::git::body::MAX_REQUEST_BYTES;
 use crate::git::memory::MemoryRepo;
 use crate::git::pack::inflate_entry;
 use crate::git::pack::PackWriter;
+use crate::git::sideband::SideBandFramer;
 use crate::git::smart_http::{self, GitBody, GitRequest};
-use crate::git::upload_pack::{frame_pack_bytes, PackResponse, ProtocolVersion, Server};
+use crate::git::upload_pack::{
+    frame_pack_bytes, progress_message, Framing, PackResponse, ProtocolVersion, Server,
+};
 use crate::storage::blobs::zip_key;
 use crate::storage::users::UserRow;
 use crate::storage::Store;
@@ -130,11 +138,65 @@ pub async fn git(mut req: Request, env: &Env, store: &Store, rel: &str) -> ApiRe
             agent: crate::AGENT,
         },
     );
-    let bytes = match &resp.body {
-        GitBody::Bytes(b) => b.clone(),
-        GitBody::Pack(p) => pack_response(store, &view, p).await?,
-    };
-    git_bytes(resp.status, resp.content_type, bytes)
+    match &resp.body {
+        GitBody::Bytes(b) => git_bytes(resp.status, resp.content_type, b.clone()),
+        GitBody::Pack(p) => {
+            let full = p.objects.len() == view.snapshot.all_objects().len();
+            // Hot path: a whole-snapshot fetch streams the cached pack from R2.
+            if full {
+                if let Some(stream) = store.cached_pack_stream(&view.snapshot.etag).await? {
+                    let headers = Headers::new();
+                    headers.set("Content-Type", resp.content_type)?;
+                    headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
+                    return Ok(
+                        Response::from_stream(framed_stream(p, stream))?.with_headers(headers)
+                    );
+                }
+            }
+            git_bytes(
+                resp.status,
+                resp.content_type,
+                pack_response(store, &view, p, full).await?,
+            )
+        }
+    }
+}
+
+/// `p`'s head, the pack chunks from `pack` framed as `p` asks, then its tail.
+fn framed_stream(
+    p: &PackResponse,
+    pack: ByteStream,
+) -> Pin<Box<dyn Stream<Item = worker::Result<Vec<u8>>>>> {
+    let mut head = p.head.clone();
+    let tail = p.tail().to_vec();
+    match p.framing {
+        Framing::Raw => Box::pin(
+            stream::once(async move { Ok(head) })
+                .chain(pack)
+                .chain(stream::once(async move { Ok(tail) })),
+        ),
+        Framing::SideBand {
+            max_payload,
+            progress,
+        } => {
+            let framer = Rc::new(RefCell::new(SideBandFramer::new(max_payload)));
+            if progress {
+                head.extend(
+                    framer
+                        .borrow_mut()
+                        .progress(&progress_message(p.objects.len())),
+                );
+            }
+            let feeding = Rc::clone(&framer);
+            let body = pack.map_ok(move |chunk| feeding.borrow_mut().push(&chunk));
+            let end = stream::once(async move {
+                let mut last = framer.borrow_mut().finish();
+                last.extend(tail);
+                Ok(last)
+            });
+            Box::pin(stream::once(async move { Ok(head) }).chain(body).chain(end))
+        }
+    }
 }
 
 /// A smart-HTTP response body; git responses are never cached.
@@ -147,12 +209,18 @@ fn git_bytes(status: u16, content_type: &str, bytes: Vec<u8>) -> ApiResult {
         .with_headers(headers))
 }
 
-/// The framed pack for `p`: the cached full pack when the fetch wants the
-/// whole snapshot, else one assembled for exactly `p.objects`.
-async fn pack_response(store: &Store, view: &View, p: &PackResponse) -> Result<Vec<u8>, ApiError> {
+/// The framed pack for `p` when no cached pack was streamed: a whole-snapshot
+/// fetch assembles the pack and caches it under the ETag; a partial fetch
+/// (the client sent `have`s) assembles exactly `p.objects`.
+async fn pack_response(
+    store: &Store,
+    view: &View,
+    p: &PackResponse,
+    full: bool,
+) -> Result<Vec<u8>, ApiError> {
     let snap = &view.snapshot;
-    let full = p.objects.len() == snap.all_objects().len();
     let pack = if full {
+        // Another request may have cached it since; either way the bytes are the same.
         match store.cached_pack(&snap.etag).await? {
             Some(pack) => pack,
             None => {

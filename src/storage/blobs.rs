@@ -38,6 +38,23 @@ impl Store {
         }
     }
 
+    /// The cached pack for `etag` as a byte stream, if any.
+    pub async fn cached_pack_stream(&self, etag: &Etag) -> StoreResult<Option<worker::ByteStream>> {
+        match self
+            .bucket
+            .get(pack_key(etag))
+            .execute()
+            .await
+            .map_err(r2_err)?
+        {
+            None => Ok(None),
+            Some(obj) => match obj.body() {
+                Some(body) => Ok(Some(body.stream().map_err(r2_err)?)),
+                None => Ok(None),
+            },
+        }
+    }
+
     /// The cached pack for `etag`, if any.
     pub async fn cached_pack(&self, etag: &Etag) -> StoreResult<Option<Vec<u8>>> {
         self.get_object(&pack_key(etag)).await

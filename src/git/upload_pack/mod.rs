@@ -297,6 +297,11 @@ fn symref_cap(refs: &Refs) -> Option<String> {
         .map(|t| format!("symref=HEAD:{t}"))
 }
 
+/// The band-2 line sent before a pack.
+pub fn progress_message(objects: usize) -> String {
+    format!("Sending {objects} objects.\n")
+}
+
 /// Writes `resp`'s head, then the pack produced by `write_pack` framed as
 /// `resp` asks, then its tail.
 pub fn write_framed<W: Write>(
@@ -313,7 +318,7 @@ pub fn write_framed<W: Write>(
         } => {
             let mut sb = SideBand::new(&mut sink, max_payload);
             if progress {
-                sb.progress(&format!("Sending {} objects.\n", resp.objects.len()))?;
+                sb.progress(&progress_message(resp.objects.len()))?;
             }
             write_pack(&mut sb)?;
             sb.into_inner()?;
