@@ -702,4 +702,27 @@ fn concurrent_cold_clones_all_succeed_and_cache_one_correct_pack() {
     // Whichever miss stored last, the cached pack serves a correct clone.
     let warm = clone_view(&url, 2, false);
     assert_eq!(warm.files, clones[0].files);
+    // The miss was streamed to R2 as it was sent: the cached pack is exactly
+    // the pack git received and kept.
+    let etag = api.info(&t)["etag"].as_str().unwrap().to_string();
+    let cache = api.admin("GET", "/api/admin/cache", None, 200);
+    let entry = cache["packs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["etag"] == etag.as_str())
+        .unwrap_or_else(|| panic!("{etag} not cached: {cache}"));
+    assert_eq!(entry["commit_id"], warm.commit.as_str());
+    let pack_dir = warm.dir().join(".git/objects/pack");
+    let received: Vec<u64> = std::fs::read_dir(&pack_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+        .map(|e| e.metadata().unwrap().len())
+        .collect();
+    assert_eq!(
+        received,
+        vec![entry["pack_size"].as_u64().unwrap()],
+        "cached pack size equals the received pack"
+    );
 }

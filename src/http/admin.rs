@@ -175,6 +175,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                 Err(ApiError::missing(format!("plugin `{slug}/{plugin}`")))
             }
         }
+        (Method::Get, ["cache"]) => json(200, &json!({ "packs": store.cached_packs().await? })),
         (Method::Post, ["cache", "purge"]) => {
             let body: PurgeBody = read_json(&mut req).await?;
             if !body.all {

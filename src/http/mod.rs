@@ -7,13 +7,14 @@ mod auth;
 mod error;
 mod git;
 mod me;
+mod pack_stream;
 mod served;
 
 use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use worker::{Env, Headers, Method, Request, Response, Result};
+use worker::{Context, Env, Headers, Method, Request, Response, Result};
 
 use crate::demo::demo_repo;
 use crate::git::memory::MemoryRepo;
@@ -33,18 +34,18 @@ fn demo() -> &'static MemoryRepo {
 }
 
 /// Routes one request.
-pub async fn route(req: Request, env: Env) -> Result<Response> {
+pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
     if path == DEMO_PREFIX || path.starts_with("/demo.git/") {
         return git::serve(req, DEMO_PREFIX, demo()).await;
     }
-    match dispatch(req, &env, &path).await {
+    match dispatch(req, &env, &ctx, &path).await {
         Ok(resp) => Ok(resp),
         Err(e) => e.into_response(),
     }
 }
 
-async fn dispatch(req: Request, env: &Env, path: &str) -> ApiResult {
+async fn dispatch(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult {
     if matches!(
         (req.method(), path),
         (Method::Get | Method::Head, "/healthz")
@@ -57,7 +58,7 @@ async fn dispatch(req: Request, env: &Env, path: &str) -> ApiResult {
     let store = Store::from_env(env)?;
     if let Some(rel) = path.strip_prefix(MARKETPLACE_PREFIX) {
         if rel.is_empty() || rel.starts_with('/') {
-            return served::git(req, env, &store, rel).await;
+            return served::git(req, env, ctx, &store, rel).await;
         }
     }
     match (req.method(), path) {

@@ -11,10 +11,11 @@ use std::rc::Rc;
 
 use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde_json::json;
-use worker::{ByteStream, Env, Headers, Method, Request, Response};
+use worker::{ByteStream, Context, Env, Headers, Method, Request, Response};
 
 use super::auth::{authenticate, Principal};
 use super::error::{ApiError, ApiResult};
+use super::pack_stream::stream_and_store;
 use crate::catalog::marketplace::MANIFEST_PATH;
 use crate::catalog::resolve::served_keys;
 use crate::catalog::snapshot::{ObjectSource, ServedPlugin, Snapshot};
@@ -66,7 +67,13 @@ async fn served_user(req: &Request, env: &Env, store: &Store) -> Result<UserRow,
 }
 
 /// `/marketplace.git/…`.
-pub async fn git(mut req: Request, env: &Env, store: &Store, rel: &str) -> ApiResult {
+pub async fn git(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    store: &Store,
+    rel: &str,
+) -> ApiResult {
     // Push and dumb HTTP are refused before anyone is asked to log in.
     let query = req.url()?.query().map(str::to_owned);
     let method = req.method();
@@ -153,10 +160,13 @@ pub async fn git(mut req: Request, env: &Env, store: &Store, rel: &str) -> ApiRe
                     );
                 }
             }
+            if full {
+                return stream_and_store(ctx, env, view, p, resp.content_type);
+            }
             git_bytes(
                 resp.status,
                 resp.content_type,
-                pack_response(store, &view, p, full).await?,
+                partial_pack(store, &view, p).await?,
             )
         }
     }
@@ -209,36 +219,10 @@ fn git_bytes(status: u16, content_type: &str, bytes: Vec<u8>) -> ApiResult {
         .with_headers(headers))
 }
 
-/// The framed pack for `p` when no cached pack was streamed: a whole-snapshot
-/// fetch assembles the pack and caches it under the ETag; a partial fetch
-/// (the client sent `have`s) assembles exactly `p.objects`.
-async fn pack_response(
-    store: &Store,
-    view: &View,
-    p: &PackResponse,
-    full: bool,
-) -> Result<Vec<u8>, ApiError> {
-    let snap = &view.snapshot;
-    let pack = if full {
-        // Another request may have cached it since; either way the bytes are the same.
-        match store.cached_pack(&snap.etag).await? {
-            Some(pack) => pack,
-            None => {
-                let pack = assemble_pack(store, view, &p.objects).await?;
-                store
-                    .store_pack(
-                        &snap.etag,
-                        &snap.commit_id.to_hex(),
-                        &snap.tree_id.to_hex(),
-                        pack.clone(),
-                    )
-                    .await?;
-                pack
-            }
-        }
-    } else {
-        assemble_pack(store, view, &p.objects).await?
-    };
+/// The framed pack for a partial fetch (the client proved it has some
+/// objects): assembled in memory for exactly `p.objects`, never cached.
+async fn partial_pack(store: &Store, view: &View, p: &PackResponse) -> Result<Vec<u8>, ApiError> {
+    let pack = assemble_pack(store, view, &p.objects).await?;
     frame_pack_bytes(p, &pack)
         .map_err(|e| ApiError::internal(format!("framing the pack failed: {e}")))
 }

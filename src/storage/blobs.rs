@@ -8,6 +8,15 @@ pub fn pack_key(etag: &Etag) -> String {
     format!("packs/{etag}")
 }
 
+/// A cached pack as the admin API lists it.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct CachedPack {
+    pub etag: String,
+    pub commit_id: String,
+    pub pack_size: i64,
+    pub created_at: i64,
+}
+
 /// R2 key of a view's cached ZIP.
 pub fn zip_key(etag: &Etag) -> String {
     format!("zips/{etag}")
@@ -55,25 +64,14 @@ impl Store {
         }
     }
 
-    /// The cached pack for `etag`, if any.
-    pub async fn cached_pack(&self, etag: &Etag) -> StoreResult<Option<Vec<u8>>> {
-        self.get_object(&pack_key(etag)).await
-    }
-
-    /// Stores a finished pack and records the snapshot it belongs to.
-    pub async fn store_pack(
+    /// Records that `packs/<etag>` now holds the pack of this snapshot.
+    pub async fn record_snapshot(
         &self,
         etag: &Etag,
         commit: &str,
         tree: &str,
-        pack: Vec<u8>,
+        size: i64,
     ) -> StoreResult<()> {
-        let size = pack.len() as i64;
-        self.bucket
-            .put(pack_key(etag), pack)
-            .execute()
-            .await
-            .map_err(r2_err)?;
         let t = now();
         self.stmt(
             "INSERT INTO snapshots (etag, commit_id, tree_id, pack_key, pack_size, created_at, last_served_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
@@ -84,6 +82,19 @@ impl Store {
         .await
         .map_err(super::db_err)?;
         Ok(())
+    }
+
+    /// The snapshots whose pack is cached, newest first.
+    pub async fn cached_packs(&self) -> StoreResult<Vec<CachedPack>> {
+        self.stmt(
+            "SELECT etag, commit_id, pack_size, created_at FROM snapshots WHERE pack_key IS NOT NULL ORDER BY created_at DESC, etag",
+            &[],
+        )?
+        .all()
+        .await
+        .map_err(super::db_err)?
+        .results()
+        .map_err(super::db_err)
     }
 
     /// Deletes every cached pack and ZIP; returns how many objects went.

@@ -1,0 +1,225 @@
+//! A cache miss, streamed: the pack for a whole snapshot is written once and
+//! its bytes go, as they are produced, both to the client (framed) and into
+//! `packs/<etag>` in R2.
+//!
+//! Invariants: memory holds one plugin's entries object and a few chunks,
+//! not the pack; the pack's length is known before the first byte (fresh
+//! objects are compressed up front, entry lengths come from D1), so R2
+//! receives a fixed-length stream and stores nothing unless every byte
+//! arrived; a failure mid-pack reaches the client as a band-3 error.
+
+use futures_channel::mpsc;
+use futures_util::{future, SinkExt, StreamExt};
+use worker::{Context, Env, FixedLengthStream, Headers, Response};
+
+use super::error::{ApiError, ApiResult};
+use super::served::View;
+use crate::catalog::snapshot::ObjectSource;
+use crate::git::pack::{PackEntry, PackWriter, DEFAULT_LEVEL};
+use crate::git::sideband::SideBandFramer;
+use crate::git::upload_pack::{band_error, progress_message, Framing, PackResponse};
+use crate::git::ObjectId;
+use crate::storage::blobs::pack_key;
+use crate::storage::Store;
+
+/// Chunks in flight per consumer before the producer waits.
+const CHANNEL_DEPTH: usize = 4;
+
+enum Part {
+    /// A synthesized object, already compressed.
+    Fresh(Vec<u8>),
+    /// Bytes `offset..offset+len` of plugin `plugin`'s entries object.
+    Entry {
+        plugin: usize,
+        offset: u64,
+        len: u64,
+    },
+}
+
+/// Compresses the synthesized objects and lays out every part of the pack.
+fn plan(view: &View, objects: &[ObjectId]) -> Result<(Vec<Part>, u64), ApiError> {
+    let mut total = 12 + 20;
+    let mut parts = Vec::with_capacity(objects.len());
+    for id in objects {
+        let part = match view.snapshot.source(id) {
+            Some(ObjectSource::Fresh(kind, body)) => {
+                Part::Fresh(PackEntry::compress(kind, body, DEFAULT_LEVEL).into_bytes())
+            }
+            Some(ObjectSource::Entry { plugin, entry }) => Part::Entry {
+                plugin,
+                offset: entry.offset,
+                len: entry.len,
+            },
+            None => {
+                return Err(ApiError::internal(format!(
+                    "object {id} is not in the snapshot"
+                )))
+            }
+        };
+        total += match &part {
+            Part::Fresh(b) => b.len() as u64,
+            Part::Entry { len, .. } => *len,
+        };
+        parts.push(part);
+    }
+    Ok((parts, total))
+}
+
+/// Frames pack bytes for the client as `framing` asks.
+struct ClientFraming(Option<SideBandFramer>);
+
+impl ClientFraming {
+    fn frame(&mut self, chunk: &[u8]) -> Vec<u8> {
+        match &mut self.0 {
+            Some(f) => f.push(chunk),
+            None => chunk.to_vec(),
+        }
+    }
+    fn finish(&mut self) -> Vec<u8> {
+        self.0
+            .as_mut()
+            .map(SideBandFramer::finish)
+            .unwrap_or_default()
+    }
+}
+
+/// Answers a whole-snapshot fetch on a cache miss by streaming the pack to
+/// the client while storing it in R2 (kept alive with `ctx.wait_until`).
+pub fn stream_and_store(
+    ctx: &Context,
+    env: &Env,
+    view: View,
+    p: &PackResponse,
+    content_type: &str,
+) -> ApiResult {
+    let (parts, total_len) = plan(&view, &p.objects)?;
+    let count = p.objects.len() as u32;
+    let mut head = p.head.clone();
+    let mut framing = match p.framing {
+        Framing::Raw => ClientFraming(None),
+        Framing::SideBand {
+            max_payload,
+            progress,
+        } => {
+            let mut f = SideBandFramer::new(max_payload);
+            if progress {
+                head.extend(f.progress(&progress_message(p.objects.len())));
+            }
+            ClientFraming(Some(f))
+        }
+    };
+    let sideband = matches!(p.framing, Framing::SideBand { .. });
+    let tail = p.tail().to_vec();
+    let keys: Vec<Option<String>> = view
+        .plugins
+        .iter()
+        .map(|pl| pl.entries_key.clone())
+        .collect();
+    let (etag, commit, tree) = (
+        view.snapshot.etag.clone(),
+        view.snapshot.commit_id.to_hex(),
+        view.snapshot.tree_id.to_hex(),
+    );
+    let store = Store::from_env(env)?;
+
+    let (mut to_client, from_producer) = mpsc::channel::<Vec<u8>>(CHANNEL_DEPTH);
+    let (mut to_r2, r2_stream) = mpsc::channel::<worker::Result<Vec<u8>>>(CHANNEL_DEPTH);
+    let task = async move {
+        let put = store
+            .bucket
+            .put(
+                pack_key(&etag),
+                FixedLengthStream::wrap(r2_stream, total_len),
+            )
+            .execute();
+        let produce = async {
+            let (mut client_ok, mut r2_ok) = (to_client.send(head).await.is_ok(), true);
+            let result: Result<(), String> = async {
+                let mut w = PackWriter::new(Vec::new(), count).map_err(|e| e.to_string())?;
+                let mut current: Option<(usize, Vec<u8>)> = None;
+                for part in &parts {
+                    match part {
+                        Part::Fresh(bytes) => {
+                            w.write_entry_bytes(bytes).map_err(|e| e.to_string())?
+                        }
+                        Part::Entry {
+                            plugin,
+                            offset,
+                            len,
+                        } => {
+                            if current.as_ref().map(|(i, _)| *i) != Some(*plugin) {
+                                let key = keys[*plugin]
+                                    .clone()
+                                    .ok_or("plugin has files but no entries")?;
+                                let bytes = store
+                                    .get_object(&key)
+                                    .await
+                                    .map_err(|e| e.to_string())?
+                                    .ok_or(format!("R2 object {key} is missing"))?;
+                                current = Some((*plugin, bytes));
+                            }
+                            let bytes = current
+                                .as_ref()
+                                .map(|(_, b)| b)
+                                .ok_or("no entries loaded")?;
+                            let slice = bytes
+                                .get(*offset as usize..(*offset + *len) as usize)
+                                .ok_or("pack entry lies outside its R2 object")?;
+                            w.write_entry_bytes(slice).map_err(|e| e.to_string())?;
+                        }
+                    }
+                    let chunk = std::mem::take(w.get_mut());
+                    if r2_ok {
+                        r2_ok = to_r2.send(Ok(chunk.clone())).await.is_ok();
+                    }
+                    if client_ok {
+                        client_ok = to_client.send(framing.frame(&chunk)).await.is_ok();
+                    }
+                    if !client_ok && !r2_ok {
+                        return Err("both the client and R2 went away".to_string());
+                    }
+                }
+                let (trailer, _) = w.finish().map_err(|e| e.to_string())?;
+                if r2_ok {
+                    r2_ok = to_r2.send(Ok(trailer.clone())).await.is_ok();
+                }
+                if client_ok {
+                    let mut last = framing.frame(&trailer);
+                    last.extend(framing.finish());
+                    last.extend(&tail);
+                    let _ = to_client.send(last).await;
+                }
+                Ok(())
+            }
+            .await;
+            if let Err(msg) = &result {
+                // Abort the upload so no partial pack is ever stored.
+                let _ = to_r2.send(Err(worker::Error::from(msg.clone()))).await;
+                if client_ok && sideband {
+                    let _ = to_client
+                        .send(band_error(&format!(
+                            "marketplace-edge: building the pack failed: {msg}"
+                        )))
+                        .await;
+                }
+            }
+            drop(to_r2);
+            drop(to_client);
+            result.is_ok() && r2_ok
+        };
+        let (produced, put) = future::join(produce, put).await;
+        if produced && put.is_ok() {
+            let _ = store
+                .record_snapshot(&etag, &commit, &tree, total_len as i64)
+                .await;
+        }
+    };
+    ctx.wait_until(task);
+    let headers = Headers::new();
+    headers.set("Content-Type", content_type)?;
+    headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
+    Ok(
+        Response::from_stream(from_producer.map(Ok::<Vec<u8>, worker::Error>))?
+            .with_headers(headers),
+    )
+}
