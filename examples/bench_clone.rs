@@ -17,7 +17,7 @@
 #[allow(unused_imports)]
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -96,53 +96,14 @@ fn serve_http_backend(root: PathBuf) -> String {
 }
 
 fn cgi(stream: TcpStream, root: &Path) -> std::io::Result<()> {
-    let mut r = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    r.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let (method, target) = (
-        parts.next().unwrap_or("").to_string(),
-        parts.next().unwrap_or("").to_string(),
+    let req = support::http_server::read_request(&stream, 64 << 20)?;
+    let header = |n: &str| req.header(n).unwrap_or_default().to_string();
+    let (path, query) = req.path_and_query();
+    let (method, body, query) = (
+        req.method.clone(),
+        req.body.clone(),
+        query.unwrap_or_default(),
     );
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h)? == 0 || h == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
-    let header = |n: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let mut body = Vec::new();
-    if header("transfer-encoding").eq_ignore_ascii_case("chunked") {
-        loop {
-            let mut size = String::new();
-            r.read_line(&mut size)?;
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-    } else {
-        let n: usize = header("content-length").parse().unwrap_or(0);
-        body.resize(n, 0);
-        r.read_exact(&mut body)?;
-    }
-    let (path, query) = target
-        .split_once('?')
-        .map(|(p, q)| (p.to_string(), q.to_string()))
-        .unwrap_or((target.clone(), String::new()));
     let mut child = Command::new("git")
         .arg("http-backend")
         .env("GIT_PROJECT_ROOT", root)

@@ -164,16 +164,14 @@ fn served_dirs(api: &Api, token: &str) -> Vec<String> {
 #[test]
 fn revoke_disable_and_optout_take_effect_and_required_cannot_be_opted_out() {
     let api = api();
-    assert_eq!(
-        api.import("fx", &zip_of(&marketplace("fx", "1.0.0")))
-            .status,
-        200
+    let t = api.scenario(
+        "fx",
+        &[
+            ("alpha", "available"),
+            ("beta", "available"),
+            ("gamma", "required"),
+        ],
     );
-    let t = api.user_with_token("fx-user");
-    api.group("fx-g", &["fx-user"]);
-    api.grant("fx-g", "fx", "alpha", "available");
-    api.grant("fx-g", "fx", "beta", "available");
-    api.grant("fx-g", "fx", "gamma", "required");
     assert_eq!(
         served_dirs(&api, &t),
         vec!["fx-alpha", "fx-beta", "fx-gamma"]
@@ -304,10 +302,7 @@ fn wrong_missing_and_revoked_tokens_are_refused() {
 fn rejected_imports_change_nothing() {
     let api = api();
     let good = marketplace("rj", "1.0.0");
-    assert_eq!(api.import("rj", &zip_of(&good)).status, 200);
-    let t = api.user_with_token("rj-user");
-    api.group("rj-g", &["rj-user"]);
-    api.grant("rj-g", "rj", "alpha", "available");
+    let t = api.scenario("rj", &[("alpha", "available")]);
     let before_info = api.info(&t);
     let before_catalog = api.admin("GET", "/api/admin/marketplaces/rj", None, 200);
 
@@ -567,15 +562,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 #[test]
 fn zip_channel_matches_the_tree_and_honours_if_none_match() {
     let api = api();
-    assert_eq!(
-        api.import("zp", &zip_of(&marketplace("zp", "1.0.0")))
-            .status,
-        200
-    );
-    let t = api.user_with_token("zp-user");
-    api.group("zp-g", &["zp-user"]);
-    api.grant("zp-g", "zp", "alpha", "available");
-    api.grant("zp-g", "zp", "beta", "available");
+    let t = api.scenario("zp", &[("alpha", "available"), ("beta", "available")]);
     let clone = clone_view(&api.git_url(&t), 2, false);
     let etag = format!("\"{}\"", api.info(&t)["etag"].as_str().unwrap());
     let base = &wrangler().base;
@@ -667,12 +654,14 @@ fn base64_encode(input: &[u8]) -> Vec<u8> {
 fn concurrent_cold_clones_all_succeed_and_cache_one_correct_pack() {
     let api = api();
     let files = marketplace("cx", "1.0.0");
-    assert_eq!(api.import("cx", &zip_of(&files)).status, 200);
-    let t = api.user_with_token("cx-user");
-    api.group("cx-g", &["cx-user"]);
-    for p in ["alpha", "beta", "gamma"] {
-        api.grant("cx-g", "cx", p, "available");
-    }
+    let t = api.scenario(
+        "cx",
+        &[
+            ("alpha", "available"),
+            ("beta", "available"),
+            ("gamma", "available"),
+        ],
+    );
     api.admin(
         "POST",
         "/api/admin/cache/purge",

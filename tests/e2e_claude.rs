@@ -60,15 +60,7 @@ fn installed(home: &Path, plugin: &str) -> Value {
 #[test]
 fn claude_code_adds_installs_and_updates_from_the_worker() {
     let api = Api::new(&wrangler().base);
-    assert_eq!(
-        api.import("cc", &zip_of(&marketplace("cc", "1.0.0")))
-            .status,
-        200
-    );
-    let token = api.user_with_token("cc-user");
-    api.group("cc-g", &["cc-user"]);
-    api.grant("cc-g", "cc", "alpha", "available");
-
+    let token = api.scenario("cc", &[("alpha", "available")]);
     let home = TempDir::new("claude-home");
     claude(
         home.path(),
@@ -115,14 +107,7 @@ fn claude_code_adds_installs_and_updates_from_the_worker() {
 #[test]
 fn token_can_live_in_a_git_credential_helper_instead_of_the_url() {
     let api = Api::new(&wrangler().base);
-    assert_eq!(
-        api.import("ch", &zip_of(&marketplace("ch", "1.0.0")))
-            .status,
-        200
-    );
-    let token = api.user_with_token("ch-user");
-    api.group("ch-g", &["ch-user"]);
-    api.grant("ch-g", "ch", "beta", "available");
+    let token = api.scenario("ch", &[("beta", "available")]);
     let home = TempDir::new("claude-cred-home");
     let host = wrangler().base.trim_start_matches("http://").to_string();
     // As README's deployment section tells members to do.

@@ -1,81 +1,122 @@
-//! Smart HTTP adapter: turns a Worker request into a `GitRequest`, lets the
-//! pure `smart_http` answer it, and writes the answer (and any pack) back.
+//! Smart HTTP plumbing shared by `/demo.git` and `/marketplace.git`: reading
+//! a Worker request into a `GitRequest` and writing git responses.
 
-use worker::{Headers, Method, Request, Response, Result};
+use worker::{Headers, Method, Request, Response};
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiResult};
 use crate::git::body::MAX_REQUEST_BYTES;
 use crate::git::repo::{ObjectStore, Repository};
 use crate::git::smart_http::{self, GitBody, GitRequest};
-use crate::git::upload_pack::{write_pack_response, Server};
+use crate::git::upload_pack::{write_pack_response, ProtocolVersion, Server};
 
-/// Serves the repository mounted at `prefix`.
-pub async fn serve<R: Repository + ObjectStore>(
-    mut req: Request,
-    prefix: &str,
-    repo: &R,
-) -> Result<Response> {
-    let path = req.path();
-    let rel = path.strip_prefix(prefix).unwrap_or("");
-    let query = req.url()?.query().map(str::to_owned);
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    let (git_protocol, content_type, content_encoding) = (
-        header("Git-Protocol"),
-        header("Content-Type"),
-        header("Content-Encoding"),
-    );
-    let declared_len = header("Content-Length").and_then(|l| l.parse::<usize>().ok());
-    if declared_len.is_some_and(|l| l > MAX_REQUEST_BYTES) {
-        return text(
-            413,
-            &format!("request body is larger than {MAX_REQUEST_BYTES} bytes"),
-        );
-    }
-    let method = req.method();
-    let body = if method == Method::Post {
-        req.bytes().await?
-    } else {
-        Vec::new()
-    };
-    let greq = GitRequest {
-        method: method.as_ref(),
-        path: rel,
-        query: query.as_deref(),
-        git_protocol: git_protocol.as_deref(),
-        content_type: content_type.as_deref(),
-        content_encoding: content_encoding.as_deref(),
-        body: &body,
-    };
-    let resp = smart_http::handle(
-        &greq,
-        repo,
-        &Server {
-            agent: crate::AGENT,
-        },
-    );
-    let bytes = match resp.body {
-        GitBody::Bytes(b) => b,
-        GitBody::Pack(p) => match write_pack_response(&p, repo, Vec::new()) {
-            Ok(b) => b,
-            Err(e) => {
-                return ApiError::internal(format!("building the pack failed: {e}")).into_response()
-            }
-        },
-    };
-    let headers = Headers::new();
-    headers.set("Content-Type", resp.content_type)?;
-    if resp.no_cache {
-        headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
-    }
-    Ok(Response::from_bytes(bytes)?
-        .with_status(resp.status)
-        .with_headers(headers))
+/// The server identity every git response carries.
+pub const SERVER: Server<'static> = Server {
+    agent: crate::AGENT,
+};
+
+/// The parts of a Worker request that smart HTTP reads, owned.
+pub struct IncomingGit {
+    pub method: Method,
+    /// Path below the repository root, e.g. `/info/refs`.
+    pub rel: String,
+    pub query: Option<String>,
+    pub git_protocol: Option<String>,
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    body: Vec<u8>,
 }
 
-fn text(status: u16, msg: &str) -> Result<Response> {
+impl IncomingGit {
+    /// Reads `req` (mounted so that `rel` is its path below the repository),
+    /// refusing bodies over the upload-pack limit before reading them.
+    pub async fn read(req: &mut Request, rel: &str) -> Result<IncomingGit, ApiError> {
+        let header = |name: &str| req.headers().get(name).ok().flatten();
+        if header("Content-Length")
+            .and_then(|l| l.parse::<usize>().ok())
+            .is_some_and(|l| l > MAX_REQUEST_BYTES)
+        {
+            return Err(ApiError::too_large(MAX_REQUEST_BYTES));
+        }
+        let (git_protocol, content_type, content_encoding) = (
+            header("Git-Protocol"),
+            header("Content-Type"),
+            header("Content-Encoding"),
+        );
+        let method = req.method();
+        let body = if method == Method::Post {
+            req.bytes().await?
+        } else {
+            Vec::new()
+        };
+        Ok(IncomingGit {
+            method,
+            rel: rel.to_string(),
+            query: req.url()?.query().map(str::to_owned),
+            git_protocol,
+            content_type,
+            content_encoding,
+            body,
+        })
+    }
+
+    /// The borrowed view the pure layer takes.
+    pub fn request(&self) -> GitRequest<'_> {
+        GitRequest {
+            method: self.method.as_ref(),
+            path: &self.rel,
+            query: self.query.as_deref(),
+            git_protocol: self.git_protocol.as_deref(),
+            content_type: self.content_type.as_deref(),
+            content_encoding: self.content_encoding.as_deref(),
+            body: &self.body,
+        }
+    }
+
+    /// Whether this is a v2 capability advertisement, which lists no refs.
+    pub fn is_v2_advertisement(&self) -> bool {
+        self.method == Method::Get
+            && self.rel == "/info/refs"
+            && ProtocolVersion::from_header(self.git_protocol.as_deref()) == ProtocolVersion::V2
+    }
+}
+
+/// Headers of a git response: its type, and never cached.
+pub fn git_headers(content_type: &str) -> worker::Result<Headers> {
+    let headers = Headers::new();
+    headers.set("Content-Type", content_type)?;
+    headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
+    Ok(headers)
+}
+
+/// A git response body.
+pub fn git_bytes(status: u16, content_type: &str, bytes: Vec<u8>) -> ApiResult {
+    Ok(Response::from_bytes(bytes)?
+        .with_status(status)
+        .with_headers(git_headers(content_type)?))
+}
+
+/// A plain-text response (git prints these bodies on errors).
+pub fn text(status: u16, msg: &str) -> ApiResult {
     let headers = Headers::new();
     headers.set("Content-Type", "text/plain; charset=utf-8")?;
     Ok(Response::from_bytes(format!("{msg}\n").into_bytes())?
         .with_status(status)
         .with_headers(headers))
+}
+
+/// Serves an in-memory repository (the demo) mounted at `prefix`.
+pub async fn serve_memory<R: Repository + ObjectStore>(
+    mut req: Request,
+    prefix: &str,
+    repo: &R,
+) -> ApiResult {
+    let path = req.path();
+    let incoming = IncomingGit::read(&mut req, path.strip_prefix(prefix).unwrap_or("")).await?;
+    let resp = smart_http::handle(&incoming.request(), repo, &SERVER);
+    let bytes = match resp.body {
+        GitBody::Bytes(b) => b,
+        GitBody::Pack(p) => write_pack_response(&p, repo, Vec::new())
+            .map_err(|e| ApiError::internal(format!("building the pack failed: {e}")))?,
+    };
+    git_bytes(resp.status, resp.content_type, bytes)
 }

@@ -33,12 +33,9 @@ fn demo() -> &'static MemoryRepo {
     DEMO.get_or_init(demo_repo)
 }
 
-/// Routes one request.
+/// Routes one request; every error becomes a response here.
 pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
-    if path == DEMO_PREFIX || path.starts_with("/demo.git/") {
-        return git::serve(req, DEMO_PREFIX, demo()).await;
-    }
     match dispatch(req, &env, &ctx, &path).await {
         Ok(resp) => Ok(resp),
         Err(e) => e.into_response(),
@@ -46,6 +43,9 @@ pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
 }
 
 async fn dispatch(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult {
+    if path == DEMO_PREFIX || path.starts_with("/demo.git/") {
+        return git::serve_memory(req, DEMO_PREFIX, demo()).await;
+    }
     if matches!(
         (req.method(), path),
         (Method::Get | Method::Head, "/healthz")

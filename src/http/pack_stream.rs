@@ -10,9 +10,10 @@
 
 use futures_channel::mpsc;
 use futures_util::{future, SinkExt, StreamExt};
-use worker::{Context, Env, FixedLengthStream, Headers, Response};
+use worker::{Context, Env, FixedLengthStream, Response};
 
 use super::error::{ApiError, ApiResult};
+use super::git::git_headers;
 use super::served::View;
 use crate::catalog::snapshot::ObjectSource;
 use crate::git::pack::{PackEntry, PackWriter, DEFAULT_LEVEL};
@@ -215,9 +216,7 @@ pub fn stream_and_store(
         }
     };
     ctx.wait_until(task);
-    let headers = Headers::new();
-    headers.set("Content-Type", content_type)?;
-    headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
+    let headers = git_headers(content_type)?;
     Ok(
         Response::from_stream(from_producer.map(Ok::<Vec<u8>, worker::Error>))?
             .with_headers(headers),

@@ -11,24 +11,22 @@ use std::rc::Rc;
 
 use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde_json::json;
-use worker::{ByteStream, Context, Env, Headers, Method, Request, Response};
+use worker::{ByteStream, Context, Env, Headers, Request, Response};
 
 use super::auth::{authenticate, Principal};
 use super::error::{ApiError, ApiResult};
+use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
 use super::pack_stream::stream_and_store;
 use crate::catalog::marketplace::MANIFEST_PATH;
 use crate::catalog::resolve::served_keys;
 use crate::catalog::snapshot::{ObjectSource, ServedPlugin, Snapshot};
 use crate::catalog::zip_export::{build_zip, ZipFile};
-use crate::git::body::MAX_REQUEST_BYTES;
 use crate::git::memory::MemoryRepo;
 use crate::git::pack::inflate_entry;
 use crate::git::pack::PackWriter;
 use crate::git::sideband::SideBandFramer;
-use crate::git::smart_http::{self, GitBody, GitRequest};
-use crate::git::upload_pack::{
-    frame_pack_bytes, progress_message, Framing, PackResponse, ProtocolVersion, Server,
-};
+use crate::git::smart_http::{self, GitBody};
+use crate::git::upload_pack::{frame_pack_bytes, progress_message, Framing, PackResponse};
 use crate::storage::blobs::zip_key;
 use crate::storage::users::UserRow;
 use crate::storage::Store;
@@ -76,7 +74,6 @@ pub async fn git(
 ) -> ApiResult {
     // Push and dumb HTTP are refused before anyone is asked to log in.
     let query = req.url()?.query().map(str::to_owned);
-    let method = req.method();
     let is_push = rel == "/git-receive-pack"
         || query
             .as_deref()
@@ -85,66 +82,16 @@ pub async fn git(
         return text(403, "push is not supported: this marketplace is read-only");
     }
     let user = served_user(&req, env, store).await?;
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    let (git_protocol, content_type, content_encoding) = (
-        header("Git-Protocol"),
-        header("Content-Type"),
-        header("Content-Encoding"),
-    );
-    if header("Content-Length")
-        .and_then(|l| l.parse::<usize>().ok())
-        .is_some_and(|l| l > MAX_REQUEST_BYTES)
-    {
-        return text(
-            413,
-            &format!("request body is larger than {MAX_REQUEST_BYTES} bytes"),
-        );
-    }
-    let body = if method == Method::Post {
-        req.bytes().await?
-    } else {
-        Vec::new()
-    };
+    let incoming = IncomingGit::read(&mut req, rel).await?;
     // The v2 capability advertisement lists no refs: answer it without D1.
-    let v2 = ProtocolVersion::from_header(git_protocol.as_deref()) == ProtocolVersion::V2;
-    if method == Method::Get && rel == "/info/refs" && v2 {
-        let greq = GitRequest {
-            method: "GET",
-            path: rel,
-            query: query.as_deref(),
-            git_protocol: git_protocol.as_deref(),
-            content_type: None,
-            content_encoding: None,
-            body: &[],
-        };
-        let resp = smart_http::handle(
-            &greq,
-            &MemoryRepo::new(),
-            &Server {
-                agent: crate::AGENT,
-            },
-        );
+    if incoming.is_v2_advertisement() {
+        let resp = smart_http::handle(&incoming.request(), &MemoryRepo::new(), &SERVER);
         if let GitBody::Bytes(b) = resp.body {
             return git_bytes(resp.status, resp.content_type, b);
         }
     }
     let view = load_view(store, env, &user).await?;
-    let greq = GitRequest {
-        method: method.as_ref(),
-        path: rel,
-        query: query.as_deref(),
-        git_protocol: git_protocol.as_deref(),
-        content_type: content_type.as_deref(),
-        content_encoding: content_encoding.as_deref(),
-        body: &body,
-    };
-    let resp = smart_http::handle(
-        &greq,
-        &view.snapshot,
-        &Server {
-            agent: crate::AGENT,
-        },
-    );
+    let resp = smart_http::handle(&incoming.request(), &view.snapshot, &SERVER);
     match &resp.body {
         GitBody::Bytes(b) => git_bytes(resp.status, resp.content_type, b.clone()),
         GitBody::Pack(p) => {
@@ -152,9 +99,7 @@ pub async fn git(
             // Hot path: a whole-snapshot fetch streams the cached pack from R2.
             if full {
                 if let Some(stream) = store.cached_pack_stream(&view.snapshot.etag).await? {
-                    let headers = Headers::new();
-                    headers.set("Content-Type", resp.content_type)?;
-                    headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
+                    let headers = git_headers(resp.content_type)?;
                     return Ok(
                         Response::from_stream(framed_stream(p, stream))?.with_headers(headers)
                     );
@@ -207,16 +152,6 @@ fn framed_stream(
             Box::pin(stream::once(async move { Ok(head) }).chain(body).chain(end))
         }
     }
-}
-
-/// A smart-HTTP response body; git responses are never cached.
-fn git_bytes(status: u16, content_type: &str, bytes: Vec<u8>) -> ApiResult {
-    let headers = Headers::new();
-    headers.set("Content-Type", content_type)?;
-    headers.set("Cache-Control", "no-cache, max-age=0, must-revalidate")?;
-    Ok(Response::from_bytes(bytes)?
-        .with_status(status)
-        .with_headers(headers))
 }
 
 /// The framed pack for a partial fetch (the client proved it has some
@@ -344,12 +279,4 @@ async fn build_view_zip(store: &Store, view: &View) -> Result<Vec<u8>, ApiError>
         }
     }
     build_zip(&mut files).map_err(|e| ApiError::internal(e.to_string()))
-}
-
-fn text(status: u16, msg: &str) -> ApiResult {
-    let headers = Headers::new();
-    headers.set("Content-Type", "text/plain; charset=utf-8")?;
-    Ok(Response::from_bytes(format!("{msg}\n").into_bytes())?
-        .with_status(status)
-        .with_headers(headers))
 }

@@ -73,28 +73,20 @@ impl Store {
         size: i64,
     ) -> StoreResult<()> {
         let t = now();
-        self.stmt(
+        self.exec(
             "INSERT INTO snapshots (etag, commit_id, tree_id, pack_key, pack_size, created_at, last_served_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
              ON CONFLICT(etag) DO UPDATE SET pack_key = excluded.pack_key, pack_size = excluded.pack_size, last_served_at = excluded.last_served_at",
             &[s(etag.as_str()), s(commit), s(tree), s(&pack_key(etag)), n(size), n(t)],
-        )?
-        .run()
+        )
         .await
-        .map_err(super::db_err)?;
-        Ok(())
     }
 
     /// The snapshots whose pack is cached, newest first.
     pub async fn cached_packs(&self) -> StoreResult<Vec<CachedPack>> {
-        self.stmt(
+        self.rows(
             "SELECT etag, commit_id, pack_size, created_at FROM snapshots WHERE pack_key IS NOT NULL ORDER BY created_at DESC, etag",
             &[],
-        )?
-        .all()
-        .await
-        .map_err(super::db_err)?
-        .results()
-        .map_err(super::db_err)
+        ).await
     }
 
     /// Deletes every cached pack and ZIP; returns how many objects went.
@@ -121,13 +113,11 @@ impl Store {
                 }
             }
         }
-        self.stmt(
+        self.exec(
             "UPDATE snapshots SET pack_key = NULL, pack_size = NULL",
             &[],
-        )?
-        .run()
-        .await
-        .map_err(super::db_err)?;
+        )
+        .await?;
         Ok(deleted)
     }
 }

@@ -53,15 +53,11 @@ impl Store {
             }
         }
         let disabled: Vec<String> = self
-            .stmt(
+            .rows::<NameOnly>(
                 "SELECT name FROM plugins WHERE marketplace = ?1 AND admin_disabled = 1",
                 &[s(slug)],
-            )?
-            .all()
-            .await
-            .map_err(db_err)?
-            .results::<NameOnly>()
-            .map_err(db_err)?
+            )
+            .await?
             .into_iter()
             .map(|r| r.name)
             .collect();
@@ -121,53 +117,43 @@ impl Store {
 
     /// All marketplaces with plugin counts.
     pub async fn list_marketplaces(&self) -> StoreResult<Vec<MarketplaceRow>> {
-        let sql = "SELECT m.slug, m.name, m.imported_at, (SELECT COUNT(*) FROM plugins p WHERE p.marketplace = m.slug) AS plugins \
+        let sql = "SELECT m.slug, m.name, m.imported_at, \
+                   (SELECT COUNT(*) FROM plugins p WHERE p.marketplace = m.slug) AS plugins \
                    FROM marketplaces m ORDER BY m.slug";
-        self.stmt(sql, &[])?
-            .all()
-            .await
-            .map_err(db_err)?
-            .results()
-            .map_err(db_err)
+        self.rows(sql, &[]).await
     }
 
     /// The plugins of one marketplace, in upstream order (`None` if absent).
     pub async fn marketplace_plugins(&self, slug: &str) -> StoreResult<Option<Vec<PluginRow>>> {
         let exists: Option<NameOnly> = self
-            .stmt(
+            .row(
                 "SELECT slug AS name FROM marketplaces WHERE slug = ?1",
                 &[s(slug)],
-            )?
-            .first(None)
-            .await
-            .map_err(db_err)?;
+            )
+            .await?;
         if exists.is_none() {
             return Ok(None);
         }
         let sql = "SELECT p.marketplace, p.name, p.manifest_name, p.version, p.external, p.admin_disabled, \
                    (SELECT COUNT(*) FROM plugin_files f WHERE f.marketplace = p.marketplace AND f.plugin = p.name) AS files \
                    FROM plugins p WHERE p.marketplace = ?1 ORDER BY p.position";
-        Ok(Some(
-            self.stmt(sql, &[s(slug)])?
-                .all()
-                .await
-                .map_err(db_err)?
-                .results()
-                .map_err(db_err)?,
-        ))
+        Ok(Some(self.rows(sql, &[s(slug)]).await?))
     }
 
     /// Deletes a marketplace and its plugins; whether it existed.
     pub async fn delete_marketplace(&self, slug: &str) -> StoreResult<bool> {
-        let res = self.db.batch(vec![
-            self.stmt(
-                "DELETE FROM plugin_files WHERE marketplace = ?1",
-                &[s(slug)],
-            )?,
-            self.stmt("DELETE FROM plugins WHERE marketplace = ?1", &[s(slug)])?,
-            self.stmt("DELETE FROM marketplaces WHERE slug = ?1", &[s(slug)])?,
-        ]);
-        let results = res.await.map_err(db_err)?;
+        let results = self
+            .db
+            .batch(vec![
+                self.stmt(
+                    "DELETE FROM plugin_files WHERE marketplace = ?1",
+                    &[s(slug)],
+                )?,
+                self.stmt("DELETE FROM plugins WHERE marketplace = ?1", &[s(slug)])?,
+                self.stmt("DELETE FROM marketplaces WHERE slug = ?1", &[s(slug)])?,
+            ])
+            .await
+            .map_err(db_err)?;
         let changed = results
             .last()
             .and_then(|r| r.meta().ok().flatten())
@@ -179,13 +165,11 @@ impl Store {
     /// Whether plugin `slug/plugin` exists.
     pub async fn plugin_exists(&self, slug: &str, plugin: &str) -> StoreResult<bool> {
         let row: Option<NameOnly> = self
-            .stmt(
+            .row(
                 "SELECT name FROM plugins WHERE marketplace = ?1 AND name = ?2",
                 &[s(slug), s(plugin)],
-            )?
-            .first(None)
-            .await
-            .map_err(db_err)?;
+            )
+            .await?;
         Ok(row.is_some())
     }
 
@@ -196,20 +180,9 @@ impl Store {
         plugin: &str,
         disabled: bool,
     ) -> StoreResult<bool> {
-        let res = self
-            .stmt(
-                "UPDATE plugins SET admin_disabled = ?3 WHERE marketplace = ?1 AND name = ?2",
-                &[s(slug), s(plugin), n(disabled as i64)],
-            )?
-            .run()
+        let sql = "UPDATE plugins SET admin_disabled = ?3 WHERE marketplace = ?1 AND name = ?2";
+        self.changed(sql, &[s(slug), s(plugin), n(disabled as i64)])
             .await
-            .map_err(db_err)?;
-        Ok(res
-            .meta()
-            .map_err(db_err)?
-            .and_then(|m| m.changes)
-            .unwrap_or(0)
-            > 0)
     }
 
     /// Grants a plugin to a group (or changes the requirement).
@@ -220,57 +193,29 @@ impl Store {
         plugin: &str,
         req: Requirement,
     ) -> StoreResult<()> {
-        self.stmt(
-            "INSERT INTO grants (group_id, marketplace, plugin, requirement) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT(group_id, marketplace, plugin) DO UPDATE SET requirement = excluded.requirement",
-            &[n(group_id), s(slug), s(plugin), s(req.as_str())],
-        )?
-        .run()
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        let sql = "INSERT INTO grants (group_id, marketplace, plugin, requirement) VALUES (?1, ?2, ?3, ?4) \
+                   ON CONFLICT(group_id, marketplace, plugin) DO UPDATE SET requirement = excluded.requirement";
+        self.exec(sql, &[n(group_id), s(slug), s(plugin), s(req.as_str())])
+            .await
     }
 
     /// Revokes a grant; whether it existed.
     pub async fn delete_grant(&self, group_id: i64, slug: &str, plugin: &str) -> StoreResult<bool> {
-        let res = self
-            .stmt(
-                "DELETE FROM grants WHERE group_id = ?1 AND marketplace = ?2 AND plugin = ?3",
-                &[n(group_id), s(slug), s(plugin)],
-            )?
-            .run()
-            .await
-            .map_err(db_err)?;
-        Ok(res
-            .meta()
-            .map_err(db_err)?
-            .and_then(|m| m.changes)
-            .unwrap_or(0)
-            > 0)
+        let sql = "DELETE FROM grants WHERE group_id = ?1 AND marketplace = ?2 AND plugin = ?3";
+        self.changed(sql, &[n(group_id), s(slug), s(plugin)]).await
     }
 
     /// Records a user's opt-out (idempotent).
     pub async fn put_optout(&self, user_id: i64, slug: &str, plugin: &str) -> StoreResult<()> {
-        self.stmt(
-            "INSERT OR IGNORE INTO optouts (user_id, marketplace, plugin) VALUES (?1, ?2, ?3)",
-            &[n(user_id), s(slug), s(plugin)],
-        )?
-        .run()
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        let sql =
+            "INSERT OR IGNORE INTO optouts (user_id, marketplace, plugin) VALUES (?1, ?2, ?3)";
+        self.exec(sql, &[n(user_id), s(slug), s(plugin)]).await
     }
 
     /// Removes a user's opt-out (idempotent).
     pub async fn delete_optout(&self, user_id: i64, slug: &str, plugin: &str) -> StoreResult<()> {
-        self.stmt(
-            "DELETE FROM optouts WHERE user_id = ?1 AND marketplace = ?2 AND plugin = ?3",
-            &[n(user_id), s(slug), s(plugin)],
-        )?
-        .run()
-        .await
-        .map_err(db_err)?;
-        Ok(())
+        let sql = "DELETE FROM optouts WHERE user_id = ?1 AND marketplace = ?2 AND plugin = ?3";
+        self.exec(sql, &[n(user_id), s(slug), s(plugin)]).await
     }
 }
 

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod users;
 pub mod view;
 
+use serde::de::DeserializeOwned;
 use wasm_bindgen::JsValue;
 use worker::{Bucket, D1Database, D1PreparedStatement, Env};
 
@@ -51,6 +52,46 @@ impl Store {
     /// Prepares `sql` with `args`.
     pub(crate) fn stmt(&self, sql: &str, args: &[JsValue]) -> StoreResult<D1PreparedStatement> {
         self.db.prepare(sql).bind(args).map_err(db_err)
+    }
+
+    /// Every row of a query.
+    pub(crate) async fn rows<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: &[JsValue],
+    ) -> StoreResult<Vec<T>> {
+        self.stmt(sql, args)?
+            .all()
+            .await
+            .map_err(db_err)?
+            .results()
+            .map_err(db_err)
+    }
+
+    /// The first row of a query, if any.
+    pub(crate) async fn row<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: &[JsValue],
+    ) -> StoreResult<Option<T>> {
+        self.stmt(sql, args)?.first(None).await.map_err(db_err)
+    }
+
+    /// Runs a statement.
+    pub(crate) async fn exec(&self, sql: &str, args: &[JsValue]) -> StoreResult<()> {
+        self.stmt(sql, args)?.run().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Runs a statement; whether it changed any row.
+    pub(crate) async fn changed(&self, sql: &str, args: &[JsValue]) -> StoreResult<bool> {
+        let res = self.stmt(sql, args)?.run().await.map_err(db_err)?;
+        Ok(res
+            .meta()
+            .map_err(db_err)?
+            .and_then(|m| m.changes)
+            .unwrap_or(0)
+            > 0)
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Deserialize;
 
-use super::{db_err, n, StorageError, Store, StoreResult};
+use super::{n, StorageError, Store, StoreResult};
 use crate::catalog::names::{PluginKey, PluginName, Slug};
 use crate::catalog::resolve::{entitlements, Entitlement, Grant, Requirement};
 use crate::catalog::snapshot::{EntryRef, ServedFile, ServedPlugin};
@@ -73,45 +73,23 @@ impl Store {
     /// Loads a user's grants, opt-outs and granted plugins with their files.
     pub async fn user_view(&self, user_id: i64) -> StoreResult<UserView> {
         let uid = [n(user_id)];
-        let grants: Vec<GrantRow> = self
-            .stmt("SELECT g.marketplace, g.plugin, g.requirement FROM grants g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = ?1", &uid)?
-            .all()
-            .await
-            .map_err(db_err)?
-            .results()
-            .map_err(db_err)?;
+        let grants: Vec<GrantRow> = self.rows("SELECT g.marketplace, g.plugin, g.requirement FROM grants g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = ?1", &uid).await?;
         let optouts: Vec<KeyRow> = self
-            .stmt(
+            .rows(
                 "SELECT marketplace, plugin FROM optouts WHERE user_id = ?1",
                 &uid,
-            )?
-            .all()
-            .await
-            .map_err(db_err)?
-            .results()
-            .map_err(db_err)?;
+            )
+            .await?;
         let plugin_sql = format!(
             "SELECT marketplace, name, manifest_name, version, entry_json, external, entries_key, admin_disabled FROM plugins p WHERE {}",
             GRANTED.replace("{t}", "p").replace("{col}", "name")
         );
-        let plugin_rows: Vec<PluginRow> = self
-            .stmt(&plugin_sql, &uid)?
-            .all()
-            .await
-            .map_err(db_err)?
-            .results()
-            .map_err(db_err)?;
+        let plugin_rows: Vec<PluginRow> = self.rows(&plugin_sql, &uid).await?;
         let file_sql = format!(
             "SELECT marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len FROM plugin_files f WHERE {} ORDER BY marketplace, plugin, path",
             GRANTED.replace("{t}", "f").replace("{col}", "plugin")
         );
-        let file_rows: Vec<FileRow> = self
-            .stmt(&file_sql, &uid)?
-            .all()
-            .await
-            .map_err(db_err)?
-            .results()
-            .map_err(db_err)?;
+        let file_rows: Vec<FileRow> = self.rows(&file_sql, &uid).await?;
 
         let grants: Vec<Grant> = grants
             .into_iter()

@@ -96,6 +96,24 @@ impl Api {
         );
     }
 
+    /// Imports the standard test marketplace (version 1.0.0) as `slug`, and
+    /// returns the token of a new user `<slug>-user` whose group `<slug>-g`
+    /// holds `grants` (plugin, requirement).
+    pub fn scenario(&self, slug: &str, grants: &[(&str, &str)]) -> String {
+        let r = self.import(
+            slug,
+            &super::archives::zip_of(&super::archives::marketplace(slug, "1.0.0")),
+        );
+        assert_eq!(r.status, 200, "import {slug}: {}", r.text());
+        let (user, group) = (format!("{slug}-user"), format!("{slug}-g"));
+        let token = self.user_with_token(&user);
+        self.group(&group, &[&user]);
+        for (plugin, requirement) in grants {
+            self.grant(&group, slug, plugin, requirement);
+        }
+        token
+    }
+
     /// `/marketplace/info` for a user.
     pub fn info(&self, token: &str) -> Value {
         let r = self.call(token, "GET", "/marketplace/info", None);

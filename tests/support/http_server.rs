@@ -38,7 +38,36 @@ pub fn serve(repo: MemoryRepo) -> TestServer {
     TestServer { base }
 }
 
-fn handle_conn(stream: TcpStream, repo: &MemoryRepo) -> std::io::Result<()> {
+/// A parsed HTTP/1.1 request.
+pub struct RawRequest {
+    pub method: String,
+    pub target: String,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawRequest {
+    /// A header's value by lowercase name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The target split into path and query.
+    pub fn path_and_query(&self) -> (String, Option<String>) {
+        match self.target.split_once('?') {
+            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+            None => (self.target.clone(), None),
+        }
+    }
+}
+
+/// Reads one request, its body by Content-Length or chunked, at most
+/// `max_body` bytes (more is cut, and the handler sees an oversize body).
+pub fn read_request(stream: &TcpStream, max_body: usize) -> std::io::Result<RawRequest> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -57,42 +86,48 @@ fn handle_conn(stream: TcpStream, repo: &MemoryRepo) -> std::io::Result<()> {
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let header = |n: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.as_str())
+    let mut req = RawRequest {
+        method,
+        target,
+        headers,
+        body: Vec::new(),
     };
-    let body = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        read_chunked(&mut reader)?
+    req.body = if req
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        read_chunked(&mut reader, max_body)?
     } else {
-        let len: usize = header("content-length")
+        let len: usize = req
+            .header("content-length")
             .and_then(|l| l.parse().ok())
             .unwrap_or(0);
         let mut b = Vec::new();
         reader
             .by_ref()
-            .take(len.min(MAX_REQUEST_BYTES + 1) as u64)
+            .take(len.min(max_body + 1) as u64)
             .read_to_end(&mut b)?;
         b
     };
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (target.clone(), None),
-    };
+    Ok(req)
+}
+
+fn handle_conn(stream: TcpStream, repo: &MemoryRepo) -> std::io::Result<()> {
+    let req = read_request(&stream, MAX_REQUEST_BYTES)?;
+    let (path, query) = req.path_and_query();
     let (status, ctype, out) = match path.strip_prefix("/repo.git") {
         Some(rel) => {
-            let req = GitRequest {
-                method: &method,
+            let greq = GitRequest {
+                method: &req.method,
                 path: rel,
                 query: query.as_deref(),
-                git_protocol: header("git-protocol"),
-                content_type: header("content-type"),
-                content_encoding: header("content-encoding"),
-                body: &body,
+                git_protocol: req.header("git-protocol"),
+                content_type: req.header("content-type"),
+                content_encoding: req.header("content-encoding"),
+                body: &req.body,
             };
             let resp = handle(
-                &req,
+                &greq,
                 repo,
                 &Server {
                     agent: marketplace_edge::AGENT,
@@ -112,7 +147,7 @@ fn handle_conn(stream: TcpStream, repo: &MemoryRepo) -> std::io::Result<()> {
     s.flush()
 }
 
-fn read_chunked(r: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+fn read_chunked(r: &mut impl BufRead, max_body: usize) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         let mut size_line = String::new();
@@ -124,7 +159,7 @@ fn read_chunked(r: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
             r.read_line(&mut crlf)?;
             return Ok(out);
         }
-        if out.len() + size > MAX_REQUEST_BYTES + 1 {
+        if out.len() + size > max_body + 1 {
             return Ok(out); // the handler will answer 413 for the oversize body
         }
         let mut chunk = vec![0; size + 2];
