@@ -4,10 +4,12 @@
 
 pub mod archive;
 pub mod etag;
+pub mod frontmatter;
 pub mod ingest;
 pub mod marketplace;
 pub mod names;
 pub mod resolve;
 pub mod snapshot;
+pub mod store;
 pub mod token;
 pub mod zip_export;
