@@ -12,7 +12,7 @@
 use sha2::{Digest, Sha256};
 
 use super::archive::ArchiveFile;
-use super::snapshot::{EntryRef, ServedFile};
+use super::snapshot::{EntryRef, FileSource, ServedFile};
 use crate::git::pack::{PackEntry, DEFAULT_LEVEL};
 use crate::git::ObjectKind;
 
@@ -46,7 +46,8 @@ pub fn ingest_files(files: &[ArchiveFile]) -> IngestedFiles {
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut entries = Vec::new();
     let mut placed: Vec<(crate::git::ObjectId, EntryRef)> = Vec::new();
-    let mut out = Vec::with_capacity(sorted.len());
+    let mut out: Vec<(&ArchiveFile, crate::git::ObjectId, EntryRef)> =
+        Vec::with_capacity(sorted.len());
     for f in sorted {
         let blob = ObjectKind::Blob.id_of(&f.content);
         let entry = match placed.iter().find(|(id, _)| *id == blob) {
@@ -63,18 +64,25 @@ pub fn ingest_files(files: &[ArchiveFile]) -> IngestedFiles {
                 e
             }
         };
-        out.push(ServedFile {
+        out.push((f, blob, entry));
+    }
+    let entries_key = format!("entries/{}", sha256_hex(&entries));
+    let files = out
+        .into_iter()
+        .map(|(f, blob, entry)| ServedFile {
             path: f.path.clone(),
             size: f.content.len() as u64,
             sha256: sha256_hex(&f.content),
             blob,
             exec: f.exec,
-            entry,
-        });
-    }
-    let entries_key = format!("entries/{}", sha256_hex(&entries));
+            source: FileSource::Entry {
+                object: entries_key.clone(),
+                entry,
+            },
+        })
+        .collect();
     IngestedFiles {
-        files: out,
+        files,
         entries,
         entries_key,
     }
@@ -101,14 +109,17 @@ mod tests {
         assert_eq!(one.entries_key, ingest_files(&files).entries_key);
         assert_eq!(one.files[0].path.as_str(), "a.md");
         assert_eq!(
-            one.files[0].entry, one.files[1].entry,
+            one.files[0].source, one.files[1].source,
             "identical content stored once"
         );
         // Every slice is a valid entry that splices into a pack.
         let mut w = PackWriter::new(Vec::new(), 2).unwrap();
         for f in [&one.files[0], &one.files[2]] {
-            let slice =
-                &one.entries[f.entry.offset as usize..(f.entry.offset + f.entry.len) as usize];
+            let FileSource::Entry { object, entry } = &f.source else {
+                panic!("ingested files are entries")
+            };
+            assert_eq!(object, &one.entries_key);
+            let slice = &one.entries[entry.offset as usize..(entry.offset + entry.len) as usize];
             w.write_entry(&PackEntry::from_bytes(slice.to_vec()).unwrap())
                 .unwrap();
         }

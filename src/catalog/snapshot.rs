@@ -28,7 +28,16 @@ pub struct EntryRef {
     pub len: u64,
 }
 
-/// A stored file of a served plugin.
+/// Where a served file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileSource {
+    /// A pre-compressed pack entry inside R2 object `object`.
+    Entry { object: String, entry: EntryRef },
+    /// Synthesized per view (the Store bundle's plugin.json).
+    Inline(Vec<u8>),
+}
+
+/// A file of a served plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServedFile {
     /// Relative to the plugin root.
@@ -37,29 +46,33 @@ pub struct ServedFile {
     pub sha256: String,
     pub blob: ObjectId,
     pub exec: bool,
-    pub entry: EntryRef,
+    pub source: FileSource,
+}
+
+/// Where a served plugin comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A curated plugin, served at `plugins/<slug>-<plugin>`.
+    Curated(PluginKey),
+    /// A Store plugin, served at `plugins/store-<id>`.
+    Store { id: i64 },
+    /// All installed Store skills and agents, at `plugins/store-bundle`.
+    Bundle,
 }
 
 /// A plugin the user is served, with its files (empty if external).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServedPlugin {
-    pub key: PluginKey,
+    pub origin: Origin,
+    /// The directory under `plugins/`.
+    pub dir: String,
     pub manifest_name: String,
     pub version: Option<String>,
-    /// The upstream marketplace entry.
+    /// The upstream marketplace entry (or a synthesized one).
     pub entry: Map<String, Value>,
     pub external: bool,
-    /// R2 key of the plugin's pre-compressed entries.
-    pub entries_key: Option<String>,
     /// Sorted by path.
     pub files: Vec<ServedFile>,
-}
-
-impl ServedPlugin {
-    /// The served directory name, `<slug>-<plugin>`.
-    pub fn dir(&self) -> String {
-        self.key.served_dir()
-    }
 }
 
 /// How to produce one object of the pack.
@@ -67,8 +80,8 @@ impl ServedPlugin {
 pub enum ObjectSource<'a> {
     /// Built now: compress these bytes.
     Fresh(ObjectKind, &'a [u8]),
-    /// Splice bytes `entry` of `plugins[plugin].entries_key`.
-    Entry { plugin: usize, entry: EntryRef },
+    /// Splice bytes `entry` of R2 object `object`.
+    Entry { object: &'a str, entry: EntryRef },
 }
 
 /// A user's snapshot.
@@ -80,7 +93,7 @@ pub struct Snapshot {
     pub manifest: Vec<u8>,
     refs: Refs,
     fresh: HashMap<ObjectId, (ObjectKind, Vec<u8>)>,
-    blobs: HashMap<ObjectId, (usize, EntryRef)>,
+    blobs: HashMap<ObjectId, (String, EntryRef)>,
     /// Every object but the commit: trees, then the manifest, then file blobs.
     contents: Vec<ObjectId>,
 }
@@ -96,10 +109,10 @@ pub fn manifest_json(marketplace_name: &str, etag: &Etag, plugins: &[ServedPlugi
             // marketplaces the later plugin is served as `<slug>-<plugin>`.
             let mut name = p.manifest_name.clone();
             if taken.contains(&name) {
-                name = p.dir();
+                name = p.dir.clone();
                 let mut n = 2;
                 while taken.contains(&name) {
-                    name = format!("{}-{n}", p.dir());
+                    name = format!("{}-{n}", p.dir);
                     n += 1;
                 }
             }
@@ -108,7 +121,7 @@ pub fn manifest_json(marketplace_name: &str, etag: &Etag, plugins: &[ServedPlugi
             if !p.external {
                 entry.insert(
                     "source".into(),
-                    Value::String(format!("./plugins/{}", p.dir())),
+                    Value::String(format!("./plugins/{}", p.dir)),
                 );
             }
             if let Some(v) = &p.version {
@@ -131,7 +144,7 @@ pub fn manifest_json(marketplace_name: &str, etag: &Etag, plugins: &[ServedPlugi
 impl Snapshot {
     /// Builds the snapshot of `plugins` (already resolved and ordered).
     pub fn build(marketplace_name: &str, plugins: &[ServedPlugin]) -> Result<Snapshot, TreeError> {
-        let dirs: Vec<String> = plugins.iter().map(ServedPlugin::dir).collect();
+        let dirs: Vec<String> = plugins.iter().map(|p| p.dir.clone()).collect();
         let entries: Vec<Value> = plugins
             .iter()
             .map(|p| Value::Object(p.entry.clone()))
@@ -162,9 +175,10 @@ impl Snapshot {
             mode: FileMode::Regular,
             blob: manifest_blob,
         }];
-        let mut blobs: HashMap<ObjectId, (usize, EntryRef)> = HashMap::new();
+        let mut blobs: HashMap<ObjectId, (String, EntryRef)> = HashMap::new();
+        let mut inline: Vec<(ObjectId, Vec<u8>)> = Vec::new();
         let mut blob_order = Vec::new();
-        for (i, (p, dir)) in plugins.iter().zip(&dirs).enumerate() {
+        for (p, dir) in plugins.iter().zip(&dirs) {
             for f in &p.files {
                 let path = RepoPath::parse(&format!("plugins/{dir}/{}", f.path))
                     .map_err(|_| TreeError::DuplicatePath(f.path.clone()))?;
@@ -177,8 +191,16 @@ impl Snapshot {
                     },
                     blob: f.blob,
                 });
-                if f.blob != manifest_blob && !blobs.contains_key(&f.blob) {
-                    blobs.insert(f.blob, (i, f.entry));
+                let known = f.blob == manifest_blob
+                    || blobs.contains_key(&f.blob)
+                    || inline.iter().any(|(id, _)| *id == f.blob);
+                if !known {
+                    match &f.source {
+                        FileSource::Entry { object, entry } => {
+                            blobs.insert(f.blob, (object.clone(), *entry));
+                        }
+                        FileSource::Inline(bytes) => inline.push((f.blob, bytes.clone())),
+                    }
                     blob_order.push(f.blob);
                 }
             }
@@ -196,6 +218,9 @@ impl Snapshot {
         }
         contents.push(manifest_blob);
         fresh.insert(manifest_blob, (ObjectKind::Blob, manifest.clone()));
+        for (id, bytes) in inline {
+            fresh.insert(id, (ObjectKind::Blob, bytes));
+        }
         contents.extend(blob_order);
         fresh.insert(commit_id, (ObjectKind::Commit, commit));
         Ok(Snapshot {
@@ -217,8 +242,8 @@ impl Snapshot {
         }
         self.blobs
             .get(id)
-            .map(|(plugin, entry)| ObjectSource::Entry {
-                plugin: *plugin,
+            .map(|(object, entry)| ObjectSource::Entry {
+                object,
                 entry: *entry,
             })
     }
@@ -261,10 +286,11 @@ mod tests {
         files: &[(&str, &str, bool)],
     ) -> ServedPlugin {
         ServedPlugin {
-            key: PluginKey {
+            origin: Origin::Curated(PluginKey {
                 slug: Slug::parse(slug).unwrap(),
                 plugin: PluginName::parse(name).unwrap(),
-            },
+            }),
+            dir: format!("{slug}-{name}"),
             manifest_name: manifest_name.into(),
             version: Some("1.0.0".into()),
             entry: json!({"name": name, "source": "./x", "description": "d"})
@@ -272,7 +298,6 @@ mod tests {
                 .unwrap()
                 .clone(),
             external: false,
-            entries_key: Some("entries/x".into()),
             files: files
                 .iter()
                 .enumerate()
@@ -282,9 +307,12 @@ mod tests {
                     sha256: format!("{i:064x}"),
                     blob: ObjectKind::Blob.id_of(c.as_bytes()),
                     exec: *exec,
-                    entry: EntryRef {
-                        offset: i as u64 * 10,
-                        len: 10,
+                    source: FileSource::Entry {
+                        object: "entries/x".into(),
+                        entry: EntryRef {
+                            offset: i as u64 * 10,
+                            len: 10,
+                        },
                     },
                 })
                 .collect(),
@@ -316,7 +344,10 @@ mod tests {
         let blob = plugins[0].files[0].blob;
         assert!(matches!(
             s.source(&blob),
-            Some(ObjectSource::Entry { plugin: 0, .. })
+            Some(ObjectSource::Entry {
+                object: "entries/x",
+                ..
+            })
         ));
     }
 
@@ -339,7 +370,6 @@ mod tests {
     fn external_plugins_keep_their_source() {
         let mut ext = plugin("acme", "gh", "gh", &[]);
         ext.external = true;
-        ext.entries_key = None;
         ext.entry
             .insert("source".into(), json!({"source": "github", "repo": "o/r"}));
         let s = Snapshot::build("mk", &[ext]).unwrap();

@@ -15,12 +15,13 @@ use worker::{Context, Env, FixedLengthStream, Response};
 use super::error::{ApiError, ApiResult};
 use super::git::git_headers;
 use super::served::View;
+use crate::catalog::snapshot::EntryRef;
 use crate::catalog::snapshot::ObjectSource;
 use crate::git::pack::{PackEntry, PackWriter, DEFAULT_LEVEL};
 use crate::git::sideband::SideBandFramer;
 use crate::git::upload_pack::{band_error, progress_message, Framing, PackResponse};
 use crate::git::ObjectId;
-use crate::storage::blobs::pack_key;
+use crate::storage::blobs::{pack_key, EntryReader};
 use crate::storage::Store;
 
 /// Chunks in flight per consumer before the producer waits.
@@ -29,12 +30,8 @@ const CHANNEL_DEPTH: usize = 4;
 enum Part {
     /// A synthesized object, already compressed.
     Fresh(Vec<u8>),
-    /// Bytes `offset..offset+len` of plugin `plugin`'s entries object.
-    Entry {
-        plugin: usize,
-        offset: u64,
-        len: u64,
-    },
+    /// Bytes `entry` of R2 object `object`.
+    Entry { object: String, entry: EntryRef },
 }
 
 /// Compresses the synthesized objects and lays out every part of the pack.
@@ -46,10 +43,9 @@ fn plan(view: &View, objects: &[ObjectId]) -> Result<(Vec<Part>, u64), ApiError>
             Some(ObjectSource::Fresh(kind, body)) => {
                 Part::Fresh(PackEntry::compress(kind, body, DEFAULT_LEVEL).into_bytes())
             }
-            Some(ObjectSource::Entry { plugin, entry }) => Part::Entry {
-                plugin,
-                offset: entry.offset,
-                len: entry.len,
+            Some(ObjectSource::Entry { object, entry }) => Part::Entry {
+                object: object.to_string(),
+                entry,
             },
             None => {
                 return Err(ApiError::internal(format!(
@@ -59,7 +55,7 @@ fn plan(view: &View, objects: &[ObjectId]) -> Result<(Vec<Part>, u64), ApiError>
         };
         total += match &part {
             Part::Fresh(b) => b.len() as u64,
-            Part::Entry { len, .. } => *len,
+            Part::Entry { entry, .. } => entry.len,
         };
         parts.push(part);
     }
@@ -111,11 +107,6 @@ pub fn stream_and_store(
     };
     let sideband = matches!(p.framing, Framing::SideBand { .. });
     let tail = p.tail().to_vec();
-    let keys: Vec<Option<String>> = view
-        .plugins
-        .iter()
-        .map(|pl| pl.entries_key.clone())
-        .collect();
     let (etag, commit, tree) = (
         view.snapshot.etag.clone(),
         view.snapshot.commit_id.to_hex(),
@@ -137,38 +128,16 @@ pub fn stream_and_store(
             let (mut client_ok, mut r2_ok) = (to_client.send(head).await.is_ok(), true);
             let result: Result<(), String> = async {
                 let mut w = PackWriter::new(Vec::new(), count).map_err(|e| e.to_string())?;
-                let mut current: Option<(usize, Vec<u8>)> = None;
+                let mut entries = EntryReader::new(&store);
                 for part in &parts {
-                    match part {
-                        Part::Fresh(bytes) => {
-                            w.write_entry_bytes(bytes).map_err(|e| e.to_string())?
-                        }
-                        Part::Entry {
-                            plugin,
-                            offset,
-                            len,
-                        } => {
-                            if current.as_ref().map(|(i, _)| *i) != Some(*plugin) {
-                                let key = keys[*plugin]
-                                    .clone()
-                                    .ok_or("plugin has files but no entries")?;
-                                let bytes = store
-                                    .get_object(&key)
-                                    .await
-                                    .map_err(|e| e.to_string())?
-                                    .ok_or(format!("R2 object {key} is missing"))?;
-                                current = Some((*plugin, bytes));
-                            }
-                            let bytes = current
-                                .as_ref()
-                                .map(|(_, b)| b)
-                                .ok_or("no entries loaded")?;
-                            let slice = bytes
-                                .get(*offset as usize..(*offset + *len) as usize)
-                                .ok_or("pack entry lies outside its R2 object")?;
-                            w.write_entry_bytes(slice).map_err(|e| e.to_string())?;
-                        }
-                    }
+                    let bytes = match part {
+                        Part::Fresh(bytes) => bytes.as_slice(),
+                        Part::Entry { object, entry } => entries
+                            .slice(object, *entry)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    };
+                    w.write_entry_bytes(bytes).map_err(|e| e.to_string())?;
                     let chunk = std::mem::take(w.get_mut());
                     if r2_ok {
                         r2_ok = to_r2.send(Ok(chunk.clone())).await.is_ok();

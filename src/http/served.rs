@@ -19,7 +19,7 @@ use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
 use super::pack_stream::stream_and_store;
 use crate::catalog::marketplace::MANIFEST_PATH;
 use crate::catalog::resolve::served_keys;
-use crate::catalog::snapshot::{ObjectSource, ServedPlugin, Snapshot};
+use crate::catalog::snapshot::{FileSource, ObjectSource, Origin, ServedPlugin, Snapshot};
 use crate::catalog::zip_export::{build_zip, ZipFile};
 use crate::git::memory::MemoryRepo;
 use crate::git::pack::inflate_entry;
@@ -27,7 +27,7 @@ use crate::git::pack::PackWriter;
 use crate::git::sideband::SideBandFramer;
 use crate::git::smart_http::{self, GitBody};
 use crate::git::upload_pack::{frame_pack_bytes, progress_message, Framing, PackResponse};
-use crate::storage::blobs::zip_key;
+use crate::storage::blobs::{zip_key, EntryReader};
 use crate::storage::users::UserRow;
 use crate::storage::Store;
 
@@ -163,7 +163,7 @@ async fn partial_pack(store: &Store, view: &View, p: &PackResponse) -> Result<Ve
 }
 
 /// Builds a pack: synthesized objects compressed now, file blobs spliced
-/// from their plugin's entries (read once per plugin, in order).
+/// from their entries objects (each read once, in order).
 async fn assemble_pack(
     store: &Store,
     view: &View,
@@ -173,32 +173,15 @@ async fn assemble_pack(
         ApiError::internal(format!("writing the pack failed: {e}"))
     };
     let mut w = PackWriter::new(Vec::new(), objects.len() as u32).map_err(pack_err)?;
-    // Blobs come grouped by plugin, so only one plugin's entries are held.
-    let mut current: Option<(usize, Vec<u8>)> = None;
+    let mut entries = EntryReader::new(store);
     for id in objects {
         match view.snapshot.source(id) {
             Some(ObjectSource::Fresh(kind, body)) => {
                 w.write_object(kind, body).map_err(pack_err)?
             }
-            Some(ObjectSource::Entry { plugin, entry }) => {
-                if current.as_ref().map(|(i, _)| *i) != Some(plugin) {
-                    let key = view.plugins[plugin]
-                        .entries_key
-                        .clone()
-                        .ok_or_else(|| ApiError::internal("plugin has files but no entries"))?;
-                    let bytes = store
-                        .get_object(&key)
-                        .await?
-                        .ok_or_else(|| ApiError::internal(format!("R2 object {key} is missing")))?;
-                    current = Some((plugin, bytes));
-                }
-                let bytes = &current.as_ref().map(|(_, b)| b).expect("loaded above");
-                let (start, end) = (entry.offset as usize, (entry.offset + entry.len) as usize);
-                let slice = bytes
-                    .get(start..end)
-                    .ok_or_else(|| ApiError::internal("pack entry lies outside its R2 object"))?;
-                w.write_entry_bytes(slice).map_err(pack_err)?;
-            }
+            Some(ObjectSource::Entry { object, entry }) => w
+                .write_entry_bytes(entries.slice(object, entry).await?)
+                .map_err(pack_err)?,
             None => {
                 return Err(ApiError::internal(format!(
                     "object {id} is not in the snapshot"
@@ -216,7 +199,18 @@ pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
     let plugins: Vec<_> = view
         .plugins
         .iter()
-        .map(|p| json!({ "name": p.manifest_name, "directory": format!("plugins/{}", p.dir()), "version": p.version, "marketplace": p.key.slug.as_str(), "plugin": p.key.plugin.as_str() }))
+        .map(|p| {
+            let mut v = json!({ "name": p.manifest_name, "directory": format!("plugins/{}", p.dir), "version": p.version });
+            match &p.origin {
+                Origin::Curated(k) => {
+                    v["marketplace"] = json!(k.slug.as_str());
+                    v["plugin"] = json!(k.plugin.as_str());
+                }
+                Origin::Store { id } => v["store_entity"] = json!(id),
+                Origin::Bundle => v["store_bundle"] = json!(true),
+            }
+            v
+        })
         .collect();
     super::json(
         200,
@@ -254,28 +248,26 @@ pub async fn zip(req: Request, env: &Env, store: &Store) -> ApiResult {
     Ok(Response::from_bytes(bytes)?.with_headers(headers))
 }
 
-/// Builds the ZIP from the manifest and the plugins' entries (inflated).
+/// Builds the ZIP from the manifest and the plugins' files (entries inflated).
 async fn build_view_zip(store: &Store, view: &View) -> Result<Vec<u8>, ApiError> {
     let mut files: Vec<ZipFile> = vec![(
         MANIFEST_PATH.to_string(),
         false,
         view.snapshot.manifest.clone(),
     )];
+    let mut entries = EntryReader::new(store);
     for p in &view.plugins {
-        let Some(key) = p.entries_key.as_deref().filter(|_| !p.files.is_empty()) else {
-            continue;
-        };
-        let entries = store
-            .get_object(key)
-            .await?
-            .ok_or_else(|| ApiError::internal(format!("R2 object {key} is missing")))?;
         for f in &p.files {
-            let slice = entries
-                .get(f.entry.offset as usize..(f.entry.offset + f.entry.len) as usize)
-                .ok_or_else(|| ApiError::internal("pack entry lies outside its R2 object"))?;
-            let (_, content) = inflate_entry(slice, f.size)
-                .map_err(|e| ApiError::internal(format!("{key}: {e}")))?;
-            files.push((format!("plugins/{}/{}", p.dir(), f.path), f.exec, content));
+            let content = match &f.source {
+                FileSource::Inline(bytes) => bytes.clone(),
+                FileSource::Entry { object, entry } => {
+                    let slice = entries.slice(object, *entry).await?;
+                    inflate_entry(slice, f.size)
+                        .map_err(|e| ApiError::internal(format!("{object}: {e}")))?
+                        .1
+                }
+            };
+            files.push((format!("plugins/{}/{}", p.dir, f.path), f.exec, content));
         }
     }
     build_zip(&mut files).map_err(|e| ApiError::internal(e.to_string()))

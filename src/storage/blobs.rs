@@ -1,11 +1,50 @@
 //! R2 objects: plugin entries and cached packs.
 
-use super::{n, now, r2_err, s, Store, StoreResult};
+use super::{n, now, r2_err, s, StorageError, Store, StoreResult};
 use crate::catalog::etag::Etag;
+use crate::catalog::snapshot::EntryRef;
 
 /// R2 key of a view's cached pack.
 pub fn pack_key(etag: &Etag) -> String {
     format!("packs/{etag}")
+}
+
+/// Reads pack entries out of `entries/…` objects, holding one object at a
+/// time: callers read entries grouped by object, so each is fetched once.
+pub struct EntryReader<'a> {
+    store: &'a Store,
+    current: Option<(String, Vec<u8>)>,
+}
+
+impl<'a> EntryReader<'a> {
+    /// A reader over `store`'s bucket.
+    pub fn new(store: &'a Store) -> Self {
+        EntryReader {
+            store,
+            current: None,
+        }
+    }
+
+    /// The bytes of `entry` inside R2 object `object`.
+    pub async fn slice(&mut self, object: &str, entry: EntryRef) -> StoreResult<&[u8]> {
+        if self.current.as_ref().map(|(k, _)| k.as_str()) != Some(object) {
+            let bytes =
+                self.store.get_object(object).await?.ok_or_else(|| {
+                    StorageError::Corrupt(format!("R2 object {object} is missing"))
+                })?;
+            self.current = Some((object.to_string(), bytes));
+        }
+        let bytes = self
+            .current
+            .as_ref()
+            .map(|(_, b)| b.as_slice())
+            .unwrap_or_default();
+        bytes
+            .get(entry.offset as usize..(entry.offset + entry.len) as usize)
+            .ok_or_else(|| {
+                StorageError::Corrupt(format!("a pack entry lies outside R2 object {object}"))
+            })
+    }
 }
 
 /// A cached pack as the admin API lists it.

@@ -12,6 +12,7 @@ use super::{db_err, n, now, r2_err, s, Store, StoreResult};
 use crate::catalog::ingest::IngestedFiles;
 use crate::catalog::marketplace::ImportedPlugin;
 use crate::catalog::resolve::Requirement;
+use crate::catalog::snapshot::FileSource;
 
 /// A marketplace row with its plugin count.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -91,16 +92,19 @@ impl Store {
                 let rows: Vec<serde_json::Value> = i
                     .files
                     .iter()
-                    .map(|f| {
-                        json!([
+                    .filter_map(|f| {
+                        let FileSource::Entry { entry, .. } = &f.source else {
+                            return None;
+                        };
+                        Some(json!([
                             f.path.as_str(),
                             f.size,
                             f.sha256,
                             f.blob.to_hex(),
                             f.exec as i64,
-                            f.entry.offset,
-                            f.entry.len
-                        ])
+                            entry.offset,
+                            entry.len
+                        ]))
                     })
                     .collect();
                 batch.push(self.stmt(

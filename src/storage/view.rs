@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{n, StorageError, Store, StoreResult};
 use crate::catalog::names::{PluginKey, PluginName, Slug};
 use crate::catalog::resolve::{entitlements, Entitlement, Grant, Requirement};
-use crate::catalog::snapshot::{EntryRef, ServedFile, ServedPlugin};
+use crate::catalog::snapshot::{EntryRef, FileSource, Origin, ServedFile, ServedPlugin};
 use crate::git::{ObjectId, RepoPath};
 
 /// Plugins granted to the user through any of their groups.
@@ -104,19 +104,35 @@ impl Store {
             .into_iter()
             .filter_map(|o| key(&o.marketplace, &o.plugin).ok())
             .collect();
+        let objects: HashMap<(String, String), String> = plugin_rows
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    (p.marketplace.clone(), p.name.clone()),
+                    p.entries_key.clone()?,
+                ))
+            })
+            .collect();
         let mut files: HashMap<PluginKey, Vec<ServedFile>> = HashMap::new();
         for f in file_rows {
             let k = key(&f.marketplace, &f.plugin)?;
             let corrupt = |what: &str| StorageError::Corrupt(format!("{what} of {k}/{}", f.path));
+            let object = objects
+                .get(&(f.marketplace.clone(), f.plugin.clone()))
+                .cloned()
+                .ok_or_else(|| corrupt("entries object"))?;
             files.entry(k.clone()).or_default().push(ServedFile {
                 path: RepoPath::parse(&f.path).map_err(|_| corrupt("path"))?,
                 size: f.size as u64,
                 sha256: f.sha256.clone(),
                 blob: ObjectId::from_hex(f.blob_id.as_bytes()).map_err(|_| corrupt("blob id"))?,
                 exec: f.exec != 0,
-                entry: EntryRef {
-                    offset: f.entry_offset as u64,
-                    len: f.entry_len as u64,
+                source: FileSource::Entry {
+                    object,
+                    entry: EntryRef {
+                        offset: f.entry_offset as u64,
+                        len: f.entry_len as u64,
+                    },
                 },
             });
         }
@@ -131,12 +147,12 @@ impl Store {
                 k.clone(),
                 ServedPlugin {
                     files: files.remove(&k).unwrap_or_default(),
-                    key: k,
+                    dir: k.served_dir(),
+                    origin: Origin::Curated(k),
                     manifest_name: p.manifest_name,
                     version: p.version,
                     entry,
                     external: p.external != 0,
-                    entries_key: p.entries_key,
                 },
             );
         }
