@@ -11,5 +11,6 @@ pub mod names;
 pub mod resolve;
 pub mod snapshot;
 pub mod store;
+pub mod store_view;
 pub mod token;
 pub mod zip_export;

@@ -1,0 +1,211 @@
+//! How installed Store entities are served.
+//!
+//! - A Store plugin is served at `plugins/store-<id>/` under its served name
+//!   `<name>-by-<owner>`.
+//! - Every installed skill and agent is merged into one plugin at
+//!   `plugins/store-bundle/`: skills at `skills/<served-name>/…`, agents at
+//!   `agents/<served-name>.md`, with a synthesized `plugin.json` whose
+//!   `version` hashes the merged files. Install, uninstall and an owner's
+//!   re-upload therefore all change it, which is what Claude Code's update
+//!   check compares.
+//!
+//! Invariant: entities are taken in id order, so the result is the same for
+//! the same installs.
+
+use serde_json::{json, Map, Value};
+
+use super::ingest::sha256_hex;
+use super::snapshot::{FileSource, Origin, ServedFile, ServedPlugin};
+use super::store::EntityType;
+use crate::git::{ObjectKind, RepoPath};
+
+/// Directory of the merged skills-and-agents plugin.
+pub const BUNDLE_DIR: &str = "store-bundle";
+
+/// An installed Store entity with its stored files.
+#[derive(Debug, Clone)]
+pub struct InstalledEntity {
+    pub id: i64,
+    pub entity_type: EntityType,
+    pub served_name: String,
+    pub description: String,
+    /// Rooted at the entity (a skill's folder, an agent's one file, a plugin's root).
+    pub files: Vec<ServedFile>,
+}
+
+fn entry(name: &str, dir: &str, description: &str, version: &str) -> Map<String, Value> {
+    let v = json!({ "name": name, "source": format!("./plugins/{dir}"), "description": description, "version": version });
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// The served plugins for `installed`: Store plugins, then the bundle (if
+/// any skill or agent is installed).
+pub fn store_plugins(installed: &[InstalledEntity]) -> Vec<ServedPlugin> {
+    let mut sorted: Vec<&InstalledEntity> = installed.iter().collect();
+    sorted.sort_by_key(|e| e.id);
+    let mut out = Vec::new();
+    let mut bundle_files: Vec<ServedFile> = Vec::new();
+    for e in sorted {
+        match e.entity_type {
+            EntityType::Plugin => {
+                let dir = format!("store-{}", e.id);
+                let version = content_version(&e.files);
+                out.push(ServedPlugin {
+                    origin: Origin::Store { id: e.id },
+                    entry: entry(&e.served_name, &dir, &e.description, &version),
+                    dir,
+                    manifest_name: e.served_name.clone(),
+                    version: Some(version),
+                    external: false,
+                    files: e.files.clone(),
+                });
+            }
+            EntityType::Skill | EntityType::Agent => {
+                for f in &e.files {
+                    let path = match e.entity_type {
+                        EntityType::Skill => format!("skills/{}/{}", e.served_name, f.path),
+                        _ => format!("agents/{}.md", e.served_name),
+                    };
+                    if let Ok(path) = RepoPath::parse(&path) {
+                        bundle_files.push(ServedFile { path, ..f.clone() });
+                    }
+                }
+            }
+        }
+    }
+    if !bundle_files.is_empty() {
+        let version = content_version(&bundle_files);
+        let pj = format!("{{\n  \"name\": \"{BUNDLE_DIR}\",\n  \"version\": \"{version}\",\n  \"description\": \"Skills and agents installed from the Store\"\n}}\n");
+        let pj_bytes = pj.into_bytes();
+        bundle_files.push(ServedFile {
+            path: RepoPath::parse(".claude-plugin/plugin.json").expect("constant path"),
+            size: pj_bytes.len() as u64,
+            sha256: sha256_hex(&pj_bytes),
+            blob: ObjectKind::Blob.id_of(&pj_bytes),
+            exec: false,
+            source: FileSource::Inline(pj_bytes),
+        });
+        bundle_files.sort_by(|a, b| a.path.cmp(&b.path));
+        out.push(ServedPlugin {
+            origin: Origin::Bundle,
+            entry: entry(
+                BUNDLE_DIR,
+                BUNDLE_DIR,
+                "Skills and agents installed from the Store",
+                &version,
+            ),
+            dir: BUNDLE_DIR.to_string(),
+            manifest_name: BUNDLE_DIR.to_string(),
+            version: Some(version),
+            external: false,
+            files: bundle_files,
+        });
+    }
+    out
+}
+
+/// A version string that changes whenever any path, content or mode does:
+/// `0.0.0-<12 hex digits of sha256 over "path\0sha256\0exec\n" lines>`.
+pub fn content_version(files: &[ServedFile]) -> String {
+    let mut lines: Vec<String> = files
+        .iter()
+        .map(|f| format!("{}\0{}\0{}\n", f.path, f.sha256, f.exec as u8))
+        .collect();
+    lines.sort();
+    format!("0.0.0-{}", &sha256_hex(lines.concat().as_bytes())[..12])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::snapshot::EntryRef;
+
+    fn file(path: &str, content: &str) -> ServedFile {
+        ServedFile {
+            path: RepoPath::parse(path).unwrap(),
+            size: content.len() as u64,
+            sha256: sha256_hex(content.as_bytes()),
+            blob: ObjectKind::Blob.id_of(content.as_bytes()),
+            exec: false,
+            source: FileSource::Entry {
+                object: "entries/e".into(),
+                entry: EntryRef { offset: 0, len: 1 },
+            },
+        }
+    }
+
+    fn entity(id: i64, t: EntityType, name: &str, files: Vec<ServedFile>) -> InstalledEntity {
+        InstalledEntity {
+            id,
+            entity_type: t,
+            served_name: name.into(),
+            description: "d".into(),
+            files,
+        }
+    }
+
+    #[test]
+    fn plugins_stand_alone_and_skills_and_agents_merge_into_the_bundle() {
+        let installed = vec![
+            entity(
+                7,
+                EntityType::Agent,
+                "reviewer-by-bob",
+                vec![file("reviewer.md", "a")],
+            ),
+            entity(
+                3,
+                EntityType::Skill,
+                "pdf-by-ann",
+                vec![file("SKILL.md", "s"), file("scripts/x.sh", "x")],
+            ),
+            entity(
+                5,
+                EntityType::Plugin,
+                "tools-by-cy",
+                vec![file(".claude-plugin/plugin.json", "{}")],
+            ),
+        ];
+        let served = store_plugins(&installed);
+        assert_eq!(served.len(), 2);
+        assert_eq!(
+            (served[0].dir.as_str(), served[0].manifest_name.as_str()),
+            ("store-5", "tools-by-cy")
+        );
+        assert_eq!(served[0].entry["source"], "./plugins/store-5");
+        let bundle = &served[1];
+        assert_eq!(bundle.dir, BUNDLE_DIR);
+        let paths: Vec<&str> = bundle.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                ".claude-plugin/plugin.json",
+                "agents/reviewer-by-bob.md",
+                "skills/pdf-by-ann/SKILL.md",
+                "skills/pdf-by-ann/scripts/x.sh"
+            ]
+        );
+        let FileSource::Inline(pj) = &bundle.files[0].source else {
+            panic!("synthesized plugin.json")
+        };
+        let pj: Value = serde_json::from_slice(pj).unwrap();
+        assert_eq!(pj["version"], bundle.version.clone().unwrap());
+    }
+
+    #[test]
+    fn bundle_version_moves_with_installs_and_content() {
+        let a = entity(1, EntityType::Skill, "a-by-x", vec![file("SKILL.md", "v1")]);
+        let b = entity(2, EntityType::Agent, "b-by-y", vec![file("b.md", "b")]);
+        let v = |es: &[InstalledEntity]| store_plugins(es).last().and_then(|p| p.version.clone());
+        let one = v(&[a.clone()]);
+        assert_ne!(one, v(&[a.clone(), b.clone()]), "install changes it");
+        let mut a2 = a.clone();
+        a2.files = vec![file("SKILL.md", "v2")];
+        assert_ne!(one, v(&[a2]), "re-upload changes it");
+        assert_eq!(one, v(&[a]), "same installs, same version");
+        assert!(
+            store_plugins(&[]).is_empty(),
+            "nothing installed, no bundle"
+        );
+    }
+}
