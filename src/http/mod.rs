@@ -9,6 +9,7 @@ mod git;
 mod me;
 mod pack_stream;
 mod served;
+mod store;
 
 use std::sync::OnceLock;
 
@@ -72,6 +73,7 @@ async fn dispatch(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResu
     match segs.as_slice() {
         ["api", "admin", rest @ ..] => admin::route(req, env, &store, rest).await,
         ["api", "me", rest @ ..] => me::route(req, env, &store, rest).await,
+        ["api", "store", rest @ ..] => store::route(req, env, &store, rest).await,
         _ => Err(ApiError::not_found(path)),
     }
 }

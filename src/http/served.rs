@@ -20,6 +20,7 @@ use super::pack_stream::stream_and_store;
 use crate::catalog::marketplace::MANIFEST_PATH;
 use crate::catalog::resolve::served_keys;
 use crate::catalog::snapshot::{FileSource, ObjectSource, Origin, ServedPlugin, Snapshot};
+use crate::catalog::store_view::store_plugins;
 use crate::catalog::zip_export::{build_zip, ZipFile};
 use crate::git::memory::MemoryRepo;
 use crate::git::pack::inflate_entry;
@@ -40,10 +41,12 @@ pub struct View {
 /// Resolves and builds a user's view from D1.
 pub async fn load_view(store: &Store, env: &Env, user: &UserRow) -> Result<View, ApiError> {
     let mut uv = store.user_view(user.id).await?;
-    let plugins: Vec<ServedPlugin> = served_keys(&uv.entitlements)
+    let mut plugins: Vec<ServedPlugin> = served_keys(&uv.entitlements)
         .iter()
         .filter_map(|k| uv.plugins.remove(k))
         .collect();
+    let (_, installed) = store.installed_entities(user.id).await?;
+    plugins.extend(store_plugins(&installed));
     let name = env
         .var("MARKETPLACE_NAME")
         .map(|v| v.to_string())

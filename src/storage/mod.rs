@@ -3,6 +3,7 @@
 
 pub mod blobs;
 pub mod catalog;
+pub mod store;
 pub mod users;
 pub mod view;
 

@@ -1,0 +1,284 @@
+//! `/api/store/…`: uploading, previewing, browsing, owning and installing
+//! Store entities. Thin: multipart parsing here, validation in
+//! `catalog::store`, storage in `storage::store`.
+
+use serde_json::{json, Value};
+use worker::{Env, FormData, FormEntry, Method, Request};
+
+use super::auth::require_user;
+use super::error::{ApiError, ApiResult};
+use super::{json, no_content};
+use crate::catalog::ingest::ingest_files;
+use crate::catalog::snapshot::FileSource;
+use crate::catalog::store::{
+    validate_upload, EntityType, UploadError, ValidatedUpload, STORE_LIMITS,
+};
+use crate::git::pack::inflate_entry;
+use crate::storage::blobs::EntryReader;
+use crate::storage::store::{store_file, EntityMeta, EntityQuery, EntityRow};
+use crate::storage::users::UserRow;
+use crate::storage::Store;
+
+/// Most `docs` files per upload, and bytes per doc.
+const MAX_DOCS: usize = 10;
+const MAX_DOC_BYTES: usize = 256 << 10;
+/// Most characters in a text field.
+const MAX_FIELD_CHARS: usize = 4_000;
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        let status = match &e {
+            UploadError::Archive(crate::catalog::archive::ArchiveError::ArchiveTooLarge {
+                ..
+            }) => 413,
+            _ => 422,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+/// Routes `/api/store/<segs…>`.
+pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) -> ApiResult {
+    let user = require_user(&req, env, store).await?;
+    match (req.method(), segs) {
+        (Method::Post, ["entities"]) => upload(&mut req, store, &user, false).await,
+        (Method::Post, ["entities", "preview"]) => upload(&mut req, store, &user, true).await,
+        (Method::Get, ["entities"]) => list(&req, store).await,
+        (Method::Get, ["entities", id]) => {
+            let e = entity(store, id).await?;
+            let files: Vec<Value> = store
+                .entity_files(e.id)
+                .await?
+                .iter()
+                .map(|f| json!({ "path": f.path, "size": f.size, "executable": f.exec != 0 }))
+                .collect();
+            let docs = store.entity_docs(e.id).await?;
+            json(200, &json!({ "entity": e, "files": files, "docs": docs }))
+        }
+        (Method::Get, ["entities", id, "files", path @ ..]) => {
+            let e = entity(store, id).await?;
+            let path = path.join("/");
+            let rows = store.entity_files(e.id).await?;
+            let row = rows
+                .iter()
+                .find(|f| f.path == path)
+                .ok_or_else(|| ApiError::missing(format!("file `{path}` of entity {}", e.id)))?;
+            let file = store_file(row, &e.entries_key)?;
+            let FileSource::Entry { object, entry } = &file.source else {
+                return Err(ApiError::internal("store files are entries"));
+            };
+            let mut reader = EntryReader::new(store);
+            let (_, content) = inflate_entry(reader.slice(object, *entry).await?, file.size)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let headers = worker::Headers::new();
+            headers.set("Content-Type", "application/octet-stream")?;
+            Ok(worker::Response::from_bytes(content)?.with_headers(headers))
+        }
+        (Method::Delete, ["entities", id]) => {
+            let e = entity(store, id).await?;
+            if e.owner_id != user.id {
+                return Err(ApiError::forbidden(format!(
+                    "only {} can delete this entity",
+                    e.owner
+                )));
+            }
+            store.delete_entity(e.id).await?;
+            no_content()
+        }
+        (m @ (Method::Post | Method::Delete), ["entities", id, "install"]) => {
+            let e = entity(store, id).await?;
+            if m == Method::Post {
+                store.install(user.id, e.id).await?;
+            } else {
+                store.uninstall(user.id, e.id).await?;
+            }
+            no_content()
+        }
+        _ => Err(ApiError::not_found(&req.path())),
+    }
+}
+
+async fn entity(store: &Store, id: &str) -> Result<EntityRow, ApiError> {
+    let n: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("bad_id", format!("`{id}` is not an entity id")))?;
+    store
+        .entity(n)
+        .await?
+        .ok_or_else(|| ApiError::missing(format!("Store entity {n}")))
+}
+
+fn field(form: &FormData, name: &str, required: bool) -> Result<Option<String>, ApiError> {
+    match form.get(name) {
+        Some(FormEntry::Field(v)) if !v.trim().is_empty() => {
+            if v.chars().count() > MAX_FIELD_CHARS {
+                return Err(ApiError::bad_request(
+                    "field_too_long",
+                    format!("`{name}` is longer than {MAX_FIELD_CHARS} characters"),
+                ));
+            }
+            Ok(Some(v.trim().to_string()))
+        }
+        Some(FormEntry::File(_)) => Err(ApiError::bad_request(
+            "bad_field",
+            format!("`{name}` must be a text field"),
+        )),
+        _ if required => Err(ApiError::bad_request(
+            "missing_field",
+            format!("the form field `{name}` is required"),
+        )),
+        _ => Ok(None),
+    }
+}
+
+fn url_field(form: &FormData, name: &str) -> Result<Option<String>, ApiError> {
+    let v = field(form, name, false)?;
+    if let Some(u) = &v {
+        if !(u.starts_with("https://") || u.starts_with("http://"))
+            || u.contains(char::is_whitespace)
+        {
+            return Err(ApiError::bad_request(
+                "bad_url",
+                format!("`{name}` must be an http(s) URL"),
+            ));
+        }
+    }
+    Ok(v)
+}
+
+/// `POST /api/store/entities[/preview]`: validate, then store unless previewing.
+async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool) -> ApiResult {
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|l| l.parse::<usize>().ok());
+    let limit = STORE_LIMITS.max_archive_bytes + MAX_DOCS * MAX_DOC_BYTES + (64 << 10);
+    if declared.is_some_and(|l| l > limit) {
+        return Err(ApiError::too_large(limit));
+    }
+    let form = req.form_data().await.map_err(|e| {
+        ApiError::bad_request("bad_form", format!("expected multipart/form-data: {e}"))
+    })?;
+    let type_text = field(&form, "type", true)?.unwrap_or_default();
+    let entity_type = EntityType::parse(&type_text).ok_or_else(|| {
+        ApiError::bad_request(
+            "bad_type",
+            format!("type must be skill, agent or plugin, not `{type_text}`"),
+        )
+    })?;
+    let name = field(&form, "name", true)?.unwrap_or_default();
+    let zip = match form.get("file") {
+        Some(FormEntry::File(f)) => f.bytes().await?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "missing_file",
+                "the form field `file` must hold the ZIP",
+            ))
+        }
+    };
+    let mut v = validate_upload(&zip, entity_type, &name, &user.username)?;
+    drop(zip);
+    if v.entity_type == EntityType::Plugin {
+        rename_plugin_json(&mut v);
+    }
+    let files_json: Vec<Value> = v
+        .files
+        .iter()
+        .map(|f| json!({ "path": f.path.as_str(), "size": f.content.len(), "executable": f.exec }))
+        .collect();
+    if preview {
+        return json(
+            200,
+            &json!({ "type": v.entity_type.as_str(), "name": v.name, "served_name": v.served_name, "files": files_json, "warnings": v.warnings }),
+        );
+    }
+    let meta = EntityMeta {
+        entity_type: v.entity_type,
+        name: v.name.clone(),
+        served_name: v.served_name.clone(),
+        title: field(&form, "title", true)?.unwrap_or_default(),
+        tagline: field(&form, "tagline", true)?.unwrap_or_default(),
+        description: field(&form, "description", true)?.unwrap_or_default(),
+        category: field(&form, "category", true)?.unwrap_or_default(),
+        photo_url: url_field(&form, "photo_url")?,
+        video_url: url_field(&form, "video_url")?,
+    };
+    let mut docs = Vec::new();
+    for d in form.get_all("docs").unwrap_or_default() {
+        if let FormEntry::File(f) = d {
+            if docs.len() == MAX_DOCS || f.size() > MAX_DOC_BYTES {
+                return Err(ApiError::bad_request(
+                    "docs_too_large",
+                    format!("at most {MAX_DOCS} docs of {MAX_DOC_BYTES} bytes each"),
+                ));
+            }
+            docs.push((f.name(), f.bytes().await?));
+        }
+    }
+    let ingested = ingest_files(&v.files);
+    let row = store
+        .create_entity(user.id, &meta, &ingested, &docs)
+        .await?;
+    json(
+        201,
+        &json!({ "entity": row, "files": files_json, "warnings": v.warnings }),
+    )
+}
+
+/// A Store plugin's `plugin.json` names it by its served name, so two owners'
+/// plugins of the same name never share a namespace in Claude Code.
+fn rename_plugin_json(v: &mut ValidatedUpload) {
+    let served = v.served_name.clone();
+    if let Some(f) = v
+        .files
+        .iter_mut()
+        .find(|f| f.path.as_str() == ".claude-plugin/plugin.json")
+    {
+        if let Ok(serde_json::Value::Object(mut obj)) = serde_json::from_slice::<Value>(&f.content)
+        {
+            obj.insert("name".into(), Value::String(served));
+            let mut bytes = serde_json::to_vec_pretty(&Value::Object(obj)).unwrap_or_default();
+            bytes.push(b'\n');
+            f.content = bytes;
+        }
+    }
+}
+
+/// `GET /api/store/entities?type=&category=&owner=&q=&page=&per_page=`.
+async fn list(req: &Request, store: &Store) -> ApiResult {
+    let url = req.url()?;
+    let param = |k: &str| {
+        url.query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let num = |k: &str, default: i64, max: i64| -> Result<i64, ApiError> {
+        match param(k) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "bad_query",
+                        format!("`{k}` must be a number from 1 to {max}"),
+                    )
+                }),
+        }
+    };
+    let q = EntityQuery {
+        entity_type: param("type"),
+        category: param("category"),
+        owner: param("owner"),
+        text: param("q"),
+        page: num("page", 1, 1_000_000)?,
+        per_page: num("per_page", 20, 100)?,
+    };
+    let (total, rows) = store.list_entities(&q).await?;
+    json(
+        200,
+        &json!({ "total": total, "page": q.page, "per_page": q.per_page, "entities": rows }),
+    )
+}

@@ -1,0 +1,281 @@
+//! Store entities, their files and docs, and installs in D1; their entries
+//! in R2 (content-addressed, like curated plugins).
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use wasm_bindgen::JsValue;
+
+use super::{db_err, is_unique_violation, n, now, r2_err, s, StorageError, Store, StoreResult};
+use crate::catalog::ingest::IngestedFiles;
+use crate::catalog::snapshot::{EntryRef, FileSource, ServedFile};
+use crate::catalog::store::EntityType;
+use crate::catalog::store_view::InstalledEntity;
+use crate::git::{ObjectId, RepoPath};
+
+/// A Store entity as the API shows it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EntityRow {
+    pub id: i64,
+    pub owner: String,
+    pub owner_id: i64,
+    #[serde(rename(serialize = "type"))]
+    pub entity_type: String,
+    pub name: String,
+    pub served_name: String,
+    pub title: String,
+    pub tagline: String,
+    pub description: String,
+    pub category: String,
+    pub photo_url: Option<String>,
+    pub video_url: Option<String>,
+    pub version: i64,
+    pub entries_key: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub installs: i64,
+}
+
+/// A stored file of an entity.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct StoreFileRow {
+    pub entity_id: i64,
+    pub path: String,
+    pub size: i64,
+    pub sha256: String,
+    pub blob_id: String,
+    pub exec: i64,
+    pub entry_offset: i64,
+    pub entry_len: i64,
+}
+
+/// Metadata of an upload.
+#[derive(Debug, Clone)]
+pub struct EntityMeta {
+    pub entity_type: EntityType,
+    pub name: String,
+    pub served_name: String,
+    pub title: String,
+    pub tagline: String,
+    pub description: String,
+    pub category: String,
+    pub photo_url: Option<String>,
+    pub video_url: Option<String>,
+}
+
+/// Filters of the Store listing.
+#[derive(Debug, Clone, Default)]
+pub struct EntityQuery {
+    pub entity_type: Option<String>,
+    pub category: Option<String>,
+    pub owner: Option<String>,
+    pub text: Option<String>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+const ENTITY_SELECT: &str = "SELECT e.id, u.username AS owner, e.owner_id, e.type AS entity_type, e.name, e.served_name, e.title, e.tagline, \
+     e.description, e.category, e.photo_url, e.video_url, e.version, e.entries_key, e.created_at, e.updated_at, \
+     (SELECT COUNT(*) FROM store_installs i WHERE i.entity_id = e.id) AS installs \
+     FROM store_entities e JOIN users u ON u.id = e.owner_id";
+
+fn opt(v: &Option<String>) -> JsValue {
+    v.as_deref().map(s).unwrap_or(JsValue::NULL)
+}
+
+impl Store {
+    /// Stores a new entity (entries in R2 first, then one D1 batch).
+    pub async fn create_entity(
+        &self,
+        owner_id: i64,
+        meta: &EntityMeta,
+        files: &IngestedFiles,
+        docs: &[(String, Vec<u8>)],
+    ) -> StoreResult<EntityRow> {
+        self.bucket
+            .put(files.entries_key.clone(), files.entries.clone())
+            .execute()
+            .await
+            .map_err(r2_err)?;
+        let t = now();
+        let rows: Vec<serde_json::Value> = files
+            .files
+            .iter()
+            .filter_map(|f| {
+                let FileSource::Entry { entry, .. } = &f.source else {
+                    return None;
+                };
+                Some(json!([
+                    f.path.as_str(),
+                    f.size,
+                    f.sha256,
+                    f.blob.to_hex(),
+                    f.exec as i64,
+                    entry.offset,
+                    entry.len
+                ]))
+            })
+            .collect();
+        let mut batch = vec![
+            self.stmt(
+                "INSERT INTO store_entities (owner_id, type, name, served_name, title, tagline, description, category, photo_url, video_url, version, entries_key, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?12)",
+                &[n(owner_id), s(meta.entity_type.as_str()), s(&meta.name), s(&meta.served_name), s(&meta.title), s(&meta.tagline), s(&meta.description), s(&meta.category), opt(&meta.photo_url), opt(&meta.video_url), s(&files.entries_key), n(t)],
+            )?,
+            self.stmt(
+                "INSERT INTO store_files (entity_id, path, size, sha256, blob_id, exec, entry_offset, entry_len) \
+                 SELECT (SELECT id FROM store_entities WHERE served_name = ?1), json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
+                 json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?2)",
+                &[s(&meta.served_name), s(&serde_json::to_string(&rows).unwrap_or_default())],
+            )?,
+        ];
+        for (name, content) in docs {
+            batch.push(self.stmt(
+                "INSERT INTO store_docs (entity_id, name, content) SELECT id, ?2, ?3 FROM store_entities WHERE served_name = ?1",
+                &[s(&meta.served_name), s(name), s(&String::from_utf8_lossy(content))],
+            )?);
+        }
+        match self.db.batch(batch).await {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StorageError::Conflict(format!(
+                    "Store entity `{}`",
+                    meta.served_name
+                )))
+            }
+            Err(e) => return Err(db_err(e)),
+        }
+        let row: Option<EntityRow> = self
+            .row(
+                &format!("{ENTITY_SELECT} WHERE e.served_name = ?1"),
+                &[s(&meta.served_name)],
+            )
+            .await?;
+        row.ok_or_else(|| StorageError::Corrupt("entity vanished after insert".into()))
+    }
+
+    /// One entity.
+    pub async fn entity(&self, id: i64) -> StoreResult<Option<EntityRow>> {
+        self.row(&format!("{ENTITY_SELECT} WHERE e.id = ?1"), &[n(id)])
+            .await
+    }
+
+    /// An entity's files, by path.
+    pub async fn entity_files(&self, id: i64) -> StoreResult<Vec<StoreFileRow>> {
+        self.rows(
+            "SELECT * FROM store_files WHERE entity_id = ?1 ORDER BY path",
+            &[n(id)],
+        )
+        .await
+    }
+
+    /// An entity's doc names.
+    pub async fn entity_docs(&self, id: i64) -> StoreResult<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Doc {
+            name: String,
+        }
+        let docs: Vec<Doc> = self
+            .rows(
+                "SELECT name FROM store_docs WHERE entity_id = ?1 ORDER BY name",
+                &[n(id)],
+            )
+            .await?;
+        Ok(docs.into_iter().map(|d| d.name).collect())
+    }
+
+    /// A filtered, paginated listing in a stable order (newest first, then id).
+    pub async fn list_entities(&self, q: &EntityQuery) -> StoreResult<(i64, Vec<EntityRow>)> {
+        let filter = "WHERE (?1 IS NULL OR e.type = ?1) AND (?2 IS NULL OR e.category = ?2) AND (?3 IS NULL OR u.username = ?3) \
+                      AND (?4 IS NULL OR instr(lower(e.title || ' ' || e.tagline || ' ' || e.description), lower(?4)) > 0)";
+        let args = [
+            opt(&q.entity_type),
+            opt(&q.category),
+            opt(&q.owner),
+            opt(&q.text),
+        ];
+        #[derive(Deserialize)]
+        struct Count {
+            total: i64,
+        }
+        let total: Option<Count> = self.row(&format!("SELECT COUNT(*) AS total FROM store_entities e JOIN users u ON u.id = e.owner_id {filter}"), &args).await?;
+        let mut page_args = args.to_vec();
+        page_args.push(n(q.per_page));
+        page_args.push(n((q.page - 1) * q.per_page));
+        let rows = self.rows(&format!("{ENTITY_SELECT} {filter} ORDER BY e.created_at DESC, e.id DESC LIMIT ?5 OFFSET ?6"), &page_args).await?;
+        Ok((total.map(|c| c.total).unwrap_or(0), rows))
+    }
+
+    /// Deletes an entity (and its installs); whether it existed.
+    pub async fn delete_entity(&self, id: i64) -> StoreResult<bool> {
+        self.changed("DELETE FROM store_entities WHERE id = ?1", &[n(id)])
+            .await
+    }
+
+    /// Installs an entity for a user (idempotent).
+    pub async fn install(&self, user_id: i64, id: i64) -> StoreResult<()> {
+        self.exec("INSERT OR IGNORE INTO store_installs (user_id, entity_id, installed_at) VALUES (?1, ?2, ?3)", &[n(user_id), n(id), n(now())]).await
+    }
+
+    /// Uninstalls (idempotent).
+    pub async fn uninstall(&self, user_id: i64, id: i64) -> StoreResult<()> {
+        self.exec(
+            "DELETE FROM store_installs WHERE user_id = ?1 AND entity_id = ?2",
+            &[n(user_id), n(id)],
+        )
+        .await
+    }
+
+    /// The entities a user installed, with their files.
+    pub async fn installed_entities(
+        &self,
+        user_id: i64,
+    ) -> StoreResult<(Vec<EntityRow>, Vec<InstalledEntity>)> {
+        let rows: Vec<EntityRow> = self
+            .rows(&format!("{ENTITY_SELECT} WHERE e.id IN (SELECT entity_id FROM store_installs WHERE user_id = ?1) ORDER BY e.id"), &[n(user_id)])
+            .await?;
+        let files: Vec<StoreFileRow> = self
+            .rows("SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id WHERE i.user_id = ?1 ORDER BY f.entity_id, f.path", &[n(user_id)])
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let entity_type = EntityType::parse(&r.entity_type)
+                .ok_or_else(|| StorageError::Corrupt(format!("entity {} type", r.id)))?;
+            let mut served = Vec::new();
+            for f in files.iter().filter(|f| f.entity_id == r.id) {
+                served.push(store_file(f, &r.entries_key)?);
+            }
+            out.push(InstalledEntity {
+                id: r.id,
+                entity_type,
+                served_name: r.served_name.clone(),
+                description: r.tagline.clone(),
+                files: served,
+            });
+        }
+        Ok((rows, out))
+    }
+}
+
+/// A stored file row as a served file.
+pub fn store_file(f: &StoreFileRow, entries_key: &str) -> StoreResult<ServedFile> {
+    let corrupt = |what: &str| {
+        StorageError::Corrupt(format!(
+            "{what} of store entity {} file {}",
+            f.entity_id, f.path
+        ))
+    };
+    Ok(ServedFile {
+        path: RepoPath::parse(&f.path).map_err(|_| corrupt("path"))?,
+        size: f.size as u64,
+        sha256: f.sha256.clone(),
+        blob: ObjectId::from_hex(f.blob_id.as_bytes()).map_err(|_| corrupt("blob id"))?,
+        exec: f.exec != 0,
+        source: FileSource::Entry {
+            object: entries_key.to_string(),
+            entry: EntryRef {
+                offset: f.entry_offset as u64,
+                len: f.entry_len as u64,
+            },
+        },
+    })
+}

@@ -1,0 +1,357 @@
+//! End to end, the community Store under `wrangler dev`: upload each type,
+//! preview, install, clone, bundle versioning, type-mismatch refusals that
+//! store nothing, owner-only deletion, and two owners with the same name.
+
+mod support;
+
+use serde_json::Value;
+use support::api::Api;
+use support::archives::{zip_of, FileSpec};
+use support::checks::clone_view;
+use support::http_client::{request, RawResponse};
+use support::wrangler::wrangler;
+
+fn f(path: &str, content: &str) -> FileSpec {
+    (path.to_string(), false, content.as_bytes().to_vec())
+}
+
+fn skill_zip(name: &str) -> Vec<u8> {
+    zip_of(&[
+        f(
+            &format!("{name}/SKILL.md"),
+            &format!("---\nname: {name}\ndescription: The {name} skill\n---\n\nBody of {name}.\n"),
+        ),
+        (
+            format!("{name}/scripts/run.sh"),
+            true,
+            b"#!/bin/sh\necho run\n".to_vec(),
+        ),
+    ])
+}
+
+fn agent_zip(name: &str) -> Vec<u8> {
+    zip_of(&[f(
+        &format!("{name}.md"),
+        &format!("---\nname: {name}\ndescription: The {name} agent\n---\n\nAgent {name}.\n"),
+    )])
+}
+
+fn plugin_zip(name: &str) -> Vec<u8> {
+    zip_of(&[
+        f(
+            ".claude-plugin/plugin.json",
+            &format!("{{\"name\":\"{name}\",\"version\":\"1.0.0\"}}"),
+        ),
+        f("commands/go.md", "---\ndescription: go\n---\ngo\n"),
+    ])
+}
+
+/// A multipart/form-data body: text fields, then the ZIP as `file`.
+fn multipart(fields: &[(&str, &str)], zip: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----marketplace-edge-test-boundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .into_bytes(),
+        );
+    }
+    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload.zip\"\r\nContent-Type: application/zip\r\n\r\n").into_bytes());
+    body.extend_from_slice(zip);
+    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn upload(token: &str, path: &str, kind: &str, name: &str, zip: &[u8]) -> RawResponse {
+    let fields = [
+        ("type", kind),
+        ("name", name),
+        ("title", "A title"),
+        ("tagline", "A tagline"),
+        ("description", "A longer description"),
+        ("category", "testing"),
+    ];
+    let (ctype, body) = multipart(&fields, zip);
+    let auth = format!("Bearer {token}");
+    request(
+        &wrangler().base,
+        "POST",
+        path,
+        &[("Authorization", &auth), ("Content-Type", &ctype)],
+        &body,
+    )
+}
+
+fn created_id(r: &RawResponse) -> i64 {
+    assert_eq!(r.status, 201, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    v["entity"]["id"].as_i64().unwrap()
+}
+
+fn total(api: &Api, token: &str, query: &str) -> i64 {
+    let r = api.call(token, "GET", &format!("/api/store/entities{query}"), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    serde_json::from_slice::<Value>(&r.body).unwrap()["total"]
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn upload_preview_install_and_clone_each_type() {
+    let api = Api::new(&wrangler().base);
+    let owner = api.user_with_token("st-owner");
+    let user = api.user_with_token("st-user");
+
+    let preview = upload(
+        &owner,
+        "/api/store/entities/preview",
+        "skill",
+        "pdf-tools",
+        &skill_zip("pdf-tools"),
+    );
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    let p: Value = serde_json::from_slice(&preview.body).unwrap();
+    assert_eq!(p["served_name"], "pdf-tools-by-st-owner");
+    let paths: Vec<&str> = p["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, vec!["SKILL.md", "scripts/run.sh"]);
+    assert_eq!(
+        total(&api, &owner, "?owner=st-owner"),
+        0,
+        "preview stores nothing"
+    );
+
+    let skill = created_id(&upload(
+        &owner,
+        "/api/store/entities",
+        "skill",
+        "pdf-tools",
+        &skill_zip("pdf-tools"),
+    ));
+    let agent = created_id(&upload(
+        &owner,
+        "/api/store/entities",
+        "agent",
+        "reviewer",
+        &agent_zip("reviewer"),
+    ));
+    let plugin = created_id(&upload(
+        &owner,
+        "/api/store/entities",
+        "plugin",
+        "go-tools",
+        &plugin_zip("go-tools"),
+    ));
+    assert_eq!(total(&api, &user, "?owner=st-owner"), 3);
+    assert_eq!(total(&api, &user, "?owner=st-owner&type=agent"), 1);
+    assert_eq!(
+        total(&api, &user, "?owner=st-owner&q=LONGER%20desc"),
+        3,
+        "text search is case-insensitive"
+    );
+
+    for id in [skill, agent, plugin] {
+        assert_eq!(
+            api.call(
+                &user,
+                "POST",
+                &format!("/api/store/entities/{id}/install"),
+                None
+            )
+            .status,
+            204
+        );
+    }
+    let c = clone_view(&api.git_url(&user), 2, false);
+    let skill_md = &c.files["plugins/store-bundle/skills/pdf-tools-by-st-owner/SKILL.md"];
+    assert!(String::from_utf8_lossy(&skill_md.1).contains("Body of pdf-tools"));
+    assert!(
+        c.files["plugins/store-bundle/skills/pdf-tools-by-st-owner/scripts/run.sh"].0,
+        "exec bit kept"
+    );
+    assert!(c
+        .files
+        .contains_key("plugins/store-bundle/agents/reviewer-by-st-owner.md"));
+    assert!(c
+        .files
+        .contains_key(&format!("plugins/store-{plugin}/commands/go.md")));
+    let pj: Value = serde_json::from_slice(
+        &c.files[&format!("plugins/store-{plugin}/.claude-plugin/plugin.json")].1,
+    )
+    .unwrap();
+    assert_eq!(
+        pj["name"], "go-tools-by-st-owner",
+        "plugin.json carries the served name"
+    );
+    let m: Value = serde_json::from_slice(&c.files[".claude-plugin/marketplace.json"].1).unwrap();
+    let names: Vec<&str> = m["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["go-tools-by-st-owner", "store-bundle"]);
+    let bundle_version = m["plugins"][1]["version"].as_str().unwrap().to_string();
+    let bundle_pj: Value =
+        serde_json::from_slice(&c.files["plugins/store-bundle/.claude-plugin/plugin.json"].1)
+            .unwrap();
+    assert_eq!(bundle_pj["version"], bundle_version.as_str());
+
+    // Uninstalling the agent changes the bundle's version.
+    assert_eq!(
+        api.call(
+            &user,
+            "DELETE",
+            &format!("/api/store/entities/{agent}/install"),
+            None
+        )
+        .status,
+        204
+    );
+    let after = clone_view(&api.git_url(&user), 2, true);
+    let m2: Value =
+        serde_json::from_slice(&after.files[".claude-plugin/marketplace.json"].1).unwrap();
+    assert_ne!(
+        m2["plugins"][1]["version"].as_str().unwrap(),
+        bundle_version
+    );
+    assert!(!after
+        .files
+        .contains_key("plugins/store-bundle/agents/reviewer-by-st-owner.md"));
+
+    // The stack lists the installs; the detail shows files; a file is readable.
+    let stack: Value =
+        serde_json::from_slice(&api.call(&user, "GET", "/api/me/stack", None).body).unwrap();
+    assert_eq!(stack["store_installs"].as_array().unwrap().len(), 2);
+    let detail: Value = serde_json::from_slice(
+        &api.call(&user, "GET", &format!("/api/store/entities/{skill}"), None)
+            .body,
+    )
+    .unwrap();
+    assert_eq!(detail["entity"]["installs"], 1);
+    assert_eq!(detail["entity"]["owner"], "st-owner");
+    let file = api.call(
+        &user,
+        "GET",
+        &format!("/api/store/entities/{skill}/files/scripts/run.sh"),
+        None,
+    );
+    assert_eq!(file.body, b"#!/bin/sh\necho run\n");
+
+    // Only the owner deletes; deletion removes it from every stack.
+    assert_eq!(
+        api.call(
+            &user,
+            "DELETE",
+            &format!("/api/store/entities/{plugin}"),
+            None
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        api.call(
+            &owner,
+            "DELETE",
+            &format!("/api/store/entities/{plugin}"),
+            None
+        )
+        .status,
+        204
+    );
+    let gone = clone_view(&api.git_url(&user), 0, true);
+    assert!(!gone
+        .files
+        .keys()
+        .any(|p| p.starts_with(&format!("plugins/store-{plugin}/"))));
+}
+
+#[test]
+fn mismatches_are_refused_and_store_nothing() {
+    let api = Api::new(&wrangler().base);
+    let owner = api.user_with_token("mm-owner");
+    let cases = [
+        ("agent", skill_zip("s"), "type_mismatch_skill_as_agent"),
+        ("skill", agent_zip("a"), "type_mismatch_agent_as_skill"),
+        ("skill", plugin_zip("p"), "type_mismatch_plugin_as_skill"),
+        ("agent", plugin_zip("p"), "type_mismatch_plugin_as_agent"),
+        ("plugin", skill_zip("s"), "type_mismatch_skill_as_plugin"),
+        ("plugin", agent_zip("a"), "type_mismatch_agent_as_plugin"),
+    ];
+    for (kind, zip, code) in cases {
+        for path in ["/api/store/entities", "/api/store/entities/preview"] {
+            let r = upload(&owner, path, kind, "thing", &zip);
+            assert_eq!(r.status, 422, "{kind} {code}: {}", r.text());
+            assert!(r.text().contains(code), "{}", r.text());
+        }
+    }
+    let r = upload(
+        &owner,
+        "/api/store/entities",
+        "skill",
+        "Not_Kebab",
+        &skill_zip("s"),
+    );
+    assert!(
+        r.status == 422 && r.text().contains("not_kebab_case"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(total(&api, &owner, "?owner=mm-owner"), 0, "nothing stored");
+}
+
+#[test]
+fn two_owners_publish_the_same_name_side_by_side() {
+    let api = Api::new(&wrangler().base);
+    let (a, b) = (api.user_with_token("twin-a"), api.user_with_token("twin-b"));
+    let ia = created_id(&upload(
+        &a,
+        "/api/store/entities",
+        "skill",
+        "twin",
+        &skill_zip("twin"),
+    ));
+    let ib = created_id(&upload(
+        &b,
+        "/api/store/entities",
+        "skill",
+        "twin",
+        &skill_zip("twin"),
+    ));
+    let user = api.user_with_token("twin-user");
+    for id in [ia, ib] {
+        assert_eq!(
+            api.call(
+                &user,
+                "POST",
+                &format!("/api/store/entities/{id}/install"),
+                None
+            )
+            .status,
+            204
+        );
+    }
+    let c = clone_view(&api.git_url(&user), 2, false);
+    assert!(c
+        .files
+        .contains_key("plugins/store-bundle/skills/twin-by-twin-a/SKILL.md"));
+    assert!(c
+        .files
+        .contains_key("plugins/store-bundle/skills/twin-by-twin-b/SKILL.md"));
+    // The same owner cannot publish the same name twice.
+    assert_eq!(
+        upload(
+            &a,
+            "/api/store/entities",
+            "skill",
+            "twin",
+            &skill_zip("twin")
+        )
+        .status,
+        409
+    );
+}
