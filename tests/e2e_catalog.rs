@@ -715,3 +715,21 @@ fn concurrent_cold_clones_all_succeed_and_cache_one_correct_pack() {
         "cached pack size equals the received pack"
     );
 }
+
+#[test]
+fn deleting_the_last_grant_drops_opt_outs_so_a_regrant_starts_enabled() {
+    let api = api();
+    let t = api.scenario("dg", &[("alpha", "available"), ("beta", "available")]);
+    assert_eq!(
+        api.call(&t, "PUT", "/api/me/optouts/dg/beta", None).status,
+        204
+    );
+    assert_eq!(served_dirs(&api, &t), vec!["dg-alpha"]);
+    api.admin("DELETE", "/api/admin/groups/dg-g/grants/dg/beta", None, 204);
+    api.grant("dg-g", "dg", "beta", "available");
+    assert_eq!(
+        served_dirs(&api, &t),
+        vec!["dg-alpha", "dg-beta"],
+        "the re-grant starts enabled"
+    );
+}

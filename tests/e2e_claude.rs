@@ -160,3 +160,101 @@ fn token_can_live_in_a_git_credential_helper_instead_of_the_url() {
         "the token must not be stored in Claude Code's settings"
     );
 }
+
+#[test]
+fn claude_code_picks_up_a_store_owners_reupload() {
+    let api = Api::new(&wrangler().base);
+    let owner = api.user_with_token("cs-owner");
+    let user = api.user_with_token("cs-user");
+    let skill = |body: &str| {
+        zip_of(&[(
+            "tips/SKILL.md".to_string(),
+            false,
+            format!("---\nname: tips\ndescription: Tips\n---\n\n{body}\n").into_bytes(),
+        )])
+    };
+    let form = |zip: &[u8], fields: &[(&str, &str)]| {
+        let boundary = "----cc-store-boundary";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .into_bytes(),
+            );
+        }
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.zip\"\r\n\r\n").into_bytes());
+        body.extend_from_slice(zip);
+        body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        (format!("multipart/form-data; boundary={boundary}"), body)
+    };
+    let auth = format!("Bearer {owner}");
+    let fields = [
+        ("type", "skill"),
+        ("name", "tips"),
+        ("title", "Tips"),
+        ("tagline", "t"),
+        ("description", "d"),
+        ("category", "c"),
+    ];
+    let (ct, body) = form(&skill("first tips"), &fields);
+    let r = support::http_client::request(
+        &wrangler().base,
+        "POST",
+        "/api/store/entities",
+        &[("Authorization", &auth), ("Content-Type", &ct)],
+        &body,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = serde_json::from_slice::<Value>(&r.body).unwrap()["entity"]["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        api.call(
+            &user,
+            "POST",
+            &format!("/api/store/entities/{id}/install"),
+            None
+        )
+        .status,
+        204
+    );
+
+    let home = TempDir::new("claude-store-home");
+    claude(
+        home.path(),
+        &["plugin", "marketplace", "add", &api.git_url(&user)],
+    );
+    claude(
+        home.path(),
+        &["plugin", "install", "store-bundle@marketplace-edge"],
+    );
+    let v1 = installed(home.path(), "store-bundle@marketplace-edge")["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (ct, body) = form(&skill("second tips"), &[]);
+    let r = support::http_client::request(
+        &wrangler().base,
+        "PUT",
+        &format!("/api/store/entities/{id}"),
+        &[("Authorization", &auth), ("Content-Type", &ct)],
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    claude(
+        home.path(),
+        &["plugin", "marketplace", "update", "marketplace-edge"],
+    );
+    claude(
+        home.path(),
+        &["plugin", "update", "store-bundle@marketplace-edge"],
+    );
+    let rec = installed(home.path(), "store-bundle@marketplace-edge");
+    assert_ne!(rec["version"].as_str().unwrap(), v1, "{rec}");
+    let dir = PathBuf::from(rec["installPath"].as_str().unwrap());
+    let md = std::fs::read_to_string(dir.join("skills/tips-by-cs-owner/SKILL.md")).unwrap();
+    assert!(md.contains("second tips"), "{md}");
+}

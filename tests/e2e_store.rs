@@ -355,3 +355,104 @@ fn two_owners_publish_the_same_name_side_by_side() {
         409
     );
 }
+
+/// `PUT /api/store/entities/{id}` with a new ZIP (multipart).
+fn put_version(token: &str, id: i64, zip: &[u8]) -> RawResponse {
+    let (ctype, body) = multipart(&[("tagline", "Now better")], zip);
+    let auth = format!("Bearer {token}");
+    request(
+        &wrangler().base,
+        "PUT",
+        &format!("/api/store/entities/{id}"),
+        &[("Authorization", &auth), ("Content-Type", &ctype)],
+        &body,
+    )
+}
+
+fn skill_zip_v(name: &str, body: &str) -> Vec<u8> {
+    zip_of(&[f(
+        &format!("{name}/SKILL.md"),
+        &format!("---\nname: {name}\ndescription: The {name} skill\n---\n\n{body}\n"),
+    )])
+}
+
+#[test]
+fn owner_updates_metadata_and_versions_others_cannot() {
+    let api = Api::new(&wrangler().base);
+    let owner = api.user_with_token("up-owner");
+    let other = api.user_with_token("up-other");
+    let id = created_id(&upload(
+        &owner,
+        "/api/store/entities",
+        "skill",
+        "notes",
+        &skill_zip_v("notes", "v1 body"),
+    ));
+    assert_eq!(
+        api.call(
+            &other,
+            "POST",
+            &format!("/api/store/entities/{id}/install"),
+            None
+        )
+        .status,
+        204
+    );
+    let before: Value = serde_json::from_slice(
+        &clone_view(&api.git_url(&other), 2, true).files[".claude-plugin/marketplace.json"].1,
+    )
+    .unwrap();
+
+    assert_eq!(
+        put_version(&other, id, &skill_zip_v("notes", "hack")).status,
+        403
+    );
+    let r = api.call(
+        &other,
+        "PUT",
+        &format!("/api/store/entities/{id}"),
+        Some(&serde_json::json!({"title": "hacked"})),
+    );
+    assert_eq!(r.status, 403);
+
+    let r = api.call(
+        &owner,
+        "PUT",
+        &format!("/api/store/entities/{id}"),
+        Some(&serde_json::json!({"title": "Better notes", "category": "writing"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        (
+            v["entity"]["title"].as_str(),
+            v["entity"]["category"].as_str(),
+            v["entity"]["version"].as_i64()
+        ),
+        (Some("Better notes"), Some("writing"), Some(1))
+    );
+
+    // A type mismatch on a new version is refused and changes nothing.
+    assert_eq!(put_version(&owner, id, &agent_zip("notes")).status, 422);
+    let r = put_version(&owner, id, &skill_zip_v("notes", "v2 body"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        (
+            v["entity"]["version"].as_i64(),
+            v["entity"]["tagline"].as_str()
+        ),
+        (Some(2), Some("Now better"))
+    );
+    let c = clone_view(&api.git_url(&other), 2, true);
+    assert!(String::from_utf8_lossy(
+        &c.files["plugins/store-bundle/skills/notes-by-up-owner/SKILL.md"].1
+    )
+    .contains("v2 body"));
+    let after: Value =
+        serde_json::from_slice(&c.files[".claude-plugin/marketplace.json"].1).unwrap();
+    assert_ne!(
+        after["plugins"][0]["version"], before["plugins"][0]["version"],
+        "re-upload bumps the bundle version"
+    );
+}

@@ -15,7 +15,7 @@ use crate::catalog::store::{
 };
 use crate::git::pack::inflate_entry;
 use crate::storage::blobs::EntryReader;
-use crate::storage::store::{store_file, EntityMeta, EntityQuery, EntityRow};
+use crate::storage::store::{store_file, EntityMeta, EntityQuery, EntityRow, MetaPatch};
 use crate::storage::users::UserRow;
 use crate::storage::Store;
 
@@ -73,6 +73,37 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             let headers = worker::Headers::new();
             headers.set("Content-Type", "application/octet-stream")?;
             Ok(worker::Response::from_bytes(content)?.with_headers(headers))
+        }
+        (Method::Put, ["entities", id]) => {
+            let e = entity(store, id).await?;
+            if e.owner_id != user.id {
+                return Err(ApiError::forbidden(format!(
+                    "only {} can change this entity",
+                    e.owner
+                )));
+            }
+            let ctype = req.headers().get("Content-Type")?.unwrap_or_default();
+            if ctype.starts_with("multipart/form-data") {
+                new_version(&mut req, store, &user, &e).await?;
+            } else {
+                let patch: MetaPatch = super::read_json(&mut req).await?;
+                for (name, v) in [
+                    ("photo_url", &patch.photo_url),
+                    ("video_url", &patch.video_url),
+                ] {
+                    if v.as_deref()
+                        .is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://")))
+                    {
+                        return Err(ApiError::bad_request(
+                            "bad_url",
+                            format!("`{name}` must be an http(s) URL"),
+                        ));
+                    }
+                }
+                store.update_entity_meta(e.id, &patch).await?;
+            }
+            let updated = entity(store, id).await?;
+            json(200, &json!({ "entity": updated }))
         }
         (Method::Delete, ["entities", id]) => {
             let e = entity(store, id).await?;
@@ -215,6 +246,17 @@ async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool)
             docs.push((f.name(), f.bytes().await?));
         }
     }
+    // Refuse a taken name before anything reaches R2.
+    if store.served_name_taken(&meta.served_name).await? {
+        return Err(ApiError::new(
+            409,
+            "conflict",
+            format!(
+                "you already published `{}`; update it with PUT /api/store/entities/{{id}}",
+                meta.name
+            ),
+        ));
+    }
     let ingested = ingest_files(&v.files);
     let row = store
         .create_entity(user.id, &meta, &ingested, &docs)
@@ -223,6 +265,47 @@ async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool)
         201,
         &json!({ "entity": row, "files": files_json, "warnings": v.warnings }),
     )
+}
+
+/// `PUT` with a ZIP: the same validation as an upload, under the entity's
+/// type and name; replaces its files and bumps its version.
+async fn new_version(
+    req: &mut Request,
+    store: &Store,
+    user: &UserRow,
+    e: &EntityRow,
+) -> Result<(), ApiError> {
+    let form = req.form_data().await.map_err(|err| {
+        ApiError::bad_request("bad_form", format!("expected multipart/form-data: {err}"))
+    })?;
+    let zip = match form.get("file") {
+        Some(FormEntry::File(f)) => f.bytes().await?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "missing_file",
+                "the form field `file` must hold the ZIP",
+            ))
+        }
+    };
+    let entity_type = EntityType::parse(&e.entity_type)
+        .ok_or_else(|| ApiError::internal("stored entity has an unknown type"))?;
+    let mut v = validate_upload(&zip, entity_type, &e.name, &user.username)?;
+    if v.entity_type == EntityType::Plugin {
+        rename_plugin_json(&mut v);
+    }
+    store
+        .replace_entity_files(e.id, &ingest_files(&v.files))
+        .await?;
+    let patch = MetaPatch {
+        title: field(&form, "title", false)?,
+        tagline: field(&form, "tagline", false)?,
+        description: field(&form, "description", false)?,
+        category: field(&form, "category", false)?,
+        photo_url: url_field(&form, "photo_url")?,
+        video_url: url_field(&form, "video_url")?,
+    };
+    store.update_entity_meta(e.id, &patch).await?;
+    Ok(())
 }
 
 /// A Store plugin's `plugin.json` names it by its served name, so two owners'

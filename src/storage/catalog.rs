@@ -203,10 +203,30 @@ impl Store {
             .await
     }
 
-    /// Revokes a grant; whether it existed.
+    /// Revokes a grant; whether it existed. When no group grants the plugin
+    /// any more, every opt-out of it goes too, so a re-grant starts enabled.
     pub async fn delete_grant(&self, group_id: i64, slug: &str, plugin: &str) -> StoreResult<bool> {
-        let sql = "DELETE FROM grants WHERE group_id = ?1 AND marketplace = ?2 AND plugin = ?3";
-        self.changed(sql, &[n(group_id), s(slug), s(plugin)]).await
+        let results = self
+            .db
+            .batch(vec![
+                self.stmt(
+                    "DELETE FROM grants WHERE group_id = ?1 AND marketplace = ?2 AND plugin = ?3",
+                    &[n(group_id), s(slug), s(plugin)],
+                )?,
+                self.stmt(
+                    "DELETE FROM optouts WHERE marketplace = ?1 AND plugin = ?2 \
+                     AND NOT EXISTS (SELECT 1 FROM grants WHERE marketplace = ?1 AND plugin = ?2)",
+                    &[s(slug), s(plugin)],
+                )?,
+            ])
+            .await
+            .map_err(db_err)?;
+        let changed = results
+            .first()
+            .and_then(|r| r.meta().ok().flatten())
+            .and_then(|m| m.changes)
+            .unwrap_or(0);
+        Ok(changed > 0)
     }
 
     /// Records a user's opt-out (idempotent).

@@ -62,6 +62,17 @@ pub struct EntityMeta {
     pub video_url: Option<String>,
 }
 
+/// Metadata fields an owner may change; `None` keeps the stored value.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MetaPatch {
+    pub title: Option<String>,
+    pub tagline: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub photo_url: Option<String>,
+    pub video_url: Option<String>,
+}
+
 /// Filters of the Store listing.
 #[derive(Debug, Clone, Default)]
 pub struct EntityQuery {
@@ -151,6 +162,73 @@ impl Store {
             )
             .await?;
         row.ok_or_else(|| StorageError::Corrupt("entity vanished after insert".into()))
+    }
+
+    /// Replaces an entity's files with a new version (version + 1).
+    pub async fn replace_entity_files(&self, id: i64, files: &IngestedFiles) -> StoreResult<()> {
+        self.bucket
+            .put(files.entries_key.clone(), files.entries.clone())
+            .execute()
+            .await
+            .map_err(r2_err)?;
+        let rows: Vec<serde_json::Value> = files
+            .files
+            .iter()
+            .filter_map(|f| {
+                let FileSource::Entry { entry, .. } = &f.source else {
+                    return None;
+                };
+                Some(json!([
+                    f.path.as_str(),
+                    f.size,
+                    f.sha256,
+                    f.blob.to_hex(),
+                    f.exec as i64,
+                    entry.offset,
+                    entry.len
+                ]))
+            })
+            .collect();
+        self.db
+            .batch(vec![
+                self.stmt("DELETE FROM store_files WHERE entity_id = ?1", &[n(id)])?,
+                self.stmt(
+                    "INSERT INTO store_files (entity_id, path, size, sha256, blob_id, exec, entry_offset, entry_len) \
+                     SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
+                     json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?2)",
+                    &[n(id), s(&serde_json::to_string(&rows).unwrap_or_default())],
+                )?,
+                self.stmt("UPDATE store_entities SET entries_key = ?2, version = version + 1, updated_at = ?3 WHERE id = ?1", &[n(id), s(&files.entries_key), n(now())])?,
+            ])
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Updates the given metadata fields of an entity (others unchanged).
+    pub async fn update_entity_meta(&self, id: i64, patch: &MetaPatch) -> StoreResult<()> {
+        self.exec(
+            "UPDATE store_entities SET title = COALESCE(?2, title), tagline = COALESCE(?3, tagline), description = COALESCE(?4, description), \
+             category = COALESCE(?5, category), photo_url = COALESCE(?6, photo_url), video_url = COALESCE(?7, video_url), updated_at = ?8 WHERE id = ?1",
+            &[n(id), opt(&patch.title), opt(&patch.tagline), opt(&patch.description), opt(&patch.category), opt(&patch.photo_url), opt(&patch.video_url), n(now())],
+        )
+        .await
+    }
+
+    /// Whether a served name is taken.
+    pub async fn served_name_taken(&self, served_name: &str) -> StoreResult<bool> {
+        #[derive(Deserialize)]
+        struct Id {
+            #[allow(dead_code)]
+            id: i64,
+        }
+        let row: Option<Id> = self
+            .row(
+                "SELECT id FROM store_entities WHERE served_name = ?1",
+                &[s(served_name)],
+            )
+            .await?;
+        Ok(row.is_some())
     }
 
     /// One entity.
