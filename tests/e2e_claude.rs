@@ -12,6 +12,7 @@ use serde_json::Value;
 use support::api::Api;
 use support::archives::{marketplace, plugin_files, zip_of};
 use support::git_cli::TempDir;
+use support::store::skill_zip_with;
 use support::wrangler::wrangler;
 
 fn claude_bin() -> PathBuf {
@@ -166,50 +167,16 @@ fn claude_code_picks_up_a_store_owners_reupload() {
     let api = Api::new(&wrangler().base);
     let owner = api.user_with_token("cs-owner");
     let user = api.user_with_token("cs-user");
-    let skill = |body: &str| {
-        zip_of(&[(
-            "tips/SKILL.md".to_string(),
-            false,
-            format!("---\nname: tips\ndescription: Tips\n---\n\n{body}\n").into_bytes(),
-        )])
-    };
-    let form = |zip: &[u8], fields: &[(&str, &str)]| {
-        let boundary = "----cc-store-boundary";
-        let mut body = Vec::new();
-        for (k, v) in fields {
-            body.extend(
-                format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-                )
-                .into_bytes(),
-            );
-        }
-        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.zip\"\r\n\r\n").into_bytes());
-        body.extend_from_slice(zip);
-        body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-        (format!("multipart/form-data; boundary={boundary}"), body)
-    };
-    let auth = format!("Bearer {owner}");
-    let fields = [
-        ("type", "skill"),
-        ("name", "tips"),
-        ("title", "Tips"),
-        ("tagline", "t"),
-        ("description", "d"),
-        ("category", "c"),
-    ];
-    let (ct, body) = form(&skill("first tips"), &fields);
-    let r = support::http_client::request(
-        &wrangler().base,
-        "POST",
+    let base = &wrangler().base;
+    let r = support::store::upload(
+        base,
+        &owner,
         "/api/store/entities",
-        &[("Authorization", &auth), ("Content-Type", &ct)],
-        &body,
+        "skill",
+        "tips",
+        &skill_zip_with("tips", "first tips"),
     );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let id = serde_json::from_slice::<Value>(&r.body).unwrap()["entity"]["id"]
-        .as_i64()
-        .unwrap();
+    let id = support::store::created_id(&r);
     assert_eq!(
         api.call(
             &user,
@@ -235,13 +202,13 @@ fn claude_code_picks_up_a_store_owners_reupload() {
         .unwrap()
         .to_string();
 
-    let (ct, body) = form(&skill("second tips"), &[]);
-    let r = support::http_client::request(
-        &wrangler().base,
+    let r = support::store::send(
+        base,
+        &owner,
         "PUT",
         &format!("/api/store/entities/{id}"),
-        &[("Authorization", &auth), ("Content-Type", &ct)],
-        &body,
+        &[],
+        &skill_zip_with("tips", "second tips"),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     claude(

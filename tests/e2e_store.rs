@@ -6,86 +6,13 @@ mod support;
 
 use serde_json::Value;
 use support::api::Api;
-use support::archives::{zip_of, FileSpec};
 use support::checks::clone_view;
-use support::http_client::{request, RawResponse};
+use support::http_client::RawResponse;
+use support::store::{agent_zip, created_id, plugin_zip, skill_zip, skill_zip_with};
 use support::wrangler::wrangler;
 
-fn f(path: &str, content: &str) -> FileSpec {
-    (path.to_string(), false, content.as_bytes().to_vec())
-}
-
-fn skill_zip(name: &str) -> Vec<u8> {
-    zip_of(&[
-        f(
-            &format!("{name}/SKILL.md"),
-            &format!("---\nname: {name}\ndescription: The {name} skill\n---\n\nBody of {name}.\n"),
-        ),
-        (
-            format!("{name}/scripts/run.sh"),
-            true,
-            b"#!/bin/sh\necho run\n".to_vec(),
-        ),
-    ])
-}
-
-fn agent_zip(name: &str) -> Vec<u8> {
-    zip_of(&[f(
-        &format!("{name}.md"),
-        &format!("---\nname: {name}\ndescription: The {name} agent\n---\n\nAgent {name}.\n"),
-    )])
-}
-
-fn plugin_zip(name: &str) -> Vec<u8> {
-    zip_of(&[
-        f(
-            ".claude-plugin/plugin.json",
-            &format!("{{\"name\":\"{name}\",\"version\":\"1.0.0\"}}"),
-        ),
-        f("commands/go.md", "---\ndescription: go\n---\ngo\n"),
-    ])
-}
-
-/// A multipart/form-data body: text fields, then the ZIP as `file`.
-fn multipart(fields: &[(&str, &str)], zip: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "----marketplace-edge-test-boundary";
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .into_bytes(),
-        );
-    }
-    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload.zip\"\r\nContent-Type: application/zip\r\n\r\n").into_bytes());
-    body.extend_from_slice(zip);
-    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 fn upload(token: &str, path: &str, kind: &str, name: &str, zip: &[u8]) -> RawResponse {
-    let fields = [
-        ("type", kind),
-        ("name", name),
-        ("title", "A title"),
-        ("tagline", "A tagline"),
-        ("description", "A longer description"),
-        ("category", "testing"),
-    ];
-    let (ctype, body) = multipart(&fields, zip);
-    let auth = format!("Bearer {token}");
-    request(
-        &wrangler().base,
-        "POST",
-        path,
-        &[("Authorization", &auth), ("Content-Type", &ctype)],
-        &body,
-    )
-}
-
-fn created_id(r: &RawResponse) -> i64 {
-    assert_eq!(r.status, 201, "{}", r.text());
-    let v: Value = serde_json::from_slice(&r.body).unwrap();
-    v["entity"]["id"].as_i64().unwrap()
+    support::store::upload(&wrangler().base, token, path, kind, name, zip)
 }
 
 fn total(api: &Api, token: &str, query: &str) -> i64 {
@@ -358,22 +285,18 @@ fn two_owners_publish_the_same_name_side_by_side() {
 
 /// `PUT /api/store/entities/{id}` with a new ZIP (multipart).
 fn put_version(token: &str, id: i64, zip: &[u8]) -> RawResponse {
-    let (ctype, body) = multipart(&[("tagline", "Now better")], zip);
-    let auth = format!("Bearer {token}");
-    request(
+    support::store::send(
         &wrangler().base,
+        token,
         "PUT",
         &format!("/api/store/entities/{id}"),
-        &[("Authorization", &auth), ("Content-Type", &ctype)],
-        &body,
+        &[("tagline", "Now better")],
+        zip,
     )
 }
 
 fn skill_zip_v(name: &str, body: &str) -> Vec<u8> {
-    zip_of(&[f(
-        &format!("{name}/SKILL.md"),
-        &format!("---\nname: {name}\ndescription: The {name} skill\n---\n\n{body}\n"),
-    )])
+    skill_zip_with(name, body)
 }
 
 #[test]

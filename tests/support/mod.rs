@@ -10,4 +10,5 @@ pub mod checks;
 pub mod git_cli;
 pub mod http_client;
 pub mod http_server;
+pub mod store;
 pub mod wrangler;

@@ -23,6 +23,16 @@ pub struct Wrangler {
     _guard: Mutex<(Child, ChildStdin)>,
 }
 
+impl Wrangler {
+    /// How many objects local R2 holds (one file each in the bucket's blobs
+    /// folder of the state directory).
+    pub fn r2_object_count(&self) -> usize {
+        std::fs::read_dir(self._state.path().join("v3/r2/marketplace-edge/blobs"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
