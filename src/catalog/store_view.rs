@@ -197,7 +197,7 @@ mod tests {
         let a = entity(1, EntityType::Skill, "a-by-x", vec![file("SKILL.md", "v1")]);
         let b = entity(2, EntityType::Agent, "b-by-y", vec![file("b.md", "b")]);
         let v = |es: &[InstalledEntity]| store_plugins(es).last().and_then(|p| p.version.clone());
-        let one = v(&[a.clone()]);
+        let one = v(std::slice::from_ref(&a));
         assert_ne!(one, v(&[a.clone(), b.clone()]), "install changes it");
         let mut a2 = a.clone();
         a2.files = vec![file("SKILL.md", "v2")];
