@@ -379,3 +379,124 @@ fn owner_updates_metadata_and_versions_others_cannot() {
         "re-upload bumps the bundle version"
     );
 }
+
+#[test]
+fn docs_media_urls_pagination_and_stable_order() {
+    let api = Api::new(&wrangler().base);
+    let owner = api.user_with_token("pg-owner");
+    let base = &wrangler().base;
+    // An upload with docs and media URLs.
+    let boundary = "----docs-boundary";
+    let mut body = Vec::new();
+    for (k, v) in [
+        ("type", "agent"),
+        ("name", "doc-agent"),
+        ("title", "Doc agent"),
+        ("tagline", "t"),
+        ("description", "d"),
+        ("category", "docs"),
+        ("photo_url", "https://example.com/p.png"),
+        ("video_url", "https://example.com/v.mp4"),
+    ] {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .into_bytes(),
+        );
+    }
+    for (name, content) in [("guide.md", "# Guide\n"), ("faq.md", "# FAQ\n")] {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"docs\"; filename=\"{name}\"\r\n\r\n{content}\r\n").into_bytes());
+    }
+    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.zip\"\r\n\r\n").into_bytes());
+    body.extend(agent_zip("doc-agent"));
+    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    let auth = format!("Bearer {owner}");
+    let r = support::http_client::request(
+        base,
+        "POST",
+        "/api/store/entities",
+        &[
+            ("Authorization", &auth),
+            (
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            ),
+        ],
+        &body,
+    );
+    let id = created_id(&r);
+    let d: Value = serde_json::from_slice(
+        &api.call(&owner, "GET", &format!("/api/store/entities/{id}"), None)
+            .body,
+    )
+    .unwrap();
+    assert_eq!(d["entity"]["photo_url"], "https://example.com/p.png");
+    assert_eq!(d["entity"]["video_url"], "https://example.com/v.mp4");
+    assert_eq!(
+        d["docs"],
+        serde_json::json!([{"name": "faq.md", "content": "# FAQ\n"}, {"name": "guide.md", "content": "# Guide\n"}])
+    );
+    let bad = support::store::send(
+        base,
+        &owner,
+        "POST",
+        "/api/store/entities",
+        &[
+            ("type", "agent"),
+            ("name", "x"),
+            ("title", "t"),
+            ("tagline", "t"),
+            ("description", "d"),
+            ("category", "c"),
+            ("photo_url", "javascript:alert(1)"),
+        ],
+        &agent_zip("x"),
+    );
+    assert!(
+        bad.status == 400 && bad.text().contains("bad_url"),
+        "{}",
+        bad.text()
+    );
+
+    // Pagination: 5 more uploads, pages of 2, newest first, nothing repeated.
+    for i in 0..5 {
+        created_id(&upload(
+            &owner,
+            "/api/store/entities",
+            "skill",
+            &format!("page-{i}"),
+            &skill_zip(&format!("page-{i}")),
+        ));
+    }
+    let mut seen = Vec::new();
+    for page in 1..=3 {
+        let v: Value = serde_json::from_slice(
+            &api.call(
+                &owner,
+                "GET",
+                &format!("/api/store/entities?owner=pg-owner&per_page=2&page={page}"),
+                None,
+            )
+            .body,
+        )
+        .unwrap();
+        assert_eq!(v["total"], 6);
+        seen.extend(
+            v["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_i64().unwrap()),
+        );
+    }
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    sorted.dedup();
+    assert_eq!(seen, sorted, "stable newest-first order without repeats");
+    assert_eq!(seen.len(), 6);
+    assert_eq!(total(&api, &owner, "?owner=pg-owner&category=docs"), 1);
+    assert_eq!(
+        api.call(&owner, "GET", "/api/store/entities?per_page=1000", None)
+            .status,
+        400
+    );
+}

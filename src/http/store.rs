@@ -52,7 +52,12 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                 .iter()
                 .map(|f| json!({ "path": f.path, "size": f.size, "executable": f.exec != 0 }))
                 .collect();
-            let docs = store.entity_docs(e.id).await?;
+            let docs: Vec<Value> = store
+                .entity_docs(e.id)
+                .await?
+                .into_iter()
+                .map(|(name, content)| json!({ "name": name, "content": content }))
+                .collect();
             json(200, &json!({ "entity": e, "files": files, "docs": docs }))
         }
         (Method::Get, ["entities", id, "files", path @ ..]) => {

@@ -246,19 +246,20 @@ impl Store {
         .await
     }
 
-    /// An entity's doc names.
-    pub async fn entity_docs(&self, id: i64) -> StoreResult<Vec<String>> {
+    /// An entity's docs: (name, content), by name.
+    pub async fn entity_docs(&self, id: i64) -> StoreResult<Vec<(String, String)>> {
         #[derive(Deserialize)]
         struct Doc {
             name: String,
+            content: String,
         }
         let docs: Vec<Doc> = self
             .rows(
-                "SELECT name FROM store_docs WHERE entity_id = ?1 ORDER BY name",
+                "SELECT name, content FROM store_docs WHERE entity_id = ?1 ORDER BY name",
                 &[n(id)],
             )
             .await?;
-        Ok(docs.into_iter().map(|d| d.name).collect())
+        Ok(docs.into_iter().map(|d| (d.name, d.content)).collect())
     }
 
     /// A filtered, paginated listing in a stable order (newest first, then id).
