@@ -733,3 +733,46 @@ fn deleting_the_last_grant_drops_opt_outs_so_a_regrant_starts_enabled() {
         "the re-grant starts enabled"
     );
 }
+
+#[test]
+fn users_manage_their_own_tokens() {
+    let api = api();
+    let first = api.user_with_token("self-tok");
+    let r = api.call(
+        &first,
+        "POST",
+        "/api/me/tokens",
+        Some(&json!({"name": "ci"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let created: Value = serde_json::from_slice(&r.body).unwrap();
+    let second = created["token"].as_str().unwrap().to_string();
+    assert!(second.starts_with("mpe_") && second != first);
+    let listed: Value =
+        serde_json::from_slice(&api.call(&second, "GET", "/api/me/tokens", None).body).unwrap();
+    assert_eq!(listed["tokens"].as_array().unwrap().len(), 2);
+    assert!(
+        !String::from_utf8_lossy(&serde_json::to_vec(&listed).unwrap()).contains(&second),
+        "listings never show secrets"
+    );
+    // Another user cannot revoke it; its owner can.
+    let other = api.user_with_token("self-tok-other");
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(
+        api.call(&other, "DELETE", &format!("/api/me/tokens/{id}"), None)
+            .status,
+        404
+    );
+    assert_eq!(
+        api.call(&first, "DELETE", &format!("/api/me/tokens/{id}"), None)
+            .status,
+        204
+    );
+    assert_eq!(api.call(&second, "GET", "/api/me/stack", None).status, 401);
+    assert_eq!(api.call(&first, "GET", "/api/me/stack", None).status, 200);
+    assert_eq!(
+        api.call(&first, "POST", "/api/me/tokens", Some(&json!({"name": ""})))
+            .status,
+        400
+    );
+}

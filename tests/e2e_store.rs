@@ -52,13 +52,20 @@ fn upload_preview_install_and_clone_each_type() {
         "preview stores nothing"
     );
 
-    let skill = created_id(&upload(
+    let stored = upload(
         &owner,
         "/api/store/entities",
         "skill",
         "pdf-tools",
         &skill_zip("pdf-tools"),
-    ));
+    );
+    let skill = created_id(&stored);
+    let stored: Value = serde_json::from_slice(&stored.body).unwrap();
+    assert_eq!(
+        stored["files"], p["files"],
+        "the preview showed exactly what was stored"
+    );
+    assert_eq!(stored["entity"]["served_name"], p["served_name"]);
     let agent = created_id(&upload(
         &owner,
         "/api/store/entities",
