@@ -177,16 +177,7 @@ fn claude_code_picks_up_a_store_owners_reupload() {
         &skill_zip_with("tips", "first tips"),
     );
     let id = support::store::created_id(&r);
-    assert_eq!(
-        api.call(
-            &user,
-            "POST",
-            &format!("/api/store/entities/{id}/install"),
-            None
-        )
-        .status,
-        204
-    );
+    api.install(&user, id);
 
     let home = TempDir::new("claude-store-home");
     claude(

@@ -89,16 +89,7 @@ fn upload_preview_install_and_clone_each_type() {
     );
 
     for id in [skill, agent, plugin] {
-        assert_eq!(
-            api.call(
-                &user,
-                "POST",
-                &format!("/api/store/entities/{id}/install"),
-                None
-            )
-            .status,
-            204
-        );
+        api.install(&user, id);
     }
     let c = clone_view(&api.git_url(&user), 2, false);
     let skill_md = &c.files["plugins/store-bundle/skills/pdf-tools-by-st-owner/SKILL.md"];
@@ -258,16 +249,7 @@ fn two_owners_publish_the_same_name_side_by_side() {
     ));
     let user = api.user_with_token("twin-user");
     for id in [ia, ib] {
-        assert_eq!(
-            api.call(
-                &user,
-                "POST",
-                &format!("/api/store/entities/{id}/install"),
-                None
-            )
-            .status,
-            204
-        );
+        api.install(&user, id);
     }
     let c = clone_view(&api.git_url(&user), 2, false);
     assert!(c
@@ -318,16 +300,7 @@ fn owner_updates_metadata_and_versions_others_cannot() {
         "notes",
         &skill_zip_v("notes", "v1 body"),
     ));
-    assert_eq!(
-        api.call(
-            &other,
-            "POST",
-            &format!("/api/store/entities/{id}/install"),
-            None
-        )
-        .status,
-        204
-    );
+    api.install(&other, id);
     let before: Value = serde_json::from_slice(
         &clone_view(&api.git_url(&other), 2, true).files[".claude-plugin/marketplace.json"].1,
     )

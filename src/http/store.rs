@@ -81,12 +81,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
         }
         (Method::Put, ["entities", id]) => {
             let e = entity(store, id).await?;
-            if e.owner_id != user.id {
-                return Err(ApiError::forbidden(format!(
-                    "only {} can change this entity",
-                    e.owner
-                )));
-            }
+            require_owner(&e, &user, "change")?;
             let ctype = req.headers().get("Content-Type")?.unwrap_or_default();
             if ctype.starts_with("multipart/form-data") {
                 new_version(&mut req, store, &user, &e).await?;
@@ -112,12 +107,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
         }
         (Method::Delete, ["entities", id]) => {
             let e = entity(store, id).await?;
-            if e.owner_id != user.id {
-                return Err(ApiError::forbidden(format!(
-                    "only {} can delete this entity",
-                    e.owner
-                )));
-            }
+            require_owner(&e, &user, "delete")?;
             store.delete_entity(e.id).await?;
             no_content()
         }
@@ -131,6 +121,18 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             no_content()
         }
         _ => Err(ApiError::not_found(&req.path())),
+    }
+}
+
+/// Only an entity's owner may change or delete it.
+fn require_owner(e: &EntityRow, user: &UserRow, action: &str) -> Result<(), ApiError> {
+    if e.owner_id == user.id {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "only {} can {action} this entity",
+            e.owner
+        )))
     }
 }
 

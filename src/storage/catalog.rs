@@ -6,13 +6,11 @@
 //! then one D1 batch — a transaction — replaces the marketplace's rows.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::{db_err, n, now, r2_err, s, Store, StoreResult};
+use super::{db_err, file_rows_from_json, file_rows_json, n, now, r2_err, s, Store, StoreResult};
 use crate::catalog::ingest::IngestedFiles;
 use crate::catalog::marketplace::ImportedPlugin;
 use crate::catalog::resolve::Requirement;
-use crate::catalog::snapshot::FileSource;
 
 /// A marketplace row with its plugin count.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -89,29 +87,13 @@ impl Store {
                 &[s(slug), s(p.name.as_str()), n(pos as i64), s(&p.manifest_name), version, s(&entry_json), n(p.external as i64), entries_key, n(is_disabled as i64)],
             )?);
             if let Some(i) = ingested {
-                let rows: Vec<serde_json::Value> = i
-                    .files
-                    .iter()
-                    .filter_map(|f| {
-                        let FileSource::Entry { entry, .. } = &f.source else {
-                            return None;
-                        };
-                        Some(json!([
-                            f.path.as_str(),
-                            f.size,
-                            f.sha256,
-                            f.blob.to_hex(),
-                            f.exec as i64,
-                            entry.offset,
-                            entry.len
-                        ]))
-                    })
-                    .collect();
+                let sql = format!(
+                    "INSERT INTO plugin_files (marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len) SELECT ?1, ?2, {}",
+                    file_rows_from_json(3)
+                );
                 batch.push(self.stmt(
-                    "INSERT INTO plugin_files (marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len) \
-                     SELECT ?1, ?2, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
-                     json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?3)",
-                    &[s(slug), s(p.name.as_str()), s(&serde_json::to_string(&rows).unwrap_or_default())],
+                    &sql,
+                    &[s(slug), s(p.name.as_str()), s(&file_rows_json(&i.files))],
                 )?);
             }
         }

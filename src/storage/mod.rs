@@ -8,6 +8,9 @@ pub mod users;
 pub mod view;
 
 use serde::de::DeserializeOwned;
+
+use crate::catalog::snapshot::{EntryRef, FileSource, ServedFile};
+use crate::git::{ObjectId, RepoPath};
 use wasm_bindgen::JsValue;
 use worker::{Bucket, D1Database, D1PreparedStatement, Env};
 
@@ -94,6 +97,67 @@ impl Store {
             .unwrap_or(0)
             > 0)
     }
+}
+
+/// File rows as one JSON argument for `FILE_ROWS_FROM_JSON`:
+/// `[[path, size, sha256, blob_id, exec, entry_offset, entry_len], …]`.
+pub(crate) fn file_rows_json(files: &[ServedFile]) -> String {
+    let rows: Vec<serde_json::Value> = files
+        .iter()
+        .filter_map(|f| {
+            let FileSource::Entry { entry, .. } = &f.source else {
+                return None;
+            };
+            Some(serde_json::json!([
+                f.path.as_str(),
+                f.size,
+                f.sha256,
+                f.blob.to_hex(),
+                f.exec as i64,
+                entry.offset,
+                entry.len
+            ]))
+        })
+        .collect();
+    serde_json::to_string(&rows).unwrap_or_default()
+}
+
+/// The columns `path, size, sha256, blob_id, exec, entry_offset, entry_len`
+/// selected from the JSON argument `?{n}` made by `file_rows_json`.
+pub(crate) fn file_rows_from_json(n: u8) -> String {
+    format!(
+        "json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
+         json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?{n})"
+    )
+}
+
+/// A stored file row as a served file whose entry lies in R2 object `object`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn served_file(
+    path: &str,
+    size: i64,
+    sha256: &str,
+    blob_id: &str,
+    exec: i64,
+    offset: i64,
+    len: i64,
+    object: &str,
+) -> StoreResult<ServedFile> {
+    let corrupt = |what: &str| StorageError::Corrupt(format!("{what} of {path} in {object}"));
+    Ok(ServedFile {
+        path: RepoPath::parse(path).map_err(|_| corrupt("path"))?,
+        size: size as u64,
+        sha256: sha256.to_string(),
+        blob: ObjectId::from_hex(blob_id.as_bytes()).map_err(|_| corrupt("blob id"))?,
+        exec: exec != 0,
+        source: FileSource::Entry {
+            object: object.to_string(),
+            entry: EntryRef {
+                offset: offset as u64,
+                len: len as u64,
+            },
+        },
+    })
 }
 
 /// A text argument.

@@ -2,15 +2,16 @@
 //! in R2 (content-addressed, like curated plugins).
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use wasm_bindgen::JsValue;
 
-use super::{db_err, is_unique_violation, n, now, r2_err, s, StorageError, Store, StoreResult};
+use super::{
+    db_err, file_rows_from_json, file_rows_json, is_unique_violation, n, now, r2_err, s,
+    served_file, StorageError, Store, StoreResult,
+};
 use crate::catalog::ingest::IngestedFiles;
-use crate::catalog::snapshot::{EntryRef, FileSource, ServedFile};
+use crate::catalog::snapshot::ServedFile;
 use crate::catalog::store::EntityType;
 use crate::catalog::store_view::InstalledEntity;
-use crate::git::{ObjectId, RepoPath};
 
 /// A Store entity as the API shows it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -108,24 +109,6 @@ impl Store {
             .await
             .map_err(r2_err)?;
         let t = now();
-        let rows: Vec<serde_json::Value> = files
-            .files
-            .iter()
-            .filter_map(|f| {
-                let FileSource::Entry { entry, .. } = &f.source else {
-                    return None;
-                };
-                Some(json!([
-                    f.path.as_str(),
-                    f.size,
-                    f.sha256,
-                    f.blob.to_hex(),
-                    f.exec as i64,
-                    entry.offset,
-                    entry.len
-                ]))
-            })
-            .collect();
         let mut batch = vec![
             self.stmt(
                 "INSERT INTO store_entities (owner_id, type, name, served_name, title, tagline, description, category, photo_url, video_url, version, entries_key, created_at, updated_at) \
@@ -133,10 +116,12 @@ impl Store {
                 &[n(owner_id), s(meta.entity_type.as_str()), s(&meta.name), s(&meta.served_name), s(&meta.title), s(&meta.tagline), s(&meta.description), s(&meta.category), opt(&meta.photo_url), opt(&meta.video_url), s(&files.entries_key), n(t)],
             )?,
             self.stmt(
-                "INSERT INTO store_files (entity_id, path, size, sha256, blob_id, exec, entry_offset, entry_len) \
-                 SELECT (SELECT id FROM store_entities WHERE served_name = ?1), json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
-                 json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?2)",
-                &[s(&meta.served_name), s(&serde_json::to_string(&rows).unwrap_or_default())],
+                &format!(
+                    "INSERT INTO store_files (entity_id, path, size, sha256, blob_id, exec, entry_offset, entry_len) \
+                     SELECT (SELECT id FROM store_entities WHERE served_name = ?1), {}",
+                    file_rows_from_json(2)
+                ),
+                &[s(&meta.served_name), s(&file_rows_json(&files.files))],
             )?,
         ];
         for (name, content) in docs {
@@ -171,32 +156,15 @@ impl Store {
             .execute()
             .await
             .map_err(r2_err)?;
-        let rows: Vec<serde_json::Value> = files
-            .files
-            .iter()
-            .filter_map(|f| {
-                let FileSource::Entry { entry, .. } = &f.source else {
-                    return None;
-                };
-                Some(json!([
-                    f.path.as_str(),
-                    f.size,
-                    f.sha256,
-                    f.blob.to_hex(),
-                    f.exec as i64,
-                    entry.offset,
-                    entry.len
-                ]))
-            })
-            .collect();
         self.db
             .batch(vec![
                 self.stmt("DELETE FROM store_files WHERE entity_id = ?1", &[n(id)])?,
                 self.stmt(
-                    "INSERT INTO store_files (entity_id, path, size, sha256, blob_id, exec, entry_offset, entry_len) \
-                     SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), \
-                     json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?2)",
-                    &[n(id), s(&serde_json::to_string(&rows).unwrap_or_default())],
+                    &format!(
+                        "INSERT INTO store_files (entity_id, path, size, sha256, blob_id, exec, entry_offset, entry_len) SELECT ?1, {}",
+                        file_rows_from_json(2)
+                    ),
+                    &[n(id), s(&file_rows_json(&files.files))],
                 )?,
                 self.stmt("UPDATE store_entities SET entries_key = ?2, version = version + 1, updated_at = ?3 WHERE id = ?1", &[n(id), s(&files.entries_key), n(now())])?,
             ])
@@ -337,24 +305,14 @@ impl Store {
 
 /// A stored file row as a served file.
 pub fn store_file(f: &StoreFileRow, entries_key: &str) -> StoreResult<ServedFile> {
-    let corrupt = |what: &str| {
-        StorageError::Corrupt(format!(
-            "{what} of store entity {} file {}",
-            f.entity_id, f.path
-        ))
-    };
-    Ok(ServedFile {
-        path: RepoPath::parse(&f.path).map_err(|_| corrupt("path"))?,
-        size: f.size as u64,
-        sha256: f.sha256.clone(),
-        blob: ObjectId::from_hex(f.blob_id.as_bytes()).map_err(|_| corrupt("blob id"))?,
-        exec: f.exec != 0,
-        source: FileSource::Entry {
-            object: entries_key.to_string(),
-            entry: EntryRef {
-                offset: f.entry_offset as u64,
-                len: f.entry_len as u64,
-            },
-        },
-    })
+    served_file(
+        &f.path,
+        f.size,
+        &f.sha256,
+        &f.blob_id,
+        f.exec,
+        f.entry_offset,
+        f.entry_len,
+        entries_key,
+    )
 }

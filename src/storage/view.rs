@@ -6,11 +6,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Deserialize;
 
-use super::{n, StorageError, Store, StoreResult};
+use super::{n, served_file, StorageError, Store, StoreResult};
 use crate::catalog::names::{PluginKey, PluginName, Slug};
 use crate::catalog::resolve::{entitlements, Entitlement, Grant, Requirement};
-use crate::catalog::snapshot::{EntryRef, FileSource, Origin, ServedFile, ServedPlugin};
-use crate::git::{ObjectId, RepoPath};
+use crate::catalog::snapshot::{Origin, ServedFile, ServedPlugin};
 
 /// Plugins granted to the user through any of their groups.
 const GRANTED: &str = "EXISTS (SELECT 1 FROM grants g JOIN group_members m ON m.group_id = g.group_id \
@@ -121,20 +120,16 @@ impl Store {
                 .get(&(f.marketplace.clone(), f.plugin.clone()))
                 .cloned()
                 .ok_or_else(|| corrupt("entries object"))?;
-            files.entry(k.clone()).or_default().push(ServedFile {
-                path: RepoPath::parse(&f.path).map_err(|_| corrupt("path"))?,
-                size: f.size as u64,
-                sha256: f.sha256.clone(),
-                blob: ObjectId::from_hex(f.blob_id.as_bytes()).map_err(|_| corrupt("blob id"))?,
-                exec: f.exec != 0,
-                source: FileSource::Entry {
-                    object,
-                    entry: EntryRef {
-                        offset: f.entry_offset as u64,
-                        len: f.entry_len as u64,
-                    },
-                },
-            });
+            files.entry(k.clone()).or_default().push(served_file(
+                &f.path,
+                f.size,
+                &f.sha256,
+                &f.blob_id,
+                f.exec,
+                f.entry_offset,
+                f.entry_len,
+                &object,
+            )?);
         }
         let mut plugins = BTreeMap::new();
         let mut disabled = BTreeMap::new();

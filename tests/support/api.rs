@@ -114,6 +114,17 @@ impl Api {
         token
     }
 
+    /// Installs Store entity `id` for the token's user.
+    pub fn install(&self, token: &str, id: i64) {
+        let r = self.call(
+            token,
+            "POST",
+            &format!("/api/store/entities/{id}/install"),
+            None,
+        );
+        assert_eq!(r.status, 204, "install {id}: {}", r.text());
+    }
+
     /// `/marketplace/info` for a user.
     pub fn info(&self, token: &str) -> Value {
         let r = self.call(token, "GET", "/marketplace/info", None);
