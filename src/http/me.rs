@@ -42,7 +42,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                 .collect();
             json(
                 200,
-                &json!({ "user": user.username, "granted": granted, "store_installs": store.installed_entities(user.id).await?.0 }),
+                &json!({ "user": user.username, "granted": granted, "store_installs": view.installed_rows }),
             )
         }
         (m @ (Method::Put | Method::Delete), ["optouts", slug, plugin]) => {

@@ -45,8 +45,7 @@ pub async fn load_view(store: &Store, env: &Env, user: &UserRow) -> Result<View,
         .iter()
         .filter_map(|k| uv.plugins.remove(k))
         .collect();
-    let (_, installed) = store.installed_entities(user.id).await?;
-    plugins.extend(store_plugins(&installed));
+    plugins.extend(store_plugins(&uv.installed));
     let name = env
         .var("MARKETPLACE_NAME")
         .map(|v| v.to_string())

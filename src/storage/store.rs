@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
+use worker::D1PreparedStatement;
 
 use super::{
     db_err, file_rows_from_json, file_rows_json, is_unique_violation, n, now, r2_err, s,
@@ -272,35 +273,45 @@ impl Store {
         .await
     }
 
-    /// The entities a user installed, with their files.
-    pub async fn installed_entities(
+    /// The two queries that load a user's installs (entities, then files),
+    /// for batching with the rest of the view.
+    pub(crate) fn installed_statements(
         &self,
         user_id: i64,
-    ) -> StoreResult<(Vec<EntityRow>, Vec<InstalledEntity>)> {
-        let rows: Vec<EntityRow> = self
-            .rows(&format!("{ENTITY_SELECT} WHERE e.id IN (SELECT entity_id FROM store_installs WHERE user_id = ?1) ORDER BY e.id"), &[n(user_id)])
-            .await?;
-        let files: Vec<StoreFileRow> = self
-            .rows("SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id WHERE i.user_id = ?1 ORDER BY f.entity_id, f.path", &[n(user_id)])
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let entity_type = EntityType::parse(&r.entity_type)
-                .ok_or_else(|| StorageError::Corrupt(format!("entity {} type", r.id)))?;
-            let mut served = Vec::new();
-            for f in files.iter().filter(|f| f.entity_id == r.id) {
-                served.push(store_file(f, &r.entries_key)?);
-            }
-            out.push(InstalledEntity {
-                id: r.id,
-                entity_type,
-                served_name: r.served_name.clone(),
-                description: r.tagline.clone(),
-                files: served,
-            });
-        }
-        Ok((rows, out))
+    ) -> StoreResult<[D1PreparedStatement; 2]> {
+        Ok([
+            self.stmt(&format!("{ENTITY_SELECT} WHERE e.id IN (SELECT entity_id FROM store_installs WHERE user_id = ?1) ORDER BY e.id"), &[n(user_id)])?,
+            self.stmt(
+                "SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id WHERE i.user_id = ?1 ORDER BY f.entity_id, f.path",
+                &[n(user_id)],
+            )?,
+        ])
     }
+}
+
+/// Installed entities from the rows `installed_statements` returned.
+pub(crate) fn assemble_installed(
+    rows: &[EntityRow],
+    files: &[StoreFileRow],
+) -> StoreResult<Vec<InstalledEntity>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let entity_type = EntityType::parse(&r.entity_type)
+            .ok_or_else(|| StorageError::Corrupt(format!("entity {} type", r.id)))?;
+        let served = files
+            .iter()
+            .filter(|f| f.entity_id == r.id)
+            .map(|f| store_file(f, &r.entries_key))
+            .collect::<StoreResult<Vec<_>>>()?;
+        out.push(InstalledEntity {
+            id: r.id,
+            entity_type,
+            served_name: r.served_name.clone(),
+            description: r.tagline.clone(),
+            files: served,
+        });
+    }
+    Ok(out)
 }
 
 /// A stored file row as a served file.

@@ -6,10 +6,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Deserialize;
 
-use super::{n, served_file, StorageError, Store, StoreResult};
+use super::store::{assemble_installed, EntityRow, StoreFileRow};
+use super::{db_err, n, served_file, StorageError, Store, StoreResult};
 use crate::catalog::names::{PluginKey, PluginName, Slug};
 use crate::catalog::resolve::{entitlements, Entitlement, Grant, Requirement};
 use crate::catalog::snapshot::{Origin, ServedFile, ServedPlugin};
+use crate::catalog::store_view::InstalledEntity;
 
 /// Plugins granted to the user through any of their groups.
 const GRANTED: &str = "EXISTS (SELECT 1 FROM grants g JOIN group_members m ON m.group_id = g.group_id \
@@ -66,29 +68,49 @@ pub struct UserView {
     pub entitlements: Vec<Entitlement>,
     /// Catalog rows of every granted plugin, by key.
     pub plugins: BTreeMap<PluginKey, ServedPlugin>,
+    /// Store entities the user installed, as listed and as served.
+    pub installed_rows: Vec<EntityRow>,
+    pub installed: Vec<InstalledEntity>,
 }
 
 impl Store {
-    /// Loads a user's grants, opt-outs and granted plugins with their files.
+    /// Loads, in one D1 round trip, a user's grants, opt-outs, granted
+    /// plugins with their files, and Store installs with theirs.
     pub async fn user_view(&self, user_id: i64) -> StoreResult<UserView> {
         let uid = [n(user_id)];
-        let grants: Vec<GrantRow> = self.rows("SELECT g.marketplace, g.plugin, g.requirement FROM grants g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = ?1", &uid).await?;
-        let optouts: Vec<KeyRow> = self
-            .rows(
-                "SELECT marketplace, plugin FROM optouts WHERE user_id = ?1",
-                &uid,
-            )
-            .await?;
         let plugin_sql = format!(
             "SELECT marketplace, name, manifest_name, version, entry_json, external, entries_key, admin_disabled FROM plugins p WHERE {}",
             GRANTED.replace("{t}", "p").replace("{col}", "name")
         );
-        let plugin_rows: Vec<PluginRow> = self.rows(&plugin_sql, &uid).await?;
         let file_sql = format!(
             "SELECT marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len FROM plugin_files f WHERE {} ORDER BY marketplace, plugin, path",
             GRANTED.replace("{t}", "f").replace("{col}", "plugin")
         );
-        let file_rows: Vec<FileRow> = self.rows(&file_sql, &uid).await?;
+        let [installed_sql, installed_files_sql] = self.installed_statements(user_id)?;
+        // One round trip for the whole view: D1 runs a batch as one request.
+        let results = self
+            .db
+            .batch(vec![
+                self.stmt("SELECT g.marketplace, g.plugin, g.requirement FROM grants g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = ?1", &uid)?,
+                self.stmt("SELECT marketplace, plugin FROM optouts WHERE user_id = ?1", &uid)?,
+                self.stmt(&plugin_sql, &uid)?,
+                self.stmt(&file_sql, &uid)?,
+                installed_sql,
+                installed_files_sql,
+            ])
+            .await
+            .map_err(db_err)?;
+        let [grants, optouts, plugin_rows, file_rows, installed_rows, installed_files] =
+            <[_; 6]>::try_from(results).map_err(|_| {
+                StorageError::Corrupt("D1 batch returned the wrong number of results".into())
+            })?;
+        let grants: Vec<GrantRow> = grants.results().map_err(db_err)?;
+        let optouts: Vec<KeyRow> = optouts.results().map_err(db_err)?;
+        let plugin_rows: Vec<PluginRow> = plugin_rows.results().map_err(db_err)?;
+        let file_rows: Vec<FileRow> = file_rows.results().map_err(db_err)?;
+        let installed_rows: Vec<EntityRow> = installed_rows.results().map_err(db_err)?;
+        let installed_files: Vec<StoreFileRow> = installed_files.results().map_err(db_err)?;
+        let installed = assemble_installed(&installed_rows, &installed_files)?;
 
         let grants: Vec<Grant> = grants
             .into_iter()
@@ -154,6 +176,8 @@ impl Store {
         Ok(UserView {
             entitlements: entitlements(&grants, &optouts, &disabled),
             plugins,
+            installed_rows,
+            installed,
         })
     }
 }
