@@ -37,6 +37,12 @@ struct GrantBody {
 }
 
 #[derive(Deserialize)]
+struct GcBody {
+    /// Only objects at least this old are collected (default one hour).
+    min_age_seconds: Option<i64>,
+}
+
+#[derive(Deserialize)]
 struct PurgeBody {
     #[serde(default)]
     all: bool,
@@ -174,6 +180,18 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             } else {
                 Err(ApiError::missing(format!("plugin `{slug}/{plugin}`")))
             }
+        }
+        (Method::Post, ["gc"]) => {
+            let body: GcBody = read_json(&mut req).await?;
+            let min_age = body.min_age_seconds.unwrap_or(3600);
+            if min_age < 0 {
+                return Err(ApiError::bad_request(
+                    "bad_gc",
+                    "min_age_seconds must not be negative",
+                ));
+            }
+            let (deleted, kept) = store.gc_entries(min_age).await?;
+            json(200, &json!({ "deleted": deleted, "kept": kept }))
         }
         (Method::Get, ["cache"]) => json(200, &json!({ "packs": store.cached_packs().await? })),
         (Method::Post, ["cache", "purge"]) => {

@@ -128,6 +128,57 @@ impl Store {
         ).await
     }
 
+    /// Deletes `entries/` objects that no plugin or Store entity references
+    /// and that are older than `min_age_secs` (younger ones may belong to an
+    /// import whose D1 batch has not committed yet). Returns (deleted, kept).
+    pub async fn gc_entries(&self, min_age_secs: i64) -> StoreResult<(usize, usize)> {
+        #[derive(serde::Deserialize)]
+        struct Key {
+            entries_key: String,
+        }
+        let referenced: std::collections::HashSet<String> = self
+            .rows::<Key>(
+                "SELECT entries_key FROM plugins WHERE entries_key IS NOT NULL UNION SELECT entries_key FROM store_entities",
+                &[],
+            )
+            .await?
+            .into_iter()
+            .map(|k| k.entries_key)
+            .collect();
+        let cutoff_ms = worker::Date::now()
+            .as_millis()
+            .saturating_sub(min_age_secs.max(0) as u64 * 1000);
+        let (mut doomed, mut kept) = (Vec::new(), 0);
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut list = self.bucket.list().prefix("entries/").limit(1000);
+            if let Some(c) = cursor.take() {
+                list = list.cursor(c);
+            }
+            let page = list.execute().await.map_err(r2_err)?;
+            for obj in page.objects() {
+                let key = obj.key();
+                if !referenced.contains(&key) && obj.uploaded().as_millis() <= cutoff_ms {
+                    doomed.push(key);
+                } else {
+                    kept += 1;
+                }
+            }
+            match (page.truncated(), page.cursor()) {
+                (true, Some(c)) => cursor = Some(c),
+                _ => break,
+            }
+        }
+        let deleted = doomed.len();
+        for chunk in doomed.chunks(500) {
+            self.bucket
+                .delete_multiple(chunk.to_vec())
+                .await
+                .map_err(r2_err)?;
+        }
+        Ok((deleted, kept))
+    }
+
     /// Deletes every cached pack and ZIP; returns how many objects went.
     pub async fn purge_all_packs(&self) -> StoreResult<usize> {
         let mut deleted = 0;

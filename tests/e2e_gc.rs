@@ -1,0 +1,81 @@
+//! Garbage collection of unreferenced `entries/` objects: what a re-import
+//! or a Store deletion leaves behind is found and deleted, nothing in use
+//! is, and objects younger than the grace period are kept. Its own test
+//! binary, so the R2 object count is exact.
+
+mod support;
+
+use serde_json::json;
+use support::api::Api;
+use support::archives::{marketplace, plugin_files, zip_of};
+use support::checks::clone_view;
+use support::store::{created_id, skill_zip, upload};
+use support::wrangler::wrangler;
+
+#[test]
+fn gc_collects_orphaned_entries_and_nothing_in_use() {
+    let w = wrangler();
+    let api = Api::new(&w.base);
+    let t = api.scenario("gc", &[("alpha", "available"), ("beta", "available")]);
+    let base_count = w.r2_object_count();
+
+    // A new version of every plugin orphans the three old entries objects.
+    let v2 = marketplace("gc", "2.0.0");
+    assert_eq!(api.import("gc", &zip_of(&v2)).status, 200);
+    assert_eq!(w.r2_object_count(), base_count + 3);
+    // A deleted Store entity orphans its entries object too.
+    let owner = api.user_with_token("gc-owner");
+    let id = created_id(&upload(
+        &w.base,
+        &owner,
+        "/api/store/entities",
+        "skill",
+        "gone",
+        &skill_zip("gone"),
+    ));
+    assert_eq!(
+        api.call(&owner, "DELETE", &format!("/api/store/entities/{id}"), None)
+            .status,
+        204
+    );
+    let before_gc = w.r2_object_count();
+
+    // Within the grace period nothing is collected.
+    let young = api.admin("POST", "/api/admin/gc", Some(&json!({})), 200);
+    assert_eq!(young["deleted"], 0, "{young}");
+    let gc = api.admin(
+        "POST",
+        "/api/admin/gc",
+        Some(&json!({"min_age_seconds": 0})),
+        200,
+    );
+    assert_eq!(gc["deleted"], 4, "{gc}");
+    assert_eq!(w.r2_object_count(), before_gc - 4);
+    assert_eq!(
+        api.admin(
+            "POST",
+            "/api/admin/gc",
+            Some(&json!({"min_age_seconds": 0})),
+            200
+        )["deleted"],
+        0,
+        "idempotent"
+    );
+
+    // Everything still served is intact.
+    let c = clone_view(&api.git_url(&t), 2, false);
+    let alpha: support::checks::ExpectedFiles = plugin_files(&v2, "alpha")
+        .into_iter()
+        .map(|(p, e, b)| (p, (e, b)))
+        .collect();
+    assert_eq!(c.plugin("gc-alpha"), alpha);
+    assert_eq!(
+        api.admin(
+            "POST",
+            "/api/admin/gc",
+            Some(&json!({"min_age_seconds": -1})),
+            400
+        )["error"]["code"],
+        "bad_gc"
+    );
+}
