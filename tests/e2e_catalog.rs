@@ -714,6 +714,18 @@ fn concurrent_cold_clones_all_succeed_and_cache_one_correct_pack() {
         vec![entry["pack_size"].as_u64().unwrap()],
         "cached pack size equals the received pack"
     );
+    // A cache hit records when it was served (after the response, so poll).
+    let served_at = entry["last_served_at"].as_i64().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    clone_view(&url, 2, true);
+    let advanced = (0..20).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let cache = api.admin("GET", "/api/admin/cache", None, 200);
+        cache["packs"].as_array().unwrap().iter().any(|p| {
+            p["etag"] == etag.as_str() && p["last_served_at"].as_i64().unwrap() > served_at
+        })
+    });
+    assert!(advanced, "last_served_at advances on a cache hit");
 }
 
 #[test]

@@ -101,6 +101,11 @@ pub async fn git(
             // Hot path: a whole-snapshot fetch streams the cached pack from R2.
             if full {
                 if let Some(stream) = store.cached_pack_stream(&view.snapshot.etag).await? {
+                    // Age for a later pack GC, recorded after the response.
+                    let (touch, etag) = (Store::from_env(env)?, view.snapshot.etag.clone());
+                    ctx.wait_until(async move {
+                        let _ = touch.touch_snapshot(&etag).await;
+                    });
                     let headers = git_headers(resp.content_type)?;
                     return Ok(
                         Response::from_stream(framed_stream(p, stream))?.with_headers(headers)

@@ -54,6 +54,7 @@ pub struct CachedPack {
     pub commit_id: String,
     pub pack_size: i64,
     pub created_at: i64,
+    pub last_served_at: i64,
 }
 
 /// R2 key of a view's cached ZIP.
@@ -120,10 +121,19 @@ impl Store {
         .await
     }
 
+    /// Notes that the cached pack of `etag` was just served.
+    pub async fn touch_snapshot(&self, etag: &Etag) -> StoreResult<()> {
+        self.exec(
+            "UPDATE snapshots SET last_served_at = ?2 WHERE etag = ?1",
+            &[s(etag.as_str()), n(now())],
+        )
+        .await
+    }
+
     /// The snapshots whose pack is cached, newest first.
     pub async fn cached_packs(&self) -> StoreResult<Vec<CachedPack>> {
         self.rows(
-            "SELECT etag, commit_id, pack_size, created_at FROM snapshots WHERE pack_key IS NOT NULL ORDER BY created_at DESC, etag",
+            "SELECT etag, commit_id, pack_size, created_at, last_served_at FROM snapshots WHERE pack_key IS NOT NULL ORDER BY created_at DESC, etag",
             &[],
         ).await
     }
