@@ -40,6 +40,8 @@ struct GrantBody {
 struct GcBody {
     /// Only objects at least this old are collected (default one hour).
     min_age_seconds: Option<i64>,
+    /// Cached packs not served for this long are dropped (default 30 days).
+    pack_max_idle_seconds: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -190,8 +192,19 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                     "min_age_seconds must not be negative",
                 ));
             }
+            let max_idle = body.pack_max_idle_seconds.unwrap_or(30 * 24 * 3600);
+            if max_idle < 0 {
+                return Err(ApiError::bad_request(
+                    "bad_gc",
+                    "pack_max_idle_seconds must not be negative",
+                ));
+            }
             let (deleted, kept) = store.gc_entries(min_age).await?;
-            json(200, &json!({ "deleted": deleted, "kept": kept }))
+            let packs = store.gc_packs(max_idle).await?;
+            json(
+                200,
+                &json!({ "deleted": deleted, "kept": kept, "deleted_packs": packs }),
+            )
         }
         (Method::Get, ["cache"]) => json(200, &json!({ "packs": store.cached_packs().await? })),
         (Method::Post, ["cache", "purge"]) => {

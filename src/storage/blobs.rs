@@ -121,6 +121,37 @@ impl Store {
         .await
     }
 
+    /// Deletes cached packs (and the ZIPs of the same views) not served for
+    /// `max_idle_secs`; returns how many packs went. A dropped pack is rebuilt
+    /// on the next clone of its view.
+    pub async fn gc_packs(&self, max_idle_secs: i64) -> StoreResult<usize> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            etag: String,
+        }
+        let idle: Vec<Row> = self
+            .rows(
+                "SELECT etag FROM snapshots WHERE pack_key IS NOT NULL AND last_served_at <= ?1",
+                &[n(now() - max_idle_secs.max(0))],
+            )
+            .await?;
+        for chunk in idle.chunks(250) {
+            let keys: Vec<String> = chunk
+                .iter()
+                .flat_map(|r| [format!("packs/{}", r.etag), format!("zips/{}", r.etag)])
+                .collect();
+            self.bucket.delete_multiple(keys).await.map_err(r2_err)?;
+            for r in chunk {
+                self.exec(
+                    "UPDATE snapshots SET pack_key = NULL, pack_size = NULL WHERE etag = ?1",
+                    &[s(&r.etag)],
+                )
+                .await?;
+            }
+        }
+        Ok(idle.len())
+    }
+
     /// Notes that the cached pack of `etag` was just served.
     pub async fn touch_snapshot(&self, etag: &Etag) -> StoreResult<()> {
         self.exec(
