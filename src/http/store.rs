@@ -146,6 +146,24 @@ async fn entity(store: &Store, id: &str) -> Result<EntityRow, ApiError> {
         .ok_or_else(|| ApiError::missing(format!("Store entity {n}")))
 }
 
+/// The request's multipart form.
+async fn read_form(req: &mut Request) -> Result<FormData, ApiError> {
+    req.form_data().await.map_err(|e| {
+        ApiError::bad_request("bad_form", format!("expected multipart/form-data: {e}"))
+    })
+}
+
+/// The ZIP in the form's `file` field.
+async fn zip_field(form: &FormData) -> Result<Vec<u8>, ApiError> {
+    match form.get("file") {
+        Some(FormEntry::File(f)) => Ok(f.bytes().await?),
+        _ => Err(ApiError::bad_request(
+            "missing_file",
+            "the form field `file` must hold the ZIP",
+        )),
+    }
+}
+
 fn field(form: &FormData, name: &str, required: bool) -> Result<Option<String>, ApiError> {
     match form.get(name) {
         Some(FormEntry::Field(v)) if !v.trim().is_empty() => {
@@ -194,9 +212,7 @@ async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool)
     if declared.is_some_and(|l| l > limit) {
         return Err(ApiError::too_large(limit));
     }
-    let form = req.form_data().await.map_err(|e| {
-        ApiError::bad_request("bad_form", format!("expected multipart/form-data: {e}"))
-    })?;
+    let form = read_form(req).await?;
     let type_text = field(&form, "type", true)?.unwrap_or_default();
     let entity_type = EntityType::parse(&type_text).ok_or_else(|| {
         ApiError::bad_request(
@@ -205,15 +221,7 @@ async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool)
         )
     })?;
     let name = field(&form, "name", true)?.unwrap_or_default();
-    let zip = match form.get("file") {
-        Some(FormEntry::File(f)) => f.bytes().await?,
-        _ => {
-            return Err(ApiError::bad_request(
-                "missing_file",
-                "the form field `file` must hold the ZIP",
-            ))
-        }
-    };
+    let zip = zip_field(&form).await?;
     let mut v = validate_upload(&zip, entity_type, &name, &user.username)?;
     drop(zip);
     if v.entity_type == EntityType::Plugin {
@@ -282,18 +290,8 @@ async fn new_version(
     user: &UserRow,
     e: &EntityRow,
 ) -> Result<(), ApiError> {
-    let form = req.form_data().await.map_err(|err| {
-        ApiError::bad_request("bad_form", format!("expected multipart/form-data: {err}"))
-    })?;
-    let zip = match form.get("file") {
-        Some(FormEntry::File(f)) => f.bytes().await?,
-        _ => {
-            return Err(ApiError::bad_request(
-                "missing_file",
-                "the form field `file` must hold the ZIP",
-            ))
-        }
-    };
+    let form = read_form(req).await?;
+    let zip = zip_field(&form).await?;
     let entity_type = EntityType::parse(&e.entity_type)
         .ok_or_else(|| ApiError::internal("stored entity has an unknown type"))?;
     let mut v = validate_upload(&zip, entity_type, &e.name, &user.username)?;
