@@ -1,8 +1,8 @@
 //! marketplace-edge: per-user Claude Code plugin marketplaces served as git
 //! repositories from a Cloudflare Worker.
 //!
-//! Layers (dependencies point down only): `http` (wasm32 only) → `git`,
-//! `demo`. The pure layers compile natively so `cargo test` covers them.
+//! Layers (dependencies point down only): entry (wasm32) → `http` →
+//! `storage` → `catalog` → `git`. The pure layers compile natively so `cargo test` covers them.
 
 pub mod catalog;
 pub mod credentials;
@@ -19,7 +19,7 @@ pub const AGENT: &str = concat!("marketplace-edge/", env!("CARGO_PKG_VERSION"));
 
 #[cfg(target_arch = "wasm32")]
 mod entry {
-    use worker::{event, Context, Env, Request, Response, Result};
+    use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
     #[event(start)]
     fn start() {
@@ -29,5 +29,10 @@ mod entry {
     #[event(fetch)]
     async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         crate::http::route(req, env, ctx).await
+    }
+
+    #[event(scheduled)]
+    async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+        crate::http::scheduled_gc(&env).await;
     }
 }

@@ -78,6 +78,24 @@ async fn dispatch(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResu
     }
 }
 
+/// The daily cron job: garbage collection with its safe defaults (orphaned
+/// entries older than an hour, packs idle for 30 days). Logs one line.
+pub async fn scheduled_gc(env: &Env) {
+    let result = async {
+        let store = Store::from_env(env)?;
+        let (entries, kept) = store.gc_entries(3600).await?;
+        let packs = store.gc_packs(30 * 24 * 3600).await?;
+        Ok::<_, crate::storage::StorageError>((entries, kept, packs))
+    }
+    .await;
+    match result {
+        Ok((entries, kept, packs)) => worker::console_log!(
+            "scheduled gc: deleted {entries} entries objects (kept {kept}) and {packs} idle packs"
+        ),
+        Err(e) => worker::console_error!("scheduled gc failed: {e}"),
+    }
+}
+
 /// A JSON response.
 pub(crate) fn json<T: Serialize>(status: u16, value: &T) -> ApiResult {
     let headers = Headers::new();

@@ -70,7 +70,7 @@ fn start() -> Wrangler {
     let log = root.join("target").join(format!("e2e-wrangler-{port}.log"));
     let script = format!(
         "node_modules/.bin/wrangler d1 migrations apply DB --local --persist-to '{state}' > '{log}.migrations' 2>&1 || exit 1\n\
-         setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port {port} --persist-to '{state}' --show-interactive-dev-session=false > '{log}' 2>&1 &\n\
+         setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port {port} --persist-to '{state}' --show-interactive-dev-session=false --test-scheduled > '{log}' 2>&1 &\n\
          pid=$!\n\
          cat > /dev/null\n\
          kill -TERM -$pid 2>/dev/null; sleep 2; kill -KILL -$pid 2>/dev/null; wait",
