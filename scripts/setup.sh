@@ -22,6 +22,8 @@ need rustup "install Rust with rustup (https://rustup.rs)"
 need node "install Node.js 20.3 or newer"
 need npm "install Node.js 20.3 or newer (it ships npm)"
 need git "install git (apt-get install git)"
+need curl "install curl (apt-get install curl); the run command seeds the demo with it"
+need python3 "install python3 (apt-get install python3); the tests read ZIPs with it"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 # cargo install with the crate's own lockfile when the registry still serves
