@@ -248,6 +248,11 @@ impl Snapshot {
             })
     }
 
+    /// How many objects the snapshot has (what a full fetch sends).
+    pub fn object_count(&self) -> usize {
+        1 + self.contents.len()
+    }
+
     /// Every object of the snapshot: the commit, then its contents.
     pub fn all_objects(&self) -> Vec<ObjectId> {
         std::iter::once(self.commit_id)
@@ -337,6 +342,7 @@ mod tests {
         assert_eq!(m["plugins"][1]["description"], "d", "upstream fields kept");
         // commit, root, .claude-plugin, plugins, acme-lint, beta-lint, manifest, 2 blobs
         assert_eq!(s.all_objects().len(), 9);
+        assert_eq!(s.object_count(), 9);
         assert!(matches!(
             s.source(&s.commit_id),
             Some(ObjectSource::Fresh(ObjectKind::Commit, _))

@@ -1,10 +1,8 @@
 //! Side-band multiplexing: pack bytes on band 1, progress on band 2, a fatal
 //! error on band 3, each inside pkt-lines.
 //!
-//! Invariant: `SideBand` buffers at most one packet's payload, so memory does
+//! Invariant: `SideBandFramer` buffers at most one packet's payload, so memory does
 //! not grow with the pack, and no packet exceeds the negotiated maximum.
-
-use std::io::{self, Write};
 
 use super::pktline::{self, MAX_PKT_LEN};
 
@@ -86,56 +84,6 @@ impl SideBandFramer {
     }
 }
 
-/// A `Write` that frames everything written to it as band-1 packets.
-pub struct SideBand<W: Write> {
-    inner: W,
-    framer: SideBandFramer,
-}
-
-impl<W: Write> SideBand<W> {
-    /// Frames into `inner` with packets of at most `max_payload` data bytes.
-    pub fn new(inner: W, max_payload: usize) -> Self {
-        SideBand {
-            inner,
-            framer: SideBandFramer::new(max_payload),
-        }
-    }
-
-    /// Sends a progress message on band 2, after any buffered data.
-    pub fn progress(&mut self, msg: &str) -> io::Result<()> {
-        let bytes = self.framer.progress(msg);
-        self.inner.write_all(&bytes)
-    }
-
-    /// Emits buffered data and gives access to the inner sink (to drain it).
-    pub fn flushed_inner(&mut self) -> io::Result<&mut W> {
-        let bytes = self.framer.finish();
-        self.inner.write_all(&bytes)?;
-        Ok(&mut self.inner)
-    }
-
-    /// Emits buffered data and returns the inner sink.
-    pub fn into_inner(mut self) -> io::Result<W> {
-        let bytes = self.framer.finish();
-        self.inner.write_all(&bytes)?;
-        Ok(self.inner)
-    }
-}
-
-impl<W: Write> Write for SideBand<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let packets = self.framer.push(data);
-        self.inner.write_all(&packets)?;
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        let bytes = self.framer.finish();
-        self.inner.write_all(&bytes)?;
-        self.inner.flush()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,9 +92,9 @@ mod tests {
     #[test]
     fn frames_large_writes_into_bounded_packets() {
         let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
-        let mut sb = SideBand::new(Vec::new(), MAX_PAYLOAD_64K);
-        sb.write_all(&data).unwrap();
-        let out = sb.into_inner().unwrap();
+        let mut sb = SideBandFramer::new(MAX_PAYLOAD_64K);
+        let mut out = sb.push(&data);
+        out.extend(sb.finish());
         let mut r = PktReader::new(&out);
         let mut joined = Vec::new();
         while let Some(Packet::Data(d)) = r.next_packet().unwrap() {
@@ -174,9 +122,9 @@ mod tests {
 
     #[test]
     fn small_band_respects_1000_byte_packets() {
-        let mut sb = SideBand::new(Vec::new(), MAX_PAYLOAD_SMALL);
-        sb.write_all(&[7u8; 3000]).unwrap();
-        let out = sb.into_inner().unwrap();
+        let mut sb = SideBandFramer::new(MAX_PAYLOAD_SMALL);
+        let mut out = sb.push(&[7u8; 3000]);
+        out.extend(sb.finish());
         let mut r = PktReader::new(&out);
         while let Some(Packet::Data(d)) = r.next_packet().unwrap() {
             assert!(d.len() + 4 <= 1000);

@@ -18,8 +18,7 @@ use super::served::View;
 use crate::catalog::snapshot::EntryRef;
 use crate::catalog::snapshot::ObjectSource;
 use crate::git::pack::{PackEntry, PackWriter, DEFAULT_LEVEL};
-use crate::git::sideband::SideBandFramer;
-use crate::git::upload_pack::{band_error, progress_message, Framing, PackResponse};
+use crate::git::upload_pack::{band_error, PackFramer, PackResponse};
 use crate::git::ObjectId;
 use crate::storage::blobs::{pack_key, EntryReader};
 use crate::storage::Store;
@@ -62,24 +61,6 @@ fn plan(view: &View, objects: &[ObjectId]) -> Result<(Vec<Part>, u64), ApiError>
     Ok((parts, total))
 }
 
-/// Frames pack bytes for the client as `framing` asks.
-struct ClientFraming(Option<SideBandFramer>);
-
-impl ClientFraming {
-    fn frame(&mut self, chunk: &[u8]) -> Vec<u8> {
-        match &mut self.0 {
-            Some(f) => f.push(chunk),
-            None => chunk.to_vec(),
-        }
-    }
-    fn finish(&mut self) -> Vec<u8> {
-        self.0
-            .as_mut()
-            .map(SideBandFramer::finish)
-            .unwrap_or_default()
-    }
-}
-
 /// Answers a whole-snapshot fetch on a cache miss by streaming the pack to
 /// the client while storing it in R2 (kept alive with `ctx.wait_until`).
 pub fn stream_and_store(
@@ -91,22 +72,7 @@ pub fn stream_and_store(
 ) -> ApiResult {
     let (parts, total_len) = plan(&view, &p.objects)?;
     let count = p.objects.len() as u32;
-    let mut head = p.head.clone();
-    let mut framing = match p.framing {
-        Framing::Raw => ClientFraming(None),
-        Framing::SideBand {
-            max_payload,
-            progress,
-        } => {
-            let mut f = SideBandFramer::new(max_payload);
-            if progress {
-                head.extend(f.progress(&progress_message(p.objects.len())));
-            }
-            ClientFraming(Some(f))
-        }
-    };
-    let sideband = matches!(p.framing, Framing::SideBand { .. });
-    let tail = p.tail().to_vec();
+    let (mut framing, head) = PackFramer::start(p);
     let (etag, commit, tree) = (
         view.snapshot.etag.clone(),
         view.snapshot.commit_id.to_hex(),
@@ -156,7 +122,6 @@ pub fn stream_and_store(
                 if client_ok {
                     let mut last = framing.frame(&trailer);
                     last.extend(framing.finish());
-                    last.extend(&tail);
                     let _ = to_client.send(last).await;
                 }
                 Ok(())
@@ -165,7 +130,7 @@ pub fn stream_and_store(
             if let Err(msg) = &result {
                 // Abort the upload so no partial pack is ever stored.
                 let _ = to_r2.send(Err(worker::Error::from(msg.clone()))).await;
-                if client_ok && sideband {
+                if client_ok && framing.is_sideband() {
                     let _ = to_client
                         .send(band_error(&format!(
                             "marketplace-edge: building the pack failed: {msg}"

@@ -25,9 +25,8 @@ use crate::catalog::zip_export::{build_zip, ZipFile};
 use crate::git::memory::MemoryRepo;
 use crate::git::pack::inflate_entry;
 use crate::git::pack::PackWriter;
-use crate::git::sideband::SideBandFramer;
 use crate::git::smart_http::{self, GitBody};
-use crate::git::upload_pack::{frame_pack_bytes, progress_message, Framing, PackResponse};
+use crate::git::upload_pack::{frame_pack_bytes, PackFramer, PackResponse};
 use crate::storage::blobs::{zip_key, EntryReader};
 use crate::storage::users::UserRow;
 use crate::storage::Store;
@@ -94,33 +93,29 @@ pub async fn git(
     }
     let view = load_view(store, env, &user).await?;
     let resp = smart_http::handle(&incoming.request(), &view.snapshot, &SERVER);
-    match &resp.body {
-        GitBody::Bytes(b) => git_bytes(resp.status, resp.content_type, b.clone()),
-        GitBody::Pack(p) => {
-            let full = p.objects.len() == view.snapshot.all_objects().len();
-            // Hot path: a whole-snapshot fetch streams the cached pack from R2.
-            if full {
-                if let Some(stream) = store.cached_pack_stream(&view.snapshot.etag).await? {
+    match resp.body {
+        GitBody::Bytes(b) => git_bytes(resp.status, resp.content_type, b),
+        // A whole-snapshot fetch (every clone): stream the cached pack from
+        // R2, or on a miss stream it while storing it.
+        GitBody::Pack(p) if p.objects.len() == view.snapshot.object_count() => {
+            match store.cached_pack_stream(&view.snapshot.etag).await? {
+                Some(stream) => {
                     // Age for a later pack GC, recorded after the response.
                     let (touch, etag) = (Store::from_env(env)?, view.snapshot.etag.clone());
                     ctx.wait_until(async move {
                         let _ = touch.touch_snapshot(&etag).await;
                     });
-                    let headers = git_headers(resp.content_type)?;
-                    return Ok(
-                        Response::from_stream(framed_stream(p, stream))?.with_headers(headers)
-                    );
+                    Ok(Response::from_stream(framed_stream(&p, stream))?
+                        .with_headers(git_headers(resp.content_type)?))
                 }
+                None => stream_and_store(ctx, env, view, &p, resp.content_type),
             }
-            if full {
-                return stream_and_store(ctx, env, view, p, resp.content_type);
-            }
-            git_bytes(
-                resp.status,
-                resp.content_type,
-                partial_pack(store, &view, p).await?,
-            )
         }
+        GitBody::Pack(p) => git_bytes(
+            resp.status,
+            resp.content_type,
+            partial_pack(store, &view, &p).await?,
+        ),
     }
 }
 
@@ -129,36 +124,12 @@ fn framed_stream(
     p: &PackResponse,
     pack: ByteStream,
 ) -> Pin<Box<dyn Stream<Item = worker::Result<Vec<u8>>>>> {
-    let mut head = p.head.clone();
-    let tail = p.tail().to_vec();
-    match p.framing {
-        Framing::Raw => Box::pin(
-            stream::once(async move { Ok(head) })
-                .chain(pack)
-                .chain(stream::once(async move { Ok(tail) })),
-        ),
-        Framing::SideBand {
-            max_payload,
-            progress,
-        } => {
-            let framer = Rc::new(RefCell::new(SideBandFramer::new(max_payload)));
-            if progress {
-                head.extend(
-                    framer
-                        .borrow_mut()
-                        .progress(&progress_message(p.objects.len())),
-                );
-            }
-            let feeding = Rc::clone(&framer);
-            let body = pack.map_ok(move |chunk| feeding.borrow_mut().push(&chunk));
-            let end = stream::once(async move {
-                let mut last = framer.borrow_mut().finish();
-                last.extend(tail);
-                Ok(last)
-            });
-            Box::pin(stream::once(async move { Ok(head) }).chain(body).chain(end))
-        }
-    }
+    let (framer, head) = PackFramer::start(p);
+    let framer = Rc::new(RefCell::new(framer));
+    let feeding = Rc::clone(&framer);
+    let body = pack.map_ok(move |chunk| feeding.borrow_mut().frame(&chunk));
+    let end = stream::once(async move { Ok(framer.borrow_mut().finish()) });
+    Box::pin(stream::once(async move { Ok(head) }).chain(body).chain(end))
 }
 
 /// The framed pack for a partial fetch (the client proved it has some

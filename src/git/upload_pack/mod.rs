@@ -17,7 +17,7 @@ use super::oid::ObjectId;
 use super::pack::{PackError, PackWriter};
 use super::pktline::{self, PktError};
 use super::repo::{ObjectStore, Refs, Repository};
-use super::sideband::{self, SideBand, BAND_ERROR};
+use super::sideband::{self, SideBandFramer, BAND_ERROR};
 
 pub use v0::advertise_v0;
 pub use v2::advertise_v2;
@@ -302,6 +302,81 @@ pub fn progress_message(objects: usize) -> String {
     format!("Sending {objects} objects.\n")
 }
 
+/// Frames a pack for the wire as a `PackResponse` asks, incrementally: the
+/// head (with the progress line), then each chunk of pack bytes, then the
+/// rest and the tail. One framer serves every path that sends a pack.
+pub struct PackFramer {
+    sideband: Option<SideBandFramer>,
+    tail: &'static [u8],
+}
+
+impl PackFramer {
+    /// A framer for `resp` and the bytes to send before the pack.
+    pub fn start(resp: &PackResponse) -> (PackFramer, Vec<u8>) {
+        let mut head = resp.head.clone();
+        let sideband = match resp.framing {
+            Framing::Raw => None,
+            Framing::SideBand {
+                max_payload,
+                progress,
+            } => {
+                let mut f = SideBandFramer::new(max_payload);
+                if progress {
+                    head.extend(f.progress(&progress_message(resp.objects.len())));
+                }
+                Some(f)
+            }
+        };
+        (
+            PackFramer {
+                sideband,
+                tail: resp.tail(),
+            },
+            head,
+        )
+    }
+
+    /// Frames the next chunk of pack bytes.
+    pub fn frame(&mut self, chunk: &[u8]) -> Vec<u8> {
+        match &mut self.sideband {
+            Some(f) => f.push(chunk),
+            None => chunk.to_vec(),
+        }
+    }
+
+    /// What follows the last chunk: buffered data and the tail.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = self
+            .sideband
+            .as_mut()
+            .map(SideBandFramer::finish)
+            .unwrap_or_default();
+        out.extend_from_slice(self.tail);
+        out
+    }
+
+    /// Whether a fatal error can still reach the client (on band 3).
+    pub fn is_sideband(&self) -> bool {
+        self.sideband.is_some()
+    }
+}
+
+/// A `Write` that frames what is written through a `PackFramer`.
+struct FramedWriter<'a, W: Write> {
+    framer: &'a mut PackFramer,
+    out: &'a mut W,
+}
+
+impl<W: Write> Write for FramedWriter<'_, W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.out.write_all(&self.framer.frame(data))?;
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// Writes `resp`'s head, then the pack produced by `write_pack` framed as
 /// `resp` asks, then its tail.
 pub fn write_framed<W: Write>(
@@ -309,22 +384,13 @@ pub fn write_framed<W: Write>(
     mut sink: W,
     write_pack: impl FnOnce(&mut dyn Write) -> Result<(), PackError>,
 ) -> Result<W, PackError> {
-    sink.write_all(&resp.head)?;
-    match resp.framing {
-        Framing::Raw => write_pack(&mut sink)?,
-        Framing::SideBand {
-            max_payload,
-            progress,
-        } => {
-            let mut sb = SideBand::new(&mut sink, max_payload);
-            if progress {
-                sb.progress(&progress_message(resp.objects.len()))?;
-            }
-            write_pack(&mut sb)?;
-            sb.into_inner()?;
-        }
-    }
-    sink.write_all(resp.tail())?;
+    let (mut framer, head) = PackFramer::start(resp);
+    sink.write_all(&head)?;
+    write_pack(&mut FramedWriter {
+        framer: &mut framer,
+        out: &mut sink,
+    })?;
+    sink.write_all(&framer.finish())?;
     Ok(sink)
 }
 
