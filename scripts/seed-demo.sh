@@ -1,9 +1,10 @@
 #!/bin/sh
 # Seeds the local demo catalog once, through the Worker's own admin API:
 # users `admin` (admin) and `dev` (member), group `everyone`, the curated
-# marketplace in demo/marketplace as `demo`, and grants. The `dev` user gets
-# a fixed token so the line printed below always works; it is for local
-# development only and is inserted straight into the local D1.
+# marketplace in demo/marketplace as `demo`, and grants. The `dev` and
+# `admin` users get fixed tokens so the lines printed below always work;
+# they are for local development only and are inserted straight into the
+# local D1.
 #
 # Usage: scripts/seed-demo.sh <base-url> [persist-dir]
 set -eu
@@ -12,6 +13,7 @@ BASE=$1
 PERSIST=${2:-.wrangler/state}
 ADMIN="Authorization: Bearer dev-admin-token"
 DEV_PAT=mpe_de0de0de0de0de0de0de0de0de0de0de0de0de0d
+ADMIN_PAT=mpe_ad0ad0ad0ad0ad0ad0ad0ad0ad0ad0ad0ad0ad0a
 
 api() { # method path [json]
   curl -sS -o /dev/null -w '%{http_code}' -X "$1" "$BASE$2" -H "$ADMIN" -H 'Content-Type: application/json' ${3:+-d "$3"}
@@ -34,10 +36,15 @@ else
   api PUT /api/admin/groups/everyone/grants/demo/commit-helper '{"requirement":"available"}' >/dev/null
   api PUT /api/admin/groups/everyone/grants/demo/docs-writer '{"requirement":"available"}' >/dev/null
   api PUT /api/admin/groups/everyone/grants/demo/upstream-example '{"requirement":"available"}' >/dev/null
-  hash=$(printf %s "$DEV_PAT" | sha256sum | cut -d' ' -f1)
-  npx wrangler d1 execute DB --local --persist-to "$PERSIST" --command \
-    "INSERT OR IGNORE INTO tokens (id, user_id, name, token_sha256, created_at) SELECT 'dev-fixed-token', id, 'fixed dev token', '$hash', 0 FROM users WHERE username = 'dev'" >/dev/null
+  fixed_token() { # username token-id token
+    hash=$(printf %s "$3" | sha256sum | cut -d' ' -f1)
+    npx wrangler d1 execute DB --local --persist-to "$PERSIST" --command \
+      "INSERT OR IGNORE INTO tokens (id, user_id, name, token_sha256, created_at) SELECT '$2', id, 'fixed dev token', '$hash', 0 FROM users WHERE username = '$1'" >/dev/null
+  }
+  fixed_token dev dev-fixed-token "$DEV_PAT"
+  fixed_token admin admin-fixed-token "$ADMIN_PAT"
 fi
 HOSTPORT=${BASE#http://}
+printf '\n  Web UI:  %s/\n    sign in as the member dev:  %s\n    or as the admin admin:      %s\n' "$BASE" "$DEV_PAT" "$ADMIN_PAT"
 printf '\n  Register the demo marketplace in Claude Code:\n\n    claude plugin marketplace add http://x:%s@%s/marketplace.git\n\n' "$DEV_PAT" "$HOSTPORT"
 printf '  or clone it:  git clone http://x:%s@%s/marketplace.git\n  admin API:    curl -H "Authorization: Bearer dev-admin-token" %s/api/admin/marketplaces\n\n' "$DEV_PAT" "$HOSTPORT" "$BASE"

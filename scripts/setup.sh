@@ -5,7 +5,9 @@
 #   - worker-build (the version below),
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock,
 #   - the npm dev dependencies (wrangler, binaryen's wasm-opt, esbuild,
-#     the Claude Code CLI) from package-lock.json.
+#     the Claude Code CLI, Playwright and axe-core) from package-lock.json,
+#   - Debian's chromium for the browser tests (Playwright's own browser
+#     download needs the internet; the tests drive /usr/bin/chromium).
 # Nothing is downloaded from GitHub: every piece comes from crates.io or npm.
 set -eu
 cd "$(dirname "$0")/.."
@@ -54,7 +56,16 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing npm dev dependencies"
   npm ci --no-audit --no-fund
 fi
-for bin in wrangler wasm-opt esbuild claude; do
+for bin in wrangler wasm-opt esbuild claude playwright; do
   [ -x "node_modules/.bin/$bin" ] || { echo "error: node_modules/.bin/$bin is missing after npm ci" >&2; exit 1; }
 done
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium for the browser tests"
+    apt-get install -y --no-install-recommends chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; }
+  else
+    echo "error: chromium is missing; install it with: sudo apt-get install -y chromium (or set CHROMIUM_PATH)" >&2
+    exit 1
+  fi
+fi
 say "toolchain ready"

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod credentials;
 pub mod demo;
 pub mod git;
+pub mod session;
 
 #[cfg(target_arch = "wasm32")]
 mod http;

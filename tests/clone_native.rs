@@ -19,7 +19,7 @@ fn clone_demo_v0_and_v2_full_and_shallow() {
     let repo = demo_repo();
     let head = repo.refs().head().unwrap().to_hex();
     let server = serve(repo);
-    check_gzip_request(&server.base, "/repo.git", &head);
+    check_gzip_request(&server.base, "/repo.git", &head, None);
     let files = expected_files(&demo_files());
     for version in [0, 2] {
         check_ls_remote(&server.repo_url(), version, &head);

@@ -17,7 +17,7 @@ fn hostile_requests_are_refused_and_server_survives() {
     let repo = demo_repo();
     let head = repo.refs().head().unwrap().to_hex();
     let server = serve(repo);
-    check_hostile(&server.base, "/repo.git", &head);
+    check_hostile(&server.base, "/repo.git", &head, None);
 }
 
 fn pkt(s: &str) -> Vec<u8> {

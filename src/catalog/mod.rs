@@ -2,6 +2,7 @@
 //! naming, the served tree, its ETag and archive validation. No I/O and no
 //! `worker` types; storage loads plain structs and hands them here.
 
+pub mod access;
 pub mod archive;
 pub mod etag;
 pub mod frontmatter;

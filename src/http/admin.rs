@@ -9,13 +9,14 @@ use worker::{Env, Method, Request};
 use super::auth::{new_token, require_admin};
 use super::error::{ApiError, ApiResult};
 use super::{json, no_content, read_body, read_json};
+use crate::catalog::access::explain;
 use crate::catalog::archive::{read_archive, IMPORT_LIMITS};
 use crate::catalog::ingest::ingest_files;
 use crate::catalog::marketplace::parse_marketplace;
 use crate::catalog::names::{GroupName, PluginName, Slug, Username};
 use crate::catalog::resolve::Requirement;
 use crate::catalog::token::token_hash;
-use crate::storage::users::GroupRow;
+use crate::storage::users::{GroupRow, UserRow};
 use crate::storage::Store;
 
 #[derive(Deserialize)]
@@ -45,6 +46,11 @@ struct GcBody {
 }
 
 #[derive(Deserialize)]
+struct UserPatch {
+    admin: bool,
+}
+
+#[derive(Deserialize)]
 struct PurgeBody {
     #[serde(default)]
     all: bool,
@@ -67,26 +73,60 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             let u = store
                 .create_user(username.as_str(), &body.email, body.admin)
                 .await?;
-            json(
-                201,
-                &json!({ "id": u.id, "username": u.username, "email": u.email, "admin": u.is_admin != 0 }),
-            )
+            json(201, &user_json(&u))
         }
         (Method::Get, ["users"]) => {
-            let users: Vec<_> = store
-                .list_users()
-                .await?
-                .into_iter()
-                .map(|u| json!({ "id": u.id, "username": u.username, "email": u.email, "admin": u.is_admin != 0 }))
-                .collect();
+            let users: Vec<_> = store.list_users().await?.iter().map(user_json).collect();
             json(200, &json!({ "users": users }))
+        }
+        (Method::Get, ["users", username]) => {
+            let user = user_named(store, username).await?;
+            let access = store.user_access(user.id).await?;
+            json(
+                200,
+                &json!({ "user": user_json(&user), "groups": access.groups, "tokens": store.list_tokens(user.id).await? }),
+            )
+        }
+        (Method::Patch, ["users", username]) => {
+            let body: UserPatch = read_json(&mut req).await?;
+            if !store.set_admin(username, body.admin).await? {
+                return Err(ApiError::missing(format!("user `{username}`")));
+            }
+            json(
+                200,
+                &json!({ "user": user_json(&user_named(store, username).await?) }),
+            )
+        }
+        (Method::Get, ["users", username, "tokens"]) => {
+            let user = user_named(store, username).await?;
+            json(200, &json!({ "tokens": store.list_tokens(user.id).await? }))
+        }
+        (Method::Get, ["users", username, "access"]) => {
+            let user = user_named(store, username).await?;
+            let a = store.user_access(user.id).await?;
+            let plugins: Vec<_> = explain(&a.grants, &a.optouts, &a.existing)
+                .into_iter()
+                .map(|line| {
+                    let name = a
+                        .names
+                        .iter()
+                        .find(|(k, _)| {
+                            k.slug.as_str() == line.marketplace && k.plugin.as_str() == line.plugin
+                        })
+                        .map(|(_, n)| n.clone());
+                    let mut v = serde_json::to_value(&line).unwrap_or_default();
+                    v["name"] = json!(name);
+                    v
+                })
+                .collect();
+            json(
+                200,
+                &json!({ "user": user_json(&user), "groups": a.groups, "plugins": plugins, "store_installs": a.installs }),
+            )
         }
         (Method::Post, ["users", username, "tokens"]) => {
             let body: NewNamed = read_json(&mut req).await?;
-            let user = store
-                .user_by_name(username)
-                .await?
-                .ok_or_else(|| ApiError::missing(format!("user `{username}`")))?;
+            let user = user_named(store, username).await?;
             let (id, token) = issue_token(store, user.id, &body.name).await?;
             json(201, &json!({ "id": id, "token": token }))
         }
@@ -104,20 +144,18 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             json(201, &json!({ "id": g.id, "name": g.name }))
         }
         (Method::Get, ["groups"]) => {
+            let mut members = store.group_members().await?;
             let groups: Vec<_> = store
                 .list_groups()
                 .await?
                 .into_iter()
-                .map(|g| json!({ "id": g.id, "name": g.name }))
+                .map(|g| json!({ "id": g.id, "members": members.remove(&g.name).unwrap_or_default(), "name": g.name }))
                 .collect();
             json(200, &json!({ "groups": groups }))
         }
         (m @ (Method::Put | Method::Delete), ["groups", group, "members", username]) => {
             let g = group_named(store, group).await?;
-            let user = store
-                .user_by_name(username)
-                .await?
-                .ok_or_else(|| ApiError::missing(format!("user `{username}`")))?;
+            let user = user_named(store, username).await?;
             if m == Method::Put {
                 store.add_member(g.id, user.id).await?;
             } else {
@@ -149,15 +187,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             let (slug, plugin) = (Slug::parse(slug)?, PluginName::parse(plugin)?);
             if m == Method::Put {
                 let body: GrantBody = read_json(&mut req).await?;
-                let req = Requirement::parse(&body.requirement).ok_or_else(|| {
-                    ApiError::bad_request(
-                        "bad_requirement",
-                        format!(
-                            "requirement must be `available` or `required`, not `{}`",
-                            body.requirement
-                        ),
-                    )
-                })?;
+                let req = parse_requirement(&body.requirement)?;
                 if !store.plugin_exists(slug.as_str(), plugin.as_str()).await? {
                     return Err(ApiError::missing(format!("plugin `{slug}/{plugin}`")));
                 }
@@ -175,6 +205,35 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                     "grant of `{slug}/{plugin}` to `{group}`"
                 )))
             }
+        }
+        (m @ (Method::Put | Method::Delete), ["groups", group, "grants", slug]) => {
+            let g = group_named(store, group).await?;
+            let slug = Slug::parse(slug)?;
+            if store.marketplace_plugins(slug.as_str()).await?.is_none() {
+                return Err(ApiError::missing(format!("marketplace `{slug}`")));
+            }
+            let changed = if m == Method::Put {
+                let body: GrantBody = read_json(&mut req).await?;
+                store
+                    .grant_marketplace(g.id, slug.as_str(), parse_requirement(&body.requirement)?)
+                    .await?
+            } else {
+                store.revoke_marketplace(g.id, slug.as_str()).await?
+            };
+            json(200, &json!({ "changed": changed }))
+        }
+        (Method::Get, ["access"]) => {
+            let (plugins, grants) = store.access_matrix().await?;
+            let groups: Vec<String> = store
+                .list_groups()
+                .await?
+                .into_iter()
+                .map(|g| g.name)
+                .collect();
+            json(
+                200,
+                &json!({ "groups": groups, "plugins": plugins, "grants": grants }),
+            )
         }
         (m @ (Method::Put | Method::Delete), ["plugins", slug, plugin, "disabled"]) => {
             if store.set_disabled(slug, plugin, m == Method::Put).await? {
@@ -219,6 +278,27 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
         }
         _ => Err(ApiError::not_found(&req.path())),
     }
+}
+
+fn parse_requirement(text: &str) -> Result<Requirement, ApiError> {
+    Requirement::parse(text).ok_or_else(|| {
+        ApiError::bad_request(
+            "bad_requirement",
+            format!("requirement must be `available` or `required`, not `{text}`"),
+        )
+    })
+}
+
+/// A user as the admin API shows it.
+fn user_json(u: &UserRow) -> serde_json::Value {
+    json!({ "id": u.id, "username": u.username, "email": u.email, "admin": u.is_admin != 0 })
+}
+
+async fn user_named(store: &Store, username: &str) -> Result<UserRow, ApiError> {
+    store
+        .user_by_name(username)
+        .await?
+        .ok_or_else(|| ApiError::missing(format!("user `{username}`")))
 }
 
 async fn group_named(store: &Store, group: &str) -> Result<GroupRow, ApiError> {

@@ -1,10 +1,19 @@
-//! Who is calling: `ADMIN_TOKEN`, a user's PAT, or nobody.
+//! Who is calling, and through which door.
+//!
+//! - `/api/*` takes `Authorization: Bearer <PAT or ADMIN_TOKEN>` or a UI
+//!   session cookie. HTTP Basic is refused there, so credentials a browser
+//!   cached for a clone URL can never change anything through the API.
+//! - The served channels (git, `/marketplace.zip`, `/marketplace/info`) take
+//!   Basic (git's way), Bearer, or a session.
+//! - A state-changing request authenticated by cookie must prove it comes
+//!   from the UI (`session::check_ui_proof`): a cross-site form gets 403.
 
 use worker::{Env, Request};
 
 use super::error::ApiError;
 use crate::catalog::token::{secrets_equal, token_hash};
-use crate::credentials::parse_authorization;
+use crate::credentials::{parse_authorization, Credential};
+use crate::session::{check_ui_proof, is_state_changing, session_from_cookie, UiProofError};
 use crate::storage::users::UserRow;
 use crate::storage::Store;
 
@@ -13,7 +22,7 @@ use crate::storage::Store;
 pub enum Principal {
     /// The bootstrap `ADMIN_TOKEN`: admin routes only, no marketplace view.
     BootstrapAdmin,
-    /// A user, by PAT.
+    /// A user, by PAT or session.
     User(UserRow),
 }
 
@@ -27,35 +36,96 @@ impl Principal {
     }
 }
 
+/// Which credentials a route accepts (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Api,
+    Served,
+}
+
 /// Authenticates the request; `None` when no credentials were sent or they
 /// match nothing.
 pub async fn authenticate(
     req: &Request,
     env: &Env,
     store: &Store,
+    channel: Channel,
 ) -> Result<Option<Principal>, ApiError> {
-    let Some(header) = req.headers().get("Authorization")? else {
-        return Ok(None);
-    };
-    let Some(cred) = parse_authorization(&header) else {
-        return Ok(None);
-    };
-    let secret = cred.secret();
-    if let Ok(admin) = env.secret("ADMIN_TOKEN") {
-        let admin = admin.to_string();
-        if !admin.is_empty() && secrets_equal(secret, &admin) {
-            return Ok(Some(Principal::BootstrapAdmin));
+    let headers = req.headers();
+    if let Some(header) = headers.get("Authorization")? {
+        let Some(cred) = parse_authorization(&header) else {
+            return Ok(None);
+        };
+        if matches!(cred, Credential::Basic(_)) && channel == Channel::Api {
+            return Err(ApiError::new(
+                401,
+                "basic_auth_refused",
+                "the API takes `Authorization: Bearer <token>` or a signed-in session; HTTP Basic is accepted only by git, /marketplace.zip and /marketplace/info",
+            ));
         }
+        return token_principal(cred.secret(), env, store).await;
     }
-    Ok(store
-        .user_by_token_hash(&token_hash(secret))
+    let Some(cookie) = headers.get("Cookie")? else {
+        return Ok(None);
+    };
+    let Some(session_id) = session_from_cookie(&cookie) else {
+        return Ok(None);
+    };
+    let Some(user) = store
+        .session_user(&token_hash(&session_id.to_ascii_lowercase()))
         .await?
-        .map(Principal::User))
+    else {
+        return Ok(None);
+    };
+    if is_state_changing(req.method().as_ref()) {
+        require_ui_proof(req)?;
+    }
+    Ok(Some(Principal::User(user)))
 }
 
-/// The caller, who must be a user (API routes under `/api/me`).
+/// Whether `secret` is the bootstrap `ADMIN_TOKEN` (compared in constant time).
+pub fn is_admin_token(secret: &str, env: &Env) -> bool {
+    env.secret("ADMIN_TOKEN")
+        .map(|a| a.to_string())
+        .is_ok_and(|admin| !admin.is_empty() && secrets_equal(secret, &admin))
+}
+
+/// The principal a bearer or basic secret names.
+async fn token_principal(
+    secret: &str,
+    env: &Env,
+    store: &Store,
+) -> Result<Option<Principal>, ApiError> {
+    if is_admin_token(secret, env) {
+        return Ok(Some(Principal::BootstrapAdmin));
+    }
+    Ok(store
+        .token_owner(&token_hash(secret))
+        .await?
+        .map(|o| Principal::User(o.user())))
+}
+
+/// Refuses a request that does not come from this site's UI.
+pub fn require_ui_proof(req: &Request) -> Result<(), ApiError> {
+    let headers = req.headers();
+    let origin = headers.get("Origin")?;
+    let ui = headers.get(crate::session::UI_HEADER)?;
+    check_ui_proof(origin.as_deref(), req.url()?.as_str(), ui.as_deref()).map_err(|e| {
+        let why = match e {
+            UiProofError::CrossOrigin => "it does not come from this site",
+            UiProofError::MissingHeader => "it lacks the UI's request header",
+        };
+        ApiError::new(
+            403,
+            "cross_site_request",
+            format!("refused a signed-in change because {why}; use the web UI, or send a token as `Authorization: Bearer`"),
+        )
+    })
+}
+
+/// The caller, who must be a user (API routes under `/api/me` and the Store).
 pub async fn require_user(req: &Request, env: &Env, store: &Store) -> Result<UserRow, ApiError> {
-    match authenticate(req, env, store).await? {
+    match authenticate(req, env, store, Channel::Api).await? {
         Some(Principal::User(u)) => Ok(u),
         Some(Principal::BootstrapAdmin) => Err(ApiError::forbidden(
             "ADMIN_TOKEN has no marketplace of its own; use a user's token",
@@ -66,7 +136,7 @@ pub async fn require_user(req: &Request, env: &Env, store: &Store) -> Result<Use
 
 /// The caller, who must be an admin.
 pub async fn require_admin(req: &Request, env: &Env, store: &Store) -> Result<Principal, ApiError> {
-    match authenticate(req, env, store).await? {
+    match authenticate(req, env, store, Channel::Api).await? {
         Some(p) if p.is_admin() => Ok(p),
         Some(_) => Err(ApiError::forbidden(
             "admin routes need ADMIN_TOKEN or an admin user's token",
@@ -75,15 +145,18 @@ pub async fn require_admin(req: &Request, env: &Env, store: &Store) -> Result<Pr
     }
 }
 
+/// `n` random bytes.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut out = [0u8; N];
+    getrandom::getrandom(&mut out)
+        .map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
+    Ok(out)
+}
+
 /// 20 random bytes as a new PAT secret and 8 as its id.
 pub fn new_token() -> Result<(String, String), ApiError> {
-    let mut secret = [0u8; 20];
-    let mut id = [0u8; 8];
-    getrandom::getrandom(&mut secret)
-        .map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
-    getrandom::getrandom(&mut id).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
     Ok((
-        crate::catalog::token::format_token_id(&id),
-        crate::catalog::token::format_token(&secret),
+        crate::catalog::token::format_token_id(&random_bytes::<8>()?),
+        crate::catalog::token::format_token(&random_bytes::<20>()?),
     ))
 }

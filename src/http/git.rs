@@ -1,13 +1,12 @@
-//! Smart HTTP plumbing shared by `/demo.git` and `/marketplace.git`: reading
+//! Smart HTTP plumbing for `/marketplace.git`: reading
 //! a Worker request into a `GitRequest` and writing git responses.
 
 use worker::{Headers, Method, Request, Response};
 
 use super::error::{ApiError, ApiResult};
 use crate::git::body::MAX_REQUEST_BYTES;
-use crate::git::repo::{ObjectStore, Repository};
-use crate::git::smart_http::{self, GitBody, GitRequest};
-use crate::git::upload_pack::{write_pack_response, ProtocolVersion, Server};
+use crate::git::smart_http::GitRequest;
+use crate::git::upload_pack::{ProtocolVersion, Server};
 
 /// The server identity every git response carries.
 pub const SERVER: Server<'static> = Server {
@@ -102,21 +101,4 @@ pub fn text(status: u16, msg: &str) -> ApiResult {
     Ok(Response::from_bytes(format!("{msg}\n").into_bytes())?
         .with_status(status)
         .with_headers(headers))
-}
-
-/// Serves an in-memory repository (the demo) mounted at `prefix`.
-pub async fn serve_memory<R: Repository + ObjectStore>(
-    mut req: Request,
-    prefix: &str,
-    repo: &R,
-) -> ApiResult {
-    let path = req.path();
-    let incoming = IncomingGit::read(&mut req, path.strip_prefix(prefix).unwrap_or("")).await?;
-    let resp = smart_http::handle(&incoming.request(), repo, &SERVER);
-    let bytes = match resp.body {
-        GitBody::Bytes(b) => b,
-        GitBody::Pack(p) => write_pack_response(&p, repo, Vec::new())
-            .map_err(|e| ApiError::internal(format!("building the pack failed: {e}")))?,
-    };
-    git_bytes(resp.status, resp.content_type, bytes)
 }

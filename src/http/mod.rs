@@ -9,44 +9,34 @@ mod git;
 mod me;
 mod pack_stream;
 mod served;
+mod session;
 mod store;
-
-use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{Context, Env, Headers, Method, Request, Response, Result};
 
-use crate::demo::demo_repo;
-use crate::git::memory::MemoryRepo;
 use crate::storage::Store;
 use error::{ApiError, ApiResult};
 
-/// Where the engine's demo repository is served.
-const DEMO_PREFIX: &str = "/demo.git";
 /// Where each user's marketplace is served.
 const MARKETPLACE_PREFIX: &str = "/marketplace.git";
 /// Largest JSON request body.
 const MAX_JSON_BYTES: usize = 64 << 10;
 
-fn demo() -> &'static MemoryRepo {
-    static DEMO: OnceLock<MemoryRepo> = OnceLock::new();
-    DEMO.get_or_init(demo_repo)
-}
-
 /// Routes one request; every error becomes a response here.
 pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
-    match dispatch(req, &env, &ctx, &path).await {
-        Ok(resp) => Ok(resp),
-        Err(e) => e.into_response(),
-    }
+    let mut resp = match dispatch(req, &env, &ctx, &path).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response()?,
+    };
+    // No response of ours is ever to be sniffed into HTML by a browser.
+    let _ = resp.headers_mut().set("X-Content-Type-Options", "nosniff");
+    Ok(resp)
 }
 
 async fn dispatch(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult {
-    if path == DEMO_PREFIX || path.starts_with("/demo.git/") {
-        return git::serve_memory(req, DEMO_PREFIX, demo()).await;
-    }
     if matches!(
         (req.method(), path),
         (Method::Get | Method::Head, "/healthz")
@@ -71,6 +61,7 @@ async fn dispatch(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResu
     }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
+        ["api", "session"] => session::route(req, env, &store).await,
         ["api", "admin", rest @ ..] => admin::route(req, env, &store, rest).await,
         ["api", "me", rest @ ..] => me::route(req, env, &store, rest).await,
         ["api", "store", rest @ ..] => store::route(req, env, &store, rest).await,
@@ -85,12 +76,13 @@ pub async fn scheduled_gc(env: &Env) {
         let store = Store::from_env(env)?;
         let (entries, kept) = store.gc_entries(3600).await?;
         let packs = store.gc_packs(30 * 24 * 3600).await?;
-        Ok::<_, crate::storage::StorageError>((entries, kept, packs))
+        let sessions = store.gc_sessions().await?;
+        Ok::<_, crate::storage::StorageError>((entries, kept, packs, sessions))
     }
     .await;
     match result {
-        Ok((entries, kept, packs)) => worker::console_log!(
-            "scheduled gc: deleted {entries} entries objects (kept {kept}) and {packs} idle packs"
+        Ok((entries, kept, packs, sessions)) => worker::console_log!(
+            "scheduled gc: deleted {entries} entries objects (kept {kept}), {packs} idle packs and {sessions} ended sessions"
         ),
         Err(e) => worker::console_error!("scheduled gc failed: {e}"),
     }

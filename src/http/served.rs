@@ -13,7 +13,7 @@ use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde_json::json;
 use worker::{ByteStream, Context, Env, Headers, Request, Response};
 
-use super::auth::{authenticate, Principal};
+use super::auth::{authenticate, Channel, Principal};
 use super::error::{ApiError, ApiResult};
 use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
 use super::pack_stream::stream_and_store;
@@ -45,18 +45,22 @@ pub async fn load_view(store: &Store, env: &Env, user: &UserRow) -> Result<View,
         .filter_map(|k| uv.plugins.remove(k))
         .collect();
     plugins.extend(store_plugins(&uv.installed));
-    let name = env
-        .var("MARKETPLACE_NAME")
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| "marketplace-edge".into());
-    let snapshot = Snapshot::build(&name, &plugins)
+    let snapshot = Snapshot::build(&marketplace_name(env), &plugins)
         .map_err(|e| ApiError::internal(format!("building the tree failed: {e}")))?;
     Ok(View { plugins, snapshot })
 }
 
+/// The served marketplace's name (`MARKETPLACE_NAME`), which members
+/// install plugins under.
+pub fn marketplace_name(env: &Env) -> String {
+    env.var("MARKETPLACE_NAME")
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| "marketplace-edge".into())
+}
+
 /// Authenticates a user for the served channels (git asks for Basic on 401).
 async fn served_user(req: &Request, env: &Env, store: &Store) -> Result<UserRow, ApiError> {
-    match authenticate(req, env, store).await? {
+    match authenticate(req, env, store, Channel::Served).await? {
         Some(Principal::User(u)) => Ok(u),
         Some(Principal::BootstrapAdmin) => Err(ApiError::forbidden(
             "ADMIN_TOKEN has no marketplace; use a user's token",
@@ -192,7 +196,7 @@ pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
         .collect();
     super::json(
         200,
-        &json!({ "etag": view.snapshot.etag.as_str(), "commit": view.snapshot.commit_id.to_hex(), "plugins": plugins }),
+        &json!({ "name": marketplace_name(env), "etag": view.snapshot.etag.as_str(), "commit": view.snapshot.commit_id.to_hex(), "plugins": plugins }),
     )
 }
 

@@ -44,6 +44,10 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
         (Method::Post, ["entities"]) => upload(&mut req, store, &user, false).await,
         (Method::Post, ["entities", "preview"]) => upload(&mut req, store, &user, true).await,
         (Method::Get, ["entities"]) => list(&req, store).await,
+        (Method::Get, ["facets"]) => {
+            let (categories, owners) = store.store_facets().await?;
+            json(200, &json!({ "categories": categories, "owners": owners }))
+        }
         (Method::Get, ["entities", id]) => {
             let e = entity(store, id).await?;
             let files: Vec<Value> = store

@@ -1,8 +1,10 @@
 //! Edge storage: the only code that touches D1 and R2. It loads and saves
 //! plain structs; all decisions are made by `catalog` and `git`.
 
+pub mod access;
 pub mod blobs;
 pub mod catalog;
+pub mod sessions;
 pub mod store;
 pub mod users;
 pub mod view;

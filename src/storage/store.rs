@@ -253,6 +253,30 @@ impl Store {
         Ok((total.map(|c| c.total).unwrap_or(0), rows))
     }
 
+    /// The categories and owners that have at least one entity, sorted:
+    /// the Store's filter choices.
+    pub async fn store_facets(&self) -> StoreResult<(Vec<String>, Vec<String>)> {
+        #[derive(Deserialize)]
+        struct Facet {
+            kind: String,
+            value: String,
+        }
+        let rows: Vec<Facet> = self
+            .rows(
+                "SELECT DISTINCT 'category' AS kind, category AS value FROM store_entities \
+                 UNION SELECT DISTINCT 'owner', u.username FROM store_entities e JOIN users u ON u.id = e.owner_id \
+                 ORDER BY kind, value",
+                &[],
+            )
+            .await?;
+        let (categories, owners): (Vec<Facet>, Vec<Facet>) =
+            rows.into_iter().partition(|f| f.kind == "category");
+        Ok((
+            categories.into_iter().map(|f| f.value).collect(),
+            owners.into_iter().map(|f| f.value).collect(),
+        ))
+    }
+
     /// Deletes an entity (and its installs); whether it existed.
     pub async fn delete_entity(&self, id: i64) -> StoreResult<bool> {
         self.changed("DELETE FROM store_entities WHERE id = ?1", &[n(id)])

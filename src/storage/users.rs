@@ -82,13 +82,6 @@ impl Store {
             .await
     }
 
-    /// The user owning an unrevoked token with this hash.
-    pub async fn user_by_token_hash(&self, hash: &str) -> StoreResult<Option<UserRow>> {
-        let sql = "SELECT u.id, u.username, u.email, u.is_admin, u.created_at FROM tokens t \
-                   JOIN users u ON u.id = t.user_id WHERE t.token_sha256 = ?1 AND t.revoked_at IS NULL";
-        self.row(sql, &[s(hash)]).await
-    }
-
     /// Revokes a token (of `user_id`, when given); whether one was revoked.
     pub async fn revoke_token(&self, id: &str, user_id: Option<i64>) -> StoreResult<bool> {
         let sql = "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL AND (?3 IS NULL OR user_id = ?3)";

@@ -397,12 +397,52 @@ pub fn hostile_cases() -> Vec<Hostile> {
     ]
 }
 
-/// Sends every hostile case to the repository at `base` + `repo` and checks
-/// each answer, then checks the server still serves a real `ls-remote`.
-pub fn check_hostile(base: &str, repo: &str, expected_commit: &str) {
+/// The `Authorization` header carrying `token` as git sends it (HTTP Basic).
+pub fn basic_auth(token: &str) -> String {
+    format!("Basic {}", base64_encode(format!("x:{token}").as_bytes()))
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `base` + `repo` as a git URL, with `token` as the password when given.
+fn git_url(base: &str, repo: &str, token: Option<&str>) -> String {
+    match token {
+        Some(t) => base.replacen("http://", &format!("http://x:{t}@"), 1) + repo,
+        None => format!("{base}{repo}"),
+    }
+}
+
+/// Sends every hostile case to the repository at `base` + `repo` (as the
+/// user of `token`, if given) and checks each answer, then checks the server
+/// still serves a real `ls-remote`.
+pub fn check_hostile(base: &str, repo: &str, expected_commit: &str, token: Option<&str>) {
+    let auth = token.map(basic_auth);
     for case in hostile_cases() {
         let path = format!("{repo}{}", case.path);
-        let resp: RawResponse = request(base, case.method, &path, &case.headers, &case.body);
+        let mut headers = case.headers.clone();
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a));
+        }
+        let resp: RawResponse = request(base, case.method, &path, &headers, &case.body);
         assert_eq!(
             resp.status,
             case.status,
@@ -418,9 +458,13 @@ pub fn check_hostile(base: &str, repo: &str, expected_commit: &str) {
             case.expect
         );
     }
-    check_ls_remote(&format!("{base}{repo}"), 2, expected_commit);
+    check_ls_remote(&git_url(base, repo, token), 2, expected_commit);
     let tmp = TempDir::new("afterhostile");
-    let out = git_raw(tmp.path(), &["ls-remote", &format!("{base}{repo}")], None);
+    let out = git_raw(
+        tmp.path(),
+        &["ls-remote", &git_url(base, repo, token)],
+        None,
+    );
     assert!(
         out.status.success(),
         "server still serves v0 after hostile input"
@@ -429,15 +473,20 @@ pub fn check_hostile(base: &str, repo: &str, expected_commit: &str) {
 
 /// A valid v0 fetch sent gzip-encoded (as git does for large requests) gets
 /// a NAK and a pack.
-pub fn check_gzip_request(base: &str, repo: &str, head: &str) {
+pub fn check_gzip_request(base: &str, repo: &str, head: &str, token: Option<&str>) {
     let mut body = pkt(&format!("want {head} side-band-64k no-progress\n"));
     body.extend(b"0000");
     body.extend(pkt("done\n"));
+    let auth = token.map(basic_auth);
+    let mut headers = vec![REQ, ("Content-Encoding", "gzip")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a));
+    }
     let resp = request(
         base,
         "POST",
         &format!("{repo}/git-upload-pack"),
-        &[REQ, ("Content-Encoding", "gzip")],
+        &headers,
         &gzip(&body),
     );
     assert_eq!(resp.status, 200, "{}", resp.text());

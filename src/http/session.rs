@@ -1,0 +1,86 @@
+//! `/api/session`: the web UI's sign-in (a PAT exchanged for a session
+//! cookie), who is signed in, and sign-out.
+
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Env, Headers, Method, Request, Response};
+
+use super::auth::{
+    authenticate, is_admin_token, random_bytes, require_ui_proof, Channel, Principal,
+};
+use super::error::{ApiError, ApiResult};
+use super::{json, read_json};
+use crate::catalog::token::token_hash;
+use crate::session::{format_session_id, session_from_cookie, set_cookie};
+use crate::storage::users::UserRow;
+use crate::storage::Store;
+
+#[derive(Deserialize)]
+struct SignIn {
+    token: String,
+}
+
+/// The signed-in user as the UI shows it.
+fn me(user: &UserRow) -> serde_json::Value {
+    json!({ "username": user.username, "email": user.email, "admin": user.is_admin != 0 })
+}
+
+/// Routes `/api/session`.
+pub async fn route(mut req: Request, env: &Env, store: &Store) -> ApiResult {
+    match req.method() {
+        Method::Get => match authenticate(&req, env, store, Channel::Api).await? {
+            Some(Principal::User(u)) => json(200, &json!({ "user": me(&u) })),
+            Some(Principal::BootstrapAdmin) => Err(ApiError::forbidden(
+                "ADMIN_TOKEN has no user; sign in with a user's token",
+            )),
+            None => Err(ApiError::unauthorized()),
+        },
+        Method::Post => {
+            // A login form on another site must not sign a victim in.
+            require_ui_proof(&req)?;
+            let body: SignIn = read_json(&mut req).await?;
+            let secret = body.token.trim();
+            if is_admin_token(secret, env) {
+                return Err(ApiError::bad_request(
+                    "admin_token_sign_in",
+                    "ADMIN_TOKEN is for the API only; create a user with `admin: true` and sign in with their token",
+                ));
+            }
+            let owner = store.token_owner(&token_hash(secret)).await?;
+            let Some(owner) = owner else {
+                return Err(ApiError::new(
+                    401,
+                    "bad_token",
+                    "that token is not valid: it may be mistyped, revoked or expired",
+                ));
+            };
+            let id = format_session_id(&random_bytes::<32>()?);
+            store.create_session(&token_hash(&id), &owner).await?;
+            let resp = json(201, &json!({ "user": me(&owner.user()) }))?;
+            with_cookie(resp, &set_cookie(Some(&id), req.url()?.as_str()))
+        }
+        Method::Delete => {
+            let cookie = req.headers().get("Cookie")?.unwrap_or_default();
+            if let Some(id) = session_from_cookie(&cookie) {
+                require_ui_proof(&req)?;
+                store
+                    .delete_session(&token_hash(&id.to_ascii_lowercase()))
+                    .await?;
+            }
+            let resp = Response::empty()?.with_status(204);
+            with_cookie(resp, &set_cookie(None, req.url()?.as_str()))
+        }
+        _ => Err(ApiError::new(
+            405,
+            "method_not_allowed",
+            "use GET, POST or DELETE on /api/session",
+        )),
+    }
+}
+
+fn with_cookie(resp: Response, cookie: &str) -> ApiResult {
+    let headers: Headers = resp.headers().clone();
+    headers.set("Set-Cookie", cookie)?;
+    headers.set("Cache-Control", "no-store")?;
+    Ok(resp.with_headers(headers))
+}

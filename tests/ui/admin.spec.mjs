@@ -1,0 +1,140 @@
+// Admins in the browser: importing a curated marketplace, granting through
+// the access matrix (one plugin and a whole marketplace), disabling a
+// plugin, users and tokens, effective access, groups and the cache; and a
+// member who never sees any of it.
+import { test, expect } from "@playwright/test";
+import {
+  base, uniq, admin, call, newUser, newGroup, importMarketplace, marketplaceZip, publish, signIn, cloneFiles, checkPage,
+} from "./helpers.mjs";
+
+test("an admin imports an archive and grants a plugin; the member then receives it", async ({ page }) => {
+  const boss = uniq("boss");
+  await signIn(page, await newUser(boss, { isAdmin: true }));
+  const member = uniq("dev");
+  const memberToken = await newUser(member);
+  const group = uniq("eng");
+  await newGroup(group, [member]);
+  const slug = uniq("tools");
+
+  await page.getByText("Admin", { exact: true }).click();
+  await page.getByRole("link", { name: "Curated Marketplaces" }).click();
+  await expect(page.getByRole("heading", { name: "Curated Marketplaces" })).toBeVisible();
+  // A file that is no archive is refused in words, and nothing changes.
+  await page.getByLabel("Marketplace name").fill(slug);
+  await page.getByLabel("Archive").setInputFiles({ name: "notes.zip", mimeType: "application/zip", buffer: Buffer.from("not a zip at all") });
+  await page.getByRole("button", { name: "Import" }).click();
+  await expect(page.getByRole("alert")).toContainText("The import was refused and nothing changed.");
+  await expect(page.getByRole("alert")).toContainText("not a ZIP");
+  await checkPage(page, "admin-marketplaces");
+  await page.getByLabel("Archive").setInputFiles({ name: "tools.zip", mimeType: "application/zip", buffer: marketplaceZip(slug, ["deployer", "auditor"]) });
+  await page.getByRole("button", { name: "Import" }).click();
+  await expect(page).toHaveURL(new RegExp(`/admin/marketplaces/${slug}$`));
+  await expect(page.getByRole("switch", { name: "deployer enabled" })).toBeChecked();
+  await page.getByLabel(`${group}: ${slug}/deployer`).selectOption("available");
+  await expect(page.getByText(`deployer is available to ${group}.`)).toBeVisible();
+  await checkPage(page, "admin-marketplace");
+  let files = cloneFiles(memberToken).files;
+  expect(files).toContain(`plugins/${slug}-deployer/commands/deployer.md`);
+  expect(files.some((f) => f.includes("auditor"))).toBe(false);
+  // Disabled for everyone, it leaves the member's next clone.
+  await page.getByRole("switch", { name: "deployer enabled" }).click();
+  await expect(page.getByText("deployer is disabled for everyone.")).toBeVisible();
+  files = cloneFiles(memberToken).files;
+  expect(files.some((f) => f.includes("deployer"))).toBe(false);
+});
+
+test("the access matrix grants a whole marketplace; effective access explains each plugin", async ({ page }) => {
+  const boss = uniq("chief");
+  await signIn(page, await newUser(boss, { isAdmin: true }));
+  const slug = uniq("suite");
+  await importMarketplace(slug, ["alpha", "beta", "gamma"]);
+  const member = uniq("ana");
+  const token = await newUser(member);
+  const [g1, g2] = [uniq("core"), uniq("web")];
+  await newGroup(g1, [member]);
+  await newGroup(g2, [member]);
+
+  await page.goto(`${base()}/admin/access`);
+  await page.getByLabel(`${g1}: all of ${slug}`).selectOption("available");
+  await expect(page.getByLabel(`${g1}: ${slug}/gamma`)).toHaveValue("available");
+  await page.getByLabel(`${g2}: ${slug}/alpha`).selectOption("required");
+  await expect(page.getByText(`alpha is required to ${g2}.`)).toBeVisible();
+  await checkPage(page, "admin-access");
+  expect(cloneFiles(token).files.filter((f) => f.endsWith("plugin.json")).length).toBe(3);
+
+  // The member opts out of beta; an admin disables gamma; a Store install.
+  await call(token, "PUT", `/api/me/optouts/${slug}/beta`, undefined, 204);
+  await admin("PUT", `/api/admin/plugins/${slug}/gamma/disabled`, undefined, 204);
+  const maker = await newUser(uniq("maker"));
+  const e = await publish(maker, { name: "notes-skill", title: "Notes Skill" });
+  await call(token, "POST", `/api/store/entities/${e.id}/install`, undefined, 204);
+
+  await page.getByText("Admin", { exact: true }).click();
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.getByRole("link", { name: member }).click();
+  await expect(page.getByRole("heading", { name: member })).toBeVisible();
+  const row = (name) => page.getByRole("row").filter({ has: page.getByRole("cell", { name: new RegExp(`^${name}`) }) });
+  await expect(row("alpha")).toContainText(`Granted through ${g1} (available), ${g2} (required).`);
+  await expect(row("beta")).toContainText("Not served: the user switched it off.");
+  await expect(row("gamma")).toContainText("Not served: disabled by an admin.");
+  await expect(page.getByText("installed by the user from the Store")).toBeVisible();
+  await checkPage(page, "admin-user");
+
+  // Revoking the whole marketplace from one group leaves the other's grant.
+  await page.goto(`${base()}/admin/access`);
+  await page.getByLabel(`${g1}: all of ${slug}`).selectOption("revoke");
+  await expect(page.getByLabel(`${g1}: ${slug}/alpha`)).toHaveValue("");
+  await expect(page.getByLabel(`${g2}: ${slug}/alpha`)).toHaveValue("required");
+  const files = cloneFiles(token).files;
+  expect(files).toContain(`plugins/${slug}-alpha/commands/alpha.md`);
+  expect(files.some((f) => f.includes(`${slug}-beta`))).toBe(false);
+});
+
+test("users, tokens and groups from the admin pages", async ({ page }) => {
+  await signIn(page, await newUser(uniq("root"), { isAdmin: true }));
+  const name = uniq("newbie");
+  await page.goto(`${base()}/admin/users`);
+  await page.getByLabel("Username").fill(name);
+  await page.getByLabel("Email").fill(`${name}@example.com`);
+  await page.getByRole("button", { name: "Create user" }).click();
+  await expect(page.getByRole("heading", { name })).toBeVisible();
+  await page.getByLabel("Token name").fill("onboarding");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const token = await page.getByRole("region", { name: "New token" }).locator("pre code").textContent();
+  expect((await call(token, "GET", "/api/me/stack", undefined, 200)).user).toBe(name);
+  await page.getByRole("button", { name: "Revoke token onboarding" }).click();
+  await expect(page.getByText(/revoked/)).toBeVisible();
+  await call(token, "GET", "/api/me/stack", undefined, 401);
+  // Made an admin with the switch.
+  await page.getByRole("switch", { name: "Admin" }).click();
+  await expect(page.getByText(`${name} is now an admin.`)).toBeVisible();
+  expect((await admin("GET", `/api/admin/users/${name}`, undefined, 200)).user.admin).toBe(true);
+  await page.goto(`${base()}/admin/users`);
+  await checkPage(page, "admin-users");
+
+  const group = uniq("ops");
+  await page.goto(`${base()}/admin/groups`);
+  await page.getByLabel("Group name").fill(group);
+  await page.getByRole("button", { name: "Create group" }).click();
+  await expect(page.getByRole("heading", { name: group })).toBeVisible();
+  await page.getByLabel(`User to add to ${group}`).selectOption(name);
+  await page.getByRole("button", { name: `Add to ${group}` }).click();
+  await expect(page.getByRole("list", { name: `Members of ${group}` })).toContainText(name);
+  await checkPage(page, "admin-groups");
+  await page.getByRole("button", { name: `Remove ${name} from ${group}` }).click();
+  await expect(page.getByRole("list", { name: `Members of ${group}` })).toContainText("No members yet.");
+
+  await page.goto(`${base()}/admin/cache`);
+  await page.getByRole("button", { name: "Run garbage collection" }).click();
+  await expect(page.getByText(/Garbage collection deleted \d+ unreferenced objects/)).toBeVisible();
+  await checkPage(page, "admin-cache");
+});
+
+test("a member never sees the admin navigation and gets 403 from its API", async ({ page }) => {
+  await signIn(page, await newUser(uniq("plain")));
+  await expect(page.getByText("Admin", { exact: true })).toHaveCount(0);
+  await page.goto(`${base()}/admin/users`);
+  await expect(page.getByRole("heading", { name: "Admins only" })).toBeVisible();
+  const r = await page.request.get(`${base()}/api/admin/users`);
+  expect(r.status()).toBe(403);
+});

@@ -1,0 +1,64 @@
+// Global setup of the browser tests: starts the compiled Worker under
+// `wrangler dev` on a free port, with a fresh state directory (local D1 and
+// R2, migrations applied), and stops it when the tests end. The base URL
+// reaches the tests through UI_BASE_URL.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync, openSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+async function waitForHealth(base, child, log) {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited; see ${log}`);
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`wrangler dev did not answer /healthz within 120 s; see ${log}`);
+}
+
+export default async function globalSetup() {
+  const wrangler = join(ROOT, "node_modules/.bin/wrangler");
+  for (const [path, advice] of [[wrangler, "run scripts/setup.sh"], [join(ROOT, "build/index.js"), "run scripts/build-worker.sh"]]) {
+    if (!existsSync(path)) throw new Error(`${path} is missing: ${advice}`);
+  }
+  if (process.env.UI_BASE_URL) return undefined; // a server the caller runs
+  const state = mkdtempSync(join(tmpdir(), "ui-wrangler-"));
+  const port = await freePort();
+  const log = join(ROOT, `target/ui/wrangler-${port}.log`);
+  execFileSync("mkdir", ["-p", join(ROOT, "target/ui")]);
+  execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { cwd: ROOT, stdio: "ignore" });
+  const out = openSync(log, "w");
+  const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--show-interactive-dev-session=false"], {
+    cwd: ROOT,
+    env: { ...process.env, MARKETPLACE_EDGE_SKIP_BUILD: "1" },
+    stdio: ["ignore", out, out],
+    detached: true,
+  });
+  const base = `http://127.0.0.1:${port}`;
+  process.env.UI_BASE_URL = base;
+  await waitForHealth(base, child, log);
+  return async () => {
+    try { process.kill(-child.pid, "SIGTERM"); } catch { /* gone */ }
+    await new Promise((r) => setTimeout(r, 1500));
+    try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
+    rmSync(state, { recursive: true, force: true });
+  };
+}

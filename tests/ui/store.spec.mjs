@@ -1,0 +1,117 @@
+// The Store in the browser: the upload wizard (drag and drop, preview,
+// refusals in plain words, publish), the detail page with its file viewer
+// and docs, and what owners and others may do there.
+import { test, expect } from "@playwright/test";
+import { base, uniq, newUser, publish, signIn, zipOf, zipFile, skillFiles, cloneFiles, checkPage, call } from "./helpers.mjs";
+
+/** Drops a ZIP onto the wizard's drop zone, as a user dragging a file would. */
+async function dropZip(page, name, files) {
+  const bytes = [...zipOf(files)];
+  const dt = await page.evaluateHandle(({ bytes, name }) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(bytes)], name, { type: "application/zip" }));
+    return dt;
+  }, { bytes, name });
+  await page.getByTestId("dropzone").dispatchEvent("drop", { dataTransfer: dt });
+}
+
+test("the wizard previews a dropped ZIP, explains a type mismatch, and publishes", async ({ page }) => {
+  const owner = uniq("author");
+  await signIn(page, await newUser(owner));
+  await page.getByRole("link", { name: "Upload", exact: true }).click();
+  await expect(page.getByRole("heading", { name: "Upload to the Store" })).toBeVisible();
+  await dropZip(page, "test-writer.zip", skillFiles("test-writer", "Write tests first."));
+  await expect(page.getByText("test-writer.zip")).toBeVisible();
+  await expect(page.getByLabel("Name", { exact: true })).toHaveValue("test-writer");
+  // Declared an agent, the ZIP holds a skill: one sentence, not a code.
+  await page.getByRole("radio", { name: /Agent/ }).check();
+  await page.getByRole("button", { name: "Check upload" }).click();
+  const alert = page.getByRole("alert");
+  await expect(alert).toHaveText("This ZIP holds a skill (it has a SKILL.md), but you chose Agent. Choose Skill instead.");
+  await expect(alert).not.toContainText("type_mismatch");
+  await checkPage(page, "upload-refused");
+  // A hostile ZIP is refused in words too.
+  await dropZip(page, "bad.zip", { "../escape/SKILL.md": "---\nname: x\ndescription: y\n---\n" });
+  await page.getByLabel("Name", { exact: true }).fill("bad-one");
+  await page.getByRole("button", { name: "Check upload" }).click();
+  await expect(page.getByRole("alert")).toContainText("unsafe");
+  await dropZip(page, "test-writer.zip", skillFiles("test-writer", "Write tests first."));
+  await page.getByLabel("Name", { exact: true }).fill("test-writer");
+  await page.getByRole("radio", { name: /Skill/ }).check();
+  await page.getByRole("button", { name: "Check upload" }).click();
+  const preview = page.getByRole("region", { name: "Preview" });
+  await expect(preview).toContainText(`test-writer-by-${owner}`);
+  await expect(preview.getByRole("cell", { name: "SKILL.md" })).toBeVisible();
+  await expect(preview.getByRole("cell", { name: "notes.txt" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "2. Describe it" })).toBeVisible();
+  await checkPage(page, "upload-preview");
+  await page.getByLabel("Title").fill("Test Writer");
+  await page.getByLabel("Tagline").fill("Writes the failing test first");
+  await page.getByLabel("Description").fill("Line one.\n<script>alert('x')</script> stays text.");
+  await page.getByLabel("Category").fill("Testing");
+  await page.getByLabel("Docs").setInputFiles({ name: "GUIDE.md", mimeType: "text/markdown", buffer: Buffer.from("# Guide\n<img src=x onerror=alert(1)>\n") });
+  await page.getByRole("button", { name: "Publish" }).click();
+  await expect(page).toHaveURL(/\/store\/\d+$/);
+  await expect(page.getByRole("heading", { level: 1, name: "Test Writer" })).toBeVisible();
+  // What users wrote is shown as text, never run or rendered as HTML.
+  await expect(page.getByText("<script>alert('x')</script> stays text.")).toBeVisible();
+  await expect(page.getByText("<img src=x onerror=alert(1)>")).toBeVisible();
+  expect(await page.locator("main img[src=x], main script").count()).toBe(0);
+  await expect(page.getByRole("link", { name: "Edit" })).toBeVisible();
+  await page.getByRole("button", { name: "View SKILL.md" }).click();
+  await expect(page.getByLabel("Content of SKILL.md")).toContainText("Write tests first.");
+  await checkPage(page, "detail-owner");
+});
+
+test("an owner edits details and a new version, then deletes; others see neither", async ({ page, browser }) => {
+  const owner = uniq("owner");
+  const token = await newUser(owner);
+  const e = await publish(token, { name: "fmt-helper", title: "Fmt Helper", category: uniq("Fmt") });
+  const other = uniq("other");
+  const otherToken = await newUser(other);
+  await call(otherToken, "POST", `/api/store/entities/${e.id}/install`, undefined, 204);
+
+  // Someone else: Install / Uninstall, no Edit or Delete.
+  const otherPage = await (await browser.newContext()).newPage();
+  await signIn(otherPage, otherToken);
+  await otherPage.goto(`${base()}/store/${e.id}`);
+  await expect(otherPage.getByRole("button", { name: "Uninstall Fmt Helper" })).toBeVisible();
+  await expect(otherPage.getByRole("link", { name: "Edit" })).toHaveCount(0);
+  await expect(otherPage.getByRole("button", { name: "Delete" })).toHaveCount(0);
+  await checkPage(otherPage, "detail");
+  await otherPage.goto(`${base()}/store/${e.id}/edit`);
+  await expect(otherPage.getByRole("heading", { name: "Not yours to edit" })).toBeVisible();
+
+  await signIn(page, token);
+  await page.goto(`${base()}/store/${e.id}`);
+  await page.getByRole("link", { name: "Edit" }).click();
+  await expect(page.getByRole("heading", { name: "Edit Fmt Helper" })).toBeVisible();
+  await checkPage(page, "edit");
+  await page.getByLabel("Tagline").fill("Formats everything, politely");
+  await page.getByRole("button", { name: "Save details" }).click();
+  await expect(page).toHaveURL(new RegExp(`/store/${e.id}$`));
+  await expect(page.getByText("Formats everything, politely")).toBeVisible();
+  // A new version goes through the same preview step.
+  await page.getByRole("link", { name: "Edit" }).click();
+  await page.locator("#zip-file").setInputFiles(zipFile("fmt-helper.zip", skillFiles("fmt-helper", "Version two.")));
+  await page.getByRole("button", { name: "Check upload" }).click();
+  await expect(page.getByRole("region", { name: "Preview" })).toContainText(`fmt-helper-by-${owner}`);
+  await page.getByRole("button", { name: "Publish version 2" }).click();
+  await expect(page.getByText(/version 2/)).toBeVisible();
+  expect(cloneFiles(otherToken).read(`plugins/store-bundle/skills/fmt-helper-by-${owner}/SKILL.md`)).toContain("Version two.");
+  // Delete, with a confirmation.
+  await page.getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByRole("alertdialog")).toContainText("Delete “Fmt Helper” for good?");
+  await page.getByRole("button", { name: "Yes, delete it" }).click();
+  await expect(page).toHaveURL(/\/store$/);
+  expect(cloneFiles(otherToken).files.some((f) => f.includes("fmt-helper"))).toBe(false);
+});
+
+test("an empty Store says what to do next", async ({ page }) => {
+  // The owner filter of someone with nothing published is an empty result.
+  const nobody = uniq("quiet");
+  await signIn(page, await newUser(nobody));
+  await page.goto(`${base()}/store?owner=${nobody}`);
+  await expect(page.getByText("Nothing matches these filters.")).toBeVisible();
+  await expect(page.getByRole("link", { name: "clear the filters" })).toBeVisible();
+});

@@ -1,0 +1,128 @@
+// The UI's entry: who is signed in, the navigation, and a small router over
+// the History API so every page has a URL that survives a reload (the
+// Worker's assets answer any unknown path with index.html).
+
+import { api } from "./api.js";
+import { h, replace, errorBox } from "./dom.js";
+
+const ROUTES = [
+  [/^\/signin$/, () => import("./pages/signin.js"), { public: true }],
+  [/^\/store$/, () => import("./pages/store.js")],
+  [/^\/store\/new$/, () => import("./pages/upload.js")],
+  [/^\/store\/(\d+)$/, () => import("./pages/detail.js")],
+  [/^\/store\/(\d+)\/edit$/, () => import("./pages/edit.js")],
+  [/^\/my-ai-stack$/, () => import("./pages/stack.js")],
+  [/^\/admin\/users$/, () => import("./pages/admin-users.js"), { admin: true }],
+  [/^\/admin\/users\/([a-z0-9][a-z0-9-]*)$/, () => import("./pages/admin-user.js"), { admin: true }],
+  [/^\/admin\/groups$/, () => import("./pages/admin-groups.js"), { admin: true }],
+  [/^\/admin\/marketplaces$/, () => import("./pages/admin-marketplaces.js"), { admin: true }],
+  [/^\/admin\/marketplaces\/([a-z0-9][a-z0-9_-]*)$/, () => import("./pages/admin-marketplace.js"), { admin: true }],
+  [/^\/admin\/access$/, () => import("./pages/admin-access.js"), { admin: true }],
+  [/^\/admin\/cache$/, () => import("./pages/admin-cache.js"), { admin: true }],
+];
+
+const state = { user: null };
+
+/** Navigates to `url` inside the UI (adds a history entry unless `replace`). */
+export function navigate(url, { replace: rep = false } = {}) {
+  if (rep) history.replaceState(null, "", url);
+  else history.pushState(null, "", url);
+  render();
+}
+
+/** Forgets the signed-in user (after sign-out or a 401) and shows sign-in. */
+export function signedOut() {
+  state.user = null;
+  const next = location.pathname === "/signin" ? "" : `?next=${encodeURIComponent(location.pathname + location.search)}`;
+  navigate(`/signin${next}`, { replace: true });
+}
+
+/** Records the user who just signed in. */
+export function signedIn(user) {
+  state.user = user;
+}
+
+function renderNav() {
+  const nav = document.getElementById("nav");
+  const u = state.user;
+  if (!u) return replace(nav);
+  const here = location.pathname;
+  const link = (href, text) => h("a", { href, "aria-current": here === href || here.startsWith(`${href}/`) ? "page" : null }, text);
+  const adminMenu = u.admin
+    ? h("details", { class: "menu" },
+        h("summary", {}, "Admin"),
+        h("div", { class: "menu-items" },
+          link("/admin/users", "Users"),
+          link("/admin/groups", "Groups"),
+          link("/admin/marketplaces", "Curated Marketplaces"),
+          link("/admin/access", "Access matrix"),
+          link("/admin/cache", "Cache")))
+    : null;
+  replace(nav,
+    h("ul", {},
+      h("li", {}, link("/store", "Store")),
+      h("li", {}, link("/store/new", "Upload")),
+      h("li", {}, link("/my-ai-stack", "My AI Stack")),
+      adminMenu ? h("li", {}, adminMenu) : null,
+      h("li", { class: "who" },
+        h("span", { class: "username" }, u.username),
+        h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"))));
+}
+
+async function signOut() {
+  try { await api("DELETE", "/api/session"); } catch { /* signed out anyway */ }
+  state.user = null;
+  navigate("/signin", { replace: true });
+}
+
+async function render() {
+  const main = document.getElementById("main");
+  let path = location.pathname.replace(/\/+$/, "") || "/";
+  if (path === "/" || path === "/admin") {
+    path = path === "/" ? "/store" : "/admin/users";
+    history.replaceState(null, "", path);
+  }
+  const route = ROUTES.find(([re]) => re.test(path));
+  if (!route) {
+    renderNav();
+    return replace(main, h("h1", {}, "Page not found"),
+      h("p", {}, "There is nothing at this address. ", h("a", { href: "/store" }, "Go to the Store"), "."));
+  }
+  const [re, load, opts = {}] = route;
+  if (!opts.public && !state.user) return signedOut();
+  if (opts.admin && !state.user.admin) {
+    renderNav();
+    return replace(main, h("h1", {}, "Admins only"), h("p", {}, "This page is for admins. Ask one if you need access."));
+  }
+  renderNav();
+  const params = path.match(re).slice(1).map(decodeURIComponent);
+  const query = new URLSearchParams(location.search);
+  try {
+    const page = await load();
+    await page.render(main, { user: state.user, params, query, navigate });
+  } catch (e) {
+    if (e.status === 401) return signedOut();
+    replace(main, h("h1", {}, "Something went wrong"), errorBox(e.message));
+  }
+  document.querySelectorAll("details.menu[open]").forEach((d) => d.removeAttribute("open"));
+}
+
+document.addEventListener("click", (e) => {
+  const a = e.target.closest("a[href]");
+  if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || a.target || a.hasAttribute("download") || a.dataset.external !== undefined) return;
+  if (/^\/(api|marketplace)/.test(url.pathname)) return;
+  e.preventDefault();
+  navigate(url.pathname + url.search);
+});
+window.addEventListener("popstate", render);
+
+(async function start() {
+  try {
+    state.user = (await api("GET", "/api/session")).user;
+  } catch {
+    state.user = null;
+  }
+  render();
+})();

@@ -1,0 +1,38 @@
+// Admin: the cached packs, purging them, and running garbage collection.
+
+import { api } from "../api.js";
+import { h, replace, formatBytes, formatTime, toast, titled } from "../dom.js";
+
+export async function render(main, ctx) {
+  const { packs } = await api("GET", "/api/admin/cache");
+  const result = h("div", { "aria-live": "polite" });
+  replace(main,
+    h("h1", {}, "Cache"),
+    h("p", { class: "lead" }, "Each distinct view is packed once and kept in R2; purged packs are rebuilt, identically, on the next clone."),
+    h("div", { class: "actions" },
+      h("button", {
+        type: "button", class: "secondary",
+        onclick: async () => {
+          const r = await api("POST", "/api/admin/cache/purge", { all: true });
+          toast(`Purged ${r.deleted} cached objects.`);
+          render(main, ctx);
+        },
+      }, "Purge all"),
+      h("button", {
+        type: "button", class: "secondary",
+        onclick: async () => {
+          const r = await api("POST", "/api/admin/gc", {});
+          replace(result, h("p", {}, `Garbage collection deleted ${r.deleted} unreferenced objects (kept ${r.kept}) and ${r.deleted_packs} idle packs.`));
+        },
+      }, "Run garbage collection")),
+    result,
+    packs.length
+      ? h("div", { class: "table-wrap" }, h("table", {},
+          h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "ETag"), h("th", { scope: "col" }, "Commit"), h("th", { scope: "col", class: "num" }, "Size"), h("th", { scope: "col" }, "Created"), h("th", { scope: "col" }, "Last served"))),
+          h("tbody", {}, packs.map((p) => h("tr", {},
+            h("td", {}, h("code", {}, p.etag)), h("td", {}, h("code", {}, p.commit_id.slice(0, 12))),
+            h("td", { class: "num" }, p.pack_size ? formatBytes(p.pack_size) : "—"),
+            h("td", {}, formatTime(p.created_at)), h("td", {}, formatTime(p.last_served_at)))))))
+      : h("p", { class: "empty" }, "No packs are cached. The next clone builds one."));
+  titled(main, "Cache");
+}

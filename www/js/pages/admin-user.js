@@ -1,0 +1,103 @@
+// Admin: one user's role, groups, tokens and effective access (every plugin
+// they are served and why).
+
+import { api } from "../api.js";
+import { h, replace, field, errorBox, toast, copyButton, formatTime, titled } from "../dom.js";
+
+function accessTable(access) {
+  const why = (p) => {
+    const via = p.via.map(([g, r]) => `${g} (${r})`).join(", ");
+    if (p.reason === "disabled") return `Not served: disabled by an admin. Granted through ${via}.`;
+    if (p.reason === "opted_out") return `Not served: the user switched it off. Granted through ${via}.`;
+    return `Granted through ${via}.`;
+  };
+  return h("div", { class: "table-wrap" },
+    h("table", {},
+      h("caption", {}, "Curated plugins granted to this user's groups"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Plugin"), h("th", { scope: "col" }, "Served"), h("th", { scope: "col" }, "Why"))),
+      h("tbody", {}, access.plugins.length
+        ? access.plugins.map((p) => h("tr", {},
+            h("td", {}, p.name || p.plugin, h("br"), h("small", { class: "hint" }, `${p.marketplace}/${p.plugin}`)),
+            h("td", {}, p.served ? "yes" : "no"),
+            h("td", {}, why(p))))
+        : h("tr", {}, h("td", { colspan: 3 }, "No grants reach this user. Add them to a group that has grants.")))));
+}
+
+export async function render(main, { params }) {
+  const name = params[0];
+  const [detail, access] = await Promise.all([
+    api("GET", `/api/admin/users/${name}`),
+    api("GET", `/api/admin/users/${name}/access`),
+  ]);
+  const u = detail.user;
+  const adminSwitch = h("input", { type: "checkbox", role: "switch", id: "admin-switch", checked: u.admin });
+  adminSwitch.addEventListener("change", async () => {
+    adminSwitch.disabled = true;
+    try {
+      await api("PATCH", `/api/admin/users/${name}`, { admin: adminSwitch.checked });
+      toast(adminSwitch.checked ? `${name} is now an admin.` : `${name} is no longer an admin.`);
+    } catch (e) {
+      adminSwitch.checked = !adminSwitch.checked;
+      toast(e.message);
+    } finally {
+      adminSwitch.disabled = false;
+    }
+  });
+
+  const tokens = h("ul", { class: "tokens", "aria-label": `Tokens of ${name}` });
+  const loadTokens = async () => {
+    const { tokens: rows } = await api("GET", `/api/admin/users/${name}/tokens`);
+    replace(tokens, rows.length ? rows.map((t) => h("li", {},
+      h("span", {}, h("strong", {}, t.name), ` · created ${formatTime(t.created_at)}`, t.revoked_at ? ` · revoked ${formatTime(t.revoked_at)}` : ""),
+      t.revoked_at ? null : h("button", {
+        type: "button", class: "secondary", "aria-label": `Revoke token ${t.name}`,
+        onclick: async () => {
+          try {
+            await api("DELETE", `/api/admin/tokens/${t.id}`);
+            toast(`Revoked ${t.name}.`);
+            loadTokens();
+          } catch (e) { toast(e.message); }
+        },
+      }, "Revoke"))) : h("li", {}, "No tokens."));
+  };
+  await loadTokens();
+  const tokenName = field("Token name", { required: true, maxlength: 100 });
+  const newToken = h("div", { "aria-live": "polite" });
+  const tokenForm = h("form", {
+    class: "inline",
+    onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const { token } = await api("POST", `/api/admin/users/${name}/tokens`, { name: tokenName.input.value.trim() });
+        tokenName.input.value = "";
+        replace(newToken, h("div", { class: "new-token", role: "region", "aria-label": "New token" },
+          h("p", {}, `A new token for ${name}. Hand it over now: it is shown only once.`),
+          h("pre", {}, h("code", {}, token)), copyButton(token, "Copy token")));
+        loadTokens();
+      } catch (err) {
+        replace(newToken, errorBox(err.message));
+      }
+    },
+  }, tokenName.el, h("button", { type: "submit" }, "Create token"));
+
+  replace(main,
+    h("p", { class: "crumbs" }, h("a", { href: "/admin/users" }, "Users"), ` / ${name}`),
+    h("h1", {}, name),
+    h("p", { class: "meta" }, u.email),
+    h("div", { class: "switch" }, adminSwitch, h("label", { for: "admin-switch" }, "Admin")),
+    h("section", { "aria-labelledby": "groups-h" },
+      h("h2", { id: "groups-h" }, "Groups"),
+      detail.groups.length ? h("ul", {}, detail.groups.map((g) => h("li", {}, g))) : h("p", {}, "In no group, so no curated plugin reaches them."),
+      h("p", {}, h("a", { href: "/admin/groups" }, "Change group memberships"))),
+    h("section", { "aria-labelledby": "access-h" },
+      h("h2", { id: "access-h" }, "Effective access"),
+      accessTable(access),
+      h("h3", {}, "From the Store"),
+      access.store_installs.length
+        ? h("ul", {}, access.store_installs.map((e) => h("li", {}, h("a", { href: `/store/${e.id}` }, e.title), ` (${e.type}, served as ${e.served_name}): installed by the user from the Store`)))
+        : h("p", {}, "No Store installs.")),
+    h("section", { "aria-labelledby": "tokens-h" },
+      h("h2", { id: "tokens-h" }, "Tokens"),
+      tokens, tokenForm, newToken));
+  titled(main, name);
+}

@@ -1,0 +1,109 @@
+// A Store entry: hero, description, files with a text viewer, docs, and
+// Edit / Delete for its owner or Install / Uninstall for everyone else.
+
+import { api, apiText } from "../api.js";
+import { h, replace, formatBytes, formatTime, errorBox, toast, titled } from "../dom.js";
+import { typeBadge, installButton, installedIds } from "./store.js";
+
+/** The photo, or a playable video, or a link to the video. */
+function media(e) {
+  const parts = [];
+  if (e.video_url && /\.(mp4|webm|ogg)(\?.*)?$/i.test(e.video_url)) {
+    parts.push(h("video", { src: e.video_url, controls: true, poster: e.photo_url || null, class: "hero-media" }));
+  } else if (e.photo_url) {
+    parts.push(h("img", { src: e.photo_url, alt: `${e.title}`, class: "hero-media" }));
+  }
+  if (e.video_url && !parts.some((p) => p.tagName === "VIDEO")) {
+    parts.push(h("p", {}, h("a", { href: e.video_url, rel: "noopener noreferrer", target: "_blank" }, "Watch the video")));
+  }
+  return parts;
+}
+
+function fileViewer(e, files) {
+  const viewer = h("div", { class: "viewer", "aria-live": "polite" });
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const show = async (f) => {
+    replace(viewer, h("p", {}, `Loading ${f.path}…`));
+    try {
+      const bytes = await apiText(`/api/store/entities/${e.id}/files/${f.path.split("/").map(encodeURIComponent).join("/")}`);
+      let text;
+      try { text = decoder.decode(bytes); } catch { text = null; }
+      replace(viewer,
+        h("h3", {}, f.path),
+        text === null
+          ? h("p", {}, `A binary file of ${formatBytes(bytes.length)}; it cannot be shown as text.`)
+          : h("pre", { class: "file-content", tabindex: "0", "aria-label": `Content of ${f.path}` }, text));
+    } catch (err) {
+      replace(viewer, errorBox(err.message));
+    }
+  };
+  return h("section", { "aria-labelledby": "files-h" },
+    h("h2", { id: "files-h" }, "Files"),
+    h("table", { class: "files" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Path"), h("th", { scope: "col", class: "num" }, "Size"))),
+      h("tbody", {}, files.map((f) => h("tr", {},
+        h("td", {}, h("button", { type: "button", class: "link", onclick: () => show(f), "aria-label": `View ${f.path}` }, f.path)),
+        h("td", { class: "num" }, formatBytes(f.size)))))),
+    viewer);
+}
+
+function ownerActions(e, navigate) {
+  const confirmBox = h("div", { class: "confirm", hidden: true, role: "alertdialog", "aria-labelledby": "confirm-h" },
+    h("p", { id: "confirm-h" }, `Delete “${e.title}” for good? It leaves the stack of everyone who installed it.`),
+    h("button", {
+      type: "button", class: "danger",
+      onclick: async (ev) => {
+        ev.target.disabled = true;
+        try {
+          await api("DELETE", `/api/store/entities/${e.id}`);
+          toast(`Deleted ${e.title}.`);
+          navigate("/store", { replace: true });
+        } catch (err) {
+          confirmBox.append(errorBox(err.message));
+          ev.target.disabled = false;
+        }
+      },
+    }, "Yes, delete it"),
+    h("button", { type: "button", class: "secondary", onclick: () => { confirmBox.hidden = true; del.focus(); } }, "Cancel"));
+  const del = h("button", { type: "button", class: "danger", onclick: () => { confirmBox.hidden = false; confirmBox.querySelector("button").focus(); } }, "Delete");
+  return h("div", { class: "actions" }, h("a", { href: `/store/${e.id}/edit`, class: "button" }, "Edit"), del, confirmBox);
+}
+
+export async function render(main, { user, params, navigate }) {
+  const [detail, installed] = await Promise.all([
+    api("GET", `/api/store/entities/${params[0]}`),
+    installedIds(),
+  ]);
+  const e = detail.entity;
+  const mine = e.owner === user.username;
+  const installs = h("span", {}, `${e.installs} install${e.installs === 1 ? "" : "s"}`);
+  replace(main,
+    h("p", { class: "crumbs" }, h("a", { href: "/store" }, "Store"), " / ", e.title),
+    h("section", { class: "hero" },
+      h("div", { class: "hero-text" },
+        h("h1", {}, e.title),
+        h("p", { class: "tagline" }, e.tagline),
+        h("p", { class: "meta" },
+          typeBadge(e.type), " ", e.category, " · by ",
+          h("a", { href: `/store?owner=${encodeURIComponent(e.owner)}` }, e.owner),
+          mine ? h("span", { class: "yours" }, "yours") : null,
+          ` · version ${e.version} · `, installs, ` · updated ${formatTime(e.updated_at)}`),
+        h("p", { class: "meta" }, "Served as ", h("code", {}, e.served_name)),
+        mine
+          ? ownerActions(e, navigate)
+          : h("div", { class: "actions" }, installButton(e, installed.has(e.id), (now) => {
+              e.installs += now ? 1 : -1;
+              installs.textContent = `${e.installs} install${e.installs === 1 ? "" : "s"}`;
+            }))),
+      h("div", { class: "hero-aside" }, media(e))),
+    h("section", { "aria-labelledby": "about-h" },
+      h("h2", { id: "about-h" }, "About"),
+      h("div", { class: "description" }, e.description)),
+    fileViewer(e, detail.files),
+    detail.docs.length
+      ? h("section", { "aria-labelledby": "docs-h" },
+          h("h2", { id: "docs-h" }, "Docs"),
+          detail.docs.map((d) => h("article", { class: "doc" }, h("h3", {}, d.name), h("pre", { tabindex: "0", "aria-label": d.name }, d.content))))
+      : null);
+  titled(main, e.title);
+}

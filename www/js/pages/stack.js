@@ -1,0 +1,162 @@
+// My AI Stack: the granted plugins with a switch each (required ones locked),
+// Store installs with Uninstall, and how to connect Claude Code, with the
+// member's own tokens (a new one is shown once).
+
+import { api } from "../api.js";
+import { h, replace, field, errorBox, toast, copyButton, formatTime, titled } from "../dom.js";
+
+function grantedRow(g) {
+  const label = g.name || g.plugin;
+  const id = `sw-${g.marketplace}-${g.plugin}`;
+  const sw = h("input", {
+    type: "checkbox", role: "switch", id,
+    checked: g.served, disabled: !g.can_opt_out || g.disabled,
+    "aria-describedby": `${id}-why`,
+  });
+  const why = g.disabled
+    ? "Switched off for everyone by an admin."
+    : !g.can_opt_out
+      ? "Required by your organisation: it is always in your stack."
+      : g.served ? "In your stack." : "Switched off by you.";
+  const whyEl = h("p", { class: "why", id: `${id}-why` }, why);
+  sw.addEventListener("change", async () => {
+    sw.disabled = true;
+    const on = sw.checked;
+    try {
+      await api(on ? "DELETE" : "PUT", `/api/me/optouts/${encodeURIComponent(g.marketplace)}/${encodeURIComponent(g.plugin)}`);
+      whyEl.textContent = on ? "In your stack." : "Switched off by you.";
+      toast(on ? `${label} is back in your stack.` : `${label} is switched off. Your next update leaves it out.`);
+    } catch (e) {
+      sw.checked = !on;
+      toast(e.message);
+    } finally {
+      sw.disabled = false;
+    }
+  });
+  return h("li", { class: `stack-item${g.can_opt_out ? "" : " locked"}` },
+    h("div", { class: "switch" }, sw, h("label", { for: id }, label)),
+    h("p", { class: "meta" }, `${g.marketplace}/${g.plugin}`, g.version ? ` · version ${g.version}` : "", g.can_opt_out ? "" : " · ", g.can_opt_out ? null : h("span", { class: "lock", "aria-hidden": "true" }, "🔒 required")),
+    whyEl);
+}
+
+function installRow(e, onGone) {
+  return h("li", { class: "stack-item" },
+    h("div", {}, h("a", { href: `/store/${e.id}` }, e.title), " ", h("span", { class: `badge badge-${e.type}` }, e.type)),
+    h("p", { class: "meta" }, `served as ${e.served_name} · by ${e.owner}`),
+    h("button", {
+      type: "button", class: "secondary", "aria-label": `Uninstall ${e.title}`,
+      onclick: async (ev) => {
+        ev.target.disabled = true;
+        try {
+          await api("DELETE", `/api/store/entities/${e.id}/install`);
+          toast(`Uninstalled ${e.title}.`);
+          onGone();
+        } catch (err) {
+          toast(err.message);
+          ev.target.disabled = false;
+        }
+      },
+    }, "Uninstall"));
+}
+
+function commandBlock(label, text) {
+  return h("div", { class: "command" },
+    h("p", {}, label),
+    h("pre", {}, h("code", {}, text)),
+    copyButton(text, `Copy: ${label}`));
+}
+
+function connectPanel(marketplace, firstPlugin) {
+  const origin = location.origin;
+  const host = location.host;
+  const url = `${origin}/marketplace.git`;
+  const withToken = `${location.protocol}//x:<your-token>@${host}/marketplace.git`;
+  const newTokenBox = h("div", { "aria-live": "polite" });
+  const tokensList = h("ul", { class: "tokens", "aria-label": "Your tokens" });
+
+  async function loadTokens() {
+    const { tokens } = await api("GET", "/api/me/tokens");
+    const live = tokens.filter((t) => !t.revoked_at);
+    replace(tokensList, live.length ? live.map((t) => h("li", {},
+      h("span", {}, h("strong", {}, t.name), ` · created ${formatTime(t.created_at)}`),
+      h("button", {
+        type: "button", class: "secondary", "aria-label": `Revoke token ${t.name}`,
+        onclick: async (ev) => {
+          ev.target.disabled = true;
+          try {
+            await api("DELETE", `/api/me/tokens/${t.id}`);
+            toast(`Revoked ${t.name}. Clones and sessions using it stop working now.`);
+            loadTokens();
+          } catch (err) {
+            toast(err.message);
+            ev.target.disabled = false;
+          }
+        },
+      }, "Revoke"))) : h("li", {}, "No tokens yet."));
+  }
+
+  const name = field("Token name", { required: true, maxlength: 100, placeholder: "laptop" }, "Where you will use it, so you know which to revoke later.");
+  const create = h("form", {
+    class: "inline",
+    onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const { token } = await api("POST", "/api/me/tokens", { name: name.input.value.trim() });
+        name.input.value = "";
+        const line = `claude plugin marketplace add ${location.protocol}//x:${token}@${host}/marketplace.git`;
+        replace(newTokenBox, h("div", { class: "new-token", role: "region", "aria-label": "New token" },
+          h("p", {}, h("strong", {}, "Your new token. "), "Copy it now: it is shown only once."),
+          h("pre", {}, h("code", { class: "token-value" }, token)),
+          copyButton(token, "Copy token"),
+          commandBlock("Register your marketplace with it:", line)));
+        loadTokens();
+      } catch (err) {
+        replace(newTokenBox, errorBox(err.message));
+      }
+    },
+  }, name.el, h("button", { type: "submit" }, "Create token"));
+
+  loadTokens();
+  return h("section", { class: "card", "aria-labelledby": "connect-h" },
+    h("h2", { id: "connect-h" }, "Connect Claude Code"),
+    h("p", {}, "Register your marketplace once; Claude Code then keeps it up to date. Use a token of yours in place of ", h("code", {}, "<your-token>"), "."),
+    commandBlock("With the token in the URL:", `claude plugin marketplace add ${withToken}`),
+    commandBlock("Then install a plugin, for example:", `claude plugin install ${firstPlugin || "<plugin>"}@${marketplace}`),
+    h("details", {},
+      h("summary", {}, "Keep the token out of Claude Code's settings (git credential helper)"),
+      commandBlock("Store the token in git's credential helper, then register the URL without it:",
+        `git config --global credential.${origin}.helper store\n` +
+        `printf 'protocol=${location.protocol.replace(":", "")}\\nhost=${host}\\nusername=x\\npassword=%s\\n\\n' "<your-token>" | git credential approve\n` +
+        `claude plugin marketplace add ${url}`)),
+    h("h3", {}, "Your tokens"),
+    tokensList,
+    create,
+    newTokenBox);
+}
+
+export async function render(main) {
+  const [stack, info] = await Promise.all([api("GET", "/api/me/stack"), api("GET", "/marketplace/info")]);
+  const installs = h("ul", { class: "stack" });
+  const paintInstalls = (rows) => replace(installs, rows.length
+    ? rows.map((e) => installRow(e, () => paintInstalls(rows.filter((r) => r.id !== e.id))))
+    : h("li", { class: "empty" }, "Nothing from the Store yet. ", h("a", { href: "/store" }, "Browse the Store"), " to add skills, agents and plugins."));
+  paintInstalls(stack.store_installs);
+  const granted = stack.granted.length
+    ? h("ul", { class: "stack" }, stack.granted.map(grantedRow))
+    : h("p", { class: "empty" }, "No plugins are granted to your groups yet. An admin grants them.");
+  const first = info.plugins.find((p) => p.name)?.name;
+  replace(main,
+    h("h1", {}, "My AI Stack"),
+    h("p", { class: "lead" }, `What your marketplace “${info.name}” serves you: ${info.plugins.length} plugin${info.plugins.length === 1 ? "" : "s"} now. Changes reach Claude Code on its next update.`),
+    h("div", { class: "two-col" },
+      h("div", {},
+        h("section", { "aria-labelledby": "granted-h" },
+          h("h2", { id: "granted-h" }, "Granted"),
+          h("p", { class: "hint" }, "Plugins your admins granted to your groups. Switch off the ones you do not want."),
+          granted),
+        h("section", { "aria-labelledby": "installs-h" },
+          h("h2", { id: "installs-h" }, "From the Store"),
+          installs)),
+      connectPanel(info.name, first)));
+  titled(main, "My AI Stack");
+}
