@@ -35,7 +35,7 @@ pub struct InstallSummary {
     pub id: i64,
     pub title: String,
     pub served_name: String,
-    #[serde(rename = "type")]
+    #[serde(rename(serialize = "type"))]
     pub entity_type: String,
     pub owner: String,
 }

@@ -115,6 +115,9 @@ export async function signIn(page, token) {
   await page.getByLabel("Token", { exact: true }).fill(token);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
+  // Let the landing page finish its requests before the test moves on.
+  await expect(page.locator("main h1")).toBeVisible();
+  await page.waitForLoadState("networkidle");
 }
 
 /** Clones the user's marketplace with the real git; returns its file paths. */
