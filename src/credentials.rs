@@ -30,25 +30,34 @@ pub fn parse_authorization(header: &str) -> Option<Credential> {
         return (!rest.is_empty()).then(|| Credential::Bearer(rest.to_string()));
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = String::from_utf8(base64_decode(rest)?).ok()?;
+        let decoded = String::from_utf8(base64_decode(rest, Alphabet::Standard)?).ok()?;
         let (_, password) = decoded.split_once(':')?;
         return (!password.is_empty()).then(|| Credential::Basic(password.to_string()));
     }
     None
 }
 
-/// Standard base64 with optional padding.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
+/// The two base64 alphabets: standard (`+/`, HTTP Basic) and URL-safe
+/// (`-_`, JWTs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alphabet {
+    Standard,
+    UrlSafe,
+}
+
+/// Decodes base64 in `alphabet`, with optional padding; `None` on any
+/// character outside it.
+pub fn base64_decode(s: &str, alphabet: Alphabet) -> Option<Vec<u8>> {
     let s = s.trim_end_matches('=');
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0u32);
     for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
+        let v = match (c, alphabet) {
+            (b'A'..=b'Z', _) => c - b'A',
+            (b'a'..=b'z', _) => c - b'a' + 26,
+            (b'0'..=b'9', _) => c - b'0' + 52,
+            (b'+', Alphabet::Standard) | (b'-', Alphabet::UrlSafe) => 62,
+            (b'/', Alphabet::Standard) | (b'_', Alphabet::UrlSafe) => 63,
             _ => return None,
         };
         acc = (acc << 6) | u32::from(v);
@@ -89,6 +98,16 @@ mod tests {
         assert_eq!(parse_authorization("Basic !!!"), None);
         assert_eq!(parse_authorization("Digest x"), None);
         assert_eq!(parse_authorization("Bearer"), None);
+        // URL-safe base64 is a different alphabet.
+        assert_eq!(
+            base64_decode("-_8", Alphabet::UrlSafe),
+            Some(vec![0xfb, 0xff])
+        );
+        assert_eq!(base64_decode("-_8", Alphabet::Standard), None);
+        assert_eq!(
+            base64_decode("+/8=", Alphabet::Standard),
+            Some(vec![0xfb, 0xff])
+        );
         assert_eq!(parse_authorization(""), None);
     }
 }

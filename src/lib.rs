@@ -5,6 +5,7 @@
 //! `storage` → `catalog` → `git`. The pure layers compile natively so `cargo test` covers them.
 
 pub mod catalog;
+pub mod cf_access;
 pub mod credentials;
 pub mod demo;
 pub mod git;

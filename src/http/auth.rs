@@ -5,11 +5,15 @@
 //!   cached for a clone URL can never change anything through the API.
 //! - The served channels (git, `/marketplace.zip`, `/marketplace/info`) take
 //!   Basic (git's way), Bearer, or a session.
-//! - A state-changing request authenticated by cookie must prove it comes
-//!   from the UI (`session::check_ui_proof`): a cross-site form gets 403.
+//! - Without either, a verified Cloudflare Access token (`cf_access`) signs
+//!   the request in, when Access is configured.
+//! - A state-changing request authenticated by cookie or Access (which a
+//!   browser sends on its own) must prove it comes from the UI
+//!   (`session::check_ui_proof`): a cross-site form gets 403.
 
 use worker::{Env, Request};
 
+use super::cf_access::access_user;
 use super::error::ApiError;
 use crate::catalog::token::{secrets_equal, token_hash};
 use crate::credentials::{parse_authorization, Credential};
@@ -43,6 +47,28 @@ pub enum Channel {
     Served,
 }
 
+/// How a caller proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// `Authorization: Bearer` or Basic.
+    Token,
+    /// The UI's session cookie.
+    Session,
+    /// A verified Cloudflare Access token.
+    Access,
+}
+
+impl Via {
+    /// The API's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Token => "token",
+            Via::Session => "session",
+            Via::Access => "access",
+        }
+    }
+}
+
 /// Authenticates the request; `None` when no credentials were sent or they
 /// match nothing.
 pub async fn authenticate(
@@ -51,6 +77,16 @@ pub async fn authenticate(
     store: &Store,
     channel: Channel,
 ) -> Result<Option<Principal>, ApiError> {
+    Ok(identify(req, env, store, channel).await?.map(|(p, _)| p))
+}
+
+/// Like `authenticate`, and says how the caller signed in.
+pub async fn identify(
+    req: &Request,
+    env: &Env,
+    store: &Store,
+    channel: Channel,
+) -> Result<Option<(Principal, Via)>, ApiError> {
     let headers = req.headers();
     if let Some(header) = headers.get("Authorization")? {
         let Some(cred) = parse_authorization(&header) else {
@@ -63,24 +99,31 @@ pub async fn authenticate(
                 "the API takes `Authorization: Bearer <token>` or a signed-in session; HTTP Basic is accepted only by git, /marketplace.zip and /marketplace/info",
             ));
         }
-        return token_principal(cred.secret(), env, store).await;
+        return Ok(token_principal(cred.secret(), env, store)
+            .await?
+            .map(|p| (p, Via::Token)));
     }
-    let Some(cookie) = headers.get("Cookie")? else {
-        return Ok(None);
+    let cookie = headers.get("Cookie")?.unwrap_or_default();
+    let session = match session_from_cookie(&cookie) {
+        Some(id) => store
+            .session_user(&token_hash(&id.to_ascii_lowercase()))
+            .await?
+            .map(|u| (u, Via::Session)),
+        None => None,
     };
-    let Some(session_id) = session_from_cookie(&cookie) else {
-        return Ok(None);
+    let found = match session {
+        Some(found) => Some(found),
+        None => access_user(req, env, store)
+            .await?
+            .map(|u| (u, Via::Access)),
     };
-    let Some(user) = store
-        .session_user(&token_hash(&session_id.to_ascii_lowercase()))
-        .await?
-    else {
+    let Some((user, via)) = found else {
         return Ok(None);
     };
     if is_state_changing(req.method().as_ref()) {
         require_ui_proof(req)?;
     }
-    Ok(Some(Principal::User(user)))
+    Ok(Some((Principal::User(user), via)))
 }
 
 /// Whether `secret` is the bootstrap `ADMIN_TOKEN` (compared in constant time).

@@ -4,6 +4,7 @@
 
 mod admin;
 mod auth;
+mod cf_access;
 mod error;
 mod git;
 mod me;

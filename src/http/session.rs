@@ -5,9 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Headers, Method, Request, Response};
 
-use super::auth::{
-    authenticate, is_admin_token, random_bytes, require_ui_proof, Channel, Principal,
-};
+use super::auth::{identify, is_admin_token, random_bytes, require_ui_proof, Channel, Principal};
 use super::error::{ApiError, ApiResult};
 use super::{json, read_json};
 use crate::catalog::token::token_hash;
@@ -28,9 +26,11 @@ fn me(user: &UserRow) -> serde_json::Value {
 /// Routes `/api/session`.
 pub async fn route(mut req: Request, env: &Env, store: &Store) -> ApiResult {
     match req.method() {
-        Method::Get => match authenticate(&req, env, store, Channel::Api).await? {
-            Some(Principal::User(u)) => json(200, &json!({ "user": me(&u) })),
-            Some(Principal::BootstrapAdmin) => Err(ApiError::forbidden(
+        Method::Get => match identify(&req, env, store, Channel::Api).await? {
+            Some((Principal::User(u), via)) => {
+                json(200, &json!({ "user": me(&u), "via": via.as_str() }))
+            }
+            Some((Principal::BootstrapAdmin, _)) => Err(ApiError::forbidden(
                 "ADMIN_TOKEN has no user; sign in with a user's token",
             )),
             None => Err(ApiError::unauthorized()),

@@ -60,6 +60,17 @@ impl Store {
         .await
     }
 
+    /// The users with this email (case-insensitive).
+    pub async fn users_by_email(&self, email: &str) -> StoreResult<Vec<UserRow>> {
+        self.rows(
+            &format!(
+                "SELECT {USER_COLS} FROM users WHERE lower(email) = lower(?1) ORDER BY id LIMIT 2"
+            ),
+            &[s(email)],
+        )
+        .await
+    }
+
     /// All users, by name.
     pub async fn list_users(&self) -> StoreResult<Vec<UserRow>> {
         self.rows(

@@ -26,7 +26,8 @@ export function uniq(prefix) {
   return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** Calls the API with a bearer token; checks the status; returns JSON or null. */
+/** Calls the API with a bearer token; checks the status; returns JSON or
+ *  null. `path` is below the shared Worker, or a full URL. */
 export async function call(token, method, path, body, status) {
   const headers = { Authorization: `Bearer ${token}` };
   let payload = body;
@@ -34,7 +35,7 @@ export async function call(token, method, path, body, status) {
     headers["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
   }
-  const r = await fetch(`${base()}${path}`, { method, headers, body: payload });
+  const r = await fetch(path.startsWith("http") ? path : `${base()}${path}`, { method, headers, body: payload });
   const text = await r.text();
   if (status !== undefined) expect(r.status, `${method} ${path}: ${text}`).toBe(status);
   return text && r.headers.get("content-type")?.startsWith("application/json") ? JSON.parse(text) : null;

@@ -34,31 +34,41 @@ async function waitForHealth(base, child, log) {
   throw new Error(`wrangler dev did not answer /healthz within 120 s; see ${log}`);
 }
 
-export default async function globalSetup() {
+/** Starts the Worker under `wrangler dev` with fresh local state and
+ *  `vars` (name → value) on top of wrangler.toml's; returns its base URL
+ *  and a function that stops it. */
+export async function startWorker(vars = {}) {
   const wrangler = join(ROOT, "node_modules/.bin/wrangler");
   for (const [path, advice] of [[wrangler, "run scripts/setup.sh"], [join(ROOT, "build/index.js"), "run scripts/build-worker.sh"]]) {
     if (!existsSync(path)) throw new Error(`${path} is missing: ${advice}`);
   }
-  if (process.env.UI_BASE_URL) return undefined; // a server the caller runs
   const state = mkdtempSync(join(tmpdir(), "ui-wrangler-"));
   const port = await freePort();
   const log = join(ROOT, `target/ui/wrangler-${port}.log`);
   execFileSync("mkdir", ["-p", join(ROOT, "target/ui")]);
   execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { cwd: ROOT, stdio: "ignore" });
   const out = openSync(log, "w");
-  const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--show-interactive-dev-session=false"], {
+  const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+  const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--show-interactive-dev-session=false", ...varArgs], {
     cwd: ROOT,
     env: { ...process.env, MARKETPLACE_EDGE_SKIP_BUILD: "1" },
     stdio: ["ignore", out, out],
     detached: true,
   });
   const base = `http://127.0.0.1:${port}`;
-  process.env.UI_BASE_URL = base;
   await waitForHealth(base, child, log);
-  return async () => {
+  const stop = async () => {
     try { process.kill(-child.pid, "SIGTERM"); } catch { /* gone */ }
     await new Promise((r) => setTimeout(r, 1500));
     try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ }
     rmSync(state, { recursive: true, force: true });
   };
+  return { base, stop };
+}
+
+export default async function globalSetup() {
+  if (process.env.UI_BASE_URL) return undefined; // a server the caller runs
+  const { base, stop } = await startWorker();
+  process.env.UI_BASE_URL = base;
+  return stop;
 }

@@ -21,7 +21,14 @@ const ROUTES = [
   [/^\/admin\/cache$/, () => import("./pages/admin-cache.js"), { admin: true }],
 ];
 
-const state = { user: null };
+// `via` is how the user signed in: "session" (a token on the sign-in page)
+// or "access" (Cloudflare Access, which also owns sign-out).
+const state = { user: null, via: null, accessError: null };
+
+/** Why Cloudflare Access could not sign the user in, if it tried. */
+export function accessError() {
+  return state.accessError;
+}
 
 /** Navigates to `url` inside the UI (adds a history entry unless `replace`). */
 export function navigate(url, { replace: rep = false } = {}) {
@@ -40,6 +47,7 @@ export function signedOut() {
 /** Records the user who just signed in. */
 export function signedIn(user) {
   state.user = user;
+  state.via = "session";
 }
 
 function renderNav() {
@@ -66,7 +74,9 @@ function renderNav() {
       adminMenu ? h("li", {}, adminMenu) : null,
       h("li", { class: "who" },
         h("span", { class: "username" }, u.username),
-        h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"))));
+        state.via === "access"
+          ? h("a", { href: "/cdn-cgi/access/logout", "data-external": "" }, "Sign out")
+          : h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"))));
 }
 
 async function signOut() {
@@ -120,9 +130,10 @@ window.addEventListener("popstate", render);
 
 (async function start() {
   try {
-    state.user = (await api("GET", "/api/session")).user;
-  } catch {
+    ({ user: state.user, via: state.via } = await api("GET", "/api/session"));
+  } catch (e) {
     state.user = null;
+    if (e.code && e.code.startsWith("access_")) state.accessError = e.message;
   }
   render();
 })();
