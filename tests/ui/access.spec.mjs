@@ -46,6 +46,17 @@ async function user(name) {
   return `${name}@example.com`;
 }
 
+test("an empty Store invites the first upload (this Worker's Store starts empty)", async ({ browser }) => {
+  const email = await user(uniq("first"));
+  const context = await browser.newContext({ extraHTTPHeaders: { "Cf-Access-Jwt-Assertion": accessToken(email) } });
+  const page = await context.newPage();
+  await page.goto(`${worker.base}/store`);
+  await expect(page.getByText("The Store is empty so far.")).toBeVisible();
+  await page.getByRole("link", { name: "Upload the first skill, agent or plugin" }).click();
+  await expect(page.getByRole("heading", { name: "Upload to the Store" })).toBeVisible();
+  await context.close();
+});
+
 test("a verified Access token signs the member in without a sign-in page", async ({ browser }) => {
   const name = uniq("sso");
   const email = await user(name);
@@ -110,4 +121,13 @@ test("a rotated Access key is fetched when a token names it", async () => {
   await expect.poll(async () => (await fetch(`${worker.base}/api/session`, {
     headers: { "Cf-Access-Jwt-Assertion": accessToken(email, { key: fresh }) },
   })).status, { timeout: 30_000, intervals: [1000, 2000] }).toBe(200);
+});
+
+test("an Access user without a user here is told why on the sign-in page", async ({ browser }) => {
+  const context = await browser.newContext({ extraHTTPHeaders: { "Cf-Access-Jwt-Assertion": accessToken("stranger@example.com") } });
+  const page = await context.newPage();
+  await page.goto(`${worker.base}/store`);
+  await expect(page).toHaveURL(/\/signin/);
+  await expect(page.getByRole("alert")).toHaveText("Cloudflare Access signed you in, but no user here has your email. Ask an admin to create your user.");
+  await context.close();
 });

@@ -18,7 +18,7 @@ async function dropZip(page, name, files) {
 test("the wizard previews a dropped ZIP, explains a type mismatch, and publishes", async ({ page }) => {
   const owner = uniq("author");
   await signIn(page, await newUser(owner));
-  await page.getByRole("link", { name: "Upload", exact: true }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Upload" }).click();
   await expect(page.getByRole("heading", { name: "Upload to the Store" })).toBeVisible();
   await dropZip(page, "test-writer.zip", skillFiles("test-writer", "Write tests first."));
   await expect(page.getByText("test-writer.zip")).toBeVisible();
@@ -97,7 +97,8 @@ test("an owner edits details and a new version, then deletes; others see neither
   await page.getByRole("button", { name: "Check upload" }).click();
   await expect(page.getByRole("region", { name: "Preview" })).toContainText(`fmt-helper-by-${owner}`);
   await page.getByRole("button", { name: "Publish version 2" }).click();
-  await expect(page.getByText(/version 2/)).toBeVisible();
+  await expect(page).toHaveURL(new RegExp(`/store/${e.id}$`));
+  await expect(page.locator(".hero .meta").first()).toContainText("version 2 ·");
   expect(cloneFiles(otherToken).read(`plugins/store-bundle/skills/fmt-helper-by-${owner}/SKILL.md`)).toContain("Version two.");
   // Delete, with a confirmation.
   await page.getByRole("button", { name: "Delete" }).click();
@@ -107,7 +108,7 @@ test("an owner edits details and a new version, then deletes; others see neither
   expect(cloneFiles(otherToken).files.some((f) => f.includes("fmt-helper"))).toBe(false);
 });
 
-test("an empty Store says what to do next", async ({ page }) => {
+test("a filter with no results says what to do next", async ({ page }) => {
   // The owner filter of someone with nothing published is an empty result.
   const nobody = uniq("quiet");
   await signIn(page, await newUser(nobody));

@@ -54,8 +54,11 @@ function renderNav() {
   const nav = document.getElementById("nav");
   const u = state.user;
   if (!u) return replace(nav);
+  // The current page's link is the longest nav link the path starts with.
   const here = location.pathname;
-  const link = (href, text) => h("a", { href, "aria-current": here === href || here.startsWith(`${href}/`) ? "page" : null }, text);
+  const hrefs = ["/store", "/store/new", "/my-ai-stack", "/admin/users", "/admin/groups", "/admin/marketplaces", "/admin/access", "/admin/cache"];
+  const current = hrefs.filter((x) => here === x || here.startsWith(`${x}/`)).sort((a, b) => b.length - a.length)[0];
+  const link = (href, text) => h("a", { href, "aria-current": href === current ? "page" : null }, text);
   const adminMenu = u.admin
     ? h("details", { class: "menu" },
         h("summary", {}, "Admin"),

@@ -87,10 +87,10 @@ export function errorBox(message) {
   return h("div", { class: "error", role: "alert" }, message);
 }
 
-/** A copy button for `text`, with an accessible name. */
+/** A "Copy" button for `text`; `label` names what it copies, for screen readers. */
 export function copyButton(text, label = "Copy") {
   return h("button", {
-    type: "button", class: "secondary",
+    type: "button", class: "secondary", "aria-label": label,
     onclick: async (e) => {
       try {
         await navigator.clipboard.writeText(text);
@@ -99,7 +99,7 @@ export function copyButton(text, label = "Copy") {
         e.target.textContent = "Select and copy by hand";
       }
     },
-  }, label);
+  }, "Copy");
 }
 
 /** Sets the document title and focuses the heading for screen readers. */

@@ -35,7 +35,7 @@ function grantedRow(g) {
   });
   return h("li", { class: `stack-item${g.can_opt_out ? "" : " locked"}` },
     h("div", { class: "switch" }, sw, h("label", { for: id }, label)),
-    h("p", { class: "meta" }, `${g.marketplace}/${g.plugin}`, g.version ? ` · version ${g.version}` : "", g.can_opt_out ? "" : " · ", g.can_opt_out ? null : h("span", { class: "lock", "aria-hidden": "true" }, "🔒 required")),
+    h("p", { class: "meta" }, `${g.marketplace}/${g.plugin}`, g.version ? ` · version ${g.version}` : "", g.can_opt_out ? "" : " · ", g.can_opt_out ? null : h("span", { class: "lock" }, "required")),
     whyEl);
 }
 
@@ -59,11 +59,11 @@ function installRow(e, onGone) {
     }, "Uninstall"));
 }
 
-function commandBlock(label, text) {
+function commandBlock(label, text, copyName) {
   return h("div", { class: "command" },
     h("p", {}, label),
     h("pre", {}, h("code", {}, text)),
-    copyButton(text, `Copy: ${label}`));
+    copyButton(text, `Copy ${copyName}`));
 }
 
 function connectPanel(marketplace, firstPlugin) {
@@ -108,7 +108,7 @@ function connectPanel(marketplace, firstPlugin) {
           h("p", {}, h("strong", {}, "Your new token. "), "Copy it now: it is shown only once."),
           h("pre", {}, h("code", { class: "token-value" }, token)),
           copyButton(token, "Copy token"),
-          commandBlock("Register your marketplace with it:", line)));
+          commandBlock("Register your marketplace with it:", line, "the command with the new token")));
         loadTokens();
       } catch (err) {
         replace(newTokenBox, errorBox(err.message));
@@ -120,14 +120,14 @@ function connectPanel(marketplace, firstPlugin) {
   return h("section", { class: "card", "aria-labelledby": "connect-h" },
     h("h2", { id: "connect-h" }, "Connect Claude Code"),
     h("p", {}, "Register your marketplace once; Claude Code then keeps it up to date. Use a token of yours in place of ", h("code", {}, "<your-token>"), "."),
-    commandBlock("With the token in the URL:", `claude plugin marketplace add ${withToken}`),
-    commandBlock("Then install a plugin, for example:", `claude plugin install ${firstPlugin || "<plugin>"}@${marketplace}`),
+    commandBlock("With the token in the URL:", `claude plugin marketplace add ${withToken}`, "the marketplace add command"),
+    commandBlock("Then install a plugin, for example:", `claude plugin install ${firstPlugin || "<plugin>"}@${marketplace}`, "the install command"),
     h("details", {},
       h("summary", {}, "Keep the token out of Claude Code's settings (git credential helper)"),
       commandBlock("Store the token in git's credential helper, then register the URL without it:",
         `git config --global credential.${origin}.helper store\n` +
         `printf 'protocol=${location.protocol.replace(":", "")}\\nhost=${host}\\nusername=x\\npassword=%s\\n\\n' "<your-token>" | git credential approve\n` +
-        `claude plugin marketplace add ${url}`)),
+        `claude plugin marketplace add ${url}`, "the credential helper commands")),
     h("h3", {}, "Your tokens"),
     tokensList,
     create,
