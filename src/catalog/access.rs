@@ -90,13 +90,9 @@ pub fn explain(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::names::{PluginName, Slug};
 
     fn key(s: &str, p: &str) -> PluginKey {
-        PluginKey {
-            slug: Slug::parse(s).unwrap(),
-            plugin: PluginName::parse(p).unwrap(),
-        }
+        PluginKey::parse(s, p).unwrap()
     }
 
     fn grant(group: &str, k: &PluginKey, r: Requirement) -> GroupGrant {

@@ -137,6 +137,14 @@ pub struct PluginKey {
 }
 
 impl PluginKey {
+    /// Parses both halves of a key.
+    pub fn parse(slug: &str, plugin: &str) -> Result<PluginKey, NameError> {
+        Ok(PluginKey {
+            slug: Slug::parse(slug)?,
+            plugin: PluginName::parse(plugin)?,
+        })
+    }
+
     /// The directory the plugin is served in: `plugins/<slug>-<plugin>`'s last segment.
     pub fn served_dir(&self) -> String {
         format!("{}-{}", self.slug, self.plugin)

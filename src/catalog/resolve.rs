@@ -98,13 +98,9 @@ pub fn served_keys(entitlements: &[Entitlement]) -> Vec<PluginKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::names::{PluginName, Slug};
 
     fn key(s: &str, p: &str) -> PluginKey {
-        PluginKey {
-            slug: Slug::parse(s).unwrap(),
-            plugin: PluginName::parse(p).unwrap(),
-        }
+        PluginKey::parse(s, p).unwrap()
     }
 
     #[test]

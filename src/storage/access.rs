@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{db_err, n, s, StorageError, Store, StoreResult};
+use super::{db_err, key, n, s, Store, StoreResult};
 use crate::catalog::access::GroupGrant;
-use crate::catalog::names::{PluginKey, PluginName, Slug};
+use crate::catalog::names::PluginKey;
 use crate::catalog::resolve::Requirement;
 
 /// A grant as the matrix shows it.
@@ -63,20 +63,11 @@ struct NamedRow {
     name: String,
 }
 
-fn key(slug: &str, plugin: &str) -> StoreResult<PluginKey> {
-    let bad = |e: crate::catalog::names::NameError| StorageError::Corrupt(e.to_string());
-    Ok(PluginKey {
-        slug: Slug::parse(slug).map_err(bad)?,
-        plugin: PluginName::parse(plugin).map_err(bad)?,
-    })
-}
-
 impl Store {
     /// Everything that decides a user's curated access, in one round trip.
     pub async fn user_access(&self, user_id: i64) -> StoreResult<UserAccess> {
         let uid = [n(user_id)];
-        let results = self
-            .db
+        let [grants, optouts, plugins, groups, installs] = self
             .batch(vec![
                 self.stmt(
                     "SELECT gr.name AS \"group\", g.marketplace, g.plugin, g.requirement FROM grants g \
@@ -102,12 +93,7 @@ impl Store {
                     &uid,
                 )?,
             ])
-            .await
-            .map_err(db_err)?;
-        let [grants, optouts, plugins, groups, installs] =
-            <[_; 5]>::try_from(results).map_err(|_| {
-                StorageError::Corrupt("D1 batch returned the wrong number of results".into())
-            })?;
+            .await?;
         let grants: Vec<GrantRow> = grants.results().map_err(db_err)?;
         let optouts: Vec<KeyRow> = optouts.results().map_err(db_err)?;
         let plugins: Vec<MatrixPlugin> = plugins.results().map_err(db_err)?;
@@ -164,8 +150,7 @@ impl Store {
 
     /// The access matrix: every curated plugin and every grant.
     pub async fn access_matrix(&self) -> StoreResult<(Vec<MatrixPlugin>, Vec<GrantRow>)> {
-        let results = self
-            .db
+        let [plugins, grants] = self
             .batch(vec![
                 self.stmt(
                     "SELECT marketplace, name AS plugin, manifest_name AS name, admin_disabled AS disabled FROM plugins ORDER BY marketplace, position",
@@ -177,11 +162,7 @@ impl Store {
                     &[],
                 )?,
             ])
-            .await
-            .map_err(db_err)?;
-        let [plugins, grants] = <[_; 2]>::try_from(results).map_err(|_| {
-            StorageError::Corrupt("D1 batch returned the wrong number of results".into())
-        })?;
+            .await?;
         Ok((
             plugins.results().map_err(db_err)?,
             grants.results().map_err(db_err)?,

@@ -11,6 +11,7 @@ pub mod view;
 
 use serde::de::DeserializeOwned;
 
+use crate::catalog::names::PluginKey;
 use crate::catalog::snapshot::{EntryRef, FileSource, ServedFile};
 use crate::git::{ObjectId, RepoPath};
 use wasm_bindgen::JsValue;
@@ -89,6 +90,17 @@ impl Store {
         Ok(())
     }
 
+    /// Runs `N` statements in one D1 round trip; their results in order.
+    pub(crate) async fn batch<const N: usize>(
+        &self,
+        statements: Vec<D1PreparedStatement>,
+    ) -> StoreResult<[worker::D1Result; N]> {
+        let results = self.db.batch(statements).await.map_err(db_err)?;
+        <[_; N]>::try_from(results).map_err(|_| {
+            StorageError::Corrupt("D1 batch returned the wrong number of results".into())
+        })
+    }
+
     /// Runs a statement; whether it changed any row.
     pub(crate) async fn changed(&self, sql: &str, args: &[JsValue]) -> StoreResult<bool> {
         let res = self.stmt(sql, args)?.run().await.map_err(db_err)?;
@@ -160,6 +172,11 @@ pub(crate) fn served_file(
             },
         },
     })
+}
+
+/// A stored `(marketplace, plugin)` pair as a key; a bad name is corrupt data.
+pub(crate) fn key(slug: &str, plugin: &str) -> StoreResult<PluginKey> {
+    PluginKey::parse(slug, plugin).map_err(|e| StorageError::Corrupt(e.to_string()))
 }
 
 /// A text argument.

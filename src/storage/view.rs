@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Deserialize;
 
 use super::store::{assemble_installed, EntityRow, StoreFileRow};
-use super::{db_err, n, served_file, StorageError, Store, StoreResult};
-use crate::catalog::names::{PluginKey, PluginName, Slug};
+use super::{db_err, key, n, served_file, StorageError, Store, StoreResult};
+use crate::catalog::names::PluginKey;
 use crate::catalog::resolve::{entitlements, Entitlement, Grant, Requirement};
 use crate::catalog::snapshot::{Origin, ServedFile, ServedPlugin};
 use crate::catalog::store_view::InstalledEntity;
@@ -55,14 +55,6 @@ struct FileRow {
     entry_len: i64,
 }
 
-fn key(slug: &str, plugin: &str) -> StoreResult<PluginKey> {
-    let bad = |e: crate::catalog::names::NameError| StorageError::Corrupt(e.to_string());
-    Ok(PluginKey {
-        slug: Slug::parse(slug).map_err(bad)?,
-        plugin: PluginName::parse(plugin).map_err(bad)?,
-    })
-}
-
 /// Everything resolution and the snapshot need for one user.
 pub struct UserView {
     pub entitlements: Vec<Entitlement>,
@@ -88,8 +80,7 @@ impl Store {
         );
         let [installed_sql, installed_files_sql] = self.installed_statements(user_id)?;
         // One round trip for the whole view: D1 runs a batch as one request.
-        let results = self
-            .db
+        let [grants, optouts, plugin_rows, file_rows, installed_rows, installed_files] = self
             .batch(vec![
                 self.stmt("SELECT g.marketplace, g.plugin, g.requirement FROM grants g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = ?1", &uid)?,
                 self.stmt("SELECT marketplace, plugin FROM optouts WHERE user_id = ?1", &uid)?,
@@ -98,12 +89,7 @@ impl Store {
                 installed_sql,
                 installed_files_sql,
             ])
-            .await
-            .map_err(db_err)?;
-        let [grants, optouts, plugin_rows, file_rows, installed_rows, installed_files] =
-            <[_; 6]>::try_from(results).map_err(|_| {
-                StorageError::Corrupt("D1 batch returned the wrong number of results".into())
-            })?;
+            .await?;
         let grants: Vec<GrantRow> = grants.results().map_err(db_err)?;
         let optouts: Vec<KeyRow> = optouts.results().map_err(db_err)?;
         let plugin_rows: Vec<PluginRow> = plugin_rows.results().map_err(db_err)?;

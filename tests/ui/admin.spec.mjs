@@ -135,6 +135,7 @@ test("a member never sees the admin navigation and gets 403 from its API", async
   await expect(page.getByText("Admin", { exact: true })).toHaveCount(0);
   await page.goto(`${base()}/admin/users`);
   await expect(page.getByRole("heading", { name: "Admins only" })).toBeVisible();
+  await checkPage(page, "admins-only");
   const r = await page.request.get(`${base()}/api/admin/users`);
   expect(r.status()).toBe(403);
 });

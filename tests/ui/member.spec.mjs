@@ -29,6 +29,10 @@ test("sign in with a token, survive a reload, sign out", async ({ page }) => {
   const cookie = (await page.context().cookies()).find((c) => c.name === "mpe_session");
   expect(cookie.httpOnly).toBe(true);
   expect(cookie.sameSite).toBe("Lax");
+  // An unknown address says so, inside the UI.
+  await page.goto(`${base()}/no/such/page`);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  await checkPage(page, "not-found");
   // A deep link survives a reload.
   await page.goto(`${base()}/store?type=skill`);
   await expect(page.getByRole("heading", { name: "Store" })).toBeVisible();
