@@ -31,6 +31,31 @@ impl Wrangler {
             .map(|d| d.count())
             .unwrap_or(0)
     }
+
+    /// Runs SQL against the server's local D1 (as `wrangler d1 execute`
+    /// does, beside the running server); the rows of its result.
+    pub fn d1(&self, sql: &str) -> Vec<serde_json::Value> {
+        let out = Command::new(repo_root().join("node_modules/.bin/wrangler"))
+            .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
+            .arg(self._state.path())
+            .args(["--command", sql])
+            .current_dir(repo_root())
+            .output()
+            .expect("run wrangler d1 execute");
+        assert!(
+            out.status.success(),
+            "wrangler d1 execute {sql:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "d1 output is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        v[0]["results"].as_array().cloned().unwrap_or_default()
+    }
 }
 
 fn repo_root() -> PathBuf {

@@ -93,7 +93,15 @@ test("the access matrix grants a whole marketplace; effective access explains ea
 test("users, tokens and groups from the admin pages", async ({ page }) => {
   await signIn(page, await newUser(uniq("root"), { isAdmin: true }));
   const name = uniq("newbie");
-  await page.goto(`${base()}/admin/users`);
+  // The Admin menu works from the keyboard.
+  await page.getByText("Admin", { exact: true }).focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("link", { name: "Curated Marketplaces" })).toBeVisible();
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("link", { name: "Users" })).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\/admin\/users$/);
+  await expect(page.getByRole("heading", { name: "Users" })).toBeVisible();
   await page.getByLabel("Username").fill(name);
   await page.getByLabel("Email").fill(`${name}@example.com`);
   await page.getByRole("button", { name: "Create user" }).click();

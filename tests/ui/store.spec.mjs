@@ -108,6 +108,30 @@ test("an owner edits details and a new version, then deletes; others see neither
   expect(cloneFiles(otherToken).files.some((f) => f.includes("fmt-helper"))).toBe(false);
 });
 
+test("warnings in the preview; photos on cards; a video on the entry", async ({ page }) => {
+  const owner = uniq("media");
+  const token = await newUser(owner);
+  await signIn(page, token);
+  await page.goto(`${base()}/store/new`);
+  await page.getByRole("radio", { name: /Agent/ }).check();
+  await dropZip(page, "reviewer.zip", { "reviewer.md": "---\nname: reviewer\ndescription: Reviews\n---\nReview.\n", "README.md": "How to use it\n" });
+  await page.getByRole("button", { name: "Check upload" }).click();
+  await expect(page.getByRole("note")).toContainText("only the agent file `reviewer.md` is served; 1 other file(s) are ignored");
+  // Media: a photo (this site's icon, which the CSP allows) and a video.
+  const photo = `${base()}/favicon.svg`;
+  const form = new FormData();
+  const category = uniq("Media");
+  for (const [k, v] of Object.entries({ type: "skill", name: "with-media", title: "With Media", tagline: "t", description: "d", category, photo_url: photo, video_url: "https://videos.example.com/demo.mp4" })) form.set(k, v);
+  form.set("file", new Blob([zipOf(skillFiles("with-media"))]), "m.zip");
+  const { entity } = await call(token, "POST", "/api/store/entities", form, 201);
+  await page.goto(`${base()}/store?category=${category}`);
+  const img = page.getByRole("list", { name: "Store entries" }).locator("img.photo");
+  await expect(img).toHaveAttribute("src", photo);
+  expect(await img.evaluate((el) => el.complete && el.naturalWidth > 0)).toBe(true);
+  await page.goto(`${base()}/store/${entity.id}`);
+  await expect(page.locator("video.hero-media")).toHaveAttribute("src", "https://videos.example.com/demo.mp4");
+});
+
 test("a filter with no results says what to do next", async ({ page }) => {
   // The owner filter of someone with nothing published is an empty result.
   const nobody = uniq("quiet");
