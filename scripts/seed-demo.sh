@@ -1,7 +1,8 @@
 #!/bin/sh
 # Seeds the local demo catalog once, through the Worker's own admin API:
 # users `admin` (admin) and `dev` (member), group `everyone`, the curated
-# marketplace in demo/marketplace as `demo`, and grants. The `dev` and
+# marketplace in demo/marketplace as `demo`, grants, and two Store entries
+# by dev from demo/store. The `dev` and
 # `admin` users get fixed tokens so the lines printed below always work;
 # they are for local development only and are inserted straight into the
 # local D1.
@@ -36,13 +37,35 @@ else
   api PUT /api/admin/groups/everyone/grants/demo/commit-helper '{"requirement":"available"}' >/dev/null
   api PUT /api/admin/groups/everyone/grants/demo/docs-writer '{"requirement":"available"}' >/dev/null
   api PUT /api/admin/groups/everyone/grants/demo/upstream-example '{"requirement":"available"}' >/dev/null
-  fixed_token() { # username token-id token
-    hash=$(printf %s "$3" | sha256sum | cut -d' ' -f1)
-    npx wrangler d1 execute DB --local --persist-to "$PERSIST" --command \
-      "INSERT OR IGNORE INTO tokens (id, user_id, name, token_sha256, created_at) SELECT '$2', id, 'fixed dev token', '$hash', 0 FROM users WHERE username = '$1'" >/dev/null
+fi
+# The fixed tokens, also on a state seeded before they existed (idempotent).
+fixed_token() { # username token-id token
+  hash=$(printf %s "$3" | sha256sum | cut -d' ' -f1)
+  npx wrangler d1 execute DB --local --persist-to "$PERSIST" --command \
+    "INSERT OR IGNORE INTO tokens (id, user_id, name, token_sha256, created_at) SELECT '$2', id, 'fixed dev token', '$hash', 0 FROM users WHERE username = '$1'" >/dev/null
+}
+fixed_token dev dev-fixed-token "$DEV_PAT"
+fixed_token admin admin-fixed-token "$ADMIN_PAT"
+
+# Two Store entries by dev (demo/store), so the Store has something to show.
+if curl -sS "$BASE/api/store/entities" -H "Authorization: Bearer $DEV_PAT" | grep -q '"total":0'; then
+  publish() { # type name title tagline category folder
+    dir=$(mktemp -d)
+    zip="$dir/entry.zip"
+    python3 -c 'import sys, os, zipfile
+z = zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED)
+for root, _, files in os.walk(sys.argv[2]):
+    for f in files:
+        p = os.path.join(root, f)
+        z.write(p, os.path.relpath(p, sys.argv[2]))
+z.close()' "$zip" "$6"
+    code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$BASE/api/store/entities" -H "Authorization: Bearer $DEV_PAT" \
+      -F "type=$1" -F "name=$2" -F "title=$3" -F "tagline=$4" -F "category=$5" -F "description=$4 (a demo entry from demo/store)." -F "file=@$zip")
+    rm -rf "$dir"
+    [ "$code" = 201 ] || { echo "error: publishing the demo Store entry $2 failed with HTTP $code" >&2; exit 1; }
   }
-  fixed_token dev dev-fixed-token "$DEV_PAT"
-  fixed_token admin admin-fixed-token "$ADMIN_PAT"
+  publish skill pr-summary "PR Summary" "Summarises a pull request for reviewers, riskiest first" "Code review" demo/store/pr-summary
+  publish agent security-reviewer "Security Reviewer" "Reviews changes for injection, secrets and missing checks" "Security" demo/store/security-reviewer
 fi
 HOSTPORT=${BASE#http://}
 printf '\n  Web UI:  %s/\n    sign in as the member dev:  %s\n    or as the admin admin:      %s\n' "$BASE" "$DEV_PAT" "$ADMIN_PAT"
