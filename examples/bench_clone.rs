@@ -1,17 +1,23 @@
 //! Clone benchmark: prints figures side by side, asserts nothing about speed.
 //!
-//! Imports a generated marketplace of ~400 files / ~5 MB into the Worker
-//! under `wrangler dev` (local D1 and R2), grants it to a user, then times,
-//! with the real git CLI (protocol v2, `--depth 1`, as Claude Code clones):
-//! - cold clone: the pack cache was purged, so the Worker assembles the pack
-//!   from the pre-compressed entries in R2 and caches it;
-//! - warm clone: the pack comes from the R2 cache;
-//! - up-to-date `git pull origin HEAD`: only the ref advertisement;
+//! For each corpus (a generated marketplace of about 5 MB / 400 files,
+//! 25 MB / 4,000 files and 100 MB / 10,000 files), imports it into the
+//! Worker under `wrangler dev` (local D1 and R2), grants all of it to a
+//! user, and serves the identical commit from a bare repository through
+//! `git http-backend` (as CGI, one process per request, as web servers run
+//! it). Then times, against both, in one run:
+//! - `ls-refs`: one protocol v2 request, as a raw HTTP POST;
+//! - warm fetch: the pack of a `want` + `deepen 1` fetch, as a raw POST,
+//!   with the pack already cached (Worker);
+//! - cold fetch: the same after purging the pack cache;
+//! - warm and cold clone: `git clone --depth 1` over protocol v2, as Claude
+//!   Code clones;
+//! - up-to-date `git pull origin HEAD`.
 //!
-//! and the same clones and pull against `git http-backend` (run as CGI by a
-//! small server in this program) serving a bare repository with the
-//! identical commit. Run: `cargo run --release --example bench-clone`
-//! (after `scripts/test.sh` or `scripts/setup.sh && scripts/build-worker.sh`).
+//! Run: `cargo run --release --example bench-clone` (after `scripts/test.sh`
+//! or `scripts/setup.sh && scripts/build-worker.sh`). `BENCH_CORPORA=small`
+//! (or a comma list of small, medium, large) picks corpora; `BENCH_RUNS`
+//! sets the runs per figure (default 7).
 
 #[path = "../tests/support/mod.rs"]
 #[allow(unused_imports)]
@@ -26,15 +32,51 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::api::Api;
 use support::archives::{zip_of, FileSpec};
+use support::checks::basic_auth;
 use support::git_cli::{git, TempDir};
+use support::http_client::request;
 use support::wrangler::wrangler;
 
-const RUNS: usize = 7;
-const PLUGINS: usize = 10;
-const FILES_PER_PLUGIN: usize = 40;
+/// A generated marketplace.
+struct Corpus {
+    name: &'static str,
+    plugins: usize,
+    files_per_plugin: usize,
+    /// Mean file size in bytes.
+    mean_size: usize,
+}
 
-/// ~400 files / ~5 MB: markdown and JSON with some incompressible assets.
-fn generated_marketplace() -> Vec<FileSpec> {
+const CORPORA: [Corpus; 3] = [
+    Corpus {
+        name: "small",
+        plugins: 10,
+        files_per_plugin: 40,
+        mean_size: 12_500,
+    },
+    Corpus {
+        name: "medium",
+        plugins: 200,
+        files_per_plugin: 20,
+        mean_size: 6_250,
+    },
+    Corpus {
+        name: "large",
+        plugins: 250,
+        files_per_plugin: 40,
+        mean_size: 10_000,
+    },
+];
+
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(7)
+}
+
+/// Markdown and JSON with one file in eight incompressible, some scripts
+/// executable; deterministic.
+fn generated_marketplace(c: &Corpus) -> Vec<FileSpec> {
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
         x ^= x << 13;
@@ -46,20 +88,20 @@ fn generated_marketplace() -> Vec<FileSpec> {
         "plugin", "skill", "agent", "review", "the", "code", "test", "use", "when", "file", "run",
         "build",
     ];
-    let plugins: Vec<String> = (0..PLUGINS).map(|i| format!("{{\"name\":\"p{i:02}\",\"source\":\"./plugins/p{i:02}\",\"description\":\"generated\"}}")).collect();
+    let plugins: Vec<String> = (0..c.plugins).map(|i| format!("{{\"name\":\"p{i:03}\",\"source\":\"./plugins/p{i:03}\",\"description\":\"generated\"}}")).collect();
     let mut files: Vec<FileSpec> = vec![(
         ".claude-plugin/marketplace.json".into(),
         false,
         format!("{{\"name\":\"bench\",\"plugins\":[{}]}}", plugins.join(",")).into_bytes(),
     )];
-    for p in 0..PLUGINS {
+    for p in 0..c.plugins {
         files.push((
-            format!("plugins/p{p:02}/.claude-plugin/plugin.json"),
+            format!("plugins/p{p:03}/.claude-plugin/plugin.json"),
             false,
-            format!("{{\"name\":\"p{p:02}\",\"version\":\"1.0.0\"}}").into_bytes(),
+            format!("{{\"name\":\"p{p:03}\",\"version\":\"1.0.0\"}}").into_bytes(),
         ));
-        for f in 1..FILES_PER_PLUGIN {
-            let size = 6_000 + (next() % 14_000) as usize;
+        for f in 1..c.files_per_plugin {
+            let size = c.mean_size / 2 + (next() % c.mean_size as u64) as usize;
             let content: Vec<u8> = if f % 8 == 0 {
                 (0..size).map(|_| next() as u8).collect()
             } else {
@@ -71,7 +113,7 @@ fn generated_marketplace() -> Vec<FileSpec> {
                 t
             };
             files.push((
-                format!("plugins/p{p:02}/docs/f{f:02}.md"),
+                format!("plugins/p{p:03}/docs/f{f:02}.md"),
                 f % 13 == 0,
                 content,
             ));
@@ -153,9 +195,9 @@ fn cgi(stream: TcpStream, root: &Path) -> std::io::Result<()> {
     s.flush()
 }
 
-/// Times `f` RUNS times, running the untimed `setup` before each run.
+/// Times `f` once per run, running the untimed `setup` before each.
 fn time_after(setup: impl Fn(), f: impl Fn()) -> Vec<Duration> {
-    (0..RUNS)
+    (0..runs())
         .map(|_| {
             setup();
             let t = Instant::now();
@@ -186,93 +228,205 @@ fn clone_once(url: &str) {
     );
 }
 
-fn fmt(samples: &[Duration]) -> String {
+fn median_ms(samples: &[Duration]) -> f64 {
     let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
     ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    format!("{:>8.1} ms {:>8.1} ms", ms[ms.len() / 2], ms[0])
+    ms[ms.len() / 2]
+}
+
+fn pkt(line: &str) -> Vec<u8> {
+    let mut out = format!("{:04x}", line.len() + 4).into_bytes();
+    out.extend_from_slice(line.as_bytes());
+    out
+}
+
+/// A protocol v2 request body: `command`, capabilities, then arguments.
+fn v2_body(command: &str, args: &[String]) -> Vec<u8> {
+    let mut b = pkt(&format!("command={command}\n"));
+    b.extend(pkt("object-format=sha1\n"));
+    b.extend(b"0001");
+    for a in args {
+        b.extend(pkt(&format!("{a}\n")));
+    }
+    b.extend(b"0000");
+    b
+}
+
+/// One raw v2 POST to `base` + `repo`; checks it succeeded and returns its size.
+fn v2_post(base: &str, repo: &str, auth: Option<&str>, body: &[u8]) -> usize {
+    let mut headers = vec![
+        ("Content-Type", "application/x-git-upload-pack-request"),
+        ("Git-Protocol", "version=2"),
+    ];
+    if let Some(a) = auth {
+        headers.push(("Authorization", a));
+    }
+    let r = request(
+        base,
+        "POST",
+        &format!("{repo}/git-upload-pack"),
+        &headers,
+        body,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.body.len()
+}
+
+/// A git server under test: where it is and how to reach it.
+struct Server<'a> {
+    base: String,
+    repo: &'a str,
+    auth: Option<String>,
+    url: String,
+}
+
+/// The medians of one corpus on one server.
+struct Figures {
+    ls_refs: f64,
+    warm_fetch: f64,
+    cold_fetch: Option<f64>,
+    warm_clone: f64,
+    cold_clone: Option<f64>,
+    pull: f64,
+}
+
+fn measure(s: &Server, commit: &str, purge: Option<&dyn Fn()>) -> Figures {
+    let ls_refs = v2_body(
+        "ls-refs",
+        &[
+            "symrefs".into(),
+            "ref-prefix HEAD".into(),
+            "ref-prefix refs/heads/".into(),
+        ],
+    );
+    let fetch = v2_body(
+        "fetch",
+        &[
+            "thin-pack".into(),
+            "ofs-delta".into(),
+            "deepen 1".into(),
+            format!("want {commit}"),
+            "done".into(),
+        ],
+    );
+    let auth = s.auth.as_deref();
+    let post = |body: &[u8]| {
+        v2_post(&s.base, s.repo, auth, body);
+    };
+    // Warm the cache, and check the answer is a whole pack.
+    let size = v2_post(&s.base, s.repo, auth, &fetch);
+    println!("  ({} answers the fetch with {:.1} MB)", s.repo, size as f64 / 1e6);
+    let pull_dir = TempDir::new("bench-pull");
+    git(
+        pull_dir.path(),
+        &["clone", "-q", "--depth", "1", &s.url, "w"],
+    );
+    let nothing = || {};
+    let purge_or_nothing: &dyn Fn() = purge.unwrap_or(&nothing);
+    Figures {
+        ls_refs: median_ms(&time(|| post(&ls_refs))),
+        warm_fetch: median_ms(&time(|| post(&fetch))),
+        cold_fetch: purge.map(|_| median_ms(&time_after(purge_or_nothing, || post(&fetch)))),
+        warm_clone: median_ms(&time(|| clone_once(&s.url))),
+        cold_clone: purge.map(|_| median_ms(&time_after(purge_or_nothing, || clone_once(&s.url)))),
+        pull: median_ms(&time(|| {
+            git(
+                &pull_dir.path().join("w"),
+                &["pull", "-q", "origin", "HEAD"],
+            );
+        })),
+    }
 }
 
 fn main() {
-    let files = generated_marketplace();
-    let bytes: usize = files.iter().map(|f| f.2.len()).sum();
-    println!("generated marketplace: {} files, {:.1} MB; {RUNS} runs each, git clone --depth 1 over protocol v2\n", files.len(), bytes as f64 / 1e6);
+    let picked: Vec<String> = std::env::var("BENCH_CORPORA")
+        .unwrap_or_else(|_| "small,medium,large".into())
+        .split(',')
+        .map(str::to_owned)
+        .collect();
     let api = Api::new(&wrangler().base);
-    let r = api.import("bench", &zip_of(&files));
-    assert_eq!(r.status, 200, "{}", r.text());
-    let token = api.user_with_token("bench-user");
-    api.group("bench-g", &["bench-user"]);
-    for p in 0..PLUGINS {
-        api.grant("bench-g", "bench", &format!("p{p:02}"), "available");
-    }
-    let url = api.git_url(&token);
-
-    // The baseline: a bare repo with the identical commit behind git http-backend.
-    let root = TempDir::new("bench-backend");
-    let src = TempDir::new("bench-src");
-    git(src.path(), &["clone", "-q", &url, "w"]);
-    git(
-        root.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            src.path().join("w").to_str().unwrap(),
-            "m.git",
-        ],
+    println!("{} runs per figure; medians; protocol v2; wrangler dev (workerd, local D1 and R2) and git http-backend (CGI) on 127.0.0.1\n", runs());
+    println!(
+        "{:<28} {:<22} {:>10} {:>13} {:>7}",
+        "corpus", "request", "Worker", "http-backend", "ratio"
     );
-    let backend = format!("{}/m.git", serve_http_backend(root.path().to_path_buf()));
-
-    let purge = || {
+    for c in CORPORA
+        .iter()
+        .filter(|c| picked.iter().any(|p| p == c.name))
+    {
+        let files = generated_marketplace(c);
+        let bytes: usize = files.iter().map(|f| f.2.len()).sum();
+        let label = format!(
+            "{}: {} files, {:.0} MB",
+            c.name,
+            files.len(),
+            bytes as f64 / 1e6
+        );
+        let slug = format!("bench-{}", c.name);
+        let r = api.import(&slug, &zip_of(&files));
+        if r.status != 200 {
+            println!("{label:<28} import refused: {}", r.text());
+            continue;
+        }
+        let user = format!("{slug}-user");
+        let token = api.user_with_token(&user);
+        api.group(&format!("{slug}-g"), &[&user]);
         api.admin(
-            "POST",
-            "/api/admin/cache/purge",
-            Some(&json!({"all": true})),
+            "PUT",
+            &format!("/api/admin/groups/{slug}-g/grants/{slug}"),
+            Some(&json!({"requirement": "available"})),
             200,
         );
-    };
-    let cold = time_after(purge, || clone_once(&url));
-    let warm = time(|| clone_once(&url));
-    let pull_dir = TempDir::new("bench-pull");
-    git(pull_dir.path(), &["clone", "-q", "--depth", "1", &url, "w"]);
-    let pull = time(|| {
+        let worker = Server {
+            base: api.base.clone(),
+            repo: "/marketplace.git",
+            auth: Some(basic_auth(&token)),
+            url: api.git_url(&token),
+        };
+        let commit = api.info(&token)["commit"].as_str().unwrap().to_string();
+        // The baseline: a bare repo with the identical commit.
+        let root = TempDir::new("bench-backend");
+        let src = TempDir::new("bench-src");
+        git(src.path(), &["clone", "-q", &worker.url, "w"]);
         git(
-            &pull_dir.path().join("w"),
-            &["pull", "-q", "origin", "HEAD"],
+            root.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                src.path().join("w").to_str().unwrap(),
+                "m.git",
+            ],
         );
-    });
-    let b_clone = time(|| clone_once(&backend));
-    let b_pull_dir = TempDir::new("bench-bpull");
-    git(
-        b_pull_dir.path(),
-        &["clone", "-q", "--depth", "1", &backend, "w"],
-    );
-    let b_pull = time(|| {
-        git(
-            &b_pull_dir.path().join("w"),
-            &["pull", "-q", "origin", "HEAD"],
-        );
-    });
-
-    println!("{:<52} {:>11} {:>11}", "", "median", "best");
-    println!(
-        "{:<52} {}",
-        "marketplace-edge, cold clone (pack built from R2)",
-        fmt(&cold)
-    );
-    println!(
-        "{:<52} {}",
-        "marketplace-edge, warm clone (pack cached in R2)",
-        fmt(&warm)
-    );
-    println!("{:<52} {}", "marketplace-edge, up-to-date pull", fmt(&pull));
-    println!("{:<52} {}", "git http-backend (CGI), clone", fmt(&b_clone));
-    println!(
-        "{:<52} {}",
-        "git http-backend (CGI), up-to-date pull",
-        fmt(&b_pull)
-    );
-    println!(
-        "\nwrangler dev (workerd, local D1/R2) and git http-backend on 127.0.0.1; {}",
-        git(Path::new("."), &["--version"])
-    );
+        let backend_base = serve_http_backend(root.path().to_path_buf());
+        let backend = Server {
+            url: format!("{backend_base}/m.git"),
+            base: backend_base,
+            repo: "/m.git",
+            auth: None,
+        };
+        let purge = || {
+            api.admin(
+                "POST",
+                "/api/admin/cache/purge",
+                Some(&json!({"all": true})),
+                200,
+            );
+        };
+        let w = measure(&worker, &commit, Some(&purge));
+        let b = measure(&backend, &commit, None);
+        let row = |what: &str, worker_ms: f64, backend_ms: f64| {
+            println!(
+                "{label:<28} {what:<22} {worker_ms:>7.1} ms {backend_ms:>10.1} ms {:>6.2}x",
+                worker_ms / backend_ms
+            );
+        };
+        row("ls-refs", w.ls_refs, b.ls_refs);
+        row("warm fetch (pack)", w.warm_fetch, b.warm_fetch);
+        row("cold fetch (pack)", w.cold_fetch.unwrap(), b.warm_fetch);
+        row("warm clone", w.warm_clone, b.warm_clone);
+        row("cold clone", w.cold_clone.unwrap(), b.warm_clone);
+        row("up-to-date pull", w.pull, b.pull);
+    }
+    println!("\n{}", git(Path::new("."), &["--version"]).trim());
 }
