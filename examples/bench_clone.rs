@@ -315,7 +315,11 @@ fn measure(s: &Server, commit: &str, purge: Option<&dyn Fn()>) -> Figures {
     };
     // Warm the cache, and check the answer is a whole pack.
     let size = v2_post(&s.base, s.repo, auth, &fetch);
-    println!("  ({} answers the fetch with {:.1} MB)", s.repo, size as f64 / 1e6);
+    println!(
+        "  ({} answers the fetch with {:.1} MB)",
+        s.repo,
+        size as f64 / 1e6
+    );
     let pull_dir = TempDir::new("bench-pull");
     git(
         pull_dir.path(),

@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod demo;
 pub mod git;
 pub mod session;
+pub mod timing;
 
 #[cfg(target_arch = "wasm32")]
 mod http;

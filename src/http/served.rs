@@ -11,9 +11,9 @@ use std::rc::Rc;
 
 use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde_json::json;
-use worker::{ByteStream, Context, Env, Headers, Request, Response};
+use worker::{ByteStream, Context, Env, Headers, Method, Request, Response};
 
-use super::auth::{authenticate, Channel, Principal};
+use super::auth::{authenticate, is_admin_token, Channel, Principal};
 use super::error::{ApiError, ApiResult};
 use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
 use super::pack_stream::stream_and_store;
@@ -21,7 +21,9 @@ use crate::catalog::marketplace::MANIFEST_PATH;
 use crate::catalog::resolve::served_keys;
 use crate::catalog::snapshot::{FileSource, ObjectSource, Origin, ServedPlugin, Snapshot};
 use crate::catalog::store_view::store_plugins;
+use crate::catalog::token::token_hash;
 use crate::catalog::zip_export::{build_zip, ZipFile};
+use crate::credentials::parse_authorization;
 use crate::git::memory::MemoryRepo;
 use crate::git::pack::inflate_entry;
 use crate::git::pack::PackWriter;
@@ -29,7 +31,9 @@ use crate::git::smart_http::{self, GitBody};
 use crate::git::upload_pack::{frame_pack_bytes, PackFramer, PackResponse};
 use crate::storage::blobs::{zip_key, EntryReader};
 use crate::storage::users::UserRow;
+use crate::storage::view::UserView;
 use crate::storage::Store;
+use crate::timing::{CacheLayer, Timing};
 
 /// The served view of a user: their plugins and the snapshot of them.
 pub struct View {
@@ -39,7 +43,11 @@ pub struct View {
 
 /// Resolves and builds a user's view from D1.
 pub async fn load_view(store: &Store, env: &Env, user: &UserRow) -> Result<View, ApiError> {
-    let mut uv = store.user_view(user.id).await?;
+    build_view(env, store.user_view(user.id).await?)
+}
+
+/// Builds the served view from what storage loaded.
+fn build_view(env: &Env, mut uv: UserView) -> Result<View, ApiError> {
     let mut plugins: Vec<ServedPlugin> = served_keys(&uv.entitlements)
         .iter()
         .filter_map(|k| uv.plugins.remove(k))
@@ -69,6 +77,27 @@ async fn served_user(req: &Request, env: &Env, store: &Store) -> Result<UserRow,
     }
 }
 
+/// The caller and their view. A token (Basic or Bearer) is checked in the
+/// same D1 round trip that loads the view; a session or Cloudflare Access
+/// sign-in takes one more.
+async fn served_view(req: &Request, env: &Env, store: &Store) -> Result<(UserRow, View), ApiError> {
+    let header = req.headers().get("Authorization")?;
+    if let Some(cred) = header.as_deref().and_then(parse_authorization) {
+        if is_admin_token(cred.secret(), env) {
+            return Err(ApiError::forbidden(
+                "ADMIN_TOKEN has no marketplace; use a user's token",
+            ));
+        }
+        let Some((user, uv)) = store.user_view_by_token(&token_hash(cred.secret())).await? else {
+            return Err(ApiError::unauthorized().with_challenge());
+        };
+        return Ok((user, build_view(env, uv)?));
+    }
+    let user = served_user(req, env, store).await?;
+    let view = load_view(store, env, &user).await?;
+    Ok((user, view))
+}
+
 /// `/marketplace.git/…`.
 pub async fn git(
     mut req: Request,
@@ -86,19 +115,43 @@ pub async fn git(
     if is_push {
         return text(403, "push is not supported: this marketplace is read-only");
     }
-    let user = served_user(&req, env, store).await?;
-    let incoming = IncomingGit::read(&mut req, rel).await?;
-    // The v2 capability advertisement lists no refs: answer it without D1.
-    if incoming.is_v2_advertisement() {
+    // A GET has no body to read; a POST's is read once the caller is known.
+    let early = if req.method() == Method::Get {
+        Some(IncomingGit::read(&mut req, rel).await?)
+    } else {
+        None
+    };
+    if let Some(incoming) = early.as_ref().filter(|i| i.is_v2_advertisement()) {
+        // The v2 capability advertisement is the same for everyone and lists
+        // no refs: it needs credentials present (so git sends them from the
+        // start) but not checked: the next request checks them with the view.
+        if req.headers().get("Authorization")?.is_none() {
+            served_user(&req, env, store).await?;
+        }
         let resp = smart_http::handle(&incoming.request(), &MemoryRepo::new(), &SERVER);
         if let GitBody::Bytes(b) = resp.body {
-            return git_bytes(resp.status, resp.content_type, b);
+            return timed(
+                git_bytes(resp.status, resp.content_type, b)?,
+                store,
+                None,
+                None,
+            );
         }
     }
-    let view = load_view(store, env, &user).await?;
+    let started = clock_ms();
+    let (_user, view) = served_view(&req, env, store).await?;
+    let incoming = match early {
+        Some(incoming) => incoming,
+        None => IncomingGit::read(&mut req, rel).await?,
+    };
     let resp = smart_http::handle(&incoming.request(), &view.snapshot, &SERVER);
     match resp.body {
-        GitBody::Bytes(b) => git_bytes(resp.status, resp.content_type, b),
+        GitBody::Bytes(b) => timed(
+            git_bytes(resp.status, resp.content_type, b)?,
+            store,
+            None,
+            None,
+        ),
         // A whole-snapshot fetch (every clone): stream the cached pack from
         // R2, or on a miss stream it while storing it.
         GitBody::Pack(p) if p.objects.len() == view.snapshot.object_count() => {
@@ -109,18 +162,55 @@ pub async fn git(
                     ctx.wait_until(async move {
                         let _ = touch.touch_snapshot(&etag).await;
                     });
-                    Ok(Response::from_stream(framed_stream(&p, stream))?
-                        .with_headers(git_headers(resp.content_type)?))
+                    let resp = Response::from_stream(framed_stream(&p, stream))?
+                        .with_headers(git_headers(resp.content_type)?);
+                    timed(resp, store, Some(CacheLayer::R2), None)
                 }
-                None => stream_and_store(ctx, env, view, &p, resp.content_type),
+                None => timed(
+                    stream_and_store(ctx, env, view, &p, resp.content_type)?,
+                    store,
+                    Some(CacheLayer::Built),
+                    None,
+                ),
             }
         }
-        GitBody::Pack(p) => git_bytes(
-            resp.status,
-            resp.content_type,
-            partial_pack(store, &view, &p).await?,
-        ),
+        GitBody::Pack(p) => {
+            let body = partial_pack(store, &view, &p).await?;
+            let build = clock_ms() - started;
+            timed(
+                git_bytes(resp.status, resp.content_type, body)?,
+                store,
+                Some(CacheLayer::Built),
+                Some(build),
+            )
+        }
     }
+}
+
+/// Milliseconds on the isolate's clock. Workers advance it only across
+/// I/O, so a `build` duration covers the I/O a build waited for.
+fn clock_ms() -> f64 {
+    worker::Date::now().as_millis() as f64
+}
+
+/// Adds `Server-Timing`: the round trips `store` made before the response
+/// (a streamed miss reads its entries after), the layer that answered, and
+/// the build time.
+fn timed(
+    mut resp: Response,
+    store: &Store,
+    layer: Option<CacheLayer>,
+    build_ms: Option<f64>,
+) -> ApiResult {
+    let (d1, r2) = store.trips();
+    let timing = Timing {
+        d1,
+        r2,
+        layer,
+        build_ms,
+    };
+    resp.headers_mut().set("Server-Timing", &timing.header())?;
+    Ok(resp)
 }
 
 /// `p`'s head, the pack chunks from `pack` framed as `p` asks, then its tail.
@@ -176,8 +266,7 @@ async fn assemble_pack(
 
 /// `GET /marketplace/info`: the view's ETag, commit and plugins.
 pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
-    let user = served_user(&req, env, store).await?;
-    let view = load_view(store, env, &user).await?;
+    let (_, view) = served_view(&req, env, store).await?;
     let plugins: Vec<_> = view
         .plugins
         .iter()
@@ -203,23 +292,29 @@ pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
 /// `GET /marketplace.zip`: the same tree as a deterministic ZIP, with the
 /// view's ETag as a strong `ETag` (so `If-None-Match` gives 304).
 pub async fn zip(req: Request, env: &Env, store: &Store) -> ApiResult {
-    let user = served_user(&req, env, store).await?;
-    let view = load_view(store, env, &user).await?;
+    let (_, view) = served_view(&req, env, store).await?;
     let etag = format!("\"{}\"", view.snapshot.etag);
     let headers = Headers::new();
     headers.set("ETag", &etag)?;
     headers.set("Cache-Control", "private, no-cache")?;
     let inm = req.headers().get("If-None-Match")?;
     if inm.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
-        return Ok(Response::empty()?.with_status(304).with_headers(headers));
+        return timed(
+            Response::empty()?.with_status(304).with_headers(headers),
+            store,
+            None,
+            None,
+        );
     }
     let key = zip_key(&view.snapshot.etag);
-    let bytes = match store.get_object(&key).await? {
-        Some(b) => b,
+    let started = clock_ms();
+    let (bytes, layer, build) = match store.get_object(&key).await? {
+        Some(b) => (b, CacheLayer::R2, None),
         None => {
             let b = build_view_zip(store, &view).await?;
+            let build = clock_ms() - started;
             store.put_object(&key, b.clone()).await?;
-            b
+            (b, CacheLayer::Built, Some(build))
         }
     };
     headers.set("Content-Type", "application/zip")?;
@@ -227,7 +322,12 @@ pub async fn zip(req: Request, env: &Env, store: &Store) -> ApiResult {
         "Content-Disposition",
         "attachment; filename=\"marketplace.zip\"",
     )?;
-    Ok(Response::from_bytes(bytes)?.with_headers(headers))
+    timed(
+        Response::from_bytes(bytes)?.with_headers(headers),
+        store,
+        Some(layer),
+        build,
+    )
 }
 
 /// Builds the ZIP from the manifest and the plugins' files (entries inflated).

@@ -185,20 +185,12 @@ impl Store {
         slug: &str,
         req: Requirement,
     ) -> StoreResult<usize> {
-        let res = self
-            .stmt(
-                "INSERT INTO grants (group_id, marketplace, plugin, requirement) SELECT ?1, marketplace, name, ?3 FROM plugins WHERE marketplace = ?2 \
-                 ON CONFLICT(group_id, marketplace, plugin) DO UPDATE SET requirement = excluded.requirement",
-                &[n(group_id), s(slug), s(req.as_str())],
-            )?
-            .run()
-            .await
-            .map_err(db_err)?;
-        Ok(res
-            .meta()
-            .map_err(db_err)?
-            .and_then(|m| m.changes)
-            .unwrap_or(0))
+        self.count_changed(
+            "INSERT INTO grants (group_id, marketplace, plugin, requirement) SELECT ?1, marketplace, name, ?3 FROM plugins WHERE marketplace = ?2 \
+             ON CONFLICT(group_id, marketplace, plugin) DO UPDATE SET requirement = excluded.requirement",
+            &[n(group_id), s(slug), s(req.as_str())],
+        )
+        .await
     }
 
     /// Revokes every grant of a marketplace's plugins to a group (dropping
@@ -206,8 +198,7 @@ impl Store {
     /// does); how many grants went.
     pub async fn revoke_marketplace(&self, group_id: i64, slug: &str) -> StoreResult<usize> {
         let results = self
-            .db
-            .batch(vec![
+            .batch_all(vec![
                 self.stmt(
                     "DELETE FROM grants WHERE group_id = ?1 AND marketplace = ?2",
                     &[n(group_id), s(slug)],

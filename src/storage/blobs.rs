@@ -68,9 +68,7 @@ const CACHE_PREFIXES: [&str; 2] = ["packs/", "zips/"];
 impl Store {
     /// Writes an R2 object.
     pub async fn put_object(&self, key: &str, bytes: Vec<u8>) -> StoreResult<()> {
-        self.bucket
-            .put(key, bytes)
-            .execute()
+        self.r2(self.bucket.put(key, bytes).execute())
             .await
             .map_err(r2_err)?;
         Ok(())
@@ -78,21 +76,23 @@ impl Store {
 
     /// A whole R2 object, if present.
     pub async fn get_object(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        match self.bucket.get(key).execute().await.map_err(r2_err)? {
-            None => Ok(None),
-            Some(obj) => match obj.body() {
-                Some(body) => Ok(Some(body.bytes().await.map_err(r2_err)?)),
-                None => Ok(Some(Vec::new())),
-            },
-        }
+        // One round trip: the body streams in on the same request.
+        self.r2(async {
+            match self.bucket.get(key).execute().await.map_err(r2_err)? {
+                None => Ok(None),
+                Some(obj) => match obj.body() {
+                    Some(body) => Ok(Some(body.bytes().await.map_err(r2_err)?)),
+                    None => Ok(Some(Vec::new())),
+                },
+            }
+        })
+        .await
     }
 
     /// The cached pack for `etag` as a byte stream, if any.
     pub async fn cached_pack_stream(&self, etag: &Etag) -> StoreResult<Option<worker::ByteStream>> {
         match self
-            .bucket
-            .get(pack_key(etag))
-            .execute()
+            .r2(self.bucket.get(pack_key(etag)).execute())
             .await
             .map_err(r2_err)?
         {

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{db_err, file_rows_from_json, file_rows_json, n, now, r2_err, s, Store, StoreResult};
+use super::{db_err, file_rows_from_json, file_rows_json, n, now, s, Store, StoreResult};
 use crate::catalog::ingest::IngestedFiles;
 use crate::catalog::marketplace::ImportedPlugin;
 use crate::catalog::resolve::Requirement;
@@ -44,11 +44,8 @@ impl Store {
     ) -> StoreResult<()> {
         for (_, ingested) in plugins {
             if let Some(i) = ingested {
-                self.bucket
-                    .put(i.entries_key.clone(), i.entries.clone())
-                    .execute()
-                    .await
-                    .map_err(r2_err)?;
+                self.put_object(&i.entries_key.clone(), i.entries.clone())
+                    .await?;
             }
         }
         let disabled: Vec<String> = self
@@ -97,7 +94,7 @@ impl Store {
                 )?);
             }
         }
-        self.db.batch(batch).await.map_err(db_err)?;
+        self.batch_all(batch).await.map_err(db_err)?;
         Ok(())
     }
 
@@ -129,8 +126,7 @@ impl Store {
     /// Deletes a marketplace and its plugins; whether it existed.
     pub async fn delete_marketplace(&self, slug: &str) -> StoreResult<bool> {
         let results = self
-            .db
-            .batch(vec![
+            .batch_all(vec![
                 self.stmt(
                     "DELETE FROM plugin_files WHERE marketplace = ?1",
                     &[s(slug)],
@@ -189,8 +185,7 @@ impl Store {
     /// any more, every opt-out of it goes too, so a re-grant starts enabled.
     pub async fn delete_grant(&self, group_id: i64, slug: &str, plugin: &str) -> StoreResult<bool> {
         let results = self
-            .db
-            .batch(vec![
+            .batch_all(vec![
                 self.stmt(
                     "DELETE FROM grants WHERE group_id = ?1 AND marketplace = ?2 AND plugin = ?3",
                     &[n(group_id), s(slug), s(plugin)],

@@ -9,11 +9,15 @@ pub mod store;
 pub mod users;
 pub mod view;
 
+use std::cell::Cell;
+use std::future::Future;
+
 use serde::de::DeserializeOwned;
 
 use crate::catalog::names::PluginKey;
 use crate::catalog::snapshot::{EntryRef, FileSource, ServedFile};
 use crate::git::{ObjectId, RepoPath};
+use crate::timing::Trips;
 use wasm_bindgen::JsValue;
 use worker::{Bucket, D1Database, D1PreparedStatement, Env};
 
@@ -41,10 +45,18 @@ pub(crate) fn r2_err(e: worker::Error) -> StorageError {
     StorageError::Bucket(e.to_string())
 }
 
-/// The D1 database and R2 bucket of this deployment.
+/// The D1 database and R2 bucket of this deployment, and the round trips
+/// made through them so far (for `Server-Timing`).
 pub struct Store {
     pub db: D1Database,
     pub bucket: Bucket,
+    d1_trips: Cell<Trips>,
+    r2_trips: Cell<Trips>,
+}
+
+/// Milliseconds on the isolate's clock (which advances across I/O).
+fn clock_ms() -> f64 {
+    worker::Date::now().as_millis() as f64
 }
 
 impl Store {
@@ -53,7 +65,34 @@ impl Store {
         Ok(Store {
             db: env.d1("DB").map_err(db_err)?,
             bucket: env.bucket("BUCKET").map_err(r2_err)?,
+            d1_trips: Cell::new(Trips::default()),
+            r2_trips: Cell::new(Trips::default()),
         })
+    }
+
+    /// The D1 and R2 round trips made through this handle so far.
+    pub fn trips(&self) -> (Trips, Trips) {
+        (self.d1_trips.get(), self.r2_trips.get())
+    }
+
+    /// Awaits one D1 round trip, counting it.
+    pub(crate) async fn d1<T>(&self, call: impl Future<Output = T>) -> T {
+        let start = clock_ms();
+        let out = call.await;
+        let mut t = self.d1_trips.get();
+        t.add(clock_ms() - start);
+        self.d1_trips.set(t);
+        out
+    }
+
+    /// Awaits one R2 round trip, counting it.
+    pub(crate) async fn r2<T>(&self, call: impl Future<Output = T>) -> T {
+        let start = clock_ms();
+        let out = call.await;
+        let mut t = self.r2_trips.get();
+        t.add(clock_ms() - start);
+        self.r2_trips.set(t);
+        out
     }
 
     /// Prepares `sql` with `args`.
@@ -67,8 +106,7 @@ impl Store {
         sql: &str,
         args: &[JsValue],
     ) -> StoreResult<Vec<T>> {
-        self.stmt(sql, args)?
-            .all()
+        self.d1(self.stmt(sql, args)?.all())
             .await
             .map_err(db_err)?
             .results()
@@ -81,13 +119,23 @@ impl Store {
         sql: &str,
         args: &[JsValue],
     ) -> StoreResult<Option<T>> {
-        self.stmt(sql, args)?.first(None).await.map_err(db_err)
+        self.d1(self.stmt(sql, args)?.first(None))
+            .await
+            .map_err(db_err)
     }
 
     /// Runs a statement.
     pub(crate) async fn exec(&self, sql: &str, args: &[JsValue]) -> StoreResult<()> {
-        self.stmt(sql, args)?.run().await.map_err(db_err)?;
+        self.d1(self.stmt(sql, args)?.run()).await.map_err(db_err)?;
         Ok(())
+    }
+
+    /// Runs statements in one D1 round trip (atomically); their results.
+    pub(crate) async fn batch_all(
+        &self,
+        statements: Vec<D1PreparedStatement>,
+    ) -> worker::Result<Vec<worker::D1Result>> {
+        self.d1(self.db.batch(statements)).await
     }
 
     /// Runs `N` statements in one D1 round trip; their results in order.
@@ -95,21 +143,25 @@ impl Store {
         &self,
         statements: Vec<D1PreparedStatement>,
     ) -> StoreResult<[worker::D1Result; N]> {
-        let results = self.db.batch(statements).await.map_err(db_err)?;
+        let results = self.batch_all(statements).await.map_err(db_err)?;
         <[_; N]>::try_from(results).map_err(|_| {
             StorageError::Corrupt("D1 batch returned the wrong number of results".into())
         })
     }
 
-    /// Runs a statement; whether it changed any row.
-    pub(crate) async fn changed(&self, sql: &str, args: &[JsValue]) -> StoreResult<bool> {
-        let res = self.stmt(sql, args)?.run().await.map_err(db_err)?;
+    /// Runs a statement; how many rows it changed.
+    pub(crate) async fn count_changed(&self, sql: &str, args: &[JsValue]) -> StoreResult<usize> {
+        let res = self.d1(self.stmt(sql, args)?.run()).await.map_err(db_err)?;
         Ok(res
             .meta()
             .map_err(db_err)?
             .and_then(|m| m.changes)
-            .unwrap_or(0)
-            > 0)
+            .unwrap_or(0))
+    }
+
+    /// Runs a statement; whether it changed any row.
+    pub(crate) async fn changed(&self, sql: &str, args: &[JsValue]) -> StoreResult<bool> {
+        Ok(self.count_changed(sql, args).await? > 0)
     }
 }
 

@@ -95,18 +95,10 @@ impl Store {
 
     /// Drops expired sessions and those of revoked tokens; how many.
     pub async fn gc_sessions(&self) -> StoreResult<usize> {
-        let res = self
-            .stmt(
-                "DELETE FROM sessions WHERE expires_at <= ?1 OR token_id IN (SELECT id FROM tokens WHERE revoked_at IS NOT NULL)",
-                &[n(now())],
-            )?
-            .run()
-            .await
-            .map_err(super::db_err)?;
-        Ok(res
-            .meta()
-            .map_err(super::db_err)?
-            .and_then(|m| m.changes)
-            .unwrap_or(0))
+        self.count_changed(
+            "DELETE FROM sessions WHERE expires_at <= ?1 OR token_id IN (SELECT id FROM tokens WHERE revoked_at IS NOT NULL)",
+            &[n(now())],
+        )
+        .await
     }
 }

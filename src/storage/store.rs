@@ -6,8 +6,8 @@ use wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
 
 use super::{
-    db_err, file_rows_from_json, file_rows_json, is_unique_violation, n, now, r2_err, s,
-    served_file, StorageError, Store, StoreResult,
+    db_err, file_rows_from_json, file_rows_json, is_unique_violation, n, now, s, served_file,
+    StorageError, Store, StoreResult,
 };
 use crate::catalog::ingest::IngestedFiles;
 use crate::catalog::snapshot::ServedFile;
@@ -104,11 +104,8 @@ impl Store {
         files: &IngestedFiles,
         docs: &[(String, Vec<u8>)],
     ) -> StoreResult<EntityRow> {
-        self.bucket
-            .put(files.entries_key.clone(), files.entries.clone())
-            .execute()
-            .await
-            .map_err(r2_err)?;
+        self.put_object(&files.entries_key.clone(), files.entries.clone())
+            .await?;
         let t = now();
         let mut batch = vec![
             self.stmt(
@@ -131,7 +128,7 @@ impl Store {
                 &[s(&meta.served_name), s(name), s(&String::from_utf8_lossy(content))],
             )?);
         }
-        match self.db.batch(batch).await {
+        match self.batch_all(batch).await {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
                 return Err(StorageError::Conflict(format!(
@@ -152,11 +149,8 @@ impl Store {
 
     /// Replaces an entity's files with a new version (version + 1).
     pub async fn replace_entity_files(&self, id: i64, files: &IngestedFiles) -> StoreResult<()> {
-        self.bucket
-            .put(files.entries_key.clone(), files.entries.clone())
-            .execute()
-            .await
-            .map_err(r2_err)?;
+        self.put_object(&files.entries_key.clone(), files.entries.clone())
+            .await?;
         self.db
             .batch(vec![
                 self.stmt("DELETE FROM store_files WHERE entity_id = ?1", &[n(id)])?,
@@ -301,13 +295,15 @@ impl Store {
     /// for batching with the rest of the view.
     pub(crate) fn installed_statements(
         &self,
-        user_id: i64,
+        uid_sql: &str,
+        uid: &JsValue,
     ) -> StoreResult<[D1PreparedStatement; 2]> {
+        let arg = [uid.clone()];
         Ok([
-            self.stmt(&format!("{ENTITY_SELECT} WHERE e.id IN (SELECT entity_id FROM store_installs WHERE user_id = ?1) ORDER BY e.id"), &[n(user_id)])?,
+            self.stmt(&format!("{ENTITY_SELECT} WHERE e.id IN (SELECT entity_id FROM store_installs WHERE user_id = {uid_sql}) ORDER BY e.id"), &arg)?,
             self.stmt(
-                "SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id WHERE i.user_id = ?1 ORDER BY f.entity_id, f.path",
-                &[n(user_id)],
+                &format!("SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id WHERE i.user_id = {uid_sql} ORDER BY f.entity_id, f.path"),
+                &arg,
             )?,
         ])
     }

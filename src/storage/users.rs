@@ -32,7 +32,7 @@ pub struct GroupRow {
     pub created_at: i64,
 }
 
-const USER_COLS: &str = "id, username, email, is_admin, created_at";
+pub(crate) const USER_COLS: &str = "id, username, email, is_admin, created_at";
 
 impl Store {
     /// Creates a user; `Conflict` if the username is taken.

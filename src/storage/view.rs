@@ -7,15 +7,37 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::Deserialize;
 
 use super::store::{assemble_installed, EntityRow, StoreFileRow};
-use super::{db_err, key, n, served_file, StorageError, Store, StoreResult};
+use super::users::{UserRow, USER_COLS};
+use super::{db_err, key, n, s, served_file, StorageError, Store, StoreResult};
 use crate::catalog::names::PluginKey;
 use crate::catalog::resolve::{entitlements, Entitlement, Grant, Requirement};
 use crate::catalog::snapshot::{Origin, ServedFile, ServedPlugin};
 use crate::catalog::store_view::InstalledEntity;
 
-/// Plugins granted to the user through any of their groups.
+/// Plugins granted to the user `{uid}` through any of their groups.
 const GRANTED: &str = "EXISTS (SELECT 1 FROM grants g JOIN group_members m ON m.group_id = g.group_id \
-                       WHERE m.user_id = ?1 AND g.marketplace = {t}.marketplace AND g.plugin = {t}.{col})";
+                       WHERE m.user_id = {uid} AND g.marketplace = {t}.marketplace AND g.plugin = {t}.{col})";
+
+/// Whose view to load: a user by id, or the owner of an unrevoked token by
+/// its hash (so a git request's token check and view share one round trip).
+#[derive(Debug, Clone, Copy)]
+pub enum Viewer<'a> {
+    Id(i64),
+    TokenHash(&'a str),
+}
+
+impl Viewer<'_> {
+    /// The SQL naming the user id (bound as `?1`) and its argument.
+    fn sql(&self) -> (&'static str, wasm_bindgen::JsValue) {
+        match self {
+            Viewer::Id(id) => ("?1", n(*id)),
+            Viewer::TokenHash(hash) => (
+                "(SELECT user_id FROM tokens WHERE token_sha256 = ?1 AND revoked_at IS NULL)",
+                s(hash),
+            ),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 struct GrantRow {
@@ -69,27 +91,48 @@ impl Store {
     /// Loads, in one D1 round trip, a user's grants, opt-outs, granted
     /// plugins with their files, and Store installs with theirs.
     pub async fn user_view(&self, user_id: i64) -> StoreResult<UserView> {
-        let uid = [n(user_id)];
+        Ok(self.view_of(Viewer::Id(user_id)).await?.1)
+    }
+
+    /// The owner of an unrevoked token and their view, in one D1 round
+    /// trip; `None` when the token matches nobody.
+    pub async fn user_view_by_token(&self, hash: &str) -> StoreResult<Option<(UserRow, UserView)>> {
+        let (user, view) = self.view_of(Viewer::TokenHash(hash)).await?;
+        Ok(user.map(|u| (u, view)))
+    }
+
+    /// The viewer's user row (if any) and view, in one batch.
+    async fn view_of(&self, viewer: Viewer<'_>) -> StoreResult<(Option<UserRow>, UserView)> {
+        let (uid_sql, arg) = viewer.sql();
+        let uid = [arg];
+        let granted = |t: &str, col: &str| {
+            GRANTED
+                .replace("{uid}", uid_sql)
+                .replace("{t}", t)
+                .replace("{col}", col)
+        };
         let plugin_sql = format!(
             "SELECT marketplace, name, manifest_name, version, entry_json, external, entries_key, admin_disabled FROM plugins p WHERE {}",
-            GRANTED.replace("{t}", "p").replace("{col}", "name")
+            granted("p", "name")
         );
         let file_sql = format!(
             "SELECT marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len FROM plugin_files f WHERE {} ORDER BY marketplace, plugin, path",
-            GRANTED.replace("{t}", "f").replace("{col}", "plugin")
+            granted("f", "plugin")
         );
-        let [installed_sql, installed_files_sql] = self.installed_statements(user_id)?;
+        let [installed_sql, installed_files_sql] = self.installed_statements(uid_sql, &uid[0])?;
         // One round trip for the whole view: D1 runs a batch as one request.
-        let [grants, optouts, plugin_rows, file_rows, installed_rows, installed_files] = self
+        let [user, grants, optouts, plugin_rows, file_rows, installed_rows, installed_files] = self
             .batch(vec![
-                self.stmt("SELECT g.marketplace, g.plugin, g.requirement FROM grants g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = ?1", &uid)?,
-                self.stmt("SELECT marketplace, plugin FROM optouts WHERE user_id = ?1", &uid)?,
+                self.stmt(&format!("SELECT {USER_COLS} FROM users WHERE id = {uid_sql}"), &uid)?,
+                self.stmt(&format!("SELECT g.marketplace, g.plugin, g.requirement FROM grants g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = {uid_sql}"), &uid)?,
+                self.stmt(&format!("SELECT marketplace, plugin FROM optouts WHERE user_id = {uid_sql}"), &uid)?,
                 self.stmt(&plugin_sql, &uid)?,
                 self.stmt(&file_sql, &uid)?,
                 installed_sql,
                 installed_files_sql,
             ])
             .await?;
+        let user: Option<UserRow> = user.results().map_err(db_err)?.into_iter().next();
         let grants: Vec<GrantRow> = grants.results().map_err(db_err)?;
         let optouts: Vec<KeyRow> = optouts.results().map_err(db_err)?;
         let plugin_rows: Vec<PluginRow> = plugin_rows.results().map_err(db_err)?;
@@ -159,11 +202,14 @@ impl Store {
                 },
             );
         }
-        Ok(UserView {
-            entitlements: entitlements(&grants, &optouts, &disabled),
-            plugins,
-            installed_rows,
-            installed,
-        })
+        Ok((
+            user,
+            UserView {
+                entitlements: entitlements(&grants, &optouts, &disabled),
+                plugins,
+                installed_rows,
+                installed,
+            },
+        ))
     }
 }

@@ -1,0 +1,180 @@
+//! End to end under `wrangler dev`: `Server-Timing` on git and ZIP
+//! responses reports the D1 and R2 round trips each request made and the
+//! cache layer that answered, so these tests can hold the hot path to its
+//! budget: `ls-refs` costs one D1 round trip (the token check and the view
+//! share it), the v2 capability advertisement none, and a warm fetch one R2
+//! read.
+
+mod support;
+
+use serde_json::json;
+use support::api::Api;
+use support::checks::basic_auth;
+use support::http_client::{request, RawResponse};
+use support::wrangler::wrangler;
+
+fn pkt(line: &str) -> Vec<u8> {
+    let mut out = format!("{:04x}", line.len() + 4).into_bytes();
+    out.extend_from_slice(line.as_bytes());
+    out
+}
+
+fn v2(command: &str, args: &[String]) -> Vec<u8> {
+    let mut b = pkt(&format!("command={command}\n"));
+    b.extend(pkt("object-format=sha1\n"));
+    b.extend(b"0001");
+    for a in args {
+        b.extend(pkt(&format!("{a}\n")));
+    }
+    b.extend(b"0000");
+    b
+}
+
+fn post(auth: &str, body: &[u8]) -> RawResponse {
+    let r = request(
+        &wrangler().base,
+        "POST",
+        "/marketplace.git/git-upload-pack",
+        &[
+            ("Authorization", auth),
+            ("Content-Type", "application/x-git-upload-pack-request"),
+            ("Git-Protocol", "version=2"),
+        ],
+        body,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    r
+}
+
+/// `(d1 count, r2 count, cache layer)` from a response's `Server-Timing`.
+fn timing(r: &RawResponse) -> (u32, u32, Option<String>) {
+    let h = r
+        .header("server-timing")
+        .unwrap_or_else(|| panic!("no Server-Timing on a {} response", r.status))
+        .to_string();
+    let count = |name: &str| -> u32 {
+        h.split(',')
+            .map(str::trim)
+            .find(|m| m.starts_with(&format!("{name};")))
+            .and_then(|m| m.split(';').find_map(|p| p.strip_prefix("count=")))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} count in {h}"))
+    };
+    let layer = h
+        .split(',')
+        .map(str::trim)
+        .find_map(|m| m.strip_prefix("cache;desc="))
+        .map(str::to_owned);
+    (count("d1"), count("r2"), layer)
+}
+
+/// The pack inside a side-band response (channel 1 only).
+fn pack_bytes(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut in_pack = false;
+    while i + 4 <= body.len() {
+        let len = usize::from_str_radix(std::str::from_utf8(&body[i..i + 4]).unwrap(), 16).unwrap();
+        if len < 4 {
+            i += 4;
+            continue;
+        }
+        let data = &body[i + 4..i + len];
+        if data == b"packfile\n" {
+            in_pack = true;
+        } else if in_pack && data[0] == 1 {
+            out.extend_from_slice(&data[1..]);
+        }
+        i += len;
+    }
+    out
+}
+
+#[test]
+fn round_trips_and_cache_layers_are_reported() {
+    let api = Api::new(&wrangler().base);
+    let token = api.scenario("timing", &[("alpha", "available"), ("beta", "required")]);
+    let auth = basic_auth(&token);
+    let commit = api.info(&token)["commit"].as_str().unwrap().to_string();
+
+    // The capability advertisement touches neither D1 nor R2.
+    let r = request(
+        &wrangler().base,
+        "GET",
+        "/marketplace.git/info/refs?service=git-upload-pack",
+        &[("Authorization", &auth), ("Git-Protocol", "version=2")],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(timing(&r), (0, 0, None));
+
+    // ls-refs: one D1 round trip for the token and the whole view, no R2.
+    let r = post(
+        &auth,
+        &v2("ls-refs", &["symrefs".into(), "ref-prefix HEAD".into()]),
+    );
+    assert!(r.text().contains(&commit), "{}", r.text());
+    assert_eq!(timing(&r), (1, 0, None));
+
+    // A v0 advertisement costs the same.
+    let r = request(
+        &wrangler().base,
+        "GET",
+        "/marketplace.git/info/refs?service=git-upload-pack",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(timing(&r), (1, 0, None));
+
+    // A fetch: built on a miss, then served from the R2 copy.
+    api.admin(
+        "POST",
+        "/api/admin/cache/purge",
+        Some(&json!({"all": true})),
+        200,
+    );
+    let fetch = v2(
+        "fetch",
+        &[
+            "ofs-delta".into(),
+            "deepen 1".into(),
+            format!("want {commit}"),
+            "done".into(),
+        ],
+    );
+    let built = post(&auth, &fetch);
+    let (d1, _, layer) = timing(&built);
+    assert_eq!((d1, layer.as_deref()), (1, Some("built")));
+    let mut warm = post(&auth, &fetch);
+    for _ in 0..20 {
+        if timing(&warm).2.as_deref() == Some("r2") {
+            break;
+        }
+        // The miss's upload to R2 may still be finishing.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        warm = post(&auth, &fetch);
+    }
+    assert_eq!(timing(&warm), (1, 1, Some("r2".into())));
+    assert_eq!(
+        pack_bytes(&warm.body),
+        pack_bytes(&built.body),
+        "the cached pack is the built one"
+    );
+
+    // The ZIP: built once, then read from R2; If-None-Match answers from D1.
+    let zip = |extra: &[(&str, &str)]| {
+        let mut h = vec![("Authorization", auth.as_str())];
+        h.extend_from_slice(extra);
+        request(&wrangler().base, "GET", "/marketplace.zip", &h, b"")
+    };
+    let first = zip(&[]);
+    assert_eq!(first.status, 200);
+    assert_eq!(timing(&first).2.as_deref(), Some("built"));
+    let second = zip(&[]);
+    assert_eq!(timing(&second), (1, 1, Some("r2".into())));
+    assert_eq!(first.body, second.body);
+    let etag = second.header("etag").unwrap().to_string();
+    let not_modified = zip(&[("If-None-Match", &etag)]);
+    assert_eq!(not_modified.status, 304);
+    assert_eq!(timing(&not_modified), (1, 0, None));
+}
