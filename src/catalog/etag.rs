@@ -3,10 +3,12 @@
 //! Invariant: two views have the same ETag exactly when they would produce
 //! the same tree (up to SHA-256 collisions). It hashes a canonical JSON
 //! (object keys sorted, no whitespace) of the marketplace name and, per
-//! served plugin in order, its directory, version, upstream entry and files.
-//! DESIGN.md's formula covers directory, version and files; the entry and the
-//! name are added because they also change the served `marketplace.json`,
-//! and a cached pack must never outlive the tree it was built for.
+//! served plugin in order, its directory, version, upstream entry and the
+//! digest of its files (`summary::files_digest`, computed once at import).
+//! DESIGN.md's formula lists every file; the per-plugin digest stands for
+//! that list so the ETag comes from plugin rows alone (format 2). The entry
+//! and the name are included because they also change the served
+//! `marketplace.json`, and a cached pack must never outlive its tree.
 
 use std::fmt;
 
@@ -14,7 +16,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 /// Version of the canonical form; bump it when the tree layout changes.
-pub const ETAG_FORMAT: u32 = 1;
+pub const ETAG_FORMAT: u32 = 2;
 
 /// A view's content ETag: 16 lowercase hex digits.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,25 +54,15 @@ pub struct EtagPlugin<'a> {
     pub dir: &'a str,
     pub version: Option<&'a str>,
     pub entry: &'a Value,
-    /// (path, sha256 hex, exec) in path order.
-    pub files: Vec<(&'a str, &'a str, bool)>,
+    /// The digest of its files; `None` for a catalog-only plugin.
+    pub digest: Option<&'a str>,
 }
 
 /// Computes the ETag over the canonical JSON.
 pub fn compute_etag(marketplace_name: &str, plugins: &[EtagPlugin<'_>]) -> Etag {
     let plugins: Vec<Value> = plugins
         .iter()
-        .map(|p| {
-            json!([
-                p.dir,
-                p.version,
-                p.entry,
-                p.files
-                    .iter()
-                    .map(|(path, sha, exec)| json!([path, sha, exec]))
-                    .collect::<Vec<_>>()
-            ])
-        })
+        .map(|p| json!([p.dir, p.version, p.entry, p.digest]))
         .collect();
     let canonical = json!({ "format": ETAG_FORMAT, "name": marketplace_name, "plugins": plugins });
     // serde_json's Map is ordered by key (no `preserve_order`), so this is canonical.
@@ -87,11 +79,11 @@ mod tests {
     #[test]
     fn etag_is_sixteen_hex_and_content_sensitive() {
         let entry = json!({"name": "a"});
-        let p = |sha| EtagPlugin {
+        let p = |digest| EtagPlugin {
             dir: "m-a",
             version: Some("1"),
             entry: &entry,
-            files: vec![("x.md", sha, false)],
+            digest: Some(digest),
         };
         let one = compute_etag("mk", &[p("aa")]);
         assert_eq!(one.as_str().len(), 16);
@@ -106,7 +98,7 @@ mod tests {
     #[test]
     fn canonical_form_is_pinned() {
         // From coreutils, not from this code:
-        // printf '{"format":1,"name":"mk","plugins":[]}' | sha256sum | cut -c1-16
-        assert_eq!(compute_etag("mk", &[]).as_str(), "d33bd2c70debeb76");
+        // printf '{"format":2,"name":"mk","plugins":[]}' | sha256sum | cut -c1-16
+        assert_eq!(compute_etag("mk", &[]).as_str(), "a3b4f1d39bfb30bc");
     }
 }

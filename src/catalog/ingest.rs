@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::archive::ArchiveFile;
 use super::snapshot::{EntryRef, FileSource, ServedFile};
+use super::summary::{files_digest, files_tree};
 use crate::git::pack::{PackEntry, DEFAULT_LEVEL};
 use crate::git::ObjectKind;
 
@@ -25,6 +26,11 @@ pub struct IngestedFiles {
     pub entries: Vec<u8>,
     /// R2 key of `entries`: `entries/<sha256 of the bytes>`.
     pub entries_key: String,
+    /// The tree of the files (`None` if they cannot form one, which
+    /// building the snapshot then reports).
+    pub tree: Option<crate::git::ObjectId>,
+    /// `summary::files_digest` of the files.
+    pub digest: String,
 }
 
 /// Lowercase hex sha256 of `bytes`.
@@ -80,8 +86,10 @@ pub fn ingest_files(files: &[ArchiveFile]) -> IngestedFiles {
                 entry,
             },
         })
-        .collect();
+        .collect::<Vec<_>>();
     IngestedFiles {
+        tree: files_tree(&files).ok().map(|t| t.root),
+        digest: files_digest(&files),
         files,
         entries,
         entries_key,

@@ -13,5 +13,6 @@ pub mod resolve;
 pub mod snapshot;
 pub mod store;
 pub mod store_view;
+pub mod summary;
 pub mod token;
 pub mod zip_export;

@@ -12,13 +12,12 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use super::etag::{compute_etag, Etag, EtagPlugin};
-use super::marketplace::MANIFEST_PATH;
+use super::etag::Etag;
 use super::names::PluginKey;
-use crate::git::object::snapshot_commit;
+use super::summary::{files_tree, PluginSummary, SnapshotHead};
 use crate::git::path::RepoPath;
 use crate::git::repo::{Refs, Repository};
-use crate::git::tree::{build_tree, FileMode, TreeError, TreeFile};
+use crate::git::tree::TreeError;
 use crate::git::{ObjectId, ObjectKind};
 
 /// Where a file's pack entry lies inside its plugin's entries object in R2.
@@ -71,7 +70,11 @@ pub struct ServedPlugin {
     /// The upstream marketplace entry (or a synthesized one).
     pub entry: Map<String, Value>,
     pub external: bool,
-    /// Sorted by path.
+    /// The tree of its directory and the digest of its files, when known
+    /// without the files (stored at import); else computed from `files`.
+    pub tree: Option<ObjectId>,
+    pub digest: Option<String>,
+    /// Sorted by path; empty when only the view's head is needed.
     pub files: Vec<ServedFile>,
 }
 
@@ -99,7 +102,7 @@ pub struct Snapshot {
 }
 
 /// The served marketplace.json for `plugins` at `etag`.
-pub fn manifest_json(marketplace_name: &str, etag: &Etag, plugins: &[ServedPlugin]) -> Vec<u8> {
+pub fn manifest_json(marketplace_name: &str, etag: &Etag, plugins: &[PluginSummary]) -> Vec<u8> {
     let mut taken: HashSet<String> = HashSet::new();
     let entries: Vec<Value> = plugins
         .iter()
@@ -142,93 +145,74 @@ pub fn manifest_json(marketplace_name: &str, etag: &Etag, plugins: &[ServedPlugi
 }
 
 impl Snapshot {
-    /// Builds the snapshot of `plugins` (already resolved and ordered).
+    /// Builds the snapshot of `plugins` (already resolved and ordered,
+    /// with their files): the head, then every subtree and blob under it.
     pub fn build(marketplace_name: &str, plugins: &[ServedPlugin]) -> Result<Snapshot, TreeError> {
-        let dirs: Vec<String> = plugins.iter().map(|p| p.dir.clone()).collect();
-        let entries: Vec<Value> = plugins
-            .iter()
-            .map(|p| Value::Object(p.entry.clone()))
-            .collect();
-        let etag = compute_etag(
-            marketplace_name,
-            &plugins
-                .iter()
-                .zip(&dirs)
-                .zip(&entries)
-                .map(|((p, dir), entry)| EtagPlugin {
-                    dir,
-                    version: p.version.as_deref(),
-                    entry,
-                    files: p
-                        .files
-                        .iter()
-                        .map(|f| (f.path.as_str(), f.sha256.as_str(), f.exec))
-                        .collect(),
-                })
-                .collect::<Vec<_>>(),
-        );
-        let manifest = manifest_json(marketplace_name, &etag, plugins);
-        let manifest_blob = ObjectKind::Blob.id_of(&manifest);
-
-        let mut files = vec![TreeFile {
-            path: RepoPath::parse(MANIFEST_PATH).expect("constant path"),
-            mode: FileMode::Regular,
-            blob: manifest_blob,
-        }];
-        let mut blobs: HashMap<ObjectId, (String, EntryRef)> = HashMap::new();
-        let mut inline: Vec<(ObjectId, Vec<u8>)> = Vec::new();
-        let mut blob_order = Vec::new();
-        for (p, dir) in plugins.iter().zip(&dirs) {
-            for f in &p.files {
-                let path = RepoPath::parse(&format!("plugins/{dir}/{}", f.path))
-                    .map_err(|_| TreeError::DuplicatePath(f.path.clone()))?;
-                files.push(TreeFile {
-                    path,
-                    mode: if f.exec {
-                        FileMode::Executable
-                    } else {
-                        FileMode::Regular
-                    },
-                    blob: f.blob,
-                });
-                let known = f.blob == manifest_blob
-                    || blobs.contains_key(&f.blob)
-                    || inline.iter().any(|(id, _)| *id == f.blob);
-                if !known {
-                    match &f.source {
-                        FileSource::Entry { object, entry } => {
-                            blobs.insert(f.blob, (object.clone(), *entry));
-                        }
-                        FileSource::Inline(bytes) => inline.push((f.blob, bytes.clone())),
-                    }
-                    blob_order.push(f.blob);
+        let mut summaries = Vec::with_capacity(plugins.len());
+        let mut subtrees = Vec::with_capacity(plugins.len());
+        for p in plugins {
+            let built = (!p.external && !p.files.is_empty())
+                .then(|| files_tree(&p.files))
+                .transpose()?;
+            let mut summary = PluginSummary::of(&ServedPlugin {
+                tree: None,
+                ..p.clone()
+            })?;
+            // A stored tree id that disagrees with the files would advertise
+            // a commit the fetch cannot serve: refuse rather than serve it.
+            if let (Some(stored), Some(b)) = (p.tree, &built) {
+                if stored != b.root {
+                    return Err(TreeError::Inconsistent(p.dir.clone()));
                 }
             }
+            summary.tree = built.as_ref().map(|b| b.root);
+            summaries.push(summary);
+            subtrees.push(built);
         }
-        let built = build_tree(&files)?;
-        let commit = snapshot_commit(&built.root);
-        let commit_id = ObjectKind::Commit.id_of(&commit);
+        let head = SnapshotHead::build(marketplace_name, &summaries)?;
 
         let mut fresh = HashMap::new();
         let mut contents = Vec::new();
-        // Root first, as git lists trees.
-        for (id, body) in built.trees.into_iter().rev() {
-            contents.push(id);
-            fresh.insert(id, (ObjectKind::Tree, body));
+        // Trees first, each parent before its children (as git lists them).
+        for (id, body) in head.trees.iter().rev() {
+            contents.push(*id);
+            fresh.insert(*id, (ObjectKind::Tree, body.clone()));
         }
-        contents.push(manifest_blob);
-        fresh.insert(manifest_blob, (ObjectKind::Blob, manifest.clone()));
-        for (id, bytes) in inline {
-            fresh.insert(id, (ObjectKind::Blob, bytes));
+        for built in subtrees.into_iter().flatten() {
+            for (id, body) in built.trees.into_iter().rev() {
+                if let std::collections::hash_map::Entry::Vacant(slot) = fresh.entry(id) {
+                    contents.push(id);
+                    slot.insert((ObjectKind::Tree, body));
+                }
+            }
         }
-        contents.extend(blob_order);
-        fresh.insert(commit_id, (ObjectKind::Commit, commit));
+        contents.push(head.manifest_blob);
+        fresh.insert(
+            head.manifest_blob,
+            (ObjectKind::Blob, head.manifest.clone()),
+        );
+        let mut blobs: HashMap<ObjectId, (String, EntryRef)> = HashMap::new();
+        for f in plugins.iter().flat_map(|p| &p.files) {
+            if fresh.contains_key(&f.blob) || blobs.contains_key(&f.blob) {
+                continue;
+            }
+            match &f.source {
+                FileSource::Entry { object, entry } => {
+                    blobs.insert(f.blob, (object.clone(), *entry));
+                }
+                FileSource::Inline(bytes) => {
+                    fresh.insert(f.blob, (ObjectKind::Blob, bytes.clone()));
+                }
+            }
+            contents.push(f.blob);
+        }
+        fresh.insert(head.commit_id, (ObjectKind::Commit, head.commit.clone()));
         Ok(Snapshot {
-            etag,
-            commit_id,
-            tree_id: built.root,
-            manifest,
-            refs: Refs::main_branch(Some(commit_id)),
+            etag: head.etag.clone(),
+            commit_id: head.commit_id,
+            tree_id: head.tree_id,
+            manifest: head.manifest.clone(),
+            refs: Refs::main_branch(Some(head.commit_id)),
             fresh,
             blobs,
             contents,
@@ -303,6 +287,8 @@ mod tests {
                 .unwrap()
                 .clone(),
             external: false,
+            tree: None,
+            digest: None,
             files: files
                 .iter()
                 .enumerate()

@@ -5,9 +5,13 @@
 //! - Every installed skill and agent is merged into one plugin at
 //!   `plugins/store-bundle/`: skills at `skills/<served-name>/…`, agents at
 //!   `agents/<served-name>.md`, with a synthesized `plugin.json` whose
-//!   `version` hashes the merged files. Install, uninstall and an owner's
-//!   re-upload therefore all change it, which is what Claude Code's update
-//!   check compares.
+//!   `version` hashes each entity's served name and files digest. Install,
+//!   uninstall and an owner's re-upload therefore all change it, which is
+//!   what Claude Code's update check compares.
+//!
+//! Each entity's root (a skill's or plugin's tree, an agent's blob) and
+//! digest are stored at upload, so the bundle's tree and version come from
+//! entity rows alone; files are needed only to build a pack.
 //!
 //! Invariant: entities are taken in id order, so the result is the same for
 //! the same installs.
@@ -17,7 +21,9 @@ use serde_json::{json, Map, Value};
 use super::ingest::sha256_hex;
 use super::snapshot::{FileSource, Origin, ServedFile, ServedPlugin};
 use super::store::EntityType;
-use crate::git::{ObjectKind, RepoPath};
+use super::summary::{digest_version, file_mode, files_digest, files_tree};
+use crate::git::tree::{build_tree, FileMode, TreeError, TreeFile};
+use crate::git::{ObjectId, ObjectKind, RepoPath};
 
 /// Directory of the merged skills-and-agents plugin.
 pub const BUNDLE_DIR: &str = "store-bundle";
@@ -29,8 +35,39 @@ pub struct InstalledEntity {
     pub entity_type: EntityType,
     pub served_name: String,
     pub description: String,
-    /// Rooted at the entity (a skill's folder, an agent's one file, a plugin's root).
+    /// Rooted at the entity (a skill's folder, an agent's one file, a
+    /// plugin's root); empty when only the view's head is needed.
     pub files: Vec<ServedFile>,
+    /// Its root as placed in a tree (stored at upload), if known.
+    pub root: Option<(FileMode, ObjectId)>,
+    /// The digest of its files (stored at upload), if known.
+    pub digest: Option<String>,
+}
+
+/// An entity's root: a skill's or plugin's tree, or an agent's one file.
+pub fn entity_root(
+    entity_type: EntityType,
+    files: &[ServedFile],
+) -> Result<(FileMode, ObjectId), TreeError> {
+    match (entity_type, files) {
+        (EntityType::Agent, [f]) => Ok((file_mode(f.exec), f.blob)),
+        _ => Ok((FileMode::Tree, files_tree(files)?.root)),
+    }
+}
+
+impl InstalledEntity {
+    fn root(&self) -> Result<(FileMode, ObjectId), TreeError> {
+        match self.root {
+            Some(r) => Ok(r),
+            None => entity_root(self.entity_type, &self.files),
+        }
+    }
+
+    fn digest(&self) -> String {
+        self.digest
+            .clone()
+            .unwrap_or_else(|| files_digest(&self.files))
+    }
 }
 
 fn entry(name: &str, dir: &str, description: &str, version: &str) -> Map<String, Value> {
@@ -40,16 +77,20 @@ fn entry(name: &str, dir: &str, description: &str, version: &str) -> Map<String,
 
 /// The served plugins for `installed`: Store plugins, then the bundle (if
 /// any skill or agent is installed).
-pub fn store_plugins(installed: &[InstalledEntity]) -> Vec<ServedPlugin> {
+pub fn store_plugins(installed: &[InstalledEntity]) -> Result<Vec<ServedPlugin>, TreeError> {
     let mut sorted: Vec<&InstalledEntity> = installed.iter().collect();
     sorted.sort_by_key(|e| e.id);
     let mut out = Vec::new();
     let mut bundle_files: Vec<ServedFile> = Vec::new();
+    let mut bundle_tree: Vec<TreeFile> = Vec::new();
+    let mut bundle_lines: Vec<String> = Vec::new();
     for e in sorted {
-        match e.entity_type {
+        let digest = e.digest();
+        let (mode, root) = e.root()?;
+        let placed = match e.entity_type {
             EntityType::Plugin => {
                 let dir = format!("store-{}", e.id);
-                let version = content_version(&e.files);
+                let version = digest_version(&digest);
                 out.push(ServedPlugin {
                     origin: Origin::Store { id: e.id },
                     entry: entry(&e.served_name, &dir, &e.description, &version),
@@ -57,31 +98,57 @@ pub fn store_plugins(installed: &[InstalledEntity]) -> Vec<ServedPlugin> {
                     manifest_name: e.served_name.clone(),
                     version: Some(version),
                     external: false,
+                    tree: Some(root),
+                    digest: Some(digest),
                     files: e.files.clone(),
                 });
+                continue;
             }
-            EntityType::Skill | EntityType::Agent => {
-                for f in &e.files {
-                    let path = match e.entity_type {
-                        EntityType::Skill => format!("skills/{}/{}", e.served_name, f.path),
-                        _ => format!("agents/{}.md", e.served_name),
-                    };
-                    if let Ok(path) = RepoPath::parse(&path) {
-                        bundle_files.push(ServedFile { path, ..f.clone() });
-                    }
-                }
+            EntityType::Skill => format!("skills/{}", e.served_name),
+            EntityType::Agent => format!("agents/{}.md", e.served_name),
+        };
+        bundle_lines.push(format!(
+            "{}\0{}\0{}\n",
+            e.entity_type.as_str(),
+            e.served_name,
+            digest
+        ));
+        let Ok(placed_path) = RepoPath::parse(&placed) else {
+            continue;
+        };
+        bundle_tree.push(TreeFile {
+            path: placed_path,
+            mode,
+            blob: root,
+        });
+        for f in &e.files {
+            let path = match e.entity_type {
+                EntityType::Skill => format!("{placed}/{}", f.path),
+                _ => placed.clone(),
+            };
+            if let Ok(path) = RepoPath::parse(&path) {
+                bundle_files.push(ServedFile { path, ..f.clone() });
             }
         }
     }
-    if !bundle_files.is_empty() {
-        let version = content_version(&bundle_files);
+    if !bundle_lines.is_empty() {
+        bundle_lines.sort();
+        let digest = sha256_hex(bundle_lines.concat().as_bytes());
+        let version = digest_version(&digest);
         let pj = format!("{{\n  \"name\": \"{BUNDLE_DIR}\",\n  \"version\": \"{version}\",\n  \"description\": \"Skills and agents installed from the Store\"\n}}\n");
         let pj_bytes = pj.into_bytes();
+        let pj_path = RepoPath::parse(".claude-plugin/plugin.json").expect("constant path");
+        let pj_blob = ObjectKind::Blob.id_of(&pj_bytes);
+        bundle_tree.push(TreeFile {
+            path: pj_path.clone(),
+            mode: FileMode::Regular,
+            blob: pj_blob,
+        });
         bundle_files.push(ServedFile {
-            path: RepoPath::parse(".claude-plugin/plugin.json").expect("constant path"),
+            path: pj_path,
             size: pj_bytes.len() as u64,
             sha256: sha256_hex(&pj_bytes),
-            blob: ObjectKind::Blob.id_of(&pj_bytes),
+            blob: pj_blob,
             exec: false,
             source: FileSource::Inline(pj_bytes),
         });
@@ -98,21 +165,12 @@ pub fn store_plugins(installed: &[InstalledEntity]) -> Vec<ServedPlugin> {
             manifest_name: BUNDLE_DIR.to_string(),
             version: Some(version),
             external: false,
+            tree: Some(build_tree(&bundle_tree)?.root),
+            digest: Some(digest),
             files: bundle_files,
         });
     }
-    out
-}
-
-/// A version string that changes whenever any path, content or mode does:
-/// `0.0.0-<12 hex digits of sha256 over "path\0sha256\0exec\n" lines>`.
-pub fn content_version(files: &[ServedFile]) -> String {
-    let mut lines: Vec<String> = files
-        .iter()
-        .map(|f| format!("{}\0{}\0{}\n", f.path, f.sha256, f.exec as u8))
-        .collect();
-    lines.sort();
-    format!("0.0.0-{}", &sha256_hex(lines.concat().as_bytes())[..12])
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -141,6 +199,8 @@ mod tests {
             served_name: name.into(),
             description: "d".into(),
             files,
+            root: None,
+            digest: None,
         }
     }
 
@@ -166,7 +226,7 @@ mod tests {
                 vec![file(".claude-plugin/plugin.json", "{}")],
             ),
         ];
-        let served = store_plugins(&installed);
+        let served = store_plugins(&installed).unwrap();
         assert_eq!(served.len(), 2);
         assert_eq!(
             (served[0].dir.as_str(), served[0].manifest_name.as_str()),
@@ -196,7 +256,12 @@ mod tests {
     fn bundle_version_moves_with_installs_and_content() {
         let a = entity(1, EntityType::Skill, "a-by-x", vec![file("SKILL.md", "v1")]);
         let b = entity(2, EntityType::Agent, "b-by-y", vec![file("b.md", "b")]);
-        let v = |es: &[InstalledEntity]| store_plugins(es).last().and_then(|p| p.version.clone());
+        let v = |es: &[InstalledEntity]| {
+            store_plugins(es)
+                .unwrap()
+                .last()
+                .and_then(|p| p.version.clone())
+        };
         let one = v(std::slice::from_ref(&a));
         assert_ne!(one, v(&[a.clone(), b.clone()]), "install changes it");
         let mut a2 = a.clone();
@@ -204,8 +269,55 @@ mod tests {
         assert_ne!(one, v(&[a2]), "re-upload changes it");
         assert_eq!(one, v(&[a]), "same installs, same version");
         assert!(
-            store_plugins(&[]).is_empty(),
+            store_plugins(&[]).unwrap().is_empty(),
             "nothing installed, no bundle"
         );
+    }
+
+    #[test]
+    fn stored_roots_and_digests_stand_in_for_the_files() {
+        let installed = vec![
+            entity(
+                1,
+                EntityType::Skill,
+                "a-by-x",
+                vec![file("SKILL.md", "s"), file("x/y.sh", "y")],
+            ),
+            entity(2, EntityType::Agent, "b-by-y", vec![file("b.md", "b")]),
+            entity(
+                3,
+                EntityType::Plugin,
+                "c-by-z",
+                vec![file(".claude-plugin/plugin.json", "{}")],
+            ),
+        ];
+        let full = store_plugins(&installed).unwrap();
+        // The bundle's tree from entity roots equals the tree of its files.
+        for p in &full {
+            assert_eq!(
+                p.tree,
+                Some(files_tree(&p.files).unwrap().root),
+                "{}",
+                p.dir
+            );
+        }
+        let rows: Vec<InstalledEntity> = installed
+            .iter()
+            .map(|e| InstalledEntity {
+                root: Some(entity_root(e.entity_type, &e.files).unwrap()),
+                digest: Some(files_digest(&e.files)),
+                files: Vec::new(),
+                ..e.clone()
+            })
+            .collect();
+        let head = store_plugins(&rows).unwrap();
+        for (a, b) in full.iter().zip(&head) {
+            assert_eq!(
+                (&a.tree, &a.digest, &a.version),
+                (&b.tree, &b.digest, &b.version),
+                "{}",
+                a.dir
+            );
+        }
     }
 }

@@ -11,11 +11,14 @@ use super::object::ObjectKind;
 use super::oid::ObjectId;
 use super::path::RepoPath;
 
-/// The mode of a file in a tree. We never store symlinks or submodules.
+/// The mode of an entry in a tree. We never store symlinks or submodules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FileMode {
     Regular,
     Executable,
+    /// A subtree built elsewhere, placed whole by its id (a plugin's
+    /// directory whose tree id was computed when it was imported).
+    Tree,
 }
 
 impl FileMode {
@@ -24,11 +27,12 @@ impl FileMode {
         match self {
             FileMode::Regular => "100644",
             FileMode::Executable => "100755",
+            FileMode::Tree => "40000",
         }
     }
 }
 
-/// One file to place in a tree.
+/// One file (or prebuilt subtree) to place in a tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeFile {
     pub path: RepoPath,
@@ -51,6 +55,8 @@ pub enum TreeError {
     DuplicatePath(RepoPath),
     #[error("path `{0}` is both a file and a directory")]
     FileDirConflict(RepoPath),
+    #[error("the stored tree of `{0}` does not match its files")]
+    Inconsistent(String),
 }
 
 #[derive(Default)]
@@ -115,7 +121,13 @@ fn encode_dir(
         .entries
         .iter()
         .map(|(name, node)| match node {
-            Node::File(mode, id) => (name.as_bytes().to_vec(), mode.as_str(), name.as_str(), *id),
+            Node::File(mode, id) => {
+                let mut key = name.as_bytes().to_vec();
+                if *mode == FileMode::Tree {
+                    key.push(b'/');
+                }
+                (key, mode.as_str(), name.as_str(), *id)
+            }
             Node::Dir(sub) => {
                 let id = encode_dir(sub, trees, seen);
                 let mut key = name.as_bytes().to_vec();
@@ -186,6 +198,38 @@ mod tests {
             mode: FileMode::Regular,
             blob,
         }
+    }
+
+    #[test]
+    fn a_prebuilt_subtree_gives_the_same_root_as_its_files() {
+        let (a, b) = (ObjectKind::Blob.id_of(b"a"), ObjectKind::Blob.id_of(b"b"));
+        let whole = build_tree(&[
+            file("p/x/a", a),
+            file("p/y", b),
+            file("p.md", b),
+            file("p0", a),
+        ])
+        .unwrap();
+        let sub = build_tree(&[file("x/a", a), file("y", b)]).unwrap();
+        let placed = build_tree(&[
+            TreeFile {
+                path: RepoPath::parse("p").unwrap(),
+                mode: FileMode::Tree,
+                blob: sub.root,
+            },
+            file("p.md", b),
+            file("p0", a),
+        ])
+        .unwrap();
+        assert_eq!(
+            placed.root, whole.root,
+            "sorted as `p/`, between `p.md` and `p0`"
+        );
+        assert_eq!(
+            placed.trees.len(),
+            1,
+            "the subtree's own objects are not rebuilt"
+        );
     }
 
     #[test]

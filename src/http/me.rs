@@ -21,7 +21,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
     let user = require_user(&req, env, store).await?;
     match (req.method(), segs) {
         (Method::Get, ["stack"]) => {
-            let view = store.user_view(user.id).await?;
+            let view = store.user_view(user.id, false).await?;
             let granted: Vec<_> = view
                 .entitlements
                 .iter()
@@ -53,7 +53,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                     .await?;
                 return no_content();
             }
-            let view = store.user_view(user.id).await?;
+            let view = store.user_view(user.id, false).await?;
             let Some(ent) = view
                 .entitlements
                 .iter()

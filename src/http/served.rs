@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde_json::json;
-use worker::{ByteStream, Context, Env, Headers, Method, Request, Response};
+use worker::{ByteStream, Context, Env, Headers, Request, Response};
 
 use super::auth::{authenticate, is_admin_token, Channel, Principal};
 use super::error::{ApiError, ApiResult};
@@ -21,6 +21,7 @@ use crate::catalog::marketplace::MANIFEST_PATH;
 use crate::catalog::resolve::served_keys;
 use crate::catalog::snapshot::{FileSource, ObjectSource, Origin, ServedPlugin, Snapshot};
 use crate::catalog::store_view::store_plugins;
+use crate::catalog::summary::{PluginSummary, SnapshotHead};
 use crate::catalog::token::token_hash;
 use crate::catalog::zip_export::{build_zip, ZipFile};
 use crate::credentials::parse_authorization;
@@ -28,6 +29,7 @@ use crate::git::memory::MemoryRepo;
 use crate::git::pack::inflate_entry;
 use crate::git::pack::PackWriter;
 use crate::git::smart_http::{self, GitBody};
+use crate::git::tree::TreeError;
 use crate::git::upload_pack::{frame_pack_bytes, PackFramer, PackResponse};
 use crate::storage::blobs::{zip_key, EntryReader};
 use crate::storage::users::UserRow;
@@ -41,21 +43,44 @@ pub struct View {
     pub snapshot: Snapshot,
 }
 
-/// Resolves and builds a user's view from D1.
-pub async fn load_view(store: &Store, env: &Env, user: &UserRow) -> Result<View, ApiError> {
-    build_view(env, store.user_view(user.id).await?)
+/// The head of a user's view (for advertisements, `ls-refs` and info),
+/// built from plugin rows alone.
+pub struct Head {
+    pub plugins: Vec<ServedPlugin>,
+    pub head: SnapshotHead,
 }
 
-/// Builds the served view from what storage loaded.
-fn build_view(env: &Env, mut uv: UserView) -> Result<View, ApiError> {
+fn tree_err(e: TreeError) -> ApiError {
+    ApiError::internal(format!("building the tree failed: {e}"))
+}
+
+/// The plugins a user is served, in order: granted ones, then the Store's.
+fn served_plugins(mut uv: UserView) -> Result<Vec<ServedPlugin>, ApiError> {
     let mut plugins: Vec<ServedPlugin> = served_keys(&uv.entitlements)
         .iter()
         .filter_map(|k| uv.plugins.remove(k))
         .collect();
-    plugins.extend(store_plugins(&uv.installed));
-    let snapshot = Snapshot::build(&marketplace_name(env), &plugins)
-        .map_err(|e| ApiError::internal(format!("building the tree failed: {e}")))?;
+    plugins.extend(store_plugins(&uv.installed).map_err(tree_err)?);
+    Ok(plugins)
+}
+
+/// The full view (files loaded): what a fetch or the ZIP needs.
+fn build_view(env: &Env, uv: UserView) -> Result<View, ApiError> {
+    let plugins = served_plugins(uv)?;
+    let snapshot = Snapshot::build(&marketplace_name(env), &plugins).map_err(tree_err)?;
     Ok(View { plugins, snapshot })
+}
+
+/// The view's head (files not loaded, except of rows without a summary).
+fn build_head(env: &Env, uv: UserView) -> Result<Head, ApiError> {
+    let plugins = served_plugins(uv)?;
+    let summaries = plugins
+        .iter()
+        .map(PluginSummary::of)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(tree_err)?;
+    let head = SnapshotHead::build(&marketplace_name(env), &summaries).map_err(tree_err)?;
+    Ok(Head { plugins, head })
 }
 
 /// The served marketplace's name (`MARKETPLACE_NAME`), which members
@@ -77,10 +102,16 @@ async fn served_user(req: &Request, env: &Env, store: &Store) -> Result<UserRow,
     }
 }
 
-/// The caller and their view. A token (Basic or Bearer) is checked in the
-/// same D1 round trip that loads the view; a session or Cloudflare Access
-/// sign-in takes one more.
-async fn served_view(req: &Request, env: &Env, store: &Store) -> Result<(UserRow, View), ApiError> {
+/// The caller and what storage holds of their view (with the files when
+/// `files`). A token (Basic or Bearer) is checked in the same D1 round trip
+/// that loads the view; a session or Cloudflare Access sign-in takes one
+/// more.
+async fn served_view(
+    req: &Request,
+    env: &Env,
+    store: &Store,
+    files: bool,
+) -> Result<(UserRow, UserView), ApiError> {
     let header = req.headers().get("Authorization")?;
     if let Some(cred) = header.as_deref().and_then(parse_authorization) {
         if is_admin_token(cred.secret(), env) {
@@ -88,14 +119,14 @@ async fn served_view(req: &Request, env: &Env, store: &Store) -> Result<(UserRow
                 "ADMIN_TOKEN has no marketplace; use a user's token",
             ));
         }
-        let Some((user, uv)) = store.user_view_by_token(&token_hash(cred.secret())).await? else {
-            return Err(ApiError::unauthorized().with_challenge());
-        };
-        return Ok((user, build_view(env, uv)?));
+        return store
+            .user_view_by_token(&token_hash(cred.secret()), files)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized().with_challenge());
     }
     let user = served_user(req, env, store).await?;
-    let view = load_view(store, env, &user).await?;
-    Ok((user, view))
+    let uv = store.user_view(user.id, files).await?;
+    Ok((user, uv))
 }
 
 /// `/marketplace.git/…`.
@@ -115,13 +146,8 @@ pub async fn git(
     if is_push {
         return text(403, "push is not supported: this marketplace is read-only");
     }
-    // A GET has no body to read; a POST's is read once the caller is known.
-    let early = if req.method() == Method::Get {
-        Some(IncomingGit::read(&mut req, rel).await?)
-    } else {
-        None
-    };
-    if let Some(incoming) = early.as_ref().filter(|i| i.is_v2_advertisement()) {
+    let incoming = IncomingGit::read(&mut req, rel).await?;
+    if incoming.is_v2_advertisement() {
         // The v2 capability advertisement is the same for everyone and lists
         // no refs: it needs credentials present (so git sends them from the
         // start) but not checked: the next request checks them with the view.
@@ -139,11 +165,23 @@ pub async fn git(
         }
     }
     let started = clock_ms();
-    let (_user, view) = served_view(&req, env, store).await?;
-    let incoming = match early {
-        Some(incoming) => incoming,
-        None => IncomingGit::read(&mut req, rel).await?,
-    };
+    // Advertisements and ls-refs are answered from plugin rows alone.
+    let files = smart_http::needs_objects(&incoming.request());
+    let (_user, uv) = served_view(&req, env, store, files).await?;
+    if !files {
+        let head = build_head(env, uv)?;
+        let resp = smart_http::handle(&incoming.request(), &head.head, &SERVER);
+        return match resp.body {
+            GitBody::Bytes(b) => timed(
+                git_bytes(resp.status, resp.content_type, b)?,
+                store,
+                None,
+                None,
+            ),
+            GitBody::Pack(_) => Err(ApiError::internal("a ref request was answered with a pack")),
+        };
+    }
+    let view = build_view(env, uv)?;
     let resp = smart_http::handle(&incoming.request(), &view.snapshot, &SERVER);
     match resp.body {
         GitBody::Bytes(b) => timed(
@@ -266,7 +304,8 @@ async fn assemble_pack(
 
 /// `GET /marketplace/info`: the view's ETag, commit and plugins.
 pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
-    let (_, view) = served_view(&req, env, store).await?;
+    let (_, uv) = served_view(&req, env, store, false).await?;
+    let view = build_head(env, uv)?;
     let plugins: Vec<_> = view
         .plugins
         .iter()
@@ -285,14 +324,15 @@ pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
         .collect();
     super::json(
         200,
-        &json!({ "name": marketplace_name(env), "etag": view.snapshot.etag.as_str(), "commit": view.snapshot.commit_id.to_hex(), "plugins": plugins }),
+        &json!({ "name": marketplace_name(env), "etag": view.head.etag.as_str(), "commit": view.head.commit_id.to_hex(), "plugins": plugins }),
     )
 }
 
 /// `GET /marketplace.zip`: the same tree as a deterministic ZIP, with the
 /// view's ETag as a strong `ETag` (so `If-None-Match` gives 304).
 pub async fn zip(req: Request, env: &Env, store: &Store) -> ApiResult {
-    let (_, view) = served_view(&req, env, store).await?;
+    let (_, uv) = served_view(&req, env, store, true).await?;
+    let view = build_view(env, uv)?;
     let etag = format!("\"{}\"", view.snapshot.etag);
     let headers = Headers::new();
     headers.set("ETag", &etag)?;

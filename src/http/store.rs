@@ -303,7 +303,7 @@ async fn new_version(
         rename_plugin_json(&mut v);
     }
     store
-        .replace_entity_files(e.id, &ingest_files(&v.files))
+        .replace_entity_files(e.id, entity_type, &ingest_files(&v.files))
         .await?;
     let patch = MetaPatch {
         title: field(&form, "title", false)?,

@@ -78,10 +78,19 @@ impl Store {
                 .map(|i| s(&i.entries_key))
                 .unwrap_or(wasm_bindgen::JsValue::NULL);
             let is_disabled = disabled.iter().any(|d| d == p.name.as_str());
+            let tree = ingested
+                .as_ref()
+                .and_then(|i| i.tree)
+                .map(|t| s(&t.to_hex()))
+                .unwrap_or(wasm_bindgen::JsValue::NULL);
+            let digest = ingested
+                .as_ref()
+                .map(|i| s(&i.digest))
+                .unwrap_or(wasm_bindgen::JsValue::NULL);
             batch.push(self.stmt(
-                "INSERT INTO plugins (marketplace, name, position, manifest_name, version, entry_json, external, entries_key, admin_disabled) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                &[s(slug), s(p.name.as_str()), n(pos as i64), s(&p.manifest_name), version, s(&entry_json), n(p.external as i64), entries_key, n(is_disabled as i64)],
+                "INSERT INTO plugins (marketplace, name, position, manifest_name, version, entry_json, external, entries_key, admin_disabled, tree_id, files_digest) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                &[s(slug), s(p.name.as_str()), n(pos as i64), s(&p.manifest_name), version, s(&entry_json), n(p.external as i64), entries_key, n(is_disabled as i64), tree, digest],
             )?);
             if let Some(i) = ingested {
                 let sql = format!(

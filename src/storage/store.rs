@@ -12,7 +12,9 @@ use super::{
 use crate::catalog::ingest::IngestedFiles;
 use crate::catalog::snapshot::ServedFile;
 use crate::catalog::store::EntityType;
-use crate::catalog::store_view::InstalledEntity;
+use crate::catalog::store_view::{entity_root, InstalledEntity};
+use crate::git::tree::FileMode;
+use crate::git::ObjectId;
 
 /// A Store entity as the API shows it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -35,6 +37,13 @@ pub struct EntityRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub installs: i64,
+    /// The entity's root and files digest (see `store_view`), not shown.
+    #[serde(default, skip_serializing)]
+    pub root_id: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub root_mode: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub files_digest: Option<String>,
 }
 
 /// A stored file of an entity.
@@ -87,9 +96,18 @@ pub struct EntityQuery {
 }
 
 const ENTITY_SELECT: &str = "SELECT e.id, u.username AS owner, e.owner_id, e.type AS entity_type, e.name, e.served_name, e.title, e.tagline, \
-     e.description, e.category, e.photo_url, e.video_url, e.version, e.entries_key, e.created_at, e.updated_at, \
+     e.description, e.category, e.photo_url, e.video_url, e.version, e.entries_key, e.created_at, e.updated_at, e.root_id, e.root_mode, e.files_digest, \
      (SELECT COUNT(*) FROM store_installs i WHERE i.entity_id = e.id) AS installs \
      FROM store_entities e JOIN users u ON u.id = e.owner_id";
+
+/// The `root_id` and `root_mode` arguments of an entity's files (NULLs if
+/// they form no tree; the view then computes them from the files).
+fn root_args(entity_type: EntityType, files: &IngestedFiles) -> (JsValue, JsValue) {
+    match entity_root(entity_type, &files.files) {
+        Ok((mode, id)) => (s(&id.to_hex()), s(mode.as_str())),
+        Err(_) => (JsValue::NULL, JsValue::NULL),
+    }
+}
 
 fn opt(v: &Option<String>) -> JsValue {
     v.as_deref().map(s).unwrap_or(JsValue::NULL)
@@ -106,12 +124,13 @@ impl Store {
     ) -> StoreResult<EntityRow> {
         self.put_object(&files.entries_key.clone(), files.entries.clone())
             .await?;
+        let (root_id, root_mode) = root_args(meta.entity_type, files);
         let t = now();
         let mut batch = vec![
             self.stmt(
-                "INSERT INTO store_entities (owner_id, type, name, served_name, title, tagline, description, category, photo_url, video_url, version, entries_key, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?12)",
-                &[n(owner_id), s(meta.entity_type.as_str()), s(&meta.name), s(&meta.served_name), s(&meta.title), s(&meta.tagline), s(&meta.description), s(&meta.category), opt(&meta.photo_url), opt(&meta.video_url), s(&files.entries_key), n(t)],
+                "INSERT INTO store_entities (owner_id, type, name, served_name, title, tagline, description, category, photo_url, video_url, version, entries_key, created_at, updated_at, root_id, root_mode, files_digest) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?12, ?13, ?14, ?15)",
+                &[n(owner_id), s(meta.entity_type.as_str()), s(&meta.name), s(&meta.served_name), s(&meta.title), s(&meta.tagline), s(&meta.description), s(&meta.category), opt(&meta.photo_url), opt(&meta.video_url), s(&files.entries_key), n(t), root_id, root_mode, s(&files.digest)],
             )?,
             self.stmt(
                 &format!(
@@ -148,11 +167,16 @@ impl Store {
     }
 
     /// Replaces an entity's files with a new version (version + 1).
-    pub async fn replace_entity_files(&self, id: i64, files: &IngestedFiles) -> StoreResult<()> {
+    pub async fn replace_entity_files(
+        &self,
+        id: i64,
+        entity_type: EntityType,
+        files: &IngestedFiles,
+    ) -> StoreResult<()> {
         self.put_object(&files.entries_key.clone(), files.entries.clone())
             .await?;
-        self.db
-            .batch(vec![
+        let (root_id, root_mode) = root_args(entity_type, files);
+        self.batch_all(vec![
                 self.stmt("DELETE FROM store_files WHERE entity_id = ?1", &[n(id)])?,
                 self.stmt(
                     &format!(
@@ -161,7 +185,10 @@ impl Store {
                     ),
                     &[n(id), s(&file_rows_json(&files.files))],
                 )?,
-                self.stmt("UPDATE store_entities SET entries_key = ?2, version = version + 1, updated_at = ?3 WHERE id = ?1", &[n(id), s(&files.entries_key), n(now())])?,
+                self.stmt(
+                    "UPDATE store_entities SET entries_key = ?2, version = version + 1, updated_at = ?3, root_id = ?4, root_mode = ?5, files_digest = ?6 WHERE id = ?1",
+                    &[n(id), s(&files.entries_key), n(now()), root_id, root_mode, s(&files.digest)],
+                )?,
             ])
             .await
             .map_err(db_err)?;
@@ -297,12 +324,19 @@ impl Store {
         &self,
         uid_sql: &str,
         uid: &JsValue,
+        files: bool,
     ) -> StoreResult<[D1PreparedStatement; 2]> {
         let arg = [uid.clone()];
+        // Without `files`, only entities stored before summaries need theirs.
+        let legacy_only = if files {
+            ""
+        } else {
+            " AND EXISTS (SELECT 1 FROM store_entities e WHERE e.id = f.entity_id AND (e.root_id IS NULL OR e.files_digest IS NULL))"
+        };
         Ok([
             self.stmt(&format!("{ENTITY_SELECT} WHERE e.id IN (SELECT entity_id FROM store_installs WHERE user_id = {uid_sql}) ORDER BY e.id"), &arg)?,
             self.stmt(
-                &format!("SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id WHERE i.user_id = {uid_sql} ORDER BY f.entity_id, f.path"),
+                &format!("SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id WHERE i.user_id = {uid_sql}{legacy_only} ORDER BY f.entity_id, f.path"),
                 &arg,
             )?,
         ])
@@ -323,12 +357,26 @@ pub(crate) fn assemble_installed(
             .filter(|f| f.entity_id == r.id)
             .map(|f| store_file(f, &r.entries_key))
             .collect::<StoreResult<Vec<_>>>()?;
+        let root = match (&r.root_id, r.root_mode.as_deref()) {
+            (Some(id), Some(mode)) => Some((
+                match mode {
+                    "40000" => FileMode::Tree,
+                    "100755" => FileMode::Executable,
+                    _ => FileMode::Regular,
+                },
+                ObjectId::from_hex(id.as_bytes())
+                    .map_err(|_| StorageError::Corrupt(format!("entity {} root", r.id)))?,
+            )),
+            _ => None,
+        };
         out.push(InstalledEntity {
             id: r.id,
             entity_type,
             served_name: r.served_name.clone(),
             description: r.tagline.clone(),
             files: served,
+            root,
+            digest: r.files_digest.clone(),
         });
     }
     Ok(out)

@@ -13,6 +13,7 @@ use crate::catalog::names::PluginKey;
 use crate::catalog::resolve::{entitlements, Entitlement, Grant, Requirement};
 use crate::catalog::snapshot::{Origin, ServedFile, ServedPlugin};
 use crate::catalog::store_view::InstalledEntity;
+use crate::git::ObjectId;
 
 /// Plugins granted to the user `{uid}` through any of their groups.
 const GRANTED: &str = "EXISTS (SELECT 1 FROM grants g JOIN group_members m ON m.group_id = g.group_id \
@@ -62,6 +63,8 @@ struct PluginRow {
     external: i64,
     entries_key: Option<String>,
     admin_disabled: i64,
+    tree_id: Option<String>,
+    files_digest: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -89,20 +92,29 @@ pub struct UserView {
 
 impl Store {
     /// Loads, in one D1 round trip, a user's grants, opt-outs, granted
-    /// plugins with their files, and Store installs with theirs.
-    pub async fn user_view(&self, user_id: i64) -> StoreResult<UserView> {
-        Ok(self.view_of(Viewer::Id(user_id)).await?.1)
+    /// plugins and Store installs; with `files`, their files too (else only
+    /// the files of rows stored without a summary).
+    pub async fn user_view(&self, user_id: i64, files: bool) -> StoreResult<UserView> {
+        Ok(self.view_of(Viewer::Id(user_id), files).await?.1)
     }
 
     /// The owner of an unrevoked token and their view, in one D1 round
     /// trip; `None` when the token matches nobody.
-    pub async fn user_view_by_token(&self, hash: &str) -> StoreResult<Option<(UserRow, UserView)>> {
-        let (user, view) = self.view_of(Viewer::TokenHash(hash)).await?;
+    pub async fn user_view_by_token(
+        &self,
+        hash: &str,
+        files: bool,
+    ) -> StoreResult<Option<(UserRow, UserView)>> {
+        let (user, view) = self.view_of(Viewer::TokenHash(hash), files).await?;
         Ok(user.map(|u| (u, view)))
     }
 
     /// The viewer's user row (if any) and view, in one batch.
-    async fn view_of(&self, viewer: Viewer<'_>) -> StoreResult<(Option<UserRow>, UserView)> {
+    async fn view_of(
+        &self,
+        viewer: Viewer<'_>,
+        files: bool,
+    ) -> StoreResult<(Option<UserRow>, UserView)> {
         let (uid_sql, arg) = viewer.sql();
         let uid = [arg];
         let granted = |t: &str, col: &str| {
@@ -112,14 +124,22 @@ impl Store {
                 .replace("{col}", col)
         };
         let plugin_sql = format!(
-            "SELECT marketplace, name, manifest_name, version, entry_json, external, entries_key, admin_disabled FROM plugins p WHERE {}",
+            "SELECT marketplace, name, manifest_name, version, entry_json, external, entries_key, admin_disabled, tree_id, files_digest FROM plugins p WHERE {}",
             granted("p", "name")
         );
+        // Without `files`, only rows stored before summaries existed need theirs.
+        let legacy_only = if files {
+            ""
+        } else {
+            " AND EXISTS (SELECT 1 FROM plugins p WHERE p.marketplace = f.marketplace AND p.name = f.plugin \
+              AND (p.tree_id IS NULL OR p.files_digest IS NULL))"
+        };
         let file_sql = format!(
-            "SELECT marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len FROM plugin_files f WHERE {} ORDER BY marketplace, plugin, path",
+            "SELECT marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len FROM plugin_files f WHERE {}{legacy_only} ORDER BY marketplace, plugin, path",
             granted("f", "plugin")
         );
-        let [installed_sql, installed_files_sql] = self.installed_statements(uid_sql, &uid[0])?;
+        let [installed_sql, installed_files_sql] =
+            self.installed_statements(uid_sql, &uid[0], files)?;
         // One round trip for the whole view: D1 runs a batch as one request.
         let [user, grants, optouts, plugin_rows, file_rows, installed_rows, installed_files] = self
             .batch(vec![
@@ -188,6 +208,13 @@ impl Store {
             let k = key(&p.marketplace, &p.name)?;
             let entry = serde_json::from_str(&p.entry_json)
                 .map_err(|e| StorageError::Corrupt(format!("entry of {k}: {e}")))?;
+            let tree = match &p.tree_id {
+                Some(hex) => Some(
+                    ObjectId::from_hex(hex.as_bytes())
+                        .map_err(|_| StorageError::Corrupt(format!("tree id of {k}")))?,
+                ),
+                None => None,
+            };
             disabled.insert(k.clone(), p.admin_disabled != 0);
             plugins.insert(
                 k.clone(),
@@ -199,6 +226,8 @@ impl Store {
                     version: p.version,
                     entry,
                     external: p.external != 0,
+                    tree,
+                    digest: p.files_digest,
                 },
             );
         }

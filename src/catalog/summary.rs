@@ -1,0 +1,316 @@
+//! A view from plugin rows alone: each served plugin summarised by its
+//! directory's tree id and the digest of its files (both computed once, at
+//! import or upload), which is all the ref advertisement, `ls-refs`, the
+//! ETag, the manifest and the commit need. Files are read only to build a
+//! pack or a ZIP.
+//!
+//! Invariant: for the same plugins, `SnapshotHead::build` over their
+//! summaries gives exactly the ETag, manifest, root tree and commit that
+//! `Snapshot::build` gives over their files (git trees are addressed by
+//! content, so a subtree placed by id equals the one built from its files).
+
+use serde_json::{Map, Value};
+
+use super::etag::{compute_etag, Etag, EtagPlugin};
+use super::ingest::sha256_hex;
+use super::marketplace::MANIFEST_PATH;
+use super::snapshot::{manifest_json, ServedFile, ServedPlugin};
+use crate::git::object::snapshot_commit;
+use crate::git::repo::{Refs, Repository};
+use crate::git::tree::{build_tree, BuiltTree, FileMode, TreeError, TreeFile};
+use crate::git::{ObjectId, ObjectKind, RepoPath};
+
+/// The digest of a file set: sha256 hex over its sorted
+/// `path\0sha256\0exec\n` lines. Any change of a path, a content or a mode
+/// changes it.
+pub fn files_digest(files: &[ServedFile]) -> String {
+    let mut lines: Vec<String> = files
+        .iter()
+        .map(|f| format!("{}\0{}\0{}\n", f.path, f.sha256, f.exec as u8))
+        .collect();
+    lines.sort();
+    sha256_hex(lines.concat().as_bytes())
+}
+
+/// A version string derived from a digest: `0.0.0-<12 hex digits>`.
+pub fn digest_version(digest: &str) -> String {
+    format!("0.0.0-{}", &digest[..12.min(digest.len())])
+}
+
+/// The mode a served file has in a tree.
+pub fn file_mode(exec: bool) -> FileMode {
+    if exec {
+        FileMode::Executable
+    } else {
+        FileMode::Regular
+    }
+}
+
+/// The trees of a file set, paths relative to its root.
+pub fn files_tree(files: &[ServedFile]) -> Result<BuiltTree, TreeError> {
+    let entries: Vec<TreeFile> = files
+        .iter()
+        .map(|f| TreeFile {
+            path: f.path.clone(),
+            mode: file_mode(f.exec),
+            blob: f.blob,
+        })
+        .collect();
+    build_tree(&entries)
+}
+
+/// A served plugin as the view's head sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSummary {
+    pub dir: String,
+    pub manifest_name: String,
+    pub version: Option<String>,
+    pub entry: Map<String, Value>,
+    pub external: bool,
+    /// The tree of `plugins/<dir>`; `None` for a catalog-only plugin.
+    pub tree: Option<ObjectId>,
+    /// The digest of its files; `None` for a catalog-only plugin.
+    pub digest: Option<String>,
+}
+
+impl PluginSummary {
+    /// The summary of `p`: its stored tree id and digest, or, where they
+    /// are not known, computed from its files. A stored plugin with neither
+    /// is an error: it would silently vanish from the tree.
+    pub fn of(p: &ServedPlugin) -> Result<PluginSummary, TreeError> {
+        let has_files = !p.external && !p.files.is_empty();
+        if !p.external && !has_files && (p.tree.is_none() || p.digest.is_none()) {
+            return Err(TreeError::Inconsistent(p.dir.clone()));
+        }
+        let tree = match p.tree {
+            Some(t) => Some(t),
+            None if has_files => Some(files_tree(&p.files)?.root),
+            None => None,
+        };
+        let digest = match &p.digest {
+            Some(d) => Some(d.clone()),
+            None if has_files => Some(files_digest(&p.files)),
+            None => None,
+        };
+        Ok(PluginSummary {
+            dir: p.dir.clone(),
+            manifest_name: p.manifest_name.clone(),
+            version: p.version.clone(),
+            entry: p.entry.clone(),
+            external: p.external,
+            tree,
+            digest,
+        })
+    }
+}
+
+/// What a view is without its files: ETag, manifest, the top trees and the
+/// commit. It answers the ref advertisement and `ls-refs`; it cannot send
+/// objects (`tree_objects` is empty), so a fetch needs the full `Snapshot`.
+#[derive(Debug, Clone)]
+pub struct SnapshotHead {
+    pub etag: Etag,
+    pub commit_id: ObjectId,
+    pub tree_id: ObjectId,
+    pub manifest: Vec<u8>,
+    pub manifest_blob: ObjectId,
+    pub commit: Vec<u8>,
+    /// The root, `.claude-plugin` and `plugins` trees, children first.
+    pub trees: Vec<(ObjectId, Vec<u8>)>,
+    refs: Refs,
+}
+
+impl SnapshotHead {
+    /// The head of a view serving `plugins` (resolved and ordered).
+    pub fn build(
+        marketplace_name: &str,
+        plugins: &[PluginSummary],
+    ) -> Result<SnapshotHead, TreeError> {
+        let entries: Vec<Value> = plugins
+            .iter()
+            .map(|p| Value::Object(p.entry.clone()))
+            .collect();
+        let etag = compute_etag(
+            marketplace_name,
+            &plugins
+                .iter()
+                .zip(&entries)
+                .map(|(p, entry)| EtagPlugin {
+                    dir: &p.dir,
+                    version: p.version.as_deref(),
+                    entry,
+                    digest: p.digest.as_deref(),
+                })
+                .collect::<Vec<_>>(),
+        );
+        let manifest = manifest_json(marketplace_name, &etag, plugins);
+        let manifest_blob = ObjectKind::Blob.id_of(&manifest);
+        let mut top = vec![TreeFile {
+            path: RepoPath::parse(MANIFEST_PATH).expect("constant path"),
+            mode: FileMode::Regular,
+            blob: manifest_blob,
+        }];
+        for p in plugins {
+            if let Some(tree) = p.tree {
+                let path = RepoPath::parse(&format!("plugins/{}", p.dir)).map_err(|_| {
+                    TreeError::DuplicatePath(RepoPath::parse("plugins").expect("constant path"))
+                })?;
+                top.push(TreeFile {
+                    path,
+                    mode: FileMode::Tree,
+                    blob: tree,
+                });
+            }
+        }
+        let built = build_tree(&top)?;
+        let commit = snapshot_commit(&built.root);
+        let commit_id = ObjectKind::Commit.id_of(&commit);
+        Ok(SnapshotHead {
+            etag,
+            commit_id,
+            tree_id: built.root,
+            manifest,
+            manifest_blob,
+            commit,
+            trees: built.trees,
+            refs: Refs::main_branch(Some(commit_id)),
+        })
+    }
+}
+
+impl Repository for SnapshotHead {
+    fn refs(&self) -> &Refs {
+        &self.refs
+    }
+
+    fn commit_parents(&self, commit: &ObjectId) -> Option<Vec<ObjectId>> {
+        (*commit == self.commit_id).then(Vec::new)
+    }
+
+    /// Never asked: a head only answers advertisements and `ls-refs`.
+    fn tree_objects(&self, _commit: &ObjectId) -> Vec<ObjectId> {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::names::PluginKey;
+    use crate::catalog::snapshot::{EntryRef, FileSource, Origin, Snapshot};
+
+    fn file(path: &str, content: &str, exec: bool) -> ServedFile {
+        ServedFile {
+            path: RepoPath::parse(path).unwrap(),
+            size: content.len() as u64,
+            sha256: sha256_hex(content.as_bytes()),
+            blob: ObjectKind::Blob.id_of(content.as_bytes()),
+            exec,
+            source: FileSource::Entry {
+                object: "entries/x".into(),
+                entry: EntryRef { offset: 0, len: 1 },
+            },
+        }
+    }
+
+    fn plugin(slug: &str, name: &str, files: Vec<ServedFile>) -> ServedPlugin {
+        ServedPlugin {
+            origin: Origin::Curated(PluginKey::parse(slug, name).unwrap()),
+            dir: format!("{slug}-{name}"),
+            manifest_name: name.into(),
+            version: Some("1.0.0".into()),
+            entry: serde_json::json!({"name": name, "description": "d"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            external: files.is_empty(),
+            tree: None,
+            digest: None,
+            files,
+        }
+    }
+
+    #[test]
+    fn the_head_from_summaries_equals_the_full_snapshot() {
+        let plugins = vec![
+            plugin(
+                "m",
+                "a",
+                vec![
+                    file("run.sh", "#!/bin/sh\n", true),
+                    file("docs/x.md", "x", false),
+                ],
+            ),
+            plugin("m", "a.b", vec![file("y", "y", false)]),
+            plugin("n", "ext", vec![]),
+            plugin("n", "same", vec![file("docs/x.md", "x", false)]),
+        ];
+        let full = Snapshot::build("mk", &plugins).unwrap();
+        let summaries: Vec<PluginSummary> = plugins
+            .iter()
+            .map(|p| PluginSummary::of(p).unwrap())
+            .collect();
+        let head = SnapshotHead::build("mk", &summaries).unwrap();
+        assert_eq!(head.etag, full.etag);
+        assert_eq!(head.manifest, full.manifest);
+        assert_eq!(head.tree_id, full.tree_id);
+        assert_eq!(head.commit_id, full.commit_id);
+        // Stored tree ids and digests stand in for the files.
+        let stored: Vec<ServedPlugin> = plugins
+            .iter()
+            .zip(&summaries)
+            .map(|(p, s)| ServedPlugin {
+                files: Vec::new(),
+                tree: s.tree,
+                digest: s.digest.clone(),
+                ..p.clone()
+            })
+            .collect();
+        let from_rows: Vec<PluginSummary> = stored
+            .iter()
+            .map(|p| PluginSummary::of(p).unwrap())
+            .collect();
+        assert_eq!(from_rows, summaries);
+    }
+
+    #[test]
+    fn a_stored_plugin_without_files_or_summary_is_an_error() {
+        let mut p = plugin("m", "a", vec![file("x", "x", false)]);
+        p.files.clear();
+        assert_eq!(
+            PluginSummary::of(&p),
+            Err(TreeError::Inconsistent("m-a".into()))
+        );
+        p.tree = Some(ObjectKind::Blob.id_of(b"t"));
+        assert_eq!(
+            PluginSummary::of(&p),
+            Err(TreeError::Inconsistent("m-a".into()))
+        );
+        p.digest = Some("d".repeat(64));
+        assert!(PluginSummary::of(&p).is_ok());
+    }
+
+    #[test]
+    fn digests_see_paths_contents_and_modes() {
+        let base = vec![file("a", "1", false), file("b", "2", false)];
+        let d = files_digest(&base);
+        assert_eq!(
+            d,
+            files_digest(&[base[1].clone(), base[0].clone()]),
+            "order-free"
+        );
+        assert_ne!(
+            d,
+            files_digest(&[file("a", "1", true), file("b", "2", false)])
+        );
+        assert_ne!(
+            d,
+            files_digest(&[file("a", "1", false), file("c", "2", false)])
+        );
+        assert_ne!(
+            d,
+            files_digest(&[file("a", "1", false), file("b", "3", false)])
+        );
+        assert_eq!(digest_version(&d), format!("0.0.0-{}", &d[..12]));
+    }
+}
