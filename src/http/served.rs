@@ -31,7 +31,7 @@ use crate::git::pack::PackWriter;
 use crate::git::smart_http::{self, GitBody};
 use crate::git::tree::TreeError;
 use crate::git::upload_pack::{frame_pack_bytes, PackFramer, PackResponse};
-use crate::storage::blobs::{zip_key, EntryReader};
+use crate::storage::blobs::{first_use_order, zip_key, EntryReader};
 use crate::storage::users::UserRow;
 use crate::storage::view::UserView;
 use crate::storage::Store;
@@ -283,7 +283,17 @@ async fn assemble_pack(
         ApiError::internal(format!("writing the pack failed: {e}"))
     };
     let mut w = PackWriter::new(Vec::new(), objects.len() as u32).map_err(pack_err)?;
-    let mut entries = EntryReader::new(store);
+    let mut entries = EntryReader::prefetching(
+        store,
+        first_use_order(
+            objects
+                .iter()
+                .filter_map(|id| match view.snapshot.source(id) {
+                    Some(ObjectSource::Entry { object, .. }) => Some(object),
+                    _ => None,
+                }),
+        ),
+    );
     for id in objects {
         match view.snapshot.source(id) {
             Some(ObjectSource::Fresh(kind, body)) => {
@@ -377,7 +387,15 @@ async fn build_view_zip(store: &Store, view: &View) -> Result<Vec<u8>, ApiError>
         false,
         view.snapshot.manifest.clone(),
     )];
-    let mut entries = EntryReader::new(store);
+    let mut entries = EntryReader::prefetching(
+        store,
+        first_use_order(view.plugins.iter().flat_map(|p| &p.files).filter_map(
+            |f| match &f.source {
+                FileSource::Entry { object, .. } => Some(object.as_str()),
+                FileSource::Inline(_) => None,
+            },
+        )),
+    );
     for p in &view.plugins {
         for f in &p.files {
             let content = match &f.source {

@@ -1,5 +1,10 @@
 //! R2 objects: plugin entries and cached packs.
 
+use std::collections::VecDeque;
+use std::pin::Pin;
+
+use futures_util::stream::{self, Stream, StreamExt};
+
 use super::{n, now, r2_err, s, StorageError, Store, StoreResult};
 use crate::catalog::etag::Etag;
 use crate::catalog::snapshot::EntryRef;
@@ -9,29 +14,77 @@ pub fn pack_key(etag: &Etag) -> String {
     format!("packs/{etag}")
 }
 
+/// How many `entries/…` objects a prefetching reader fetches at once: a
+/// few, well under the Workers limit of six simultaneous connections, and
+/// bounding memory to that many objects.
+pub const PREFETCH_DEPTH: usize = 4;
+
+type Fetched<'a> = Pin<Box<dyn Stream<Item = StoreResult<Option<Vec<u8>>>> + 'a>>;
+
 /// Reads pack entries out of `entries/…` objects, holding one object at a
-/// time: callers read entries grouped by object, so each is fetched once.
+/// time (plus, when prefetching, the next few): callers read entries
+/// grouped by object, so each is fetched once.
 pub struct EntryReader<'a> {
     store: &'a Store,
     current: Option<(String, Vec<u8>)>,
+    /// Objects the prefetch will yield next, in order, and the prefetch.
+    pending: VecDeque<String>,
+    ahead: Option<Fetched<'a>>,
+}
+
+/// The distinct object keys of `keys`, in first-use order: what
+/// `EntryReader::prefetching` is given.
+pub fn first_use_order<'k>(keys: impl IntoIterator<Item = &'k str>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    keys.into_iter()
+        .filter(|k| seen.insert(*k))
+        .map(str::to_owned)
+        .collect()
 }
 
 impl<'a> EntryReader<'a> {
-    /// A reader over `store`'s bucket.
+    /// A reader over `store`'s bucket, fetching each object when asked.
     pub fn new(store: &'a Store) -> Self {
         EntryReader {
             store,
             current: None,
+            pending: VecDeque::new(),
+            ahead: None,
         }
+    }
+
+    /// A reader that fetches `order` (the objects in the order they will be
+    /// asked for) `PREFETCH_DEPTH` at a time, ahead of the caller.
+    pub fn prefetching(store: &'a Store, order: Vec<String>) -> Self {
+        let fetches = stream::iter(order.clone())
+            .map(move |key| async move { store.get_object(&key).await })
+            .buffered(PREFETCH_DEPTH);
+        EntryReader {
+            store,
+            current: None,
+            pending: order.into(),
+            ahead: Some(Box::pin(fetches)),
+        }
+    }
+
+    async fn load(&mut self, object: &str) -> StoreResult<Vec<u8>> {
+        let missing = || StorageError::Corrupt(format!("R2 object {object} is missing"));
+        if self.pending.front().map(String::as_str) == Some(object) {
+            self.pending.pop_front();
+            if let Some(ahead) = self.ahead.as_mut() {
+                if let Some(fetched) = ahead.next().await {
+                    return fetched?.ok_or_else(missing);
+                }
+            }
+        }
+        // Not where the prefetch is: fetch it alone.
+        self.store.get_object(object).await?.ok_or_else(missing)
     }
 
     /// The bytes of `entry` inside R2 object `object`.
     pub async fn slice(&mut self, object: &str, entry: EntryRef) -> StoreResult<&[u8]> {
         if self.current.as_ref().map(|(k, _)| k.as_str()) != Some(object) {
-            let bytes =
-                self.store.get_object(object).await?.ok_or_else(|| {
-                    StorageError::Corrupt(format!("R2 object {object} is missing"))
-                })?;
+            let bytes = self.load(object).await?;
             self.current = Some((object.to_string(), bytes));
         }
         let bytes = self
