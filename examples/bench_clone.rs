@@ -417,6 +417,18 @@ fn main() {
                 200,
             );
         };
+        if std::env::var("BENCH_TRACE_COLD").is_ok() {
+            purge();
+            let tmp = TempDir::new("bench-trace");
+            let out = Command::new("git")
+                .args(["-c", "protocol.version=2", "clone", "-q", "--depth", "1", &worker.url, "w"])
+                .current_dir(tmp.path())
+                .env("GIT_TRACE_PERFORMANCE", "1")
+                .env("GIT_TRACE", "1")
+                .output()
+                .unwrap();
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        }
         let w = measure(&worker, &commit, Some(&purge));
         let b = measure(&backend, &commit, None);
         let row = |what: &str, worker_ms: f64, backend_ms: f64| {
