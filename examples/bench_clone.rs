@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::api::Api;
 use support::archives::{zip_of, FileSpec};
-use support::checks::basic_auth;
+use support::checks::{basic_auth, v2_request as v2_body};
 use support::git_cli::{git, TempDir};
 use support::http_client::request;
 use support::wrangler::wrangler;
@@ -234,24 +234,6 @@ fn median_ms(samples: &[Duration]) -> f64 {
     ms[ms.len() / 2]
 }
 
-fn pkt(line: &str) -> Vec<u8> {
-    let mut out = format!("{:04x}", line.len() + 4).into_bytes();
-    out.extend_from_slice(line.as_bytes());
-    out
-}
-
-/// A protocol v2 request body: `command`, capabilities, then arguments.
-fn v2_body(command: &str, args: &[String]) -> Vec<u8> {
-    let mut b = pkt(&format!("command={command}\n"));
-    b.extend(pkt("object-format=sha1\n"));
-    b.extend(b"0001");
-    for a in args {
-        b.extend(pkt(&format!("{a}\n")));
-    }
-    b.extend(b"0000");
-    b
-}
-
 /// One raw v2 POST to `base` + `repo`; checks it succeeded and returns its size.
 fn v2_post(base: &str, repo: &str, auth: Option<&str>, body: &[u8]) -> usize {
     let mut headers = vec![
@@ -417,18 +399,6 @@ fn main() {
                 200,
             );
         };
-        if std::env::var("BENCH_TRACE_COLD").is_ok() {
-            purge();
-            let tmp = TempDir::new("bench-trace");
-            let out = Command::new("git")
-                .args(["-c", "protocol.version=2", "clone", "-q", "--depth", "1", &worker.url, "w"])
-                .current_dir(tmp.path())
-                .env("GIT_TRACE_PERFORMANCE", "1")
-                .env("GIT_TRACE", "1")
-                .output()
-                .unwrap();
-            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
-        }
         let w = measure(&worker, &commit, Some(&purge));
         let b = measure(&backend, &commit, None);
         let row = |what: &str, worker_ms: f64, backend_ms: f64| {

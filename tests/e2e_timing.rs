@@ -9,26 +9,9 @@ mod support;
 
 use serde_json::json;
 use support::api::Api;
-use support::checks::basic_auth;
+use support::checks::{basic_auth, v2_request as v2};
 use support::http_client::{request, RawResponse};
 use support::wrangler::wrangler;
-
-fn pkt(line: &str) -> Vec<u8> {
-    let mut out = format!("{:04x}", line.len() + 4).into_bytes();
-    out.extend_from_slice(line.as_bytes());
-    out
-}
-
-fn v2(command: &str, args: &[String]) -> Vec<u8> {
-    let mut b = pkt(&format!("command={command}\n"));
-    b.extend(pkt("object-format=sha1\n"));
-    b.extend(b"0001");
-    for a in args {
-        b.extend(pkt(&format!("{a}\n")));
-    }
-    b.extend(b"0000");
-    b
-}
 
 fn post(auth: &str, body: &[u8]) -> RawResponse {
     let r = request(
@@ -223,4 +206,122 @@ fn rows_without_summaries_serve_the_same_view() {
     let recloned = support::checks::clone_view(&api.git_url(&token), 2, true);
     assert_eq!(recloned.commit, cloned.commit);
     assert_eq!(recloned.files, cloned.files);
+}
+
+/// Fetches the whole snapshot of `token`'s view; returns (pack, layer).
+fn whole_fetch(api: &Api, token: &str) -> (Vec<u8>, Option<String>) {
+    let commit = api.info(token)["commit"].as_str().unwrap().to_string();
+    let r = post(
+        &basic_auth(token),
+        &v2(
+            "fetch",
+            &["deepen 1".into(), format!("want {commit}"), "done".into()],
+        ),
+    );
+    (pack_bytes(&r.body), timing(&r).2)
+}
+
+/// Waits until the cache lists a pack for every etag in `etags`.
+fn wait_cached(api: &Api, etags: &[&str]) {
+    for _ in 0..100 {
+        let cache = api.admin("GET", "/api/admin/cache", None, 200);
+        let listed: Vec<String> = cache["packs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["etag"].as_str().unwrap().to_string())
+            .collect();
+        if etags.iter().all(|e| listed.iter().any(|l| l == e)) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("packs for {etags:?} were never cached");
+}
+
+#[test]
+fn purge_by_etag_and_by_plugin_then_rebuild_identically() {
+    let api = Api::new(&wrangler().base);
+    let one = api.scenario("purge-a", &[("alpha", "available")]);
+    let two = api.scenario("purge-b", &[("alpha", "available")]);
+    let (e1, e2) = (
+        api.info(&one)["etag"].clone(),
+        api.info(&two)["etag"].clone(),
+    );
+    let (e1, e2) = (e1.as_str().unwrap(), e2.as_str().unwrap());
+    let (pack1, _) = whole_fetch(&api, &one);
+    let (pack2, _) = whole_fetch(&api, &two);
+    wait_cached(&api, &[e1, e2]);
+    assert_eq!(whole_fetch(&api, &one).1.as_deref(), Some("r2"));
+
+    // By plugin: only the views serving it.
+    let r = api.admin(
+        "POST",
+        "/api/admin/cache/purge",
+        Some(&json!({"plugin": "purge-a/alpha"})),
+        200,
+    );
+    assert_eq!(r["views"], json!([e1]), "{r}");
+    assert!(r["deleted"].as_u64().unwrap() >= 1, "{r}");
+    let (again, layer) = whole_fetch(&api, &one);
+    assert_eq!(layer.as_deref(), Some("built"));
+    assert_eq!(again, pack1, "rebuilt byte for byte");
+    assert_eq!(
+        whole_fetch(&api, &two).1.as_deref(),
+        Some("r2"),
+        "the other view kept its pack"
+    );
+
+    // By ETag, with the view's ZIP.
+    let zip = |token: &str| {
+        request(
+            &wrangler().base,
+            "GET",
+            "/marketplace.zip",
+            &[("Authorization", &basic_auth(token))],
+            b"",
+        )
+    };
+    let z1 = zip(&two);
+    assert_eq!(timing(&zip(&two)).2.as_deref(), Some("r2"));
+    let r = api.admin(
+        "POST",
+        "/api/admin/cache/purge",
+        Some(&json!({"etag": e2})),
+        200,
+    );
+    assert_eq!(r["deleted"], 2, "the pack and the ZIP: {r}");
+    let z2 = zip(&two);
+    assert_eq!(timing(&z2).2.as_deref(), Some("built"));
+    assert_eq!(z1.body, z2.body);
+    let (again, layer) = whole_fetch(&api, &two);
+    assert_eq!((again == pack2, layer.as_deref()), (true, Some("built")));
+
+    // Everything, as before.
+    wait_cached(&api, &[e1, e2]);
+    let r = api.admin(
+        "POST",
+        "/api/admin/cache/purge",
+        Some(&json!({"all": true})),
+        200,
+    );
+    assert!(r["deleted"].as_u64().unwrap() >= 2, "{r}");
+    assert_eq!(whole_fetch(&api, &one), (pack1, Some("built".into())));
+
+    // One selector, well formed, or a clear 400.
+    for bad in [
+        json!({}),
+        json!({"all": true, "etag": e1}),
+        json!({"etag": "not-an-etag"}),
+        json!({"plugin": "no-slash"}),
+        json!({"plugin": "Bad/Name"}),
+    ] {
+        let r = api.call(
+            support::api::ADMIN_TOKEN,
+            "POST",
+            "/api/admin/cache/purge",
+            Some(&bad),
+        );
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
 }

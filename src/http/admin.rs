@@ -11,9 +11,10 @@ use super::error::{ApiError, ApiResult};
 use super::{json, no_content, read_body, read_json};
 use crate::catalog::access::explain;
 use crate::catalog::archive::{read_archive, IMPORT_LIMITS};
+use crate::catalog::etag::Etag;
 use crate::catalog::ingest::ingest_files;
 use crate::catalog::marketplace::parse_marketplace;
-use crate::catalog::names::{GroupName, PluginName, Slug, Username};
+use crate::catalog::names::{GroupName, PluginKey, PluginName, Slug, Username};
 use crate::catalog::resolve::Requirement;
 use crate::catalog::token::token_hash;
 use crate::storage::users::{GroupRow, UserRow};
@@ -50,10 +51,14 @@ struct UserPatch {
     admin: bool,
 }
 
+/// What to purge: exactly one of everything, one view's ETag, or every
+/// view serving one curated plugin.
 #[derive(Deserialize)]
 struct PurgeBody {
     #[serde(default)]
     all: bool,
+    etag: Option<String>,
+    plugin: Option<String>,
 }
 
 /// Routes `/api/admin/<segs…>`.
@@ -268,13 +273,38 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
         (Method::Get, ["cache"]) => json(200, &json!({ "packs": store.cached_packs().await? })),
         (Method::Post, ["cache", "purge"]) => {
             let body: PurgeBody = read_json(&mut req).await?;
-            if !body.all {
-                return Err(ApiError::bad_request(
+            let bad = |why: &str| {
+                ApiError::bad_request(
                     "bad_purge",
-                    "send {\"all\": true}; finer purges are not supported yet",
-                ));
+                    format!("{why}: send one of {{\"all\": true}}, {{\"etag\": \"<16 hex digits>\"}} or {{\"plugin\": \"<slug>/<plugin>\"}}"),
+                )
+            };
+            match (body.all, body.etag.as_deref(), body.plugin.as_deref()) {
+                (true, None, None) => {
+                    json(200, &json!({ "deleted": store.purge_all_packs().await? }))
+                }
+                (false, Some(etag), None) => {
+                    let etag = Etag::parse(etag).ok_or_else(|| bad("not an ETag"))?;
+                    json(
+                        200,
+                        &json!({ "deleted": store.purge_etag(&etag).await?, "views": [etag.as_str()] }),
+                    )
+                }
+                (false, None, Some(plugin)) => {
+                    let (slug, name) = plugin
+                        .split_once('/')
+                        .ok_or_else(|| bad("not <slug>/<plugin>"))?;
+                    let key = PluginKey::parse(slug, name)?;
+                    let mut deleted = 0;
+                    let views = store.views_serving(&key.to_string()).await?;
+                    for etag in &views {
+                        deleted += store.purge_etag(etag).await?;
+                    }
+                    let views: Vec<&str> = views.iter().map(Etag::as_str).collect();
+                    json(200, &json!({ "deleted": deleted, "views": views }))
+                }
+                _ => Err(bad("exactly one selector is needed")),
             }
-            json(200, &json!({ "deleted": store.purge_all_packs().await? }))
         }
         _ => Err(ApiError::not_found(&req.path())),
     }

@@ -21,7 +21,7 @@ use crate::catalog::snapshot::ObjectSource;
 use crate::git::pack::{PackEntry, PackWriter, DEFAULT_LEVEL};
 use crate::git::upload_pack::{band_error, PackFramer, PackResponse};
 use crate::git::ObjectId;
-use crate::storage::blobs::{first_use_order, pack_key, EntryReader};
+use crate::storage::blobs::{first_use_order, pack_key, CachedView, EntryReader};
 use crate::storage::Store;
 
 /// Chunks in flight per consumer before the producer waits.
@@ -79,10 +79,11 @@ pub fn stream_and_store(
     let (parts, total_len) = plan(&view, &p.objects)?;
     let count = p.objects.len() as u32;
     let (mut framing, head) = PackFramer::start(p);
-    let (etag, commit, tree) = (
+    let (etag, commit, tree, plugins) = (
         view.snapshot.etag.clone(),
         view.snapshot.commit_id.to_hex(),
         view.snapshot.tree_id.to_hex(),
+        view.curated_keys(),
     );
     let store = Store::from_env(env)?;
 
@@ -159,9 +160,13 @@ pub fn stream_and_store(
         };
         let (produced, put) = future::join(produce, put).await;
         if produced && put.is_ok() {
-            let _ = store
-                .record_snapshot(&etag, &commit, &tree, total_len as i64)
-                .await;
+            let cached = CachedView {
+                etag: &etag,
+                commit: &commit,
+                tree: &tree,
+                plugins,
+            };
+            let _ = store.record_snapshot(&cached, total_len as i64).await;
         }
     };
     ctx.wait_until(task);

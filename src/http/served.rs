@@ -31,7 +31,7 @@ use crate::git::pack::PackWriter;
 use crate::git::smart_http::{self, GitBody};
 use crate::git::tree::TreeError;
 use crate::git::upload_pack::{frame_pack_bytes, PackFramer, PackResponse};
-use crate::storage::blobs::{first_use_order, zip_key, EntryReader};
+use crate::storage::blobs::{first_use_order, zip_key, CachedView, EntryReader};
 use crate::storage::users::UserRow;
 use crate::storage::view::UserView;
 use crate::storage::Store;
@@ -41,6 +41,20 @@ use crate::timing::{CacheLayer, Timing};
 pub struct View {
     pub plugins: Vec<ServedPlugin>,
     pub snapshot: Snapshot,
+}
+
+impl View {
+    /// `slug/plugin` of each curated plugin in the view (what a purge by
+    /// plugin finds it by).
+    pub fn curated_keys(&self) -> Vec<String> {
+        self.plugins
+            .iter()
+            .filter_map(|p| match &p.origin {
+                Origin::Curated(k) => Some(k.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// The head of a user's view (for advertisements, `ls-refs` and info),
@@ -364,6 +378,18 @@ pub async fn zip(req: Request, env: &Env, store: &Store) -> ApiResult {
             let b = build_view_zip(store, &view).await?;
             let build = clock_ms() - started;
             store.put_object(&key, b.clone()).await?;
+            let (commit, tree) = (
+                view.snapshot.commit_id.to_hex(),
+                view.snapshot.tree_id.to_hex(),
+            );
+            store
+                .record_zip(&CachedView {
+                    etag: &view.snapshot.etag,
+                    commit: &commit,
+                    tree: &tree,
+                    plugins: view.curated_keys(),
+                })
+                .await?;
             (b, CacheLayer::Built, Some(build))
         }
     };

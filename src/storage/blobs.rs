@@ -9,6 +9,21 @@ use super::{n, now, r2_err, s, StorageError, Store, StoreResult};
 use crate::catalog::etag::Etag;
 use crate::catalog::snapshot::EntryRef;
 
+/// A view being cached: its ids and the curated plugins it serves.
+pub struct CachedView<'a> {
+    pub etag: &'a Etag,
+    pub commit: &'a str,
+    pub tree: &'a str,
+    /// `slug/plugin` of each curated plugin in the view.
+    pub plugins: Vec<String>,
+}
+
+impl CachedView<'_> {
+    fn plugins_json(&self) -> String {
+        serde_json::to_string(&self.plugins).unwrap_or_else(|_| "[]".into())
+    }
+}
+
 /// R2 key of a view's cached pack.
 pub fn pack_key(etag: &Etag) -> String {
     format!("packs/{etag}")
@@ -158,20 +173,69 @@ impl Store {
     }
 
     /// Records that `packs/<etag>` now holds the pack of this snapshot.
-    pub async fn record_snapshot(
-        &self,
-        etag: &Etag,
-        commit: &str,
-        tree: &str,
-        size: i64,
-    ) -> StoreResult<()> {
+    pub async fn record_snapshot(&self, view: &CachedView<'_>, size: i64) -> StoreResult<()> {
         let t = now();
         self.exec(
-            "INSERT INTO snapshots (etag, commit_id, tree_id, pack_key, pack_size, created_at, last_served_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) \
-             ON CONFLICT(etag) DO UPDATE SET pack_key = excluded.pack_key, pack_size = excluded.pack_size, last_served_at = excluded.last_served_at",
-            &[s(etag.as_str()), s(commit), s(tree), s(&pack_key(etag)), n(size), n(t)],
+            "INSERT INTO snapshots (etag, commit_id, tree_id, pack_key, pack_size, created_at, last_served_at, plugins) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) \
+             ON CONFLICT(etag) DO UPDATE SET pack_key = excluded.pack_key, pack_size = excluded.pack_size, last_served_at = excluded.last_served_at, plugins = excluded.plugins",
+            &[s(view.etag.as_str()), s(view.commit), s(view.tree), s(&pack_key(view.etag)), n(size), n(t), s(&view.plugins_json())],
         )
         .await
+    }
+
+    /// Records a view whose ZIP was just cached (its pack may not be).
+    pub async fn record_zip(&self, view: &CachedView<'_>) -> StoreResult<()> {
+        let t = now();
+        self.exec(
+            "INSERT INTO snapshots (etag, commit_id, tree_id, created_at, last_served_at, plugins) VALUES (?1, ?2, ?3, ?4, ?4, ?5) \
+             ON CONFLICT(etag) DO UPDATE SET last_served_at = excluded.last_served_at, plugins = excluded.plugins",
+            &[s(view.etag.as_str()), s(view.commit), s(view.tree), n(t), s(&view.plugins_json())],
+        )
+        .await
+    }
+
+    /// Drops the cached pack and ZIP of one view; how many objects went.
+    pub async fn purge_etag(&self, etag: &Etag) -> StoreResult<usize> {
+        let keys = [pack_key(etag), zip_key(etag)];
+        let mut present = 0;
+        for key in &keys {
+            if self
+                .r2(self.bucket.head(key))
+                .await
+                .map_err(r2_err)?
+                .is_some()
+            {
+                present += 1;
+            }
+        }
+        self.r2(self.bucket.delete_multiple(keys.to_vec()))
+            .await
+            .map_err(r2_err)?;
+        self.exec(
+            "UPDATE snapshots SET pack_key = NULL, pack_size = NULL WHERE etag = ?1",
+            &[s(etag.as_str())],
+        )
+        .await?;
+        Ok(present)
+    }
+
+    /// The cached views that serve curated plugin `key` (`slug/plugin`).
+    pub async fn views_serving(&self, key: &str) -> StoreResult<Vec<Etag>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            etag: String,
+        }
+        let rows: Vec<Row> = self
+            .rows(
+                "SELECT etag FROM snapshots WHERE plugins IS NOT NULL \
+                 AND EXISTS (SELECT 1 FROM json_each(snapshots.plugins) WHERE value = ?1)",
+                &[s(key)],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| Etag::parse(&r.etag))
+            .collect())
     }
 
     /// Deletes cached packs (and the ZIPs of the same views) not served for

@@ -166,10 +166,23 @@ pub fn check_ls_remote(url: &str, version: u8, expected_commit: &str) {
     );
 }
 
-fn pkt(line: &str) -> Vec<u8> {
+/// One pkt-line.
+pub fn pkt(line: &str) -> Vec<u8> {
     let mut out = format!("{:04x}", line.len() + 4).into_bytes();
     out.extend_from_slice(line.as_bytes());
     out
+}
+
+/// A protocol v2 request body: `command`, the object format, then `args`.
+pub fn v2_request(command: &str, args: &[String]) -> Vec<u8> {
+    let mut b = pkt(&format!("command={command}\n"));
+    b.extend(pkt("object-format=sha1\n"));
+    b.extend(b"0001");
+    for a in args {
+        b.extend(pkt(&format!("{a}\n")));
+    }
+    b.extend(b"0000");
+    b
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
