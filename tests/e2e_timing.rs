@@ -13,6 +13,14 @@ use support::checks::{basic_auth, v2_request as v2};
 use support::http_client::{request, RawResponse};
 use support::wrangler::wrangler;
 
+/// These tests purge caches, which would pull packs from under each other:
+/// they run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn post(auth: &str, body: &[u8]) -> RawResponse {
     let r = request(
         &wrangler().base,
@@ -75,6 +83,7 @@ fn pack_bytes(body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn round_trips_and_cache_layers_are_reported() {
+    let _serial = serial();
     let api = Api::new(&wrangler().base);
     let token = api.scenario("timing", &[("alpha", "available"), ("beta", "required")]);
     let auth = basic_auth(&token);
@@ -164,6 +173,7 @@ fn round_trips_and_cache_layers_are_reported() {
 
 #[test]
 fn rows_without_summaries_serve_the_same_view() {
+    let _serial = serial();
     let w = wrangler();
     let api = Api::new(&w.base);
     let token = api.scenario("legacy", &[("alpha", "available"), ("beta", "available")]);
@@ -241,6 +251,7 @@ fn wait_cached(api: &Api, etags: &[&str]) {
 
 #[test]
 fn purge_by_etag_and_by_plugin_then_rebuild_identically() {
+    let _serial = serial();
     let api = Api::new(&wrangler().base);
     let one = api.scenario("purge-a", &[("alpha", "available")]);
     let two = api.scenario("purge-b", &[("alpha", "available")]);
@@ -324,4 +335,75 @@ fn purge_by_etag_and_by_plugin_then_rebuild_identically() {
         );
         assert_eq!(r.status, 400, "{bad}: {}", r.text());
     }
+}
+
+/// Band-1 payloads of side-band packets, and the longest packet seen.
+fn band_one(mut body: &[u8]) -> (Vec<u8>, usize) {
+    let (mut out, mut longest) = (Vec::new(), 0);
+    while body.len() >= 4 {
+        let len = usize::from_str_radix(std::str::from_utf8(&body[..4]).unwrap(), 16).unwrap();
+        if len == 0 {
+            body = &body[4..];
+            continue;
+        }
+        longest = longest.max(len);
+        if body[4] == 1 {
+            out.extend_from_slice(&body[5..len]);
+        }
+        body = &body[len..];
+    }
+    (out, longest)
+}
+
+#[test]
+fn a_cached_pack_serves_every_framing() {
+    let _serial = serial();
+    let api = Api::new(&wrangler().base);
+    let token = api.scenario("frames", &[("alpha", "available"), ("gamma", "available")]);
+    let auth = basic_auth(&token);
+    let info = api.info(&token);
+    let (commit, etag) = (
+        info["commit"].as_str().unwrap(),
+        info["etag"].as_str().unwrap(),
+    );
+    let (built, layer) = whole_fetch(&api, &token);
+    assert_eq!(layer.as_deref(), Some("built"));
+    assert!(built.starts_with(b"PACK"));
+    wait_cached(&api, &[etag]);
+    let (piped, layer) = whole_fetch(&api, &token);
+    assert_eq!(
+        (piped == built, layer.as_deref()),
+        (true, Some("r2")),
+        "v2: the stored form, piped"
+    );
+
+    let v0 = |caps: &str| {
+        let mut body = support::checks::pkt(&format!("want {commit}{caps}\n"));
+        body.extend(b"0000");
+        body.extend(support::checks::pkt("done\n"));
+        let r = request(
+            &wrangler().base,
+            "POST",
+            "/marketplace.git/git-upload-pack",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/x-git-upload-pack-request"),
+            ],
+            &body,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(timing(&r).2.as_deref(), Some("r2"));
+        assert!(r.body.starts_with(b"0008NAK\n"), "{caps}");
+        r.body[8..].to_vec()
+    };
+    let (pack, longest) = band_one(&v0(" side-band-64k no-progress"));
+    assert_eq!(pack, built, "v0 side-band-64k");
+    assert!(longest <= 65520);
+    let (pack, longest) = band_one(&v0(" side-band no-progress"));
+    assert_eq!(pack, built, "v0 side-band, reframed from the stored form");
+    assert!(
+        longest <= 1000,
+        "side-band packets stay within 1000 bytes: {longest}"
+    );
+    assert_eq!(v0(""), built, "v0 without side-band: the bare pack");
 }

@@ -84,6 +84,73 @@ impl SideBandFramer {
     }
 }
 
+/// The length of `raw_len` bytes framed into band-1 packets of
+/// `max_payload` (what `SideBandFramer` writes for them, whatever the
+/// chunking): each packet adds a 4-byte length and the band byte.
+pub fn framed_len(raw_len: u64, max_payload: usize) -> u64 {
+    let max = max_payload.clamp(1, MAX_PAYLOAD_64K) as u64;
+    raw_len + raw_len.div_ceil(max) * 5
+}
+
+/// Reads band-1 packets (and an optional closing flush) back into the
+/// bytes they carry, incrementally (for a client that wants a pack framed
+/// differently from how it is stored). Holds at most one packet.
+#[derive(Debug, Clone, Default)]
+pub struct SideBandDeframer {
+    buf: Vec<u8>,
+    flushed: bool,
+}
+
+/// A stored framed pack that is not a clean run of band-1 packets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the stored pack is not band-1 packets: {0}")]
+pub struct DeframeError(&'static str);
+
+impl SideBandDeframer {
+    /// Takes the next chunk; returns the payload bytes it completed.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<u8>, DeframeError> {
+        self.buf.extend_from_slice(chunk);
+        let mut out = Vec::new();
+        let mut at = 0;
+        while self.buf.len() - at >= 4 {
+            if self.flushed {
+                return Err(DeframeError("data after the flush"));
+            }
+            let len = std::str::from_utf8(&self.buf[at..at + 4])
+                .ok()
+                .and_then(|h| usize::from_str_radix(h, 16).ok())
+                .ok_or(DeframeError("bad length"))?;
+            if len == 0 {
+                self.flushed = true;
+                at += 4;
+                continue;
+            }
+            if !(6..=MAX_PKT_LEN).contains(&len) {
+                return Err(DeframeError("packet length out of range"));
+            }
+            if self.buf.len() - at < len {
+                break;
+            }
+            if self.buf[at + 4] != BAND_DATA {
+                return Err(DeframeError("not band 1"));
+            }
+            out.extend_from_slice(&self.buf[at + 5..at + len]);
+            at += len;
+        }
+        self.buf.drain(..at);
+        Ok(out)
+    }
+
+    /// Checks nothing is left half-read.
+    pub fn finish(&self) -> Result<(), DeframeError> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(DeframeError("truncated packet"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +196,54 @@ mod tests {
         while let Some(Packet::Data(d)) = r.next_packet().unwrap() {
             assert!(d.len() + 4 <= 1000);
         }
+    }
+}
+
+#[cfg(test)]
+mod stored_form_tests {
+    use super::*;
+
+    #[test]
+    fn framed_length_matches_the_framer_whatever_the_chunks() {
+        for len in [0usize, 1, 65_514, 65_515, 65_516, 200_000, 131_030] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            for chunk in [1usize, 4096, 65_515, 100_000] {
+                let mut f = SideBandFramer::new(MAX_PAYLOAD_64K);
+                let mut framed = Vec::new();
+                for c in data.chunks(chunk.max(1)) {
+                    framed.extend(f.push(c));
+                }
+                framed.extend(f.finish());
+                assert_eq!(
+                    framed.len() as u64,
+                    framed_len(len as u64, MAX_PAYLOAD_64K),
+                    "len {len}, chunk {chunk}"
+                );
+                // Read back in odd pieces, the bytes come out unchanged.
+                let mut d = SideBandDeframer::default();
+                let mut back = Vec::new();
+                for c in framed.chunks(777) {
+                    back.extend(d.push(c).unwrap());
+                }
+                d.finish().unwrap();
+                assert_eq!(back, data);
+            }
+        }
+    }
+
+    #[test]
+    fn deframing_refuses_what_is_not_band_one() {
+        let mut progress = Vec::new();
+        write_band(&mut progress, BAND_PROGRESS, b"hi");
+        assert!(SideBandDeframer::default().push(&progress).is_err());
+        assert!(SideBandDeframer::default().push(b"zzzz").is_err());
+        assert!(SideBandDeframer::default().push(b"0004").is_err());
+        let mut d = SideBandDeframer::default();
+        assert_eq!(d.push(b"0009\x01ab").unwrap(), Vec::<u8>::new());
+        assert!(d.finish().is_err(), "half a packet is truncation");
+        let mut d = SideBandDeframer::default();
+        assert_eq!(d.push(b"0007\x01ab0000").unwrap(), b"ab".to_vec());
+        d.finish().unwrap();
+        assert!(d.push(b"0007\x01ab").is_err(), "nothing after the flush");
     }
 }

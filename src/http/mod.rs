@@ -9,6 +9,7 @@ mod error;
 mod git;
 mod me;
 mod pack_stream;
+mod pipe;
 mod served;
 mod session;
 mod store;

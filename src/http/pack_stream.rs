@@ -1,6 +1,7 @@
 //! A cache miss, streamed: the pack for a whole snapshot is written once and
-//! its bytes go, as they are produced, both to the client (framed) and into
-//! `packs/<etag>` in R2.
+//! its bytes go, as they are produced, both to the client (framed as it
+//! asked) and into `packs/<etag>` in R2 (in the stored form: side-band-64k
+//! packets and a flush, which a later hit pipes untouched).
 //!
 //! Invariants: memory holds a few plugins' entries objects (read ahead,
 //! `PREFETCH_DEPTH` at a time) and a few chunks of `CHUNK_BYTES`, not the
@@ -19,9 +20,10 @@ use super::served::View;
 use crate::catalog::snapshot::EntryRef;
 use crate::catalog::snapshot::ObjectSource;
 use crate::git::pack::{PackEntry, PackWriter, DEFAULT_LEVEL};
+use crate::git::sideband::{framed_len, SideBandFramer, MAX_PAYLOAD_64K};
 use crate::git::upload_pack::{band_error, PackFramer, PackResponse};
 use crate::git::ObjectId;
-use crate::storage::blobs::{first_use_order, pack_key, CachedView, EntryReader};
+use crate::storage::blobs::{first_use_order, CachedView, EntryReader};
 use crate::storage::Store;
 
 /// Chunks in flight per consumer before the producer waits.
@@ -86,17 +88,14 @@ pub fn stream_and_store(
         view.curated_keys(),
     );
     let store = Store::from_env(env)?;
+    let stored_len = framed_len(total_len, MAX_PAYLOAD_64K) + 4;
+    let mut stored_form = SideBandFramer::new(MAX_PAYLOAD_64K);
 
     let (mut to_client, from_producer) = mpsc::channel::<Vec<u8>>(CHANNEL_DEPTH);
     let (mut to_r2, r2_stream) = mpsc::channel::<worker::Result<Vec<u8>>>(CHANNEL_DEPTH);
     let task = async move {
-        let put = store
-            .bucket
-            .put(
-                pack_key(&etag),
-                FixedLengthStream::wrap(r2_stream, total_len),
-            )
-            .execute();
+        // R2 keeps the pack in its stored form (see `StoredPack`).
+        let put = store.store_framed_pack(&etag, FixedLengthStream::wrap(r2_stream, stored_len));
         let produce = async {
             let (mut client_ok, mut r2_ok) = (to_client.send(head).await.is_ok(), true);
             let result: Result<(), String> = async {
@@ -122,7 +121,7 @@ pub fn stream_and_store(
                     }
                     let chunk = std::mem::take(w.get_mut());
                     if r2_ok {
-                        r2_ok = to_r2.send(Ok(chunk.clone())).await.is_ok();
+                        r2_ok = to_r2.send(Ok(stored_form.push(&chunk))).await.is_ok();
                     }
                     if client_ok {
                         client_ok = to_client.send(framing.frame(&chunk)).await.is_ok();
@@ -133,7 +132,10 @@ pub fn stream_and_store(
                 }
                 let (trailer, _) = w.finish().map_err(|e| e.to_string())?;
                 if r2_ok {
-                    r2_ok = to_r2.send(Ok(trailer.clone())).await.is_ok();
+                    let mut last = stored_form.push(&trailer);
+                    last.extend(stored_form.finish());
+                    last.extend_from_slice(b"0000");
+                    r2_ok = to_r2.send(Ok(last)).await.is_ok();
                 }
                 if client_ok {
                     let mut last = framing.frame(&trailer);

@@ -11,12 +11,13 @@ use std::rc::Rc;
 
 use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde_json::json;
-use worker::{ByteStream, Context, Env, Headers, Request, Response};
+use worker::{Context, Env, Headers, Request, Response};
 
 use super::auth::{authenticate, is_admin_token, Channel, Principal};
 use super::error::{ApiError, ApiResult};
 use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
 use super::pack_stream::stream_and_store;
+use super::pipe::head_then;
 use crate::catalog::marketplace::MANIFEST_PATH;
 use crate::catalog::resolve::served_keys;
 use crate::catalog::snapshot::{FileSource, ObjectSource, Origin, ServedPlugin, Snapshot};
@@ -28,10 +29,12 @@ use crate::credentials::parse_authorization;
 use crate::git::memory::MemoryRepo;
 use crate::git::pack::inflate_entry;
 use crate::git::pack::PackWriter;
+use crate::git::sideband::{SideBandDeframer, MAX_PAYLOAD_64K};
 use crate::git::smart_http::{self, GitBody};
 use crate::git::tree::TreeError;
+use crate::git::upload_pack::Framing;
 use crate::git::upload_pack::{frame_pack_bytes, PackFramer, PackResponse};
-use crate::storage::blobs::{first_use_order, zip_key, CachedView, EntryReader};
+use crate::storage::blobs::{first_use_order, zip_key, CachedView, EntryReader, StoredPack};
 use crate::storage::users::UserRow;
 use crate::storage::view::UserView;
 use crate::storage::Store;
@@ -207,16 +210,37 @@ pub async fn git(
         // A whole-snapshot fetch (every clone): stream the cached pack from
         // R2, or on a miss stream it while storing it.
         GitBody::Pack(p) if p.objects.len() == view.snapshot.object_count() => {
-            match store.cached_pack_stream(&view.snapshot.etag).await? {
-                Some(stream) => {
+            // A side-band-64k client takes the stored form as it is.
+            let pipe = matches!(p.framing, Framing::SideBand { max_payload, .. } if max_payload == MAX_PAYLOAD_64K);
+            match store.cached_pack(&view.snapshot.etag, pipe).await? {
+                Some(stored) => {
                     // Age for a later pack GC, recorded after the response.
                     let (touch, etag) = (Store::from_env(env)?, view.snapshot.etag.clone());
                     ctx.wait_until(async move {
                         let _ = touch.touch_snapshot(&etag).await;
                     });
-                    let resp = Response::from_stream(framed_stream(&p, stream))?
-                        .with_headers(git_headers(resp.content_type)?);
-                    timed(resp, store, Some(CacheLayer::R2), None)
+                    let body = match stored {
+                        StoredPack::Pipe(body) => head_then(ctx, PackFramer::start(&p).1, body)?,
+                        StoredPack::FramedChunks(chunks) => {
+                            let deframer = Rc::new(RefCell::new(SideBandDeframer::default()));
+                            let raw = chunks.map(move |chunk| {
+                                deframer
+                                    .borrow_mut()
+                                    .push(&chunk?)
+                                    .map_err(|e| worker::Error::RustError(e.to_string()))
+                            });
+                            Response::from_stream(framed_stream(&p, raw))?
+                        }
+                        StoredPack::RawChunks(chunks) => {
+                            Response::from_stream(framed_stream(&p, chunks))?
+                        }
+                    };
+                    timed(
+                        body.with_headers(git_headers(resp.content_type)?),
+                        store,
+                        Some(CacheLayer::R2),
+                        None,
+                    )
                 }
                 None => timed(
                     stream_and_store(ctx, env, view, &p, resp.content_type)?,
@@ -268,7 +292,7 @@ fn timed(
 /// `p`'s head, the pack chunks from `pack` framed as `p` asks, then its tail.
 fn framed_stream(
     p: &PackResponse,
-    pack: ByteStream,
+    pack: impl Stream<Item = worker::Result<Vec<u8>>> + 'static,
 ) -> Pin<Box<dyn Stream<Item = worker::Result<Vec<u8>>>>> {
     let (framer, head) = PackFramer::start(p);
     let framer = Rc::new(RefCell::new(framer));

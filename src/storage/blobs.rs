@@ -24,6 +24,22 @@ impl CachedView<'_> {
     }
 }
 
+/// A cached pack as read from R2. The stored form is the pack in band-1
+/// packets of at most 65515 bytes (side-band-64k) followed by a flush:
+/// exactly what a side-band-64k client receives after the response head.
+pub enum StoredPack {
+    /// The stored form, for the runtime to pipe untouched.
+    Pipe(worker::web_sys::ReadableStream),
+    /// The stored form, as chunks (for a client that wants other framing).
+    FramedChunks(worker::ByteStream),
+    /// A bare pack stored by an older version, as chunks.
+    RawChunks(worker::ByteStream),
+}
+
+/// Custom metadata naming a cached pack's form.
+const PACK_FORMAT_KEY: &str = "format";
+const PACK_FORMAT_FRAMED: &str = "side-band-64k";
+
 /// R2 key of a view's cached pack.
 pub fn pack_key(etag: &Etag) -> String {
     format!("packs/{etag}")
@@ -157,19 +173,54 @@ impl Store {
         .await
     }
 
-    /// The cached pack for `etag` as a byte stream, if any.
-    pub async fn cached_pack_stream(&self, etag: &Etag) -> StoreResult<Option<worker::ByteStream>> {
-        match self
+    /// The cached pack for `etag`, if any. A framed pack (how packs are
+    /// stored now) comes untouched, for the runtime to pipe, when `pipe`;
+    /// else as chunks. A raw one (stored by an older version) as chunks.
+    pub async fn cached_pack(&self, etag: &Etag, pipe: bool) -> StoreResult<Option<StoredPack>> {
+        let Some(obj) = self
             .r2(self.bucket.get(pack_key(etag)).execute())
             .await
             .map_err(r2_err)?
-        {
-            None => Ok(None),
-            Some(obj) => match obj.body() {
-                Some(body) => Ok(Some(body.stream().map_err(r2_err)?)),
-                None => Ok(None),
+        else {
+            return Ok(None);
+        };
+        let framed = obj
+            .custom_metadata()
+            .map_err(r2_err)?
+            .get(PACK_FORMAT_KEY)
+            .is_some_and(|f| f == PACK_FORMAT_FRAMED);
+        let Some(body) = obj.body() else {
+            return Ok(None);
+        };
+        Ok(Some(match (framed, pipe) {
+            (true, true) => match body.response_body().map_err(r2_err)? {
+                worker::ResponseBody::Stream(s) => StoredPack::Pipe(s),
+                _ => return Ok(None),
             },
-        }
+            (true, false) => StoredPack::FramedChunks(body.stream().map_err(r2_err)?),
+            (false, _) => StoredPack::RawChunks(body.stream().map_err(r2_err)?),
+        }))
+    }
+
+    /// Stores `etag`'s pack in the stored form (see `StoredPack`) from a
+    /// stream of known length (R2 keeps nothing unless every byte arrives).
+    pub async fn store_framed_pack(
+        &self,
+        etag: &Etag,
+        body: worker::FixedLengthStream,
+    ) -> StoreResult<()> {
+        let meta = std::collections::HashMap::from([(
+            PACK_FORMAT_KEY.to_string(),
+            PACK_FORMAT_FRAMED.to_string(),
+        )]);
+        self.r2(self
+            .bucket
+            .put(pack_key(etag), body)
+            .custom_metadata(meta)
+            .execute())
+            .await
+            .map_err(r2_err)?;
+        Ok(())
     }
 
     /// Records that `packs/<etag>` now holds the pack of this snapshot.
