@@ -24,30 +24,6 @@ pub struct GitRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// Whether answering `req` may need objects (a fetch), not just refs. A
-/// v0 or v2 ref advertisement and a v2 `ls-refs` need only the refs, so
-/// the caller can answer them from the view's head; anything else,
-/// including a gzip-encoded body (never sent for `ls-refs`), is treated as
-/// a fetch.
-pub fn needs_objects(req: &GitRequest<'_>) -> bool {
-    if req.method == "GET" {
-        return false;
-    }
-    if req
-        .content_encoding
-        .is_some_and(|e| !e.trim().is_empty() && e.trim() != "identity")
-    {
-        return true;
-    }
-    let first = req
-        .body
-        .get(..4)
-        .and_then(|len| std::str::from_utf8(len).ok())
-        .and_then(|len| usize::from_str_radix(len, 16).ok())
-        .and_then(|len| req.body.get(4..len));
-    first.is_none_or(|line| line.strip_suffix(b"\n").unwrap_or(line) != b"command=ls-refs")
-}
-
 /// The body of a response.
 #[derive(Debug, Clone)]
 pub enum GitBody {
@@ -145,55 +121,5 @@ fn upload_pack_post(
         Ok(Response::Bytes(b)) => GitResponse::git(RESULT, GitBody::Bytes(b)),
         Ok(Response::Pack(p)) => GitResponse::git(RESULT, GitBody::Pack(p)),
         Err(e) => GitResponse::text(400, e.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod needs_objects_tests {
-    use super::*;
-
-    fn req<'a>(method: &'a str, body: &'a [u8], encoding: Option<&'a str>) -> GitRequest<'a> {
-        GitRequest {
-            method,
-            path: "/git-upload-pack",
-            query: None,
-            git_protocol: Some("version=2"),
-            content_type: Some("application/x-git-upload-pack-request"),
-            content_encoding: encoding,
-            body,
-        }
-    }
-
-    #[test]
-    fn only_advertisements_and_ls_refs_skip_objects() {
-        assert!(!needs_objects(&req("GET", b"", None)));
-        assert!(!needs_objects(&req(
-            "POST",
-            b"0014command=ls-refs\n0001",
-            None
-        )));
-        assert!(!needs_objects(&req(
-            "POST",
-            b"0013command=ls-refs0000",
-            None
-        )));
-        assert!(needs_objects(&req(
-            "POST",
-            b"0012command=fetch\n0001",
-            None
-        )));
-        assert!(needs_objects(&req(
-            "POST",
-            b"0032want 1111111111111111111111111111111111111111\n",
-            None
-        )));
-        assert!(needs_objects(&req(
-            "POST",
-            b"0014command=ls-refs\n",
-            Some("gzip")
-        )));
-        for junk in [&b""[..], b"zz", b"0004", b"ffff", b"0014command=ls-ref"] {
-            assert!(needs_objects(&req("POST", junk, None)), "{junk:?}");
-        }
     }
 }

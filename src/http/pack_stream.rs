@@ -95,7 +95,11 @@ pub fn stream_and_store(
     let (mut to_r2, r2_stream) = mpsc::channel::<worker::Result<Vec<u8>>>(CHANNEL_DEPTH);
     let task = async move {
         // R2 keeps the pack in its stored form (see `StoredPack`).
-        let put = store.store_framed_pack(&etag, FixedLengthStream::wrap(r2_stream, stored_len));
+        let put = store.store_framed_pack(
+            &etag,
+            FixedLengthStream::wrap(r2_stream, stored_len),
+            count as usize,
+        );
         let produce = async {
             let (mut client_ok, mut r2_ok) = (to_client.send(head).await.is_ok(), true);
             let result: Result<(), String> = async {

@@ -182,22 +182,48 @@ pub async fn git(
         }
     }
     let started = clock_ms();
-    // Advertisements and ls-refs are answered from plugin rows alone.
-    let files = smart_http::needs_objects(&incoming.request());
-    let (_user, uv) = served_view(&req, env, store, files).await?;
-    if !files {
-        let head = build_head(env, uv)?;
-        let resp = smart_http::handle(&incoming.request(), &head.head, &SERVER);
-        return match resp.body {
-            GitBody::Bytes(b) => timed(
+    // Everything is first answered from the view's head (plugin rows
+    // alone): advertisements, ls-refs, negotiation, and a whole-snapshot
+    // fetch whose pack is cached. Only a miss or a partial fetch loads the
+    // files, in a second round trip.
+    let (_user, uv) = served_view(&req, env, store, false).await?;
+    let head = build_head(env, uv)?.head;
+    let resp = smart_http::handle(&incoming.request(), &head, &SERVER);
+    let whole = match resp.body {
+        GitBody::Bytes(b) => {
+            return timed(
                 git_bytes(resp.status, resp.content_type, b)?,
                 store,
                 None,
                 None,
-            ),
-            GitBody::Pack(_) => Err(ApiError::internal("a ref request was answered with a pack")),
-        };
-    }
+            )
+        }
+        // Planned over the head, a whole-snapshot fetch lists just the commit.
+        GitBody::Pack(p) if p.objects == [head.commit_id] => {
+            // A side-band-64k client takes the stored form as it is.
+            let pipe = matches!(p.framing, Framing::SideBand { max_payload, .. } if max_payload == MAX_PAYLOAD_64K);
+            if let Some((stored, objects)) = store.cached_pack(&head.etag, pipe).await? {
+                // Age for a later pack GC, recorded after the response.
+                let (touch, etag) = (Store::from_env(env)?, head.etag.clone());
+                ctx.wait_until(async move {
+                    let _ = touch.touch_snapshot(&etag).await;
+                });
+                let body = send_stored(ctx, &p, stored, objects)?;
+                return timed(
+                    body.with_headers(git_headers(resp.content_type)?),
+                    store,
+                    Some(CacheLayer::R2),
+                    None,
+                );
+            }
+            true
+        }
+        GitBody::Pack(_) => false,
+    };
+    let (_user, uv) = served_view(&req, env, store, true).await?;
+    // Should the catalog change between the two reads, the wanted commit is
+    // no longer the view's and upload-pack answers `not our ref`, as for
+    // any fetch that races a change.
     let view = build_view(env, uv)?;
     let resp = smart_http::handle(&incoming.request(), &view.snapshot, &SERVER);
     match resp.body {
@@ -207,49 +233,13 @@ pub async fn git(
             None,
             None,
         ),
-        // A whole-snapshot fetch (every clone): stream the cached pack from
-        // R2, or on a miss stream it while storing it.
-        GitBody::Pack(p) if p.objects.len() == view.snapshot.object_count() => {
-            // A side-band-64k client takes the stored form as it is.
-            let pipe = matches!(p.framing, Framing::SideBand { max_payload, .. } if max_payload == MAX_PAYLOAD_64K);
-            match store.cached_pack(&view.snapshot.etag, pipe).await? {
-                Some(stored) => {
-                    // Age for a later pack GC, recorded after the response.
-                    let (touch, etag) = (Store::from_env(env)?, view.snapshot.etag.clone());
-                    ctx.wait_until(async move {
-                        let _ = touch.touch_snapshot(&etag).await;
-                    });
-                    let body = match stored {
-                        StoredPack::Pipe(body) => head_then(ctx, PackFramer::start(&p).1, body)?,
-                        StoredPack::FramedChunks(chunks) => {
-                            let deframer = Rc::new(RefCell::new(SideBandDeframer::default()));
-                            let raw = chunks.map(move |chunk| {
-                                deframer
-                                    .borrow_mut()
-                                    .push(&chunk?)
-                                    .map_err(|e| worker::Error::RustError(e.to_string()))
-                            });
-                            Response::from_stream(framed_stream(&p, raw))?
-                        }
-                        StoredPack::RawChunks(chunks) => {
-                            Response::from_stream(framed_stream(&p, chunks))?
-                        }
-                    };
-                    timed(
-                        body.with_headers(git_headers(resp.content_type)?),
-                        store,
-                        Some(CacheLayer::R2),
-                        None,
-                    )
-                }
-                None => timed(
-                    stream_and_store(ctx, env, view, &p, resp.content_type)?,
-                    store,
-                    Some(CacheLayer::Built),
-                    None,
-                ),
-            }
-        }
+        // A miss: stream the pack while storing it.
+        GitBody::Pack(p) if whole => timed(
+            stream_and_store(ctx, env, view, &p, resp.content_type)?,
+            store,
+            Some(CacheLayer::Built),
+            None,
+        ),
         GitBody::Pack(p) => {
             let body = partial_pack(store, &view, &p).await?;
             let build = clock_ms() - started;
@@ -260,6 +250,31 @@ pub async fn git(
                 Some(build),
             )
         }
+    }
+}
+
+/// A cached pack as `p` asks for it: piped untouched to a side-band-64k
+/// client, else deframed (if stored framed) and framed again.
+fn send_stored(
+    ctx: &Context,
+    p: &PackResponse,
+    stored: StoredPack,
+    objects: Option<usize>,
+) -> worker::Result<Response> {
+    let count = objects.unwrap_or(p.objects.len());
+    match stored {
+        StoredPack::Pipe(body) => head_then(ctx, PackFramer::start_counted(p, count).1, body),
+        StoredPack::FramedChunks(chunks) => {
+            let deframer = Rc::new(RefCell::new(SideBandDeframer::default()));
+            let raw = chunks.map(move |chunk| {
+                deframer
+                    .borrow_mut()
+                    .push(&chunk?)
+                    .map_err(|e| worker::Error::RustError(e.to_string()))
+            });
+            Response::from_stream(framed_stream(p, count, raw))
+        }
+        StoredPack::RawChunks(chunks) => Response::from_stream(framed_stream(p, count, chunks)),
     }
 }
 
@@ -289,12 +304,14 @@ fn timed(
     Ok(resp)
 }
 
-/// `p`'s head, the pack chunks from `pack` framed as `p` asks, then its tail.
+/// `p`'s head, the pack chunks (of `objects` objects) from `pack` framed as
+/// `p` asks, then its tail.
 fn framed_stream(
     p: &PackResponse,
+    objects: usize,
     pack: impl Stream<Item = worker::Result<Vec<u8>>> + 'static,
 ) -> Pin<Box<dyn Stream<Item = worker::Result<Vec<u8>>>>> {
-    let (framer, head) = PackFramer::start(p);
+    let (framer, head) = PackFramer::start_counted(p, objects);
     let framer = Rc::new(RefCell::new(framer));
     let feeding = Rc::clone(&framer);
     let body = pack.map_ok(move |chunk| feeding.borrow_mut().frame(&chunk));

@@ -39,6 +39,8 @@ pub enum StoredPack {
 /// Custom metadata naming a cached pack's form.
 const PACK_FORMAT_KEY: &str = "format";
 const PACK_FORMAT_FRAMED: &str = "side-band-64k";
+/// Custom metadata counting a cached pack's objects.
+const PACK_OBJECTS_KEY: &str = "objects";
 
 /// R2 key of a view's cached pack.
 pub fn pack_key(etag: &Etag) -> String {
@@ -176,7 +178,12 @@ impl Store {
     /// The cached pack for `etag`, if any. A framed pack (how packs are
     /// stored now) comes untouched, for the runtime to pipe, when `pipe`;
     /// else as chunks. A raw one (stored by an older version) as chunks.
-    pub async fn cached_pack(&self, etag: &Etag, pipe: bool) -> StoreResult<Option<StoredPack>> {
+    /// With it, the number of objects in the pack, when recorded.
+    pub async fn cached_pack(
+        &self,
+        etag: &Etag,
+        pipe: bool,
+    ) -> StoreResult<Option<(StoredPack, Option<usize>)>> {
         let Some(obj) = self
             .r2(self.bucket.get(pack_key(etag)).execute())
             .await
@@ -184,22 +191,23 @@ impl Store {
         else {
             return Ok(None);
         };
-        let framed = obj
-            .custom_metadata()
-            .map_err(r2_err)?
+        let meta = obj.custom_metadata().map_err(r2_err)?;
+        let framed = meta
             .get(PACK_FORMAT_KEY)
             .is_some_and(|f| f == PACK_FORMAT_FRAMED);
+        let objects = meta.get(PACK_OBJECTS_KEY).and_then(|n| n.parse().ok());
         let Some(body) = obj.body() else {
             return Ok(None);
         };
-        Ok(Some(match (framed, pipe) {
+        let stored = match (framed, pipe) {
             (true, true) => match body.response_body().map_err(r2_err)? {
                 worker::ResponseBody::Stream(s) => StoredPack::Pipe(s),
                 _ => return Ok(None),
             },
             (true, false) => StoredPack::FramedChunks(body.stream().map_err(r2_err)?),
             (false, _) => StoredPack::RawChunks(body.stream().map_err(r2_err)?),
-        }))
+        };
+        Ok(Some((stored, objects)))
     }
 
     /// Stores `etag`'s pack in the stored form (see `StoredPack`) from a
@@ -208,11 +216,12 @@ impl Store {
         &self,
         etag: &Etag,
         body: worker::FixedLengthStream,
+        objects: usize,
     ) -> StoreResult<()> {
-        let meta = std::collections::HashMap::from([(
-            PACK_FORMAT_KEY.to_string(),
-            PACK_FORMAT_FRAMED.to_string(),
-        )]);
+        let meta = std::collections::HashMap::from([
+            (PACK_FORMAT_KEY.to_string(), PACK_FORMAT_FRAMED.to_string()),
+            (PACK_OBJECTS_KEY.to_string(), objects.to_string()),
+        ]);
         self.r2(self
             .bucket
             .put(pack_key(etag), body)

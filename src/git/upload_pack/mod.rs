@@ -313,6 +313,13 @@ pub struct PackFramer {
 impl PackFramer {
     /// A framer for `resp` and the bytes to send before the pack.
     pub fn start(resp: &PackResponse) -> (PackFramer, Vec<u8>) {
+        Self::start_counted(resp, resp.objects.len())
+    }
+
+    /// Like `start`, for a pack of `objects` objects that `resp` does not
+    /// list (a cached pack answering a fetch planned without the file
+    /// objects; the count only feeds the progress line).
+    pub fn start_counted(resp: &PackResponse, objects: usize) -> (PackFramer, Vec<u8>) {
         let mut head = resp.head.clone();
         let sideband = match resp.framing {
             Framing::Raw => None,
@@ -322,7 +329,7 @@ impl PackFramer {
             } => {
                 let mut f = SideBandFramer::new(max_payload);
                 if progress {
-                    head.extend(f.progress(&progress_message(resp.objects.len())));
+                    head.extend(f.progress(&progress_message(objects)));
                 }
                 Some(f)
             }
