@@ -14,12 +14,16 @@ sh scripts/build-worker.sh
 log=$(mktemp)
 status=$(mktemp)
 trap 'rm -f "$log" "$status"' EXIT
+# Exit codes are captured by hand (a pipeline reports tee's), so errexit
+# must not end the group before it records the code.
+set +e
 { cargo test --locked --all-targets 2>&1; echo $? > "$status"; } | tee "$log"
 rc=$(cat "$status")
 { npx playwright test 2>&1; echo $? > "$status"; } | tee -a "$log"
 ui_rc=$(cat "$status")
+set -e
 # cargo prints "test result: … N passed; M failed"; Playwright "N passed" / "M failed" lines.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+failed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^ +[0-9]+ passed/ { p += $1 } /^ +[0-9]+ failed/ { f += $1 } /^ +[0-9]+ (flaky|skipped|did not run)/ { f += $1 }
-     END { printf "\nall test binaries: %d passed, %d failed\n", p, f }' "$log"
-[ "$rc" = 0 ] && [ "$ui_rc" = 0 ]
+     END { printf "\nall test binaries: %d passed, %d failed\n", p, f > "/dev/stderr"; print f + 0 }' "$log")
+[ "$rc" = 0 ] && [ "$ui_rc" = 0 ] && [ "$failed" = 0 ]

@@ -13,6 +13,7 @@ mod pipe;
 mod served;
 mod session;
 mod store;
+mod view;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -16,7 +16,7 @@ use worker::{Context, Env, FixedLengthStream, Response};
 
 use super::error::{ApiError, ApiResult};
 use super::git::git_headers;
-use super::served::View;
+use super::view::View;
 use crate::catalog::snapshot::EntryRef;
 use crate::catalog::snapshot::ObjectSource;
 use crate::git::pack::{PackEntry, PackWriter, DEFAULT_LEVEL};

@@ -1,9 +1,10 @@
 //! The channels that serve a user's view: `/marketplace.git` (smart HTTP),
 //! `/marketplace.zip` and `/marketplace/info`.
 //!
-//! The snapshot is resolved from D1 on every request; R2 is read only when a
-//! pack must be sent: the cached `packs/<etag>` for a full fetch, else the
-//! served plugins' pre-compressed entries, one object per plugin.
+//! Every request is answered from the view's head first (`view.rs`: one D1
+//! round trip, plugin rows only); a whole-snapshot fetch of a cached pack
+//! pipes `packs/<etag>` from R2. Only a miss, a partial fetch or a ZIP to
+//! build loads the files and reads the plugins' pre-compressed entries.
 
 use std::cell::RefCell;
 use std::pin::Pin;
@@ -13,138 +14,24 @@ use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde_json::json;
 use worker::{Context, Env, Headers, Request, Response};
 
-use super::auth::{authenticate, is_admin_token, Channel, Principal};
 use super::error::{ApiError, ApiResult};
 use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
 use super::pack_stream::stream_and_store;
 use super::pipe::head_then;
+use super::view::{build_head, build_view, marketplace_name, served_user, served_view, View};
 use crate::catalog::marketplace::MANIFEST_PATH;
-use crate::catalog::resolve::served_keys;
-use crate::catalog::snapshot::{FileSource, ObjectSource, Origin, ServedPlugin, Snapshot};
-use crate::catalog::store_view::store_plugins;
-use crate::catalog::summary::{PluginSummary, SnapshotHead};
-use crate::catalog::token::token_hash;
+use crate::catalog::snapshot::{FileSource, ObjectSource, Origin};
 use crate::catalog::zip_export::{build_zip, ZipFile};
-use crate::credentials::parse_authorization;
 use crate::git::memory::MemoryRepo;
 use crate::git::pack::inflate_entry;
 use crate::git::pack::PackWriter;
 use crate::git::sideband::{SideBandDeframer, MAX_PAYLOAD_64K};
 use crate::git::smart_http::{self, GitBody};
-use crate::git::tree::TreeError;
 use crate::git::upload_pack::Framing;
 use crate::git::upload_pack::{frame_pack_bytes, PackFramer, PackResponse};
 use crate::storage::blobs::{first_use_order, zip_key, CachedView, EntryReader, StoredPack};
-use crate::storage::users::UserRow;
-use crate::storage::view::UserView;
 use crate::storage::Store;
 use crate::timing::{CacheLayer, Timing};
-
-/// The served view of a user: their plugins and the snapshot of them.
-pub struct View {
-    pub plugins: Vec<ServedPlugin>,
-    pub snapshot: Snapshot,
-}
-
-impl View {
-    /// `slug/plugin` of each curated plugin in the view (what a purge by
-    /// plugin finds it by).
-    pub fn curated_keys(&self) -> Vec<String> {
-        self.plugins
-            .iter()
-            .filter_map(|p| match &p.origin {
-                Origin::Curated(k) => Some(k.to_string()),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-/// The head of a user's view (for advertisements, `ls-refs` and info),
-/// built from plugin rows alone.
-pub struct Head {
-    pub plugins: Vec<ServedPlugin>,
-    pub head: SnapshotHead,
-}
-
-fn tree_err(e: TreeError) -> ApiError {
-    ApiError::internal(format!("building the tree failed: {e}"))
-}
-
-/// The plugins a user is served, in order: granted ones, then the Store's.
-fn served_plugins(mut uv: UserView) -> Result<Vec<ServedPlugin>, ApiError> {
-    let mut plugins: Vec<ServedPlugin> = served_keys(&uv.entitlements)
-        .iter()
-        .filter_map(|k| uv.plugins.remove(k))
-        .collect();
-    plugins.extend(store_plugins(&uv.installed).map_err(tree_err)?);
-    Ok(plugins)
-}
-
-/// The full view (files loaded): what a fetch or the ZIP needs.
-fn build_view(env: &Env, uv: UserView) -> Result<View, ApiError> {
-    let plugins = served_plugins(uv)?;
-    let snapshot = Snapshot::build(&marketplace_name(env), &plugins).map_err(tree_err)?;
-    Ok(View { plugins, snapshot })
-}
-
-/// The view's head (files not loaded, except of rows without a summary).
-fn build_head(env: &Env, uv: UserView) -> Result<Head, ApiError> {
-    let plugins = served_plugins(uv)?;
-    let summaries = plugins
-        .iter()
-        .map(PluginSummary::of)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(tree_err)?;
-    let head = SnapshotHead::build(&marketplace_name(env), &summaries).map_err(tree_err)?;
-    Ok(Head { plugins, head })
-}
-
-/// The served marketplace's name (`MARKETPLACE_NAME`), which members
-/// install plugins under.
-pub fn marketplace_name(env: &Env) -> String {
-    env.var("MARKETPLACE_NAME")
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| "marketplace-edge".into())
-}
-
-/// Authenticates a user for the served channels (git asks for Basic on 401).
-async fn served_user(req: &Request, env: &Env, store: &Store) -> Result<UserRow, ApiError> {
-    match authenticate(req, env, store, Channel::Served).await? {
-        Some(Principal::User(u)) => Ok(u),
-        Some(Principal::BootstrapAdmin) => Err(ApiError::forbidden(
-            "ADMIN_TOKEN has no marketplace; use a user's token",
-        )),
-        None => Err(ApiError::unauthorized().with_challenge()),
-    }
-}
-
-/// The caller and what storage holds of their view (with the files when
-/// `files`). A token (Basic or Bearer) is checked in the same D1 round trip
-/// that loads the view; a session or Cloudflare Access sign-in takes one
-/// more.
-async fn served_view(
-    req: &Request,
-    env: &Env,
-    store: &Store,
-    files: bool,
-) -> Result<(UserRow, UserView), ApiError> {
-    let header = req.headers().get("Authorization")?;
-    if let Some(cred) = header.as_deref().and_then(parse_authorization) {
-        if is_admin_token(cred.secret(), env) {
-            return Err(ApiError::forbidden(
-                "ADMIN_TOKEN has no marketplace; use a user's token",
-            ));
-        }
-        return store
-            .user_view_by_token(&token_hash(cred.secret()), files)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized().with_challenge());
-    }
-    let user = served_user(req, env, store).await?;
-    let uv = store.user_view(user.id, files).await?;
-    Ok((user, uv))
-}
 
 /// `/marketplace.git/…`.
 pub async fn git(

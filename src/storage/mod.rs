@@ -48,8 +48,8 @@ pub(crate) fn r2_err(e: worker::Error) -> StorageError {
 /// The D1 database and R2 bucket of this deployment, and the round trips
 /// made through them so far (for `Server-Timing`).
 pub struct Store {
-    pub db: D1Database,
-    pub bucket: Bucket,
+    db: D1Database,
+    bucket: Bucket,
     d1_trips: Cell<Trips>,
     r2_trips: Cell<Trips>,
 }

@@ -127,7 +127,9 @@ test("warnings in the preview; photos on cards; a video on the entry", async ({ 
   await page.goto(`${base()}/store?category=${category}`);
   const img = page.getByRole("list", { name: "Store entries" }).locator("img.photo");
   await expect(img).toHaveAttribute("src", photo);
-  expect(await img.evaluate((el) => el.complete && el.naturalWidth > 0)).toBe(true);
+  // The photo loads (the CSP allows this site's images; cards load lazily).
+  await img.scrollIntoViewIfNeeded();
+  await expect.poll(() => img.evaluate((el) => el.complete && el.naturalWidth > 0)).toBe(true);
   await page.goto(`${base()}/store/${entity.id}`);
   await expect(page.locator("video.hero-media")).toHaveAttribute("src", "https://videos.example.com/demo.mp4");
 });
