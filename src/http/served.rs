@@ -89,17 +89,37 @@ pub async fn git(
         GitBody::Pack(p) if p.objects == [head.commit_id] => {
             // A side-band-64k client takes the stored form as it is.
             let pipe = matches!(p.framing, Framing::SideBand { max_payload, .. } if max_payload == MAX_PAYLOAD_64K);
-            if let Some((stored, objects)) = store.cached_pack(&head.etag, pipe).await? {
-                // Age for a later pack GC, recorded after the response.
-                let (touch, etag) = (Store::from_env(env)?, head.etag.clone());
+            // The data centre's edge copy first, then R2 (which then fills
+            // the edge copy after the response).
+            let edge = if pipe {
+                store.edge_pack(&head.etag).await?
+            } else {
+                None
+            };
+            let (stored, objects, layer) = match edge {
+                Some((body, objects)) => (Some(StoredPack::Pipe(body)), objects, CacheLayer::Edge),
+                None => match store.cached_pack(&head.etag, pipe).await? {
+                    Some((stored, objects)) => (Some(stored), objects, CacheLayer::R2),
+                    None => (None, None, CacheLayer::Built),
+                },
+            };
+            if let Some(stored) = stored {
+                // Age for a later pack GC (and fill the edge), after the response.
+                let (later, etag) = (Store::from_env(env)?, head.etag.clone());
+                let fill = pipe && layer == CacheLayer::R2;
                 ctx.wait_until(async move {
-                    let _ = touch.touch_snapshot(&etag).await;
+                    let _ = later.touch_snapshot(&etag).await;
+                    if fill {
+                        if let Err(e) = later.fill_edge(&etag).await {
+                            worker::console_error!("filling the edge copy of {etag} failed: {e}");
+                        }
+                    }
                 });
                 let body = send_stored(ctx, &p, stored, objects)?;
                 return timed(
                     body.with_headers(git_headers(resp.content_type)?),
                     store,
-                    Some(CacheLayer::R2),
+                    Some(layer),
                     None,
                 );
             }

@@ -37,10 +37,10 @@ pub enum StoredPack {
 }
 
 /// Custom metadata naming a cached pack's form.
-const PACK_FORMAT_KEY: &str = "format";
-const PACK_FORMAT_FRAMED: &str = "side-band-64k";
+pub(crate) const PACK_FORMAT_KEY: &str = "format";
+pub(crate) const PACK_FORMAT_FRAMED: &str = "side-band-64k";
 /// Custom metadata counting a cached pack's objects.
-const PACK_OBJECTS_KEY: &str = "objects";
+pub(crate) const PACK_OBJECTS_KEY: &str = "objects";
 
 /// R2 key of a view's cached pack.
 pub fn pack_key(etag: &Etag) -> String {
@@ -271,6 +271,7 @@ impl Store {
         self.r2(self.bucket.delete_multiple(keys.to_vec()))
             .await
             .map_err(r2_err)?;
+        self.purge_edge(etag).await?;
         self.exec(
             "UPDATE snapshots SET pack_key = NULL, pack_size = NULL WHERE etag = ?1",
             &[s(etag.as_str())],
@@ -413,6 +414,13 @@ impl Store {
                 let keys: Vec<String> = listing.objects().iter().map(|o| o.key()).collect();
                 if keys.is_empty() {
                     break;
+                }
+                for etag in keys
+                    .iter()
+                    .filter_map(|k| k.strip_prefix("packs/"))
+                    .filter_map(Etag::parse)
+                {
+                    self.purge_edge(&etag).await?;
                 }
                 deleted += keys.len();
                 self.bucket.delete_multiple(keys).await.map_err(r2_err)?;

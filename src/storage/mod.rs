@@ -4,6 +4,7 @@
 pub mod access;
 pub mod blobs;
 pub mod catalog;
+pub mod edge;
 pub mod sessions;
 pub mod store;
 pub mod users;

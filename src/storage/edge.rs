@@ -1,0 +1,106 @@
+//! The edge tier: finished packs also kept in the serving data centre's
+//! Cache API, in front of R2.
+//!
+//! Invariants: an entry's key derives from the view's ETag alone (a
+//! synthetic URL no client can request), so only a request whose resolved
+//! view has that ETag can reach it, and it can never serve the wrong view;
+//! it holds the pack in its stored form (see `blobs::StoredPack`) with a
+//! `Cache-Tag` of the ETag, for a zone-wide purge by tag. The Cache API
+//! acts only on a custom domain or route: on `workers.dev` every call is a
+//! no-op and R2 answers.
+
+use worker::{Cache, Headers, Response, ResponseBody};
+
+use super::blobs::{pack_key, PACK_FORMAT_FRAMED, PACK_FORMAT_KEY, PACK_OBJECTS_KEY};
+use super::{r2_err, StorageError, Store, StoreResult};
+use crate::catalog::etag::Etag;
+
+/// How long an edge copy lives without a purge (its content never changes).
+const EDGE_MAX_AGE_SECONDS: u32 = 30 * 24 * 3600;
+
+/// Header carrying the pack's object count on the edge copy.
+const OBJECTS_HEADER: &str = "X-Pack-Objects";
+
+fn edge_key(etag: &Etag) -> String {
+    format!("https://packs.marketplace-edge.invalid/{etag}")
+}
+
+fn cache_err(e: worker::Error) -> StorageError {
+    StorageError::Bucket(format!("cache: {e}"))
+}
+
+impl Store {
+    /// The edge copy of `etag`'s pack (stored form) and its object count.
+    pub async fn edge_pack(
+        &self,
+        etag: &Etag,
+    ) -> StoreResult<Option<(worker::web_sys::ReadableStream, Option<usize>)>> {
+        let Some(resp) = Cache::default()
+            .get(edge_key(etag), true)
+            .await
+            .map_err(cache_err)?
+        else {
+            return Ok(None);
+        };
+        let objects = resp
+            .headers()
+            .get(OBJECTS_HEADER)
+            .map_err(cache_err)?
+            .and_then(|n| n.parse().ok());
+        let web: worker::web_sys::Response = resp.into();
+        Ok(web.body().map(|body| (body, objects)))
+    }
+
+    /// Copies `etag`'s framed pack from R2 into the edge tier, streaming
+    /// (memory stays bounded; meant to run after the response).
+    pub async fn fill_edge(&self, etag: &Etag) -> StoreResult<()> {
+        let Some(obj) = self
+            .r2(self.bucket.get(pack_key(etag)).execute())
+            .await
+            .map_err(r2_err)?
+        else {
+            return Ok(());
+        };
+        let meta = obj.custom_metadata().map_err(r2_err)?;
+        if meta.get(PACK_FORMAT_KEY).map(String::as_str) != Some(PACK_FORMAT_FRAMED) {
+            return Ok(());
+        }
+        let size = obj.size();
+        let Some(body) = obj.body() else {
+            return Ok(());
+        };
+        let ResponseBody::Stream(stream) = body.response_body().map_err(r2_err)? else {
+            return Ok(());
+        };
+        let headers = Headers::new();
+        headers
+            .set("Content-Length", &size.to_string())
+            .map_err(cache_err)?;
+        headers
+            .set(
+                "Cache-Control",
+                &format!("public, max-age={EDGE_MAX_AGE_SECONDS}"),
+            )
+            .map_err(cache_err)?;
+        headers.set("Cache-Tag", etag.as_str()).map_err(cache_err)?;
+        if let Some(n) = meta.get(PACK_OBJECTS_KEY) {
+            headers.set(OBJECTS_HEADER, n).map_err(cache_err)?;
+        }
+        let resp = Response::from_body(ResponseBody::Stream(stream))
+            .map_err(cache_err)?
+            .with_headers(headers);
+        Cache::default()
+            .put(edge_key(etag), resp)
+            .await
+            .map_err(cache_err)
+    }
+
+    /// Drops the edge copy of `etag`'s pack in this data centre.
+    pub async fn purge_edge(&self, etag: &Etag) -> StoreResult<()> {
+        Cache::default()
+            .delete(edge_key(etag), true)
+            .await
+            .map_err(cache_err)?;
+        Ok(())
+    }
+}
