@@ -17,6 +17,7 @@ use crate::catalog::marketplace::parse_marketplace;
 use crate::catalog::names::{GroupName, PluginKey, PluginName, Slug, Username};
 use crate::catalog::resolve::Requirement;
 use crate::catalog::token::token_hash;
+use crate::storage::edge::ZonePurge;
 use crate::storage::users::{GroupRow, UserRow};
 use crate::storage::Store;
 
@@ -279,16 +280,11 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                     format!("{why}: send one of {{\"all\": true}}, {{\"etag\": \"<16 hex digits>\"}} or {{\"plugin\": \"<slug>/<plugin>\"}}"),
                 )
             };
-            match (body.all, body.etag.as_deref(), body.plugin.as_deref()) {
-                (true, None, None) => {
-                    json(200, &json!({ "deleted": store.purge_all_packs().await? }))
-                }
+            let (deleted, views) = match (body.all, body.etag.as_deref(), body.plugin.as_deref()) {
+                (true, None, None) => store.purge_all_packs().await?,
                 (false, Some(etag), None) => {
                     let etag = Etag::parse(etag).ok_or_else(|| bad("not an ETag"))?;
-                    json(
-                        200,
-                        &json!({ "deleted": store.purge_etag(&etag).await?, "views": [etag.as_str()] }),
-                    )
+                    (store.purge_etag(&etag).await?, vec![etag])
                 }
                 (false, None, Some(plugin)) => {
                     let (slug, name) = plugin
@@ -300,14 +296,42 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                     for etag in &views {
                         deleted += store.purge_etag(etag).await?;
                     }
-                    let views: Vec<&str> = views.iter().map(Etag::as_str).collect();
-                    json(200, &json!({ "deleted": deleted, "views": views }))
+                    (deleted, views)
                 }
-                _ => Err(bad("exactly one selector is needed")),
-            }
+                _ => return Err(bad("exactly one selector is needed")),
+            };
+            // Other data centres' edge copies go through the zone's purge API.
+            let zone = match zone_purge(env) {
+                None => "not_configured",
+                Some(_) if views.is_empty() => "nothing_to_purge",
+                Some(z) => match store.purge_zone_tags(&z, &views).await {
+                    Ok(()) => "purged",
+                    Err(e) => {
+                        worker::console_error!("zone purge failed: {e}");
+                        "failed"
+                    }
+                },
+            };
+            let views: Vec<&str> = views.iter().map(Etag::as_str).collect();
+            json(
+                200,
+                &json!({ "deleted": deleted, "views": views, "zone_purge": zone }),
+            )
         }
         _ => Err(ApiError::not_found(&req.path())),
     }
+}
+
+/// The zone purge API, when `CF_ZONE_ID` (var) and `CF_API_TOKEN` (secret)
+/// are set. `CF_API_BASE` overrides the API's address for the tests only.
+fn zone_purge(env: &Env) -> Option<ZonePurge> {
+    let value = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    Some(ZonePurge {
+        zone_id: value(env.var("CF_ZONE_ID").ok().map(|v| v.to_string()))?,
+        token: value(env.secret("CF_API_TOKEN").ok().map(|v| v.to_string()))?,
+        api_base: value(env.var("CF_API_BASE").ok().map(|v| v.to_string()))
+            .unwrap_or_else(|| "https://api.cloudflare.com/client/v4".into()),
+    })
 }
 
 fn parse_requirement(text: &str) -> Result<Requirement, ApiError> {

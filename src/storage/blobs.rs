@@ -399,8 +399,9 @@ impl Store {
     }
 
     /// Deletes every cached pack and ZIP; returns how many objects went.
-    pub async fn purge_all_packs(&self) -> StoreResult<usize> {
+    pub async fn purge_all_packs(&self) -> StoreResult<(usize, Vec<Etag>)> {
         let mut deleted = 0;
+        let mut views = Vec::new();
         for prefix in CACHE_PREFIXES {
             loop {
                 let listing = self
@@ -421,6 +422,7 @@ impl Store {
                     .filter_map(Etag::parse)
                 {
                     self.purge_edge(&etag).await?;
+                    views.push(etag);
                 }
                 deleted += keys.len();
                 self.bucket.delete_multiple(keys).await.map_err(r2_err)?;
@@ -434,6 +436,6 @@ impl Store {
             &[],
         )
         .await?;
-        Ok(deleted)
+        Ok((deleted, views))
     }
 }

@@ -5,11 +5,12 @@
 //! synthetic URL no client can request), so only a request whose resolved
 //! view has that ETag can reach it, and it can never serve the wrong view;
 //! it holds the pack in its stored form (see `blobs::StoredPack`) with a
-//! `Cache-Tag` of the ETag, for a zone-wide purge by tag. The Cache API
-//! acts only on a custom domain or route: on `workers.dev` every call is a
-//! no-op and R2 answers.
+//! `Cache-Tag` of the ETag, for a zone-wide purge by tag (a Cache API
+//! delete reaches only the local data centre; `purge_zone_tags` asks
+//! Cloudflare's API for the rest). The Cache API acts only on a custom
+//! domain or route: on `workers.dev` every call is a no-op and R2 answers.
 
-use worker::{Cache, Headers, Response, ResponseBody};
+use worker::{Cache, Fetch, Headers, Method, Request, RequestInit, Response, ResponseBody};
 
 use super::blobs::{pack_key, PACK_FORMAT_FRAMED, PACK_FORMAT_KEY, PACK_OBJECTS_KEY};
 use super::{r2_err, StorageError, Store, StoreResult};
@@ -24,6 +25,18 @@ const OBJECTS_HEADER: &str = "X-Pack-Objects";
 fn edge_key(etag: &Etag) -> String {
     format!("https://packs.marketplace-edge.invalid/{etag}")
 }
+
+/// Cloudflare's API for purging a zone's cache by tag, when configured.
+#[derive(Debug, Clone)]
+pub struct ZonePurge {
+    /// `https://api.cloudflare.com/client/v4` (tests point it elsewhere).
+    pub api_base: String,
+    pub zone_id: String,
+    pub token: String,
+}
+
+/// Tags per purge request (Cloudflare accepts up to 100; stay well under).
+const TAGS_PER_PURGE: usize = 30;
 
 fn cache_err(e: worker::Error) -> StorageError {
     StorageError::Bucket(format!("cache: {e}"))
@@ -93,6 +106,44 @@ impl Store {
             .put(edge_key(etag), resp)
             .await
             .map_err(cache_err)
+    }
+
+    /// Purges the edge copies of `etags` in every data centre of the zone
+    /// (a Cache API delete reaches only the local one).
+    pub async fn purge_zone_tags(&self, zone: &ZonePurge, etags: &[Etag]) -> StoreResult<()> {
+        let url = format!(
+            "{}/zones/{}/purge_cache",
+            zone.api_base.trim_end_matches('/'),
+            zone.zone_id
+        );
+        for batch in etags.chunks(TAGS_PER_PURGE) {
+            let tags: Vec<&str> = batch.iter().map(Etag::as_str).collect();
+            let body = serde_json::json!({ "tags": tags }).to_string();
+            let headers = Headers::new();
+            headers
+                .set("Authorization", &format!("Bearer {}", zone.token))
+                .map_err(cache_err)?;
+            headers
+                .set("Content-Type", "application/json")
+                .map_err(cache_err)?;
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post)
+                .with_headers(headers)
+                .with_body(Some(body.into()));
+            let req = Request::new_with_init(&url, &init).map_err(cache_err)?;
+            let mut resp = Fetch::Request(req).send().await.map_err(cache_err)?;
+            let status = resp.status_code();
+            let text = resp.text().await.unwrap_or_default();
+            let ok = status == 200
+                && serde_json::from_str::<serde_json::Value>(&text)
+                    .is_ok_and(|v| v["success"] == serde_json::Value::Bool(true));
+            if !ok {
+                return Err(StorageError::Bucket(format!(
+                    "the zone purge answered HTTP {status}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Drops the edge copy of `etag`'s pack in this data centre.

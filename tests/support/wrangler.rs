@@ -77,10 +77,16 @@ fn require(path: &Path, advice: &str) {
 /// The shared server, started on first use.
 pub fn wrangler() -> &'static Wrangler {
     static W: OnceLock<Wrangler> = OnceLock::new();
-    W.get_or_init(start)
+    W.get_or_init(|| start(&[]))
 }
 
-fn start() -> Wrangler {
+/// A server of its own with `vars` (name, value) over wrangler.toml's,
+/// stopped when dropped.
+pub fn wrangler_with(vars: &[(&str, &str)]) -> Wrangler {
+    start(vars)
+}
+
+fn start(vars: &[(&str, &str)]) -> Wrangler {
     let root = repo_root();
     require(
         &root.join("node_modules/.bin/wrangler"),
@@ -93,9 +99,14 @@ fn start() -> Wrangler {
     let state = TempDir::new("wrangler-state");
     let port = free_port();
     let log = root.join("target").join(format!("e2e-wrangler-{port}.log"));
+    // Values are test-chosen (no quotes inside), so single quotes suffice.
+    let var_args: String = vars
+        .iter()
+        .map(|(k, v)| format!(" --var '{k}:{v}'"))
+        .collect();
     let script = format!(
         "node_modules/.bin/wrangler d1 migrations apply DB --local --persist-to '{state}' > '{log}.migrations' 2>&1 || exit 1\n\
-         setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port {port} --persist-to '{state}' --show-interactive-dev-session=false --test-scheduled > '{log}' 2>&1 &\n\
+         setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port {port} --persist-to '{state}' --show-interactive-dev-session=false --test-scheduled{var_args} > '{log}' 2>&1 &\n\
          pid=$!\n\
          cat > /dev/null\n\
          kill -TERM -$pid 2>/dev/null; sleep 2; kill -KILL -$pid 2>/dev/null; wait",
