@@ -58,7 +58,7 @@ async fn dispatch(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResu
     match (req.method(), path) {
         (Method::Get, "/marketplace/info") => return served::info(req, env, &store).await,
         (Method::Get | Method::Head, "/marketplace.zip") => {
-            return served::zip(req, env, &store).await
+            return served::zip(req, env, ctx, &store).await
         }
         _ => {}
     }

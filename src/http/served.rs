@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde_json::json;
-use worker::{Context, Env, Headers, Request, Response};
+use worker::{Context, Env, Headers, Request, Response, ResponseBody};
 
 use super::error::{ApiError, ApiResult};
 use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
@@ -30,6 +30,7 @@ use crate::git::smart_http::{self, GitBody};
 use crate::git::upload_pack::Framing;
 use crate::git::upload_pack::{frame_pack_bytes, PackFramer, PackResponse};
 use crate::storage::blobs::{first_use_order, zip_key, CachedView, EntryReader, StoredPack};
+use crate::storage::edge::EdgeKind;
 use crate::storage::Store;
 use crate::timing::{CacheLayer, Timing};
 
@@ -92,7 +93,7 @@ pub async fn git(
             // The data centre's edge copy first, then R2 (which then fills
             // the edge copy after the response).
             let edge = if pipe {
-                store.edge_pack(&head.etag).await?
+                store.edge_get(EdgeKind::Pack, &head.etag).await?
             } else {
                 None
             };
@@ -110,7 +111,7 @@ pub async fn git(
                 ctx.wait_until(async move {
                     let _ = later.touch_snapshot(&etag).await;
                     if fill {
-                        if let Err(e) = later.fill_edge(&etag).await {
+                        if let Err(e) = later.fill_edge(EdgeKind::Pack, &etag).await {
                             worker::console_error!("filling the edge copy of {etag} failed: {e}");
                         }
                     }
@@ -302,10 +303,11 @@ pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
 
 /// `GET /marketplace.zip`: the same tree as a deterministic ZIP, with the
 /// view's ETag as a strong `ETag` (so `If-None-Match` gives 304).
-pub async fn zip(req: Request, env: &Env, store: &Store) -> ApiResult {
-    let (_, uv) = served_view(&req, env, store, true).await?;
-    let view = build_view(env, uv)?;
-    let etag = format!("\"{}\"", view.snapshot.etag);
+pub async fn zip(req: Request, env: &Env, ctx: &Context, store: &Store) -> ApiResult {
+    // The head names the ZIP; only a miss needs the files.
+    let (_, uv) = served_view(&req, env, store, false).await?;
+    let view_etag = build_head(env, uv)?.head.etag;
+    let etag = format!("\"{view_etag}\"");
     let headers = Headers::new();
     headers.set("ETag", &etag)?;
     headers.set("Cache-Control", "private, no-cache")?;
@@ -318,34 +320,51 @@ pub async fn zip(req: Request, env: &Env, store: &Store) -> ApiResult {
             None,
         );
     }
-    let key = zip_key(&view.snapshot.etag);
-    let started = clock_ms();
-    let (bytes, layer, build) = match store.get_object(&key).await? {
-        Some(b) => (b, CacheLayer::R2, None),
-        None => {
-            let b = build_view_zip(store, &view).await?;
-            let build = clock_ms() - started;
-            store.put_object(&key, b.clone()).await?;
-            let (commit, tree) = (
-                view.snapshot.commit_id.to_hex(),
-                view.snapshot.tree_id.to_hex(),
-            );
-            store
-                .record_zip(&CachedView {
-                    etag: &view.snapshot.etag,
-                    commit: &commit,
-                    tree: &tree,
-                    plugins: view.curated_keys(),
-                })
-                .await?;
-            (b, CacheLayer::Built, Some(build))
-        }
-    };
     headers.set("Content-Type", "application/zip")?;
     headers.set(
         "Content-Disposition",
         "attachment; filename=\"marketplace.zip\"",
     )?;
+    if let Some((body, _)) = store.edge_get(EdgeKind::Zip, &view_etag).await? {
+        let resp = Response::from_body(ResponseBody::Stream(body))?.with_headers(headers);
+        return timed(resp, store, Some(CacheLayer::Edge), None);
+    }
+    let key = zip_key(&view_etag);
+    let started = clock_ms();
+    let (bytes, layer, build) = match store.get_object(&key).await? {
+        Some(b) => (b, CacheLayer::R2, None),
+        None => {
+            let (_, uv) = served_view(&req, env, store, true).await?;
+            let view = build_view(env, uv)?;
+            let b = build_view_zip(store, &view).await?;
+            let build = clock_ms() - started;
+            // The key names what was asked for; a view changed meanwhile
+            // must not be stored under it.
+            if view.snapshot.etag == view_etag {
+                store.put_object(&key, b.clone()).await?;
+                let (commit, tree) = (
+                    view.snapshot.commit_id.to_hex(),
+                    view.snapshot.tree_id.to_hex(),
+                );
+                store
+                    .record_zip(&CachedView {
+                        etag: &view.snapshot.etag,
+                        commit: &commit,
+                        tree: &tree,
+                        plugins: view.curated_keys(),
+                    })
+                    .await?;
+            }
+            (b, CacheLayer::Built, Some(build))
+        }
+    };
+    // Fill this data centre's edge copy from R2, after the response.
+    let (later, fill) = (Store::from_env(env)?, view_etag.clone());
+    ctx.wait_until(async move {
+        if let Err(e) = later.fill_edge(EdgeKind::Zip, &fill).await {
+            worker::console_error!("filling the edge copy of ZIP {fill} failed: {e}");
+        }
+    });
     timed(
         Response::from_bytes(bytes)?.with_headers(headers),
         store,

@@ -1,5 +1,5 @@
-//! The edge tier: finished packs also kept in the serving data centre's
-//! Cache API, in front of R2.
+//! The edge tier: finished packs and ZIPs also kept in the serving data
+//! centre's Cache API, in front of R2.
 //!
 //! Invariants: an entry's key derives from the view's ETag alone (a
 //! synthetic URL no client can request), so only a request whose resolved
@@ -12,7 +12,7 @@
 
 use worker::{Cache, Fetch, Headers, Method, Request, RequestInit, Response, ResponseBody};
 
-use super::blobs::{pack_key, PACK_FORMAT_FRAMED, PACK_FORMAT_KEY, PACK_OBJECTS_KEY};
+use super::blobs::{pack_key, zip_key, PACK_FORMAT_FRAMED, PACK_FORMAT_KEY, PACK_OBJECTS_KEY};
 use super::{r2_err, StorageError, Store, StoreResult};
 use crate::catalog::etag::Etag;
 
@@ -22,8 +22,32 @@ const EDGE_MAX_AGE_SECONDS: u32 = 30 * 24 * 3600;
 /// Header carrying the pack's object count on the edge copy.
 const OBJECTS_HEADER: &str = "X-Pack-Objects";
 
-fn edge_key(etag: &Etag) -> String {
-    format!("https://packs.marketplace-edge.invalid/{etag}")
+/// What an edge entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// A view's pack in its stored form.
+    Pack,
+    /// A view's ZIP.
+    Zip,
+}
+
+impl EdgeKind {
+    /// The R2 key of the same object.
+    fn r2_key(self, etag: &Etag) -> String {
+        match self {
+            EdgeKind::Pack => pack_key(etag),
+            EdgeKind::Zip => zip_key(etag),
+        }
+    }
+}
+
+/// The synthetic URL an entry lives under (never a route of this Worker).
+fn edge_key(kind: EdgeKind, etag: &Etag) -> String {
+    let folder = match kind {
+        EdgeKind::Pack => "packs",
+        EdgeKind::Zip => "zips",
+    };
+    format!("https://edge.marketplace-edge.invalid/{folder}/{etag}")
 }
 
 /// Cloudflare's API for purging a zone's cache by tag, when configured.
@@ -43,13 +67,14 @@ fn cache_err(e: worker::Error) -> StorageError {
 }
 
 impl Store {
-    /// The edge copy of `etag`'s pack (stored form) and its object count.
-    pub async fn edge_pack(
+    /// The edge copy of `etag`'s `kind` and, for a pack, its object count.
+    pub async fn edge_get(
         &self,
+        kind: EdgeKind,
         etag: &Etag,
     ) -> StoreResult<Option<(worker::web_sys::ReadableStream, Option<usize>)>> {
         let Some(resp) = Cache::default()
-            .get(edge_key(etag), true)
+            .get(edge_key(kind, etag), true)
             .await
             .map_err(cache_err)?
         else {
@@ -64,18 +89,21 @@ impl Store {
         Ok(web.body().map(|body| (body, objects)))
     }
 
-    /// Copies `etag`'s framed pack from R2 into the edge tier, streaming
-    /// (memory stays bounded; meant to run after the response).
-    pub async fn fill_edge(&self, etag: &Etag) -> StoreResult<()> {
+    /// Copies `etag`'s `kind` from R2 into the edge tier, streaming
+    /// (memory stays bounded; meant to run after the response). Packs go
+    /// only in their stored (framed) form.
+    pub async fn fill_edge(&self, kind: EdgeKind, etag: &Etag) -> StoreResult<()> {
         let Some(obj) = self
-            .r2(self.bucket.get(pack_key(etag)).execute())
+            .r2(self.bucket.get(kind.r2_key(etag)).execute())
             .await
             .map_err(r2_err)?
         else {
             return Ok(());
         };
         let meta = obj.custom_metadata().map_err(r2_err)?;
-        if meta.get(PACK_FORMAT_KEY).map(String::as_str) != Some(PACK_FORMAT_FRAMED) {
+        if kind == EdgeKind::Pack
+            && meta.get(PACK_FORMAT_KEY).map(String::as_str) != Some(PACK_FORMAT_FRAMED)
+        {
             return Ok(());
         }
         let size = obj.size();
@@ -103,7 +131,7 @@ impl Store {
             .map_err(cache_err)?
             .with_headers(headers);
         Cache::default()
-            .put(edge_key(etag), resp)
+            .put(edge_key(kind, etag), resp)
             .await
             .map_err(cache_err)
     }
@@ -146,12 +174,14 @@ impl Store {
         Ok(())
     }
 
-    /// Drops the edge copy of `etag`'s pack in this data centre.
+    /// Drops the edge copies of `etag`'s pack and ZIP in this data centre.
     pub async fn purge_edge(&self, etag: &Etag) -> StoreResult<()> {
-        Cache::default()
-            .delete(edge_key(etag), true)
-            .await
-            .map_err(cache_err)?;
+        for kind in [EdgeKind::Pack, EdgeKind::Zip] {
+            Cache::default()
+                .delete(edge_key(kind, etag), true)
+                .await
+                .map_err(cache_err)?;
+        }
         Ok(())
     }
 }
