@@ -31,7 +31,7 @@ use crate::git::upload_pack::Framing;
 use crate::git::upload_pack::{frame_pack_bytes, PackFramer, PackResponse};
 use crate::storage::blobs::{first_use_order, zip_key, CachedView, EntryReader, StoredPack};
 use crate::storage::edge::EdgeKind;
-use crate::storage::Store;
+use crate::storage::{clock_ms, Store};
 use crate::timing::{CacheLayer, Timing};
 
 /// `/marketplace.git/…`.
@@ -184,12 +184,6 @@ fn send_stored(
         }
         StoredPack::RawChunks(chunks) => Response::from_stream(framed_stream(p, count, chunks)),
     }
-}
-
-/// Milliseconds on the isolate's clock. Workers advance it only across
-/// I/O, so a `build` duration covers the I/O a build waited for.
-fn clock_ms() -> f64 {
-    worker::Date::now().as_millis() as f64
 }
 
 /// Adds `Server-Timing`: the round trips `store` made before the response

@@ -55,9 +55,20 @@ pub struct Store {
     r2_trips: Cell<Trips>,
 }
 
-/// Milliseconds on the isolate's clock (which advances across I/O).
-fn clock_ms() -> f64 {
+/// Milliseconds on the isolate's clock. Workers advance it only across
+/// I/O, so a duration measures the I/O it spans, not CPU time.
+pub fn clock_ms() -> f64 {
     worker::Date::now().as_millis() as f64
+}
+
+/// Awaits `call`, adding it to `trips` as one round trip.
+async fn counted<T>(trips: &Cell<Trips>, call: impl Future<Output = T>) -> T {
+    let start = clock_ms();
+    let out = call.await;
+    let mut t = trips.get();
+    t.add(clock_ms() - start);
+    trips.set(t);
+    out
 }
 
 impl Store {
@@ -78,22 +89,12 @@ impl Store {
 
     /// Awaits one D1 round trip, counting it.
     pub(crate) async fn d1<T>(&self, call: impl Future<Output = T>) -> T {
-        let start = clock_ms();
-        let out = call.await;
-        let mut t = self.d1_trips.get();
-        t.add(clock_ms() - start);
-        self.d1_trips.set(t);
-        out
+        counted(&self.d1_trips, call).await
     }
 
     /// Awaits one R2 round trip, counting it.
     pub(crate) async fn r2<T>(&self, call: impl Future<Output = T>) -> T {
-        let start = clock_ms();
-        let out = call.await;
-        let mut t = self.r2_trips.get();
-        t.add(clock_ms() - start);
-        self.r2_trips.set(t);
-        out
+        counted(&self.r2_trips, call).await
     }
 
     /// Prepares `sql` with `args`.
