@@ -324,7 +324,7 @@ fn rejected_imports_change_nothing() {
     dup.push(dup[1].clone());
     let many: Vec<(Vec<u8>, bool, Vec<u8>)> = raw(&good)
         .into_iter()
-        .chain((0..5001).map(|i| {
+        .chain((0..20_001).map(|i| {
             (
                 format!("plugins/alpha/f{i}").into_bytes(),
                 false,
@@ -334,11 +334,11 @@ fn rejected_imports_change_nothing() {
         .collect();
     let big: Vec<(Vec<u8>, bool, Vec<u8>)> = raw(&good)
         .into_iter()
-        .chain((0..6).map(|i| {
+        .chain((0..13).map(|i| {
             (
                 format!("plugins/alpha/big{i}").into_bytes(),
                 false,
-                vec![0u8; 9 << 20],
+                vec![i as u8; 10 << 20],
             )
         }))
         .collect();
@@ -417,10 +417,29 @@ fn rejected_imports_change_nothing() {
             "file_too_large",
         ),
         (
-            "archive over 25 MiB",
-            vec![b'P'; (25 << 20) + 1],
+            "archive over 95 MiB",
+            vec![b'P'; (95 << 20) + 1],
             413,
             "body_too_large",
+        ),
+        ("empty body", Vec::new(), 422, "archive_format"),
+        (
+            "truncated tar.gz",
+            {
+                let t = tar_gz_of(&raw(&good));
+                t[..t.len() / 2].to_vec()
+            },
+            422,
+            "archive_corrupt",
+        ),
+        (
+            "truncated ZIP",
+            {
+                let z = zip_of(&good);
+                z[..z.len() - 30].to_vec()
+            },
+            422,
+            "archive_corrupt",
         ),
         ("reserved slug", zip_of(&good), 400, "bad_slug"),
     ];

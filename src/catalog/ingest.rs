@@ -1,13 +1,17 @@
-//! Ingest: turning an imported plugin's files into what storage keeps.
+//! Ingest: turning archive files into what storage keeps.
 //!
-//! Each file gets its sha256 (the R2 blob key) and git blob id; all of a
-//! plugin's files are compressed once into pack entries, concatenated into
-//! one content-addressed R2 object, so a cache miss reads one object per
-//! plugin and never recompresses a file.
+//! Each file gets its sha256 and git blob id and is compressed once into a
+//! pack entry. Entries are appended, in the order files arrive, to an
+//! entries object of up to a chunk's size; a full chunk is sealed under its
+//! content address (`entries/<sha256>`) and handed out to be written while
+//! the archive is still being read, so memory holds one chunk, never the
+//! archive. A cache miss then splices entries and never recompresses.
 //!
-//! Invariant: the same files always give the same entries bytes and key
-//! (zlib output is deterministic), so re-importing an unchanged plugin
-//! writes nothing new.
+//! Invariants: the same files in the same order give the same objects and
+//! keys (zlib output is deterministic), so re-importing an unchanged archive
+//! writes nothing new; identical contents are stored once.
+
+use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
@@ -15,21 +19,51 @@ use super::archive::ArchiveFile;
 use super::snapshot::{EntryRef, FileSource, ServedFile};
 use super::summary::{files_digest, files_tree};
 use crate::git::pack::{PackEntry, DEFAULT_LEVEL};
-use crate::git::ObjectKind;
+use crate::git::{ObjectId, ObjectKind, RepoPath};
 
-/// A plugin's files ready for storage.
+/// Entries gathered before an import seals an object: a cache miss reads
+/// whole objects, so this bounds what it holds per object.
+pub const IMPORT_CHUNK_BYTES: usize = 4 << 20;
+
+/// A sealed entries object, to be written to R2 under `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntriesObject {
+    pub key: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A plugin's (or Store entity's) files as the catalog records them.
 #[derive(Debug, Clone)]
-pub struct IngestedFiles {
+pub struct PluginFiles {
     /// Catalog rows, sorted by path.
     pub files: Vec<ServedFile>,
-    /// Concatenated pack entries, one per distinct blob, in file order.
+    /// The tree of the files (`None` if they cannot form one, which
+    /// building the snapshot then reports).
+    pub tree: Option<ObjectId>,
+    /// `summary::files_digest` of the files.
+    pub digest: String,
+}
+
+impl PluginFiles {
+    /// Summarises `files` (sorted here).
+    pub fn new(mut files: Vec<ServedFile>) -> Self {
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        PluginFiles {
+            tree: files_tree(&files).ok().map(|t| t.root),
+            digest: files_digest(&files),
+            files,
+        }
+    }
+}
+
+/// A Store entity's files: one entries object holds them all.
+#[derive(Debug, Clone)]
+pub struct IngestedFiles {
+    pub files: Vec<ServedFile>,
     pub entries: Vec<u8>,
     /// R2 key of `entries`: `entries/<sha256 of the bytes>`.
     pub entries_key: String,
-    /// The tree of the files (`None` if they cannot form one, which
-    /// building the snapshot then reports).
-    pub tree: Option<crate::git::ObjectId>,
-    /// `summary::files_digest` of the files.
+    pub tree: Option<ObjectId>,
     pub digest: String,
 }
 
@@ -46,53 +80,170 @@ pub fn blob_key(sha256: &str) -> String {
     format!("blobs/{sha256}")
 }
 
-/// Hashes and compresses a plugin's files.
-pub fn ingest_files(files: &[ArchiveFile]) -> IngestedFiles {
-    let mut sorted: Vec<&ArchiveFile> = files.iter().collect();
-    sorted.sort_by(|a, b| a.path.cmp(&b.path));
-    let mut entries = Vec::new();
-    let mut placed: Vec<(crate::git::ObjectId, EntryRef)> = Vec::new();
-    let mut out: Vec<(&ArchiveFile, crate::git::ObjectId, EntryRef)> =
-        Vec::with_capacity(sorted.len());
-    for f in sorted {
+/// A file hashed and placed, waiting for its chunk's key.
+struct Placed {
+    path: RepoPath,
+    exec: bool,
+    size: u64,
+    sha256: String,
+    blob: ObjectId,
+    chunk: usize,
+    entry: EntryRef,
+}
+
+/// Hashes, compresses and chunks files as they arrive.
+pub struct Ingester {
+    chunk_bytes: usize,
+    chunk: Vec<u8>,
+    /// Keys of the sealed chunks, by chunk number.
+    keys: Vec<String>,
+    placed: HashMap<ObjectId, (usize, EntryRef)>,
+    files: Vec<Placed>,
+    keep: fn(&RepoPath) -> bool,
+    kept: Vec<ArchiveFile>,
+}
+
+/// Everything ingested: each file's row by archive path, and the listing
+/// of every path (with content only for the files asked to be kept).
+pub struct Ingested {
+    pub files: HashMap<String, ServedFile>,
+    pub listing: Vec<ArchiveFile>,
+}
+
+impl Ingester {
+    /// Seals objects at `chunk_bytes`; keeps the content of files `keep`
+    /// accepts (manifests, which parsing needs later).
+    pub fn new(chunk_bytes: usize, keep: fn(&RepoPath) -> bool) -> Self {
+        Ingester {
+            chunk_bytes,
+            chunk: Vec::new(),
+            keys: Vec::new(),
+            placed: HashMap::new(),
+            files: Vec::new(),
+            keep,
+            kept: Vec::new(),
+        }
+    }
+
+    /// Takes one file; a sealed object to write, when the chunk filled.
+    pub fn add(&mut self, f: ArchiveFile) -> Option<EntriesObject> {
         let blob = ObjectKind::Blob.id_of(&f.content);
-        let entry = match placed.iter().find(|(id, _)| *id == blob) {
-            Some((_, e)) => *e,
+        let (chunk, entry) = match self.placed.get(&blob) {
+            Some(&at) => at,
             None => {
                 let bytes =
                     PackEntry::compress(ObjectKind::Blob, &f.content, DEFAULT_LEVEL).into_bytes();
-                let e = EntryRef {
-                    offset: entries.len() as u64,
-                    len: bytes.len() as u64,
-                };
-                entries.extend_from_slice(&bytes);
-                placed.push((blob, e));
-                e
+                let at = (
+                    self.keys.len(),
+                    EntryRef {
+                        offset: self.chunk.len() as u64,
+                        len: bytes.len() as u64,
+                    },
+                );
+                self.chunk.extend_from_slice(&bytes);
+                self.placed.insert(blob, at);
+                at
             }
         };
-        out.push((f, blob, entry));
-    }
-    let entries_key = format!("entries/{}", sha256_hex(&entries));
-    let files = out
-        .into_iter()
-        .map(|(f, blob, entry)| ServedFile {
+        self.files.push(Placed {
             path: f.path.clone(),
+            exec: f.exec,
             size: f.content.len() as u64,
             sha256: sha256_hex(&f.content),
             blob,
+            chunk,
+            entry,
+        });
+        let kept = (self.keep)(&f.path);
+        self.kept.push(ArchiveFile {
+            path: f.path,
             exec: f.exec,
-            source: FileSource::Entry {
-                object: entries_key.clone(),
-                entry,
+            content: if kept { f.content } else { Vec::new() },
+        });
+        (self.chunk.len() >= self.chunk_bytes).then(|| self.seal())
+    }
+
+    fn seal(&mut self) -> EntriesObject {
+        let bytes = std::mem::take(&mut self.chunk);
+        let key = format!("entries/{}", sha256_hex(&bytes));
+        self.keys.push(key.clone());
+        EntriesObject { key, bytes }
+    }
+
+    /// Seals the last chunk (if any bytes are left in it) and gives the rows.
+    pub fn finish(mut self) -> (Option<EntriesObject>, Ingested) {
+        let last = (!self.chunk.is_empty()).then(|| self.seal());
+        let keys = self.keys;
+        let files = self
+            .files
+            .into_iter()
+            .map(|p| {
+                let row = ServedFile {
+                    path: p.path.clone(),
+                    size: p.size,
+                    sha256: p.sha256,
+                    blob: p.blob,
+                    exec: p.exec,
+                    source: FileSource::Entry {
+                        object: keys[p.chunk].clone(),
+                        entry: p.entry,
+                    },
+                };
+                (p.path.as_str().to_string(), row)
+            })
+            .collect();
+        (
+            last,
+            Ingested {
+                files,
+                listing: self.kept,
             },
-        })
-        .collect::<Vec<_>>();
+        )
+    }
+}
+
+impl Ingested {
+    /// The rows of an imported plugin's files, relative to its directory;
+    /// `None` for an external plugin (no files).
+    pub fn plugin(&self, p: &super::marketplace::ImportedPlugin) -> Option<PluginFiles> {
+        if p.external {
+            return None;
+        }
+        let rows = p
+            .files
+            .iter()
+            .filter_map(|f| {
+                let row = self.files.get(&format!("{}{}", p.source_dir, f.path))?;
+                Some(ServedFile {
+                    path: f.path.clone(),
+                    ..row.clone()
+                })
+            })
+            .collect();
+        Some(PluginFiles::new(rows))
+    }
+}
+
+/// Hashes and compresses a Store entity's files into one object.
+pub fn ingest_files(files: &[ArchiveFile]) -> IngestedFiles {
+    let mut sorted: Vec<&ArchiveFile> = files.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut ingester = Ingester::new(usize::MAX, |_| false);
+    for f in sorted {
+        ingester.add(f.clone());
+    }
+    let (object, ingested) = ingester.finish();
+    let object = object.unwrap_or_else(|| EntriesObject {
+        key: format!("entries/{}", sha256_hex(&[])),
+        bytes: Vec::new(),
+    });
+    let summary = PluginFiles::new(ingested.files.into_values().collect());
     IngestedFiles {
-        tree: files_tree(&files).ok().map(|t| t.root),
-        digest: files_digest(&files),
-        files,
-        entries,
-        entries_key,
+        files: summary.files,
+        entries: object.bytes,
+        entries_key: object.key,
+        tree: summary.tree,
+        digest: summary.digest,
     }
 }
 

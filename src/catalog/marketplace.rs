@@ -41,6 +41,8 @@ pub struct ImportedPlugin {
     pub entry: Map<String, Value>,
     /// Files relative to the plugin root; empty for external sources.
     pub files: Vec<ArchiveFile>,
+    /// Where those files lie in the archive (`""` or a path ending in `/`).
+    pub source_dir: String,
     pub external: bool,
 }
 
@@ -139,7 +141,15 @@ fn resolve_dir(plugin: &str, source: &str) -> Result<String, ImportError> {
     Ok(dir)
 }
 
-/// Parses the marketplace in `files` (as read from the archive).
+/// Whether parsing needs the content of the file at `path` (a marketplace
+/// or plugin manifest); other files are only listed.
+pub fn is_manifest(path: &RepoPath) -> bool {
+    let p = path.as_str();
+    p.ends_with(MANIFEST_PATH) || p.ends_with(PLUGIN_JSON_PATH)
+}
+
+/// Parses the marketplace in `files` (as read from the archive; only the
+/// files `is_manifest` accepts need their content).
 pub fn parse_marketplace(files: Vec<ArchiveFile>) -> Result<ImportedMarketplace, ImportError> {
     let root = find_root(&files)?;
     // Re-root every path under the repository root.
@@ -244,6 +254,7 @@ pub fn parse_marketplace(files: Vec<ArchiveFile>) -> Result<ImportedMarketplace,
                     name,
                     entry: entry.clone(),
                     files: plugin_files,
+                    source_dir: format!("{root}{prefix}"),
                     external: false,
                 });
             }
@@ -253,6 +264,7 @@ pub fn parse_marketplace(files: Vec<ArchiveFile>) -> Result<ImportedMarketplace,
                 name,
                 entry: entry.clone(),
                 files: Vec::new(),
+                source_dir: String::new(),
                 external: true,
             }),
             _ => {

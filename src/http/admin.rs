@@ -8,12 +8,9 @@ use worker::{Env, Method, Request};
 
 use super::auth::{new_token, require_admin};
 use super::error::{ApiError, ApiResult};
-use super::{json, no_content, read_body, read_json};
+use super::{json, no_content, read_json};
 use crate::catalog::access::explain;
-use crate::catalog::archive::{read_archive, IMPORT_LIMITS};
 use crate::catalog::etag::Etag;
-use crate::catalog::ingest::ingest_files;
-use crate::catalog::marketplace::parse_marketplace;
 use crate::catalog::names::{GroupName, PluginKey, PluginName, Slug, Username};
 use crate::catalog::resolve::Requirement;
 use crate::catalog::token::token_hash;
@@ -169,7 +166,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             }
             no_content()
         }
-        (Method::Put, ["marketplaces", slug]) => import(&mut req, store, slug).await,
+        (Method::Put, ["marketplaces", slug]) => super::import::import(&mut req, store, slug).await,
         (Method::Get, ["marketplaces"]) => json(
             200,
             &json!({ "marketplaces": store.list_marketplaces().await? }),
@@ -379,42 +376,4 @@ pub async fn issue_token(
         .create_token(user_id, &id, name, &token_hash(&token))
         .await?;
     Ok((id, token))
-}
-
-/// `PUT /api/admin/marketplaces/{slug}`: validate everything, then write.
-async fn import(req: &mut Request, store: &Store, slug: &str) -> ApiResult {
-    let slug = Slug::parse(slug)?;
-    let body = read_body(req, IMPORT_LIMITS.max_archive_bytes).await?;
-    let files = read_archive(&body, IMPORT_LIMITS)
-        .map_err(crate::catalog::marketplace::ImportError::from)?;
-    drop(body);
-    let market = parse_marketplace(files)?;
-    let plugins: Vec<_> = market
-        .plugins
-        .into_iter()
-        .map(|mut p| {
-            let ingested = (!p.external).then(|| ingest_files(&p.files));
-            p.files = Vec::new(); // the entries hold the content now
-            (p, ingested)
-        })
-        .collect();
-    store
-        .replace_marketplace(slug.as_str(), &market.name, &plugins)
-        .await?;
-    let listed: Vec<_> = plugins
-        .iter()
-        .map(|(p, i)| {
-            json!({
-                "name": p.name.as_str(),
-                "manifest_name": p.manifest_name,
-                "version": p.version,
-                "external": p.external,
-                "files": i.as_ref().map(|i| i.files.len()).unwrap_or(0),
-            })
-        })
-        .collect();
-    json(
-        200,
-        &json!({ "slug": slug.as_str(), "name": market.name, "plugins": listed }),
-    )
 }

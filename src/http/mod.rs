@@ -7,6 +7,7 @@ mod auth;
 mod cf_access;
 mod error;
 mod git;
+mod import;
 mod me;
 mod pack_stream;
 mod pipe;

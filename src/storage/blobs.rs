@@ -143,6 +143,9 @@ pub struct CachedPack {
     pub last_served_at: i64,
 }
 
+/// Where archives being imported are staged (see `stage_upload`).
+pub const UPLOAD_PREFIX: &str = "uploads/";
+
 /// R2 key of a view's cached ZIP.
 pub fn zip_key(etag: &Etag) -> String {
     format!("zips/{etag}")
@@ -347,7 +350,8 @@ impl Store {
         ).await
     }
 
-    /// Deletes `entries/` objects that no plugin or Store entity references
+    /// Deletes `entries/` objects that no plugin or Store entity references,
+    /// and staged uploads,
     /// and that are older than `min_age_secs` (younger ones may belong to an
     /// import whose D1 batch has not committed yet). Returns (deleted, kept).
     pub async fn gc_entries(&self, min_age_secs: i64) -> StoreResult<(usize, usize)> {
@@ -357,7 +361,9 @@ impl Store {
         }
         let referenced: std::collections::HashSet<String> = self
             .rows::<Key>(
-                "SELECT entries_key FROM plugins WHERE entries_key IS NOT NULL UNION SELECT entries_key FROM store_entities",
+                "SELECT entries_key FROM plugins WHERE entries_key IS NOT NULL \
+                 UNION SELECT entries_key FROM plugin_files WHERE entries_key IS NOT NULL \
+                 UNION SELECT entries_key FROM store_entities",
                 &[],
             )
             .await?
@@ -368,24 +374,28 @@ impl Store {
             .as_millis()
             .saturating_sub(min_age_secs.max(0) as u64 * 1000);
         let (mut doomed, mut kept) = (Vec::new(), 0);
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut list = self.bucket.list().prefix("entries/").limit(1000);
-            if let Some(c) = cursor.take() {
-                list = list.cursor(c);
-            }
-            let page = list.execute().await.map_err(r2_err)?;
-            for obj in page.objects() {
-                let key = obj.key();
-                if !referenced.contains(&key) && obj.uploaded().as_millis() <= cutoff_ms {
-                    doomed.push(key);
-                } else {
-                    kept += 1;
+        // Staged uploads are never referenced: an import deletes its own, so
+        // one still here was left by an import that died.
+        for prefix in ["entries/", UPLOAD_PREFIX] {
+            let mut cursor: Option<String> = None;
+            loop {
+                let mut list = self.bucket.list().prefix(prefix).limit(1000);
+                if let Some(c) = cursor.take() {
+                    list = list.cursor(c);
                 }
-            }
-            match (page.truncated(), page.cursor()) {
-                (true, Some(c)) => cursor = Some(c),
-                _ => break,
+                let page = list.execute().await.map_err(r2_err)?;
+                for obj in page.objects() {
+                    let key = obj.key();
+                    if !referenced.contains(&key) && obj.uploaded().as_millis() <= cutoff_ms {
+                        doomed.push(key);
+                    } else {
+                        kept += 1;
+                    }
+                }
+                match (page.truncated(), page.cursor()) {
+                    (true, Some(c)) => cursor = Some(c),
+                    _ => break,
+                }
             }
         }
         let deleted = doomed.len();

@@ -1,14 +1,15 @@
 //! Marketplaces, plugins, grants, opt-outs and disabled flags in D1; plugin
 //! entries in R2.
 //!
-//! Import is atomic: R2 objects are written first (content-addressed, so a
-//! failed import leaves only unreferenced objects that GC can find by key),
-//! then one D1 batch — a transaction — replaces the marketplace's rows.
+//! Import is atomic: the import writes its R2 objects first, while it reads
+//! the archive (content-addressed, so a failed import leaves only
+//! unreferenced objects that GC can find by key), then one D1 batch — a
+//! transaction — replaces the marketplace's rows.
 
 use serde::{Deserialize, Serialize};
 
 use super::{db_err, file_rows_from_json, file_rows_json, n, now, s, Store, StoreResult};
-use crate::catalog::ingest::IngestedFiles;
+use crate::catalog::ingest::PluginFiles;
 use crate::catalog::marketplace::ImportedPlugin;
 use crate::catalog::resolve::Requirement;
 
@@ -34,20 +35,15 @@ pub struct PluginRow {
 }
 
 impl Store {
-    /// Replaces marketplace `slug` with `plugins` atomically; disabled flags
-    /// of plugins that survive the re-import are kept.
+    /// Replaces marketplace `slug` with `plugins` atomically (their entries
+    /// objects are already in R2); disabled flags of plugins that survive
+    /// the re-import are kept.
     pub async fn replace_marketplace(
         &self,
         slug: &str,
         name: &str,
-        plugins: &[(ImportedPlugin, Option<IngestedFiles>)],
+        plugins: &[(ImportedPlugin, Option<PluginFiles>)],
     ) -> StoreResult<()> {
-        for (_, ingested) in plugins {
-            if let Some(i) = ingested {
-                self.put_object(&i.entries_key.clone(), i.entries.clone())
-                    .await?;
-            }
-        }
         let disabled: Vec<String> = self
             .rows::<NameOnly>(
                 "SELECT name FROM plugins WHERE marketplace = ?1 AND admin_disabled = 1",
@@ -73,10 +69,8 @@ impl Store {
                 .as_deref()
                 .map(s)
                 .unwrap_or(wasm_bindgen::JsValue::NULL);
-            let entries_key = ingested
-                .as_ref()
-                .map(|i| s(&i.entries_key))
-                .unwrap_or(wasm_bindgen::JsValue::NULL);
+            // Each file row names its own object (see migration 0006).
+            let entries_key = wasm_bindgen::JsValue::NULL;
             let is_disabled = disabled.iter().any(|d| d == p.name.as_str());
             let tree = ingested
                 .as_ref()
@@ -94,8 +88,8 @@ impl Store {
             )?);
             if let Some(i) = ingested {
                 let sql = format!(
-                    "INSERT INTO plugin_files (marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len) SELECT ?1, ?2, {}",
-                    file_rows_from_json(3)
+                    "INSERT INTO plugin_files (marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len, entries_key) SELECT ?1, ?2, {}",
+                    file_rows_from_json(3, true)
                 );
                 batch.push(self.stmt(
                     &sql,

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod edge;
 pub mod sessions;
 pub mod store;
+pub mod uploads;
 pub mod users;
 pub mod view;
 
@@ -167,13 +168,13 @@ impl Store {
     }
 }
 
-/// File rows as one JSON argument for `FILE_ROWS_FROM_JSON`:
-/// `[[path, size, sha256, blob_id, exec, entry_offset, entry_len], …]`.
+/// File rows as one JSON argument for `file_rows_from_json`:
+/// `[[path, size, sha256, blob_id, exec, entry_offset, entry_len, object], …]`.
 pub(crate) fn file_rows_json(files: &[ServedFile]) -> String {
     let rows: Vec<serde_json::Value> = files
         .iter()
         .filter_map(|f| {
-            let FileSource::Entry { entry, .. } = &f.source else {
+            let FileSource::Entry { entry, object } = &f.source else {
                 return None;
             };
             Some(serde_json::json!([
@@ -183,7 +184,8 @@ pub(crate) fn file_rows_json(files: &[ServedFile]) -> String {
                 f.blob.to_hex(),
                 f.exec as i64,
                 entry.offset,
-                entry.len
+                entry.len,
+                object
             ]))
         })
         .collect();
@@ -191,11 +193,17 @@ pub(crate) fn file_rows_json(files: &[ServedFile]) -> String {
 }
 
 /// The columns `path, size, sha256, blob_id, exec, entry_offset, entry_len`
-/// selected from the JSON argument `?{n}` made by `file_rows_json`.
-pub(crate) fn file_rows_from_json(n: u8) -> String {
+/// (and, `with_object`, the entries object's key) selected from the JSON
+/// argument `?{n}` made by `file_rows_json`.
+pub(crate) fn file_rows_from_json(n: u8, with_object: bool) -> String {
+    let object = if with_object {
+        ", json_extract(value, '$[7]')"
+    } else {
+        ""
+    };
     format!(
         "json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
-         json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?{n})"
+         json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'){object} FROM json_each(?{n})"
     )
 }
 

@@ -136,7 +136,7 @@ impl Store {
                 &format!(
                     "INSERT INTO store_files (entity_id, path, size, sha256, blob_id, exec, entry_offset, entry_len) \
                      SELECT (SELECT id FROM store_entities WHERE served_name = ?1), {}",
-                    file_rows_from_json(2)
+                    file_rows_from_json(2, false)
                 ),
                 &[s(&meta.served_name), s(&file_rows_json(&files.files))],
             )?,
@@ -181,7 +181,7 @@ impl Store {
                 self.stmt(
                     &format!(
                         "INSERT INTO store_files (entity_id, path, size, sha256, blob_id, exec, entry_offset, entry_len) SELECT ?1, {}",
-                        file_rows_from_json(2)
+                        file_rows_from_json(2, false)
                     ),
                     &[n(id), s(&file_rows_json(&files.files))],
                 )?,

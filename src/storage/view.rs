@@ -78,6 +78,7 @@ struct FileRow {
     exec: i64,
     entry_offset: i64,
     entry_len: i64,
+    entries_key: Option<String>,
 }
 
 /// Everything resolution and the snapshot need for one user.
@@ -135,7 +136,7 @@ impl Store {
               AND (p.tree_id IS NULL OR p.files_digest IS NULL))"
         };
         let file_sql = format!(
-            "SELECT marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len FROM plugin_files f WHERE {}{legacy_only} ORDER BY marketplace, plugin, path",
+            "SELECT marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len, entries_key FROM plugin_files f WHERE {}{legacy_only} ORDER BY marketplace, plugin, path",
             granted("f", "plugin")
         );
         let [installed_sql, installed_files_sql] =
@@ -187,10 +188,14 @@ impl Store {
         for f in file_rows {
             let k = key(&f.marketplace, &f.plugin)?;
             let corrupt = |what: &str| StorageError::Corrupt(format!("{what} of {k}/{}", f.path));
-            let object = objects
-                .get(&(f.marketplace.clone(), f.plugin.clone()))
-                .cloned()
-                .ok_or_else(|| corrupt("entries object"))?;
+            // Rows written before migration 0006 use their plugin's object.
+            let object = match &f.entries_key {
+                Some(own) => own.clone(),
+                None => objects
+                    .get(&(f.marketplace.clone(), f.plugin.clone()))
+                    .cloned()
+                    .ok_or_else(|| corrupt("entries object"))?,
+            };
             files.entry(k.clone()).or_default().push(served_file(
                 &f.path,
                 f.size,

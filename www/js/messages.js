@@ -24,6 +24,8 @@ export const MESSAGES = {
   bad_json: "The request was malformed. Reload the page and try again.",
   bad_form: "The upload form was malformed. Pick the file again and retry.",
   body_too_large: "That file is too large to upload.",
+  length_required: "The upload did not say its size. Upload the archive as a file rather than a stream.",
+  empty_body: "The request carried no file.",
   bad_id: "That address does not point to a Store entry.",
   bad_query: "The page or filter in the address is not valid.",
   bad_type: "Pick whether you are uploading a skill, an agent or a plugin.",

@@ -1,0 +1,139 @@
+//! `PUT /api/admin/marketplaces/{slug}`: a curated marketplace imported
+//! from a `.zip` or `.tar.gz` of up to `IMPORT_LIMITS`.
+//!
+//! The body is piped into R2 by the runtime first (it never passes through
+//! the isolate's memory), then read back: a `.tar.gz` as a stream, a ZIP by
+//! ranges (its directory sits at its end). Files are hashed, compressed and
+//! sealed into entries objects as they are read, so the isolate holds one
+//! file and one chunk, never the archive.
+//!
+//! Invariants: everything is validated before D1 changes, in one batch; a
+//! refused import leaves only unreferenced `entries/` objects (collected by
+//! GC) and deletes its staged copy.
+
+use futures_util::StreamExt;
+use serde_json::json;
+use worker::Request;
+
+use super::error::{ApiError, ApiResult};
+use super::json;
+use crate::catalog::archive::tar_gz::TarGzReader;
+use crate::catalog::archive::zip_ranged::{ZipReader, ZipStep};
+use crate::catalog::archive::{ArchiveFile, ArchiveFormat, IMPORT_LIMITS};
+use crate::catalog::ingest::{Ingester, IMPORT_CHUNK_BYTES};
+use crate::catalog::marketplace::{is_manifest, parse_marketplace, ImportError};
+use crate::catalog::names::Slug;
+use crate::storage::Store;
+
+/// Imports the request's archive as marketplace `slug`.
+pub async fn import(req: &mut Request, store: &Store, slug: &str) -> ApiResult {
+    let slug = Slug::parse(slug)?;
+    let limit = IMPORT_LIMITS.max_archive_bytes;
+    let len = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|l| l.parse::<u64>().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                411,
+                "length_required",
+                "an import needs a Content-Length: send the archive as a file, not a chunked stream",
+            )
+        })?;
+    if len > limit as u64 {
+        return Err(ApiError::too_large(limit));
+    }
+    if len < 4 {
+        return Err(ImportError::from(crate::catalog::archive::ArchiveError::UnknownFormat).into());
+    }
+    let body = req
+        .inner()
+        .body()
+        .ok_or_else(|| ApiError::bad_request("empty_body", "the request has no body"))?;
+    let staged = store.stage_upload(body).await?;
+    let read = read_staged(store, &staged, len).await;
+    if let Err(e) = store.delete_object(&staged).await {
+        worker::console_error!("deleting staged upload {staged} failed: {e}");
+    }
+    let (last, mut ingested) = read?.finish();
+    if let Some(object) = last {
+        store.put_object(&object.key, object.bytes).await?;
+    }
+    let market = parse_marketplace(std::mem::take(&mut ingested.listing))?;
+    let plugins: Vec<_> = market
+        .plugins
+        .into_iter()
+        .map(|mut p| {
+            let files = ingested.plugin(&p);
+            p.files = Vec::new(); // the rows say everything now
+            (p, files)
+        })
+        .collect();
+    store
+        .replace_marketplace(slug.as_str(), &market.name, &plugins)
+        .await?;
+    let listed: Vec<_> = plugins
+        .iter()
+        .map(|(p, f)| {
+            json!({
+                "name": p.name.as_str(),
+                "manifest_name": p.manifest_name,
+                "version": p.version,
+                "external": p.external,
+                "files": f.as_ref().map(|f| f.files.len()).unwrap_or(0),
+            })
+        })
+        .collect();
+    json(
+        200,
+        &json!({ "slug": slug.as_str(), "name": market.name, "plugins": listed }),
+    )
+}
+
+/// Reads the staged archive (`len` bytes at `key`) into an ingester,
+/// writing each sealed entries object as soon as it fills.
+async fn read_staged(store: &Store, key: &str, len: u64) -> Result<Ingester, ApiError> {
+    let refused = |e| ApiError::from(ImportError::from(e));
+    let mut ingester = Ingester::new(IMPORT_CHUNK_BYTES, is_manifest);
+    let head = store.get_range(key, 0, 4).await?;
+    match ArchiveFormat::detect(&head).map_err(refused)? {
+        ArchiveFormat::TarGz => {
+            let mut tar = TarGzReader::new(IMPORT_LIMITS);
+            let mut chunks = store.get_stream(key).await?;
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.map_err(|e| ApiError::internal(e.to_string()))?;
+                let files = tar.push(&chunk).map_err(refused)?;
+                ingest(store, &mut ingester, files).await?;
+            }
+            let files = tar.finish().map_err(refused)?;
+            ingest(store, &mut ingester, files).await?;
+        }
+        ArchiveFormat::Zip => {
+            let mut zip = ZipReader::new(len, IMPORT_LIMITS).map_err(refused)?;
+            loop {
+                match zip.next().map_err(refused)? {
+                    ZipStep::File(f) => ingest(store, &mut ingester, vec![f]).await?,
+                    ZipStep::Need { offset, len } => {
+                        zip.supply(offset, store.get_range(key, offset, len).await?)
+                    }
+                    ZipStep::Done => break,
+                }
+            }
+        }
+    }
+    Ok(ingester)
+}
+
+/// Adds `files`, writing any entries object they filled.
+async fn ingest(
+    store: &Store,
+    ingester: &mut Ingester,
+    files: Vec<ArchiveFile>,
+) -> Result<(), ApiError> {
+    for f in files {
+        if let Some(object) = ingester.add(f) {
+            store.put_object(&object.key, object.bytes).await?;
+        }
+    }
+    Ok(())
+}
