@@ -70,6 +70,20 @@ impl Timing {
     }
 }
 
+/// The isolate's WebAssembly memory in bytes (`None` off wasm). Linear
+/// memory only grows, so this is the high-water mark since the isolate
+/// started: what counts against the platform's 128 MB.
+pub fn wasm_memory_bytes() -> Option<u64> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        Some(core::arch::wasm32::memory_size(0) as u64 * 65_536)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

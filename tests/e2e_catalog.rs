@@ -8,8 +8,8 @@ mod support;
 use serde_json::{json, Value};
 use support::api::Api;
 use support::archives::{
-    marketplace, plugin_files, tar_gz_of, tar_gz_with_symlink, zip_of, zip_with_encrypted_entry,
-    FileSpec,
+    marketplace, plugin_files, python_unzip, tar_gz_of, tar_gz_with_symlink, zip_of,
+    zip_with_encrypted_entry, FileSpec,
 };
 use support::checks::{clone_view, ExpectedFiles};
 use support::git_cli::{git, git_in, TempDir};
@@ -534,48 +534,6 @@ fn admin_listing_and_validation_errors() {
     );
     let listed = api.admin("GET", "/api/admin/marketplaces", None, 200);
     assert!(listed["marketplaces"].is_array());
-}
-
-/// Lists a ZIP with Python's zipfile (independent of our code): path → (exec, content).
-fn python_unzip(zip: &[u8]) -> ExpectedFiles {
-    let tmp = TempDir::new("unzip");
-    let path = tmp.path().join("m.zip");
-    std::fs::write(&path, zip).unwrap();
-    let script = "import zipfile,sys,json,base64\n\
-                  z=zipfile.ZipFile(sys.argv[1])\n\
-                  print(json.dumps({i.filename:[bool((i.external_attr>>16)&0o100), base64.b64encode(z.read(i)).decode()] for i in z.infolist()}))";
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&path)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("python3 is needed to check ZIPs independently ({e}); install python3")
-        });
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v.as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| {
-            let content = base64_decode(v[1].as_str().unwrap());
-            (k.clone(), (v[0].as_bool().unwrap(), content))
-        })
-        .collect()
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg("import sys,base64;sys.stdout.buffer.write(base64.b64decode(sys.argv[1]))")
-        .arg(s)
-        .output()
-        .unwrap();
-    out.stdout
 }
 
 #[test]

@@ -167,6 +167,10 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             no_content()
         }
         (Method::Put, ["marketplaces", slug]) => super::import::import(&mut req, store, slug).await,
+        (Method::Get, ["runtime"]) => json(
+            200,
+            &json!({ "wasm_memory_bytes": crate::timing::wasm_memory_bytes() }),
+        ),
         (Method::Get, ["marketplaces"]) => json(
             200,
             &json!({ "marketplaces": store.list_marketplaces().await? }),

@@ -14,7 +14,9 @@ mod pipe;
 mod served;
 mod session;
 mod store;
+mod tee;
 mod view;
+mod zip_stream;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -10,12 +10,12 @@
 //! receives a fixed-length stream and stores nothing unless every byte
 //! arrived; a failure mid-pack reaches the client as a band-3 error.
 
-use futures_channel::mpsc;
-use futures_util::{future, SinkExt, StreamExt};
+use futures_util::{future, StreamExt};
 use worker::{Context, Env, FixedLengthStream, Response};
 
 use super::error::{ApiError, ApiResult};
 use super::git::git_headers;
+use super::tee::Tee;
 use super::view::View;
 use crate::catalog::snapshot::EntryRef;
 use crate::catalog::snapshot::ObjectSource;
@@ -26,13 +26,10 @@ use crate::git::ObjectId;
 use crate::storage::blobs::{first_use_order, CachedView, EntryReader};
 use crate::storage::Store;
 
-/// Chunks in flight per consumer before the producer waits.
-const CHANNEL_DEPTH: usize = 4;
-
 /// Pack bytes gathered before a chunk goes out. Each chunk crosses into the
 /// runtime twice (client and R2), which costs tens of microseconds; one
 /// chunk per object made a 4,000-file miss spend most of its time there.
-const CHUNK_BYTES: usize = 128 << 10;
+pub(crate) const CHUNK_BYTES: usize = 128 << 10;
 
 enum Part {
     /// A synthesized object, already compressed.
@@ -91,17 +88,16 @@ pub fn stream_and_store(
     let stored_len = framed_len(total_len, MAX_PAYLOAD_64K) + 4;
     let mut stored_form = SideBandFramer::new(MAX_PAYLOAD_64K);
 
-    let (mut to_client, from_producer) = mpsc::channel::<Vec<u8>>(CHANNEL_DEPTH);
-    let (mut to_r2, r2_stream) = mpsc::channel::<worker::Result<Vec<u8>>>(CHANNEL_DEPTH);
+    let (mut tee, to_client, to_r2) = Tee::new();
     let task = async move {
         // R2 keeps the pack in its stored form (see `StoredPack`).
         let put = store.store_framed_pack(
             &etag,
-            FixedLengthStream::wrap(r2_stream, stored_len),
+            FixedLengthStream::wrap(to_r2, stored_len),
             count as usize,
         );
         let produce = async {
-            let (mut client_ok, mut r2_ok) = (to_client.send(head).await.is_ok(), true);
+            tee.send_client(head).await;
             let result: Result<(), String> = async {
                 let mut w = PackWriter::new(Vec::new(), count).map_err(|e| e.to_string())?;
                 let mut entries = EntryReader::prefetching(
@@ -124,45 +120,35 @@ pub fn stream_and_store(
                         continue;
                     }
                     let chunk = std::mem::take(w.get_mut());
-                    if r2_ok {
-                        r2_ok = to_r2.send(Ok(stored_form.push(&chunk))).await.is_ok();
+                    if tee.upload_open() {
+                        tee.send_upload(stored_form.push(&chunk)).await;
                     }
-                    if client_ok {
-                        client_ok = to_client.send(framing.frame(&chunk)).await.is_ok();
+                    if tee.client_open() {
+                        tee.send_client(framing.frame(&chunk)).await;
                     }
-                    if !client_ok && !r2_ok {
-                        return Err("both the client and R2 went away".to_string());
-                    }
+                    tee.still_read()?;
                 }
                 let (trailer, _) = w.finish().map_err(|e| e.to_string())?;
-                if r2_ok {
-                    let mut last = stored_form.push(&trailer);
-                    last.extend(stored_form.finish());
-                    last.extend_from_slice(b"0000");
-                    r2_ok = to_r2.send(Ok(last)).await.is_ok();
-                }
-                if client_ok {
-                    let mut last = framing.frame(&trailer);
-                    last.extend(framing.finish());
-                    let _ = to_client.send(last).await;
-                }
+                let mut last = stored_form.push(&trailer);
+                last.extend(stored_form.finish());
+                last.extend_from_slice(b"0000");
+                tee.send_upload(last).await;
+                let mut last = framing.frame(&trailer);
+                last.extend(framing.finish());
+                tee.send_client(last).await;
                 Ok(())
             }
             .await;
             if let Err(msg) = &result {
-                // Abort the upload so no partial pack is ever stored.
-                let _ = to_r2.send(Err(worker::Error::from(msg.clone()))).await;
-                if client_ok && framing.is_sideband() {
-                    let _ = to_client
-                        .send(band_error(&format!(
-                            "marketplace-edge: building the pack failed: {msg}"
-                        )))
-                        .await;
+                tee.abort_upload(msg).await;
+                if framing.is_sideband() {
+                    tee.send_client(band_error(&format!(
+                        "marketplace-edge: building the pack failed: {msg}"
+                    )))
+                    .await;
                 }
             }
-            drop(to_r2);
-            drop(to_client);
-            result.is_ok() && r2_ok
+            tee.close() && result.is_ok()
         };
         let (produced, put) = future::join(produce, put).await;
         if produced && put.is_ok() {
@@ -177,8 +163,5 @@ pub fn stream_and_store(
     };
     ctx.wait_until(task);
     let headers = git_headers(content_type)?;
-    Ok(
-        Response::from_stream(from_producer.map(Ok::<Vec<u8>, worker::Error>))?
-            .with_headers(headers),
-    )
+    Ok(Response::from_stream(to_client.map(Ok::<Vec<u8>, worker::Error>))?.with_headers(headers))
 }

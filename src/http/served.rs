@@ -19,17 +19,14 @@ use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
 use super::pack_stream::stream_and_store;
 use super::pipe::head_then;
 use super::view::{build_head, build_view, marketplace_name, served_user, served_view, View};
-use crate::catalog::marketplace::MANIFEST_PATH;
-use crate::catalog::snapshot::{FileSource, ObjectSource, Origin};
-use crate::catalog::zip_export::{build_zip, ZipFile};
+use crate::catalog::snapshot::{ObjectSource, Origin};
 use crate::git::memory::MemoryRepo;
-use crate::git::pack::inflate_entry;
 use crate::git::pack::PackWriter;
 use crate::git::sideband::{SideBandDeframer, MAX_PAYLOAD_64K};
 use crate::git::smart_http::{self, GitBody};
 use crate::git::upload_pack::Framing;
 use crate::git::upload_pack::{frame_pack_bytes, PackFramer, PackResponse};
-use crate::storage::blobs::{first_use_order, zip_key, CachedView, EntryReader, StoredPack};
+use crate::storage::blobs::{first_use_order, zip_key, EntryReader, StoredPack};
 use crate::storage::edge::EdgeKind;
 use crate::storage::{clock_ms, Store};
 use crate::timing::{CacheLayer, Timing};
@@ -323,79 +320,22 @@ pub async fn zip(req: Request, env: &Env, ctx: &Context, store: &Store) -> ApiRe
         let resp = Response::from_body(ResponseBody::Stream(body))?.with_headers(headers);
         return timed(resp, store, Some(CacheLayer::Edge), None);
     }
-    let key = zip_key(&view_etag);
-    let started = clock_ms();
-    let (bytes, layer, build) = match store.get_object(&key).await? {
-        Some(b) => (b, CacheLayer::R2, None),
-        None => {
-            let (_, uv) = served_view(&req, env, store, true).await?;
-            let view = build_view(env, uv)?;
-            let b = build_view_zip(store, &view).await?;
-            let build = clock_ms() - started;
-            // The key names what was asked for; a view changed meanwhile
-            // must not be stored under it.
-            if view.snapshot.etag == view_etag {
-                store.put_object(&key, b.clone()).await?;
-                let (commit, tree) = (
-                    view.snapshot.commit_id.to_hex(),
-                    view.snapshot.tree_id.to_hex(),
-                );
-                store
-                    .record_zip(&CachedView {
-                        etag: &view.snapshot.etag,
-                        commit: &commit,
-                        tree: &tree,
-                        plugins: view.curated_keys(),
-                    })
-                    .await?;
+    if let Some((body, size)) = store.object_body(&zip_key(&view_etag)).await? {
+        headers.set("Content-Length", &size.to_string())?;
+        // Fill this data centre's edge copy from R2, after the response.
+        let (later, fill) = (Store::from_env(env)?, view_etag.clone());
+        ctx.wait_until(async move {
+            if let Err(e) = later.fill_edge(EdgeKind::Zip, &fill).await {
+                worker::console_error!("filling the edge copy of ZIP {fill} failed: {e}");
             }
-            (b, CacheLayer::Built, Some(build))
-        }
-    };
-    // Fill this data centre's edge copy from R2, after the response.
-    let (later, fill) = (Store::from_env(env)?, view_etag.clone());
-    ctx.wait_until(async move {
-        if let Err(e) = later.fill_edge(EdgeKind::Zip, &fill).await {
-            worker::console_error!("filling the edge copy of ZIP {fill} failed: {e}");
-        }
-    });
-    timed(
-        Response::from_bytes(bytes)?.with_headers(headers),
-        store,
-        Some(layer),
-        build,
-    )
-}
-
-/// Builds the ZIP from the manifest and the plugins' files (entries inflated).
-async fn build_view_zip(store: &Store, view: &View) -> Result<Vec<u8>, ApiError> {
-    let mut files: Vec<ZipFile> = vec![(
-        MANIFEST_PATH.to_string(),
-        false,
-        view.snapshot.manifest.clone(),
-    )];
-    let mut entries = EntryReader::prefetching(
-        store,
-        first_use_order(view.plugins.iter().flat_map(|p| &p.files).filter_map(
-            |f| match &f.source {
-                FileSource::Entry { object, .. } => Some(object.as_str()),
-                FileSource::Inline(_) => None,
-            },
-        )),
-    );
-    for p in &view.plugins {
-        for f in &p.files {
-            let content = match &f.source {
-                FileSource::Inline(bytes) => bytes.clone(),
-                FileSource::Entry { object, entry } => {
-                    let slice = entries.slice(object, *entry).await?;
-                    inflate_entry(slice, f.size)
-                        .map_err(|e| ApiError::internal(format!("{object}: {e}")))?
-                        .1
-                }
-            };
-            files.push((format!("plugins/{}/{}", p.dir, f.path), f.exec, content));
-        }
+        });
+        let resp = Response::from_body(ResponseBody::Stream(body))?.with_headers(headers);
+        return timed(resp, store, Some(CacheLayer::R2), None);
     }
-    build_zip(&mut files).map_err(|e| ApiError::internal(e.to_string()))
+    let started = clock_ms();
+    let (_, uv) = served_view(&req, env, store, true).await?;
+    let view = build_view(env, uv)?;
+    let build = clock_ms() - started;
+    let resp = super::zip_stream::stream_and_store(ctx, env, view, view_etag, headers)?;
+    timed(resp, store, Some(CacheLayer::Built), Some(build))
 }

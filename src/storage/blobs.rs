@@ -54,12 +54,18 @@ pub const PREFETCH_DEPTH: usize = 4;
 
 type Fetched<'a> = Pin<Box<dyn Stream<Item = StoreResult<Option<Vec<u8>>>> + 'a>>;
 
-/// Reads pack entries out of `entries/…` objects, holding one object at a
-/// time (plus, when prefetching, the next few): callers read entries
-/// grouped by object, so each is fetched once.
+/// Objects an `EntryReader` keeps after use. An import seals entries in
+/// archive order, which need not be path order, so a plugin whose files
+/// straddle two objects is read from both in turn.
+const KEPT_OBJECTS: usize = 3;
+
+/// Reads pack entries out of `entries/…` objects, holding the last few
+/// objects used (plus, when prefetching, the next few): callers read
+/// entries mostly grouped by object, so each is fetched once.
 pub struct EntryReader<'a> {
     store: &'a Store,
-    current: Option<(String, Vec<u8>)>,
+    /// Most recently used last.
+    kept: VecDeque<(String, Vec<u8>)>,
     /// Objects the prefetch will yield next, in order, and the prefetch.
     pending: VecDeque<String>,
     ahead: Option<Fetched<'a>>,
@@ -80,7 +86,7 @@ impl<'a> EntryReader<'a> {
     pub fn new(store: &'a Store) -> Self {
         EntryReader {
             store,
-            current: None,
+            kept: VecDeque::new(),
             pending: VecDeque::new(),
             ahead: None,
         }
@@ -94,7 +100,7 @@ impl<'a> EntryReader<'a> {
             .buffered(PREFETCH_DEPTH);
         EntryReader {
             store,
-            current: None,
+            kept: VecDeque::new(),
             pending: order.into(),
             ahead: Some(Box::pin(fetches)),
         }
@@ -116,13 +122,22 @@ impl<'a> EntryReader<'a> {
 
     /// The bytes of `entry` inside R2 object `object`.
     pub async fn slice(&mut self, object: &str, entry: EntryRef) -> StoreResult<&[u8]> {
-        if self.current.as_ref().map(|(k, _)| k.as_str()) != Some(object) {
-            let bytes = self.load(object).await?;
-            self.current = Some((object.to_string(), bytes));
+        match self.kept.iter().position(|(k, _)| k == object) {
+            Some(i) => {
+                let hit = self.kept.remove(i).expect("position is in range");
+                self.kept.push_back(hit);
+            }
+            None => {
+                let bytes = self.load(object).await?;
+                if self.kept.len() == KEPT_OBJECTS {
+                    self.kept.pop_front();
+                }
+                self.kept.push_back((object.to_string(), bytes));
+            }
         }
         let bytes = self
-            .current
-            .as_ref()
+            .kept
+            .back()
             .map(|(_, b)| b.as_slice())
             .unwrap_or_default();
         bytes
@@ -163,6 +178,14 @@ impl Store {
         Ok(())
     }
 
+    /// Writes an R2 object from a stream of known length.
+    pub async fn put_stream(&self, key: &str, body: worker::FixedLengthStream) -> StoreResult<()> {
+        self.r2(self.bucket.put(key, body).execute())
+            .await
+            .map_err(r2_err)?;
+        Ok(())
+    }
+
     /// A whole R2 object, if present.
     pub async fn get_object(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         // One round trip: the body streams in on the same request.
@@ -176,6 +199,26 @@ impl Store {
             }
         })
         .await
+    }
+
+    /// Object `key`'s body, untouched for the runtime to pipe, and its size.
+    pub async fn object_body(
+        &self,
+        key: &str,
+    ) -> StoreResult<Option<(worker::web_sys::ReadableStream, u64)>> {
+        let Some(obj) = self
+            .r2(self.bucket.get(key).execute())
+            .await
+            .map_err(r2_err)?
+        else {
+            return Ok(None);
+        };
+        let size = obj.size();
+        match obj.body().map(|b| b.response_body()).transpose() {
+            Ok(Some(worker::ResponseBody::Stream(s))) => Ok(Some((s, size))),
+            Ok(_) => Ok(None),
+            Err(e) => Err(r2_err(e)),
+        }
     }
 
     /// The cached pack for `etag`, if any. A framed pack (how packs are

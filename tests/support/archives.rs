@@ -124,3 +124,41 @@ pub fn plugin_files(files: &[FileSpec], p: &str) -> Vec<FileSpec> {
         })
         .collect()
 }
+
+/// Unpacks a ZIP with Python's zipfile (independent of our code):
+/// path → (exec, content).
+pub fn python_unzip(zip: &[u8]) -> super::checks::ExpectedFiles {
+    let tmp = super::git_cli::TempDir::new("unzip");
+    let (archive, out) = (tmp.path().join("m.zip"), tmp.path().join("out"));
+    std::fs::write(&archive, zip).unwrap();
+    let script = "import zipfile,sys,json,os\n\
+                  z=zipfile.ZipFile(sys.argv[1]); meta={}\n\
+                  for i in z.infolist():\n\
+                  \x20if i.is_dir(): continue\n\
+                  \x20p=os.path.join(sys.argv[2],i.filename); os.makedirs(os.path.dirname(p),exist_ok=True)\n\
+                  \x20open(p,'wb').write(z.read(i)); meta[i.filename]=bool((i.external_attr>>16)&0o100)\n\
+                  print(json.dumps(meta))";
+    let run = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&archive)
+        .arg(&out)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("python3 is needed to check ZIPs independently ({e}); install python3")
+        });
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    meta.as_object()
+        .unwrap()
+        .iter()
+        .map(|(path, exec)| {
+            let content = std::fs::read(out.join(path)).unwrap();
+            (path.clone(), (exec.as_bool().unwrap(), content))
+        })
+        .collect()
+}

@@ -26,6 +26,7 @@ export const MESSAGES = {
   body_too_large: "That file is too large to upload.",
   length_required: "The upload did not say its size. Upload the archive as a file rather than a stream.",
   empty_body: "The request carried no file.",
+  zip_too_large: "This marketplace is too large for one ZIP download. Clone it with git instead.",
   bad_id: "That address does not point to a Store entry.",
   bad_query: "The page or filter in the address is not valid.",
   bad_type: "Pick whether you are uploading a skill, an agent or a plugin.",
