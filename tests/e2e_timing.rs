@@ -443,3 +443,53 @@ fn a_cached_pack_serves_every_framing() {
     );
     assert_eq!(v0(""), built, "v0 without side-band: the bare pack");
 }
+
+#[test]
+fn a_partial_fetch_streams_a_pack_git_accepts_and_caches_nothing() {
+    let _serial = serial();
+    let api = Api::new(&wrangler().base);
+    let token = api.scenario("partial", &[("alpha", "available")]);
+    let auth = basic_auth(&token);
+    let commit = api.info(&token)["commit"].as_str().unwrap().to_string();
+    // The client proves it has the commit it wants: nothing to send, but a
+    // pack all the same (built, streamed, not the cached whole pack).
+    let r = post(
+        &auth,
+        &v2(
+            "fetch",
+            &[
+                format!("want {commit}"),
+                format!("have {commit}"),
+                "done".into(),
+            ],
+        ),
+    );
+    let (d1, _, layer) = timing(&r);
+    assert_eq!(
+        (d1, layer.as_deref()),
+        (2, Some("built")),
+        "{:?}",
+        r.header("server-timing")
+    );
+    let pack = pack_bytes(&r.body);
+    assert_eq!(&pack[..4], b"PACK");
+    assert_eq!(
+        u32::from_be_bytes(pack[8..12].try_into().unwrap()),
+        0,
+        "no objects"
+    );
+    let tmp = support::git_cli::TempDir::new("partial");
+    support::git_cli::init_bare(tmp.path());
+    std::fs::write(tmp.path().join("p.pack"), &pack).unwrap();
+    support::git_cli::git(tmp.path(), &["index-pack", "p.pack"]);
+    let cached = api.admin("GET", "/api/admin/cache", None, 200);
+    let etag = api.info(&token)["etag"].as_str().unwrap().to_string();
+    assert!(
+        !cached["packs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["etag"] == etag.as_str()),
+        "a partial pack is never cached: {cached}"
+    );
+}

@@ -1,7 +1,9 @@
-//! A cache miss, streamed: the pack for a whole snapshot is written once and
-//! its bytes go, as they are produced, both to the client (framed as it
-//! asked) and into `packs/<etag>` in R2 (in the stored form: side-band-64k
-//! packets and a flush, which a later hit pipes untouched).
+//! A pack built for a request, streamed: its bytes go, as they are
+//! produced, to the client (framed as it asked) and, for the pack of a
+//! whole snapshot (a cache miss), into `packs/<etag>` in R2 (in the stored
+//! form: side-band-64k packets and a flush, which a later hit pipes
+//! untouched). A partial fetch (the client sent `have`s) streams the same
+//! way and is not stored. `plan` is the one walk over the objects' sources.
 //!
 //! Invariants: memory holds a few plugins' entries objects (read ahead,
 //! `PREFETCH_DEPTH` at a time) and a few chunks of `CHUNK_BYTES`, not the
@@ -66,14 +68,16 @@ fn plan(view: &View, objects: &[ObjectId]) -> Result<(Vec<Part>, u64), ApiError>
     Ok((parts, total))
 }
 
-/// Answers a whole-snapshot fetch on a cache miss by streaming the pack to
-/// the client while storing it in R2 (kept alive with `ctx.wait_until`).
-pub fn stream_and_store(
+/// Answers a fetch by streaming its pack to the client (kept alive with
+/// `ctx.wait_until`); a whole-snapshot pack (`cache`) is stored in R2 at
+/// the same time, a partial one (the client sent `have`s) only streams.
+pub fn stream_pack(
     ctx: &Context,
     env: &Env,
     view: View,
     p: &PackResponse,
     content_type: &str,
+    cache: bool,
 ) -> ApiResult {
     let (parts, total_len) = plan(&view, &p.objects)?;
     let count = p.objects.len() as u32;
@@ -91,11 +95,20 @@ pub fn stream_and_store(
     let (mut tee, to_client, to_r2) = Tee::new();
     let task = async move {
         // R2 keeps the pack in its stored form (see `StoredPack`).
-        let put = store.store_framed_pack(
-            &etag,
-            FixedLengthStream::wrap(to_r2, stored_len),
-            count as usize,
-        );
+        let put = async {
+            if cache {
+                store
+                    .store_framed_pack(
+                        &etag,
+                        FixedLengthStream::wrap(to_r2, stored_len),
+                        count as usize,
+                    )
+                    .await
+            } else {
+                drop(to_r2);
+                Ok(())
+            }
+        };
         let produce = async {
             tee.send_client(head).await;
             let result: Result<(), String> = async {
@@ -151,7 +164,7 @@ pub fn stream_and_store(
             tee.close() && result.is_ok()
         };
         let (produced, put) = future::join(produce, put).await;
-        if produced && put.is_ok() {
+        if cache && produced && put.is_ok() {
             let cached = CachedView {
                 etag: &etag,
                 commit: &commit,

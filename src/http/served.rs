@@ -14,19 +14,18 @@ use futures_util::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde_json::json;
 use worker::{Context, Env, Headers, Request, Response, ResponseBody};
 
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
-use super::pack_stream::stream_and_store;
+use super::pack_stream::stream_pack;
 use super::pipe::head_then;
-use super::view::{build_head, build_view, marketplace_name, served_user, served_view, View};
-use crate::catalog::snapshot::{ObjectSource, Origin};
+use super::view::{build_head, build_view, marketplace_name, served_user, served_view};
+use crate::catalog::snapshot::Origin;
 use crate::git::memory::MemoryRepo;
-use crate::git::pack::PackWriter;
 use crate::git::sideband::{SideBandDeframer, MAX_PAYLOAD_64K};
 use crate::git::smart_http::{self, GitBody};
 use crate::git::upload_pack::Framing;
-use crate::git::upload_pack::{frame_pack_bytes, PackFramer, PackResponse};
-use crate::storage::blobs::{first_use_order, zip_key, EntryReader, StoredPack};
+use crate::git::upload_pack::{PackFramer, PackResponse};
+use crate::storage::blobs::{zip_key, StoredPack};
 use crate::storage::edge::EdgeKind;
 use crate::storage::{clock_ms, Store};
 use crate::timing::{CacheLayer, Timing};
@@ -138,18 +137,12 @@ pub async fn git(
             None,
             None,
         ),
-        // A miss: stream the pack while storing it.
-        GitBody::Pack(p) if whole => timed(
-            stream_and_store(ctx, env, view, &p, resp.content_type)?,
-            store,
-            Some(CacheLayer::Built),
-            None,
-        ),
+        // A miss streams the pack while storing it; a partial fetch only
+        // streams.
         GitBody::Pack(p) => {
-            let body = partial_pack(store, &view, &p).await?;
             let build = clock_ms() - started;
             timed(
-                git_bytes(resp.status, resp.content_type, body)?,
+                stream_pack(ctx, env, view, &p, resp.content_type, whole)?,
                 store,
                 Some(CacheLayer::Built),
                 Some(build),
@@ -216,54 +209,6 @@ fn framed_stream(
     let body = pack.map_ok(move |chunk| feeding.borrow_mut().frame(&chunk));
     let end = stream::once(async move { Ok(framer.borrow_mut().finish()) });
     Box::pin(stream::once(async move { Ok(head) }).chain(body).chain(end))
-}
-
-/// The framed pack for a partial fetch (the client proved it has some
-/// objects): assembled in memory for exactly `p.objects`, never cached.
-async fn partial_pack(store: &Store, view: &View, p: &PackResponse) -> Result<Vec<u8>, ApiError> {
-    let pack = assemble_pack(store, view, &p.objects).await?;
-    frame_pack_bytes(p, &pack)
-        .map_err(|e| ApiError::internal(format!("framing the pack failed: {e}")))
-}
-
-/// Builds a pack: synthesized objects compressed now, file blobs spliced
-/// from their entries objects (each read once, in order).
-async fn assemble_pack(
-    store: &Store,
-    view: &View,
-    objects: &[crate::git::ObjectId],
-) -> Result<Vec<u8>, ApiError> {
-    let pack_err = |e: crate::git::pack::PackError| {
-        ApiError::internal(format!("writing the pack failed: {e}"))
-    };
-    let mut w = PackWriter::new(Vec::new(), objects.len() as u32).map_err(pack_err)?;
-    let mut entries = EntryReader::prefetching(
-        store,
-        first_use_order(
-            objects
-                .iter()
-                .filter_map(|id| match view.snapshot.source(id) {
-                    Some(ObjectSource::Entry { object, .. }) => Some(object),
-                    _ => None,
-                }),
-        ),
-    );
-    for id in objects {
-        match view.snapshot.source(id) {
-            Some(ObjectSource::Fresh(kind, body)) => {
-                w.write_object(kind, body).map_err(pack_err)?
-            }
-            Some(ObjectSource::Entry { object, entry }) => w
-                .write_entry_bytes(entries.slice(object, entry).await?)
-                .map_err(pack_err)?,
-            None => {
-                return Err(ApiError::internal(format!(
-                    "object {id} is not in the snapshot"
-                )))
-            }
-        }
-    }
-    Ok(w.finish().map_err(pack_err)?.0)
 }
 
 /// `GET /marketplace/info`: the view's ETag, commit and plugins.

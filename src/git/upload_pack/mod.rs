@@ -401,15 +401,6 @@ pub fn write_framed<W: Write>(
     Ok(sink)
 }
 
-/// Frames an already built pack (e.g. one cached in R2) as `resp` asks.
-pub fn frame_pack_bytes(resp: &PackResponse, pack: &[u8]) -> Result<Vec<u8>, PackError> {
-    write_framed(
-        resp,
-        Vec::with_capacity(pack.len() + pack.len() / 60000 * 5 + resp.head.len() + 64),
-        |w| Ok(w.write_all(pack)?),
-    )
-}
-
 /// Writes a whole pack response synchronously from an `ObjectStore`.
 pub fn write_pack_response<W: Write>(
     resp: &PackResponse,
