@@ -98,6 +98,8 @@ fn start(vars: &[(&str, &str)]) -> Wrangler {
     );
     let state = TempDir::new("wrangler-state");
     let port = free_port();
+    // `target/` may not exist when CARGO_TARGET_DIR points elsewhere.
+    std::fs::create_dir_all(root.join("target")).expect("create target/ for wrangler logs");
     let log = root.join("target").join(format!("e2e-wrangler-{port}.log"));
     // Values are test-chosen (no quotes inside), so single quotes suffice.
     let var_args: String = vars
