@@ -493,3 +493,52 @@ fn a_partial_fetch_streams_a_pack_git_accepts_and_caches_nothing() {
         "a partial pack is never cached: {cached}"
     );
 }
+
+#[test]
+fn ls_refs_answers_from_a_memo_that_every_view_change_invalidates() {
+    let _serial = serial();
+    let w = wrangler();
+    let api = Api::new(&w.base);
+    let token = api.scenario("memo", &[("alpha", "available"), ("beta", "available")]);
+    let url = api.git_url(&token);
+    let commit = api.info(&token)["commit"].as_str().unwrap().to_string();
+    support::checks::check_ls_remote(&url, 2, &commit);
+    let uid = w.d1("SELECT id FROM users WHERE username = 'memo-user'")[0]["id"]
+        .as_i64()
+        .unwrap();
+    let memo = || {
+        w.d1(&format!(
+            "SELECT commit_id FROM view_heads WHERE user_id = {uid}"
+        ))
+        .first()
+        .and_then(|r| r["commit_id"].as_str().map(str::to_owned))
+    };
+    // The memo is written after the response.
+    let mut stored = memo();
+    for _ in 0..40 {
+        if stored.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        stored = memo();
+    }
+    assert_eq!(stored.as_deref(), Some(commit.as_str()), "memoised head");
+
+    // Proof that the memo answers: doctor it (view_heads has no trigger,
+    // so the catalog generation does not move) and ls-refs repeats it.
+    let doctored = "0123456789abcdef0123456789abcdef01234567";
+    w.d1(&format!(
+        "UPDATE view_heads SET commit_id = '{doctored}' WHERE user_id = {uid}"
+    ));
+    support::checks::check_ls_remote(&url, 2, doctored);
+
+    // Any change to the view's inputs makes the memo stale at once.
+    let r = api.call(&token, "PUT", "/api/me/optouts/memo/beta", None);
+    assert_eq!(r.status, 204, "{}", r.text());
+    let after = api.info(&token)["commit"].as_str().unwrap().to_string();
+    assert_ne!(after, commit);
+    support::checks::check_ls_remote(&url, 2, &after);
+    let r = api.call(&token, "DELETE", "/api/me/optouts/memo/beta", None);
+    assert_eq!(r.status, 204, "{}", r.text());
+    support::checks::check_ls_remote(&url, 2, &commit);
+}

@@ -105,8 +105,8 @@ impl PluginSummary {
 }
 
 /// What a view is without its files: ETag, manifest, the top trees and the
-/// commit. It answers the ref advertisement and `ls-refs`; it cannot send
-/// objects (`tree_objects` is empty), so a fetch needs the full `Snapshot`.
+/// commit. Its `ids` answer the ref advertisement and `ls-refs`; a fetch
+/// that needs objects needs the full `Snapshot`.
 #[derive(Debug, Clone)]
 pub struct SnapshotHead {
     pub etag: Etag,
@@ -117,7 +117,29 @@ pub struct SnapshotHead {
     pub commit: Vec<u8>,
     /// The root, `.claude-plugin` and `plugins` trees, children first.
     pub trees: Vec<(ObjectId, Vec<u8>)>,
+}
+
+/// A view's head reduced to its ids: all that advertisements, `ls-refs`,
+/// negotiation and a cached whole pack need, and what is memoised per user
+/// so those requests do not read plugin rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadIds {
+    pub etag: Etag,
+    pub commit_id: ObjectId,
+    pub tree_id: ObjectId,
     refs: Refs,
+}
+
+impl HeadIds {
+    /// The head with these ids, `main` at `commit_id`.
+    pub fn new(etag: Etag, commit_id: ObjectId, tree_id: ObjectId) -> Self {
+        HeadIds {
+            etag,
+            commit_id,
+            tree_id,
+            refs: Refs::main_branch(Some(commit_id)),
+        }
+    }
 }
 
 impl SnapshotHead {
@@ -173,12 +195,16 @@ impl SnapshotHead {
             manifest_blob,
             commit,
             trees: built.trees,
-            refs: Refs::main_branch(Some(commit_id)),
         })
+    }
+
+    /// The head's ids.
+    pub fn ids(&self) -> HeadIds {
+        HeadIds::new(self.etag.clone(), self.commit_id, self.tree_id)
     }
 }
 
-impl Repository for SnapshotHead {
+impl Repository for HeadIds {
     fn refs(&self) -> &Refs {
         &self.refs
     }

@@ -18,7 +18,9 @@ use super::error::ApiResult;
 use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
 use super::pack_stream::stream_pack;
 use super::pipe::head_then;
-use super::view::{build_head, build_view, marketplace_name, served_user, served_view};
+use super::view::{
+    build_head, build_view, marketplace_name, served_head, served_user, served_view,
+};
 use crate::catalog::snapshot::Origin;
 use crate::git::memory::MemoryRepo;
 use crate::git::sideband::{SideBandDeframer, MAX_PAYLOAD_64K};
@@ -70,8 +72,7 @@ pub async fn git(
     // alone): advertisements, ls-refs, negotiation, and a whole-snapshot
     // fetch whose pack is cached. Only a miss or a partial fetch loads the
     // files, in a second round trip.
-    let (_user, uv) = served_view(&req, env, store, false).await?;
-    let head = build_head(env, uv)?.head;
+    let (_user, head) = served_head(&req, env, ctx, store).await?;
     let resp = smart_http::handle(&incoming.request(), &head, &SERVER);
     let whole = match resp.body {
         GitBody::Bytes(b) => {
@@ -241,8 +242,7 @@ pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
 /// view's ETag as a strong `ETag` (so `If-None-Match` gives 304).
 pub async fn zip(req: Request, env: &Env, ctx: &Context, store: &Store) -> ApiResult {
     // The head names the ZIP; only a miss needs the files.
-    let (_, uv) = served_view(&req, env, store, false).await?;
-    let view_etag = build_head(env, uv)?.head.etag;
+    let view_etag = served_head(&req, env, ctx, store).await?.1.etag;
     let etag = format!("\"{view_etag}\"");
     let headers = Headers::new();
     headers.set("ETag", &etag)?;

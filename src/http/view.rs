@@ -3,19 +3,21 @@
 //! head (plugin rows alone: advertisements, `ls-refs`, info, cached
 //! packs) or the full snapshot with every file (a pack or ZIP to build).
 
-use worker::{Env, Request};
+use worker::{Context, Env, Request};
 
 use super::auth::{authenticate, is_admin_token, Channel, Principal};
 use super::error::ApiError;
+use crate::catalog::etag::{Etag, ETAG_FORMAT};
 use crate::catalog::resolve::served_keys;
 use crate::catalog::snapshot::{Origin, ServedPlugin, Snapshot};
 use crate::catalog::store_view::store_plugins;
-use crate::catalog::summary::{PluginSummary, SnapshotHead};
+use crate::catalog::summary::{HeadIds, PluginSummary, SnapshotHead};
 use crate::catalog::token::token_hash;
 use crate::credentials::parse_authorization;
 use crate::git::tree::TreeError;
+use crate::git::ObjectId;
 use crate::storage::users::UserRow;
-use crate::storage::view::UserView;
+use crate::storage::view::{MemoRow, UserView, Viewer};
 use crate::storage::Store;
 
 /// The served view of a user: their plugins and the snapshot of them.
@@ -97,6 +99,26 @@ pub async fn served_user(req: &Request, env: &Env, store: &Store) -> Result<User
     }
 }
 
+/// Who a served request comes from: a token to check in the same round
+/// trip as the view, or a user already signed in by session or Access.
+enum Caller {
+    TokenHash(String),
+    User(UserRow),
+}
+
+async fn caller(req: &Request, env: &Env, store: &Store) -> Result<Caller, ApiError> {
+    let header = req.headers().get("Authorization")?;
+    if let Some(cred) = header.as_deref().and_then(parse_authorization) {
+        if is_admin_token(cred.secret(), env) {
+            return Err(ApiError::forbidden(
+                "ADMIN_TOKEN has no marketplace; use a user's token",
+            ));
+        }
+        return Ok(Caller::TokenHash(token_hash(cred.secret())));
+    }
+    Ok(Caller::User(served_user(req, env, store).await?))
+}
+
 /// The caller and what storage holds of their view (with the files when
 /// `files`). A token (Basic or Bearer) is checked in the same D1 round trip
 /// that loads the view; a session or Cloudflare Access sign-in takes one
@@ -107,19 +129,64 @@ pub async fn served_view(
     store: &Store,
     files: bool,
 ) -> Result<(UserRow, UserView), ApiError> {
-    let header = req.headers().get("Authorization")?;
-    if let Some(cred) = header.as_deref().and_then(parse_authorization) {
-        if is_admin_token(cred.secret(), env) {
-            return Err(ApiError::forbidden(
-                "ADMIN_TOKEN has no marketplace; use a user's token",
-            ));
-        }
-        return store
-            .user_view_by_token(&token_hash(cred.secret()), files)
+    match caller(req, env, store).await? {
+        Caller::TokenHash(hash) => store
+            .user_view_by_token(&hash, files)
             .await?
-            .ok_or_else(|| ApiError::unauthorized().with_challenge());
+            .ok_or_else(|| ApiError::unauthorized().with_challenge()),
+        Caller::User(user) => {
+            let uv = store.user_view(user.id, files).await?;
+            Ok((user, uv))
+        }
     }
-    let user = served_user(req, env, store).await?;
-    let uv = store.user_view(user.id, files).await?;
-    Ok((user, uv))
+}
+
+/// What a memoised head is valid for besides the catalog: the ETag format
+/// and the marketplace name, which both go into the commit.
+fn memo_key(env: &Env) -> String {
+    format!("{ETAG_FORMAT}:{}", marketplace_name(env))
+}
+
+/// The caller and their view's head ids, in one D1 round trip: the
+/// memoised head when no view input changed since it was stored (one row,
+/// however many plugins), else built from plugin rows and memoised after
+/// the response.
+pub async fn served_head(
+    req: &Request,
+    env: &Env,
+    ctx: &Context,
+    store: &Store,
+) -> Result<(UserRow, HeadIds), ApiError> {
+    let key = memo_key(env);
+    let (user, uv) = match caller(req, env, store).await? {
+        Caller::TokenHash(hash) => store.memo_view(Viewer::TokenHash(&hash), &key).await?,
+        Caller::User(user) => store.memo_view(Viewer::Id(user.id), &key).await?,
+    };
+    let user = user.ok_or_else(|| ApiError::unauthorized().with_challenge())?;
+    if let Some(m) = &uv.memo {
+        let corrupt =
+            || ApiError::internal(format!("the memoised head of user {} is corrupt", user.id));
+        let head = HeadIds::new(
+            Etag::parse(&m.etag).ok_or_else(corrupt)?,
+            ObjectId::from_hex(m.commit_id.as_bytes()).map_err(|_| corrupt())?,
+            ObjectId::from_hex(m.tree_id.as_bytes()).map_err(|_| corrupt())?,
+        );
+        return Ok((user, head));
+    }
+    let generation = uv.generation;
+    let head = build_head(env, uv)?.head.ids();
+    if let Some(generation) = generation {
+        let (later, user_id) = (Store::from_env(env)?, user.id);
+        let row = MemoRow {
+            etag: head.etag.to_string(),
+            commit_id: head.commit_id.to_hex(),
+            tree_id: head.tree_id.to_hex(),
+        };
+        ctx.wait_until(async move {
+            if let Err(e) = later.save_memo(user_id, generation, &key, &row).await {
+                worker::console_error!("memoising the head of user {user_id} failed: {e}");
+            }
+        });
+    }
+    Ok((user, head))
 }

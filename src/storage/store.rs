@@ -320,13 +320,16 @@ impl Store {
 
     /// The two queries that load a user's installs (entities, then files),
     /// for batching with the rest of the view.
+    /// `skip` is a condition appended to both (`""` for none) and `args`
+    /// their arguments.
     pub(crate) fn installed_statements(
         &self,
         uid_sql: &str,
-        uid: &JsValue,
+        args: &[JsValue],
         files: bool,
+        skip: &str,
     ) -> StoreResult<[D1PreparedStatement; 2]> {
-        let arg = [uid.clone()];
+        let arg = args;
         // Without `files`, only entities stored before summaries need theirs.
         let legacy_only = if files {
             ""
@@ -334,10 +337,10 @@ impl Store {
             " AND EXISTS (SELECT 1 FROM store_entities e WHERE e.id = f.entity_id AND (e.root_id IS NULL OR e.files_digest IS NULL))"
         };
         Ok([
-            self.stmt(&format!("{ENTITY_SELECT} WHERE e.id IN (SELECT entity_id FROM store_installs WHERE user_id = {uid_sql}) ORDER BY e.id"), &arg)?,
+            self.stmt(&format!("{ENTITY_SELECT} WHERE e.id IN (SELECT entity_id FROM store_installs WHERE user_id = {uid_sql}){skip} ORDER BY e.id"), arg)?,
             self.stmt(
-                &format!("SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id WHERE i.user_id = {uid_sql}{legacy_only} ORDER BY f.entity_id, f.path"),
-                &arg,
+                &format!("SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id WHERE i.user_id = {uid_sql}{legacy_only}{skip} ORDER BY f.entity_id, f.path"),
+                arg,
             )?,
         ])
     }

@@ -19,6 +19,28 @@ use crate::git::ObjectId;
 const GRANTED: &str = "EXISTS (SELECT 1 FROM grants g JOIN group_members m ON m.group_id = g.group_id \
                        WHERE m.user_id = {uid} AND g.marketplace = {t}.marketplace AND g.plugin = {t}.{col})";
 
+/// True while the viewer's memoised head is current: same key (`?2`),
+/// same catalog generation (see migration 0007).
+const MEMO_FRESH: &str =
+    "EXISTS (SELECT 1 FROM view_heads v WHERE v.user_id = {uid} AND v.key = ?2 \
+                          AND v.generation = (SELECT n FROM catalog_generation WHERE id = 1))";
+
+/// A memoised view head: the ids a git request is answered from.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MemoRow {
+    pub etag: String,
+    pub commit_id: String,
+    pub tree_id: String,
+}
+
+#[derive(Deserialize)]
+struct GenerationRow {
+    generation: i64,
+    etag: Option<String>,
+    commit_id: Option<String>,
+    tree_id: Option<String>,
+}
+
 /// Whose view to load: a user by id, or the owner of an unrevoked token by
 /// its hash (so a git request's token check and view share one round trip).
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +111,10 @@ pub struct UserView {
     /// Store entities the user installed, as listed and as served.
     pub installed_rows: Vec<EntityRow>,
     pub installed: Vec<InstalledEntity>,
+    /// When loaded with a memo key: the catalog generation read, and the
+    /// memoised head if it is current (then nothing else was loaded).
+    pub generation: Option<i64>,
+    pub memo: Option<MemoRow>,
 }
 
 impl Store {
@@ -96,7 +122,36 @@ impl Store {
     /// plugins and Store installs; with `files`, their files too (else only
     /// the files of rows stored without a summary).
     pub async fn user_view(&self, user_id: i64, files: bool) -> StoreResult<UserView> {
-        Ok(self.view_of(Viewer::Id(user_id), files).await?.1)
+        Ok(self.view_of(Viewer::Id(user_id), files, None).await?.1)
+    }
+
+    /// As `user_view_by_token` / `user_view`, but answered by the viewer's
+    /// memoised head when it is current under `memo_key` (then only the
+    /// user row and the memo are read).
+    pub async fn memo_view(
+        &self,
+        viewer: Viewer<'_>,
+        memo_key: &str,
+    ) -> StoreResult<(Option<UserRow>, UserView)> {
+        self.view_of(viewer, false, Some(memo_key)).await
+    }
+
+    /// Memoises `user_id`'s head as of catalog `generation` (a newer memo
+    /// is never overwritten by an older one).
+    pub async fn save_memo(
+        &self,
+        user_id: i64,
+        generation: i64,
+        memo_key: &str,
+        head: &MemoRow,
+    ) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO view_heads (user_id, generation, key, etag, commit_id, tree_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT(user_id) DO UPDATE SET generation = excluded.generation, key = excluded.key, etag = excluded.etag, \
+             commit_id = excluded.commit_id, tree_id = excluded.tree_id WHERE excluded.generation >= view_heads.generation",
+            &[n(user_id), n(generation), s(memo_key), s(&head.etag), s(&head.commit_id), s(&head.tree_id)],
+        )
+        .await
     }
 
     /// The owner of an unrevoked token and their view, in one D1 round
@@ -106,7 +161,7 @@ impl Store {
         hash: &str,
         files: bool,
     ) -> StoreResult<Option<(UserRow, UserView)>> {
-        let (user, view) = self.view_of(Viewer::TokenHash(hash), files).await?;
+        let (user, view) = self.view_of(Viewer::TokenHash(hash), files, None).await?;
         Ok(user.map(|u| (u, view)))
     }
 
@@ -115,9 +170,28 @@ impl Store {
         &self,
         viewer: Viewer<'_>,
         files: bool,
+        memo_key: Option<&str>,
     ) -> StoreResult<(Option<UserRow>, UserView)> {
         let (uid_sql, arg) = viewer.sql();
         let uid = [arg];
+        // With a memo key, every statement but the user's row returns
+        // nothing while the memo is current.
+        let (skip, args) = match memo_key {
+            Some(k) => (
+                format!(" AND NOT {}", MEMO_FRESH.replace("{uid}", uid_sql)),
+                vec![uid[0].clone(), s(k)],
+            ),
+            None => (String::new(), uid.to_vec()),
+        };
+        let memo_sql = match memo_key {
+            Some(_) => format!(
+                "SELECT c.n AS generation, v.etag, v.commit_id, v.tree_id FROM catalog_generation c \
+                 LEFT JOIN view_heads v ON v.user_id = {uid_sql} AND v.key = ?2 AND v.generation = c.n WHERE c.id = 1"
+            ),
+            None => "SELECT NULL AS generation, NULL AS etag, NULL AS commit_id, NULL AS tree_id WHERE 0"
+                .to_string(),
+        };
+        let memo_args = if memo_key.is_some() { &args[..] } else { &[] };
         let granted = |t: &str, col: &str| {
             GRANTED
                 .replace("{uid}", uid_sql)
@@ -125,7 +199,7 @@ impl Store {
                 .replace("{col}", col)
         };
         let plugin_sql = format!(
-            "SELECT marketplace, name, manifest_name, version, entry_json, external, entries_key, admin_disabled, tree_id, files_digest FROM plugins p WHERE {}",
+            "SELECT marketplace, name, manifest_name, version, entry_json, external, entries_key, admin_disabled, tree_id, files_digest FROM plugins p WHERE {}{skip}",
             granted("p", "name")
         );
         // Without `files`, only rows stored before summaries existed need theirs.
@@ -136,23 +210,33 @@ impl Store {
               AND (p.tree_id IS NULL OR p.files_digest IS NULL))"
         };
         let file_sql = format!(
-            "SELECT marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len, entries_key FROM plugin_files f WHERE {}{legacy_only} ORDER BY marketplace, plugin, path",
+            "SELECT marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len, entries_key FROM plugin_files f WHERE {}{legacy_only}{skip} ORDER BY marketplace, plugin, path",
             granted("f", "plugin")
         );
         let [installed_sql, installed_files_sql] =
-            self.installed_statements(uid_sql, &uid[0], files)?;
+            self.installed_statements(uid_sql, &args, files, &skip)?;
         // One round trip for the whole view: D1 runs a batch as one request.
-        let [user, grants, optouts, plugin_rows, file_rows, installed_rows, installed_files] = self
+        let [user, memo, grants, optouts, plugin_rows, file_rows, installed_rows, installed_files] = self
             .batch(vec![
                 self.stmt(&format!("SELECT {USER_COLS} FROM users WHERE id = {uid_sql}"), &uid)?,
-                self.stmt(&format!("SELECT g.marketplace, g.plugin, g.requirement FROM grants g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = {uid_sql}"), &uid)?,
-                self.stmt(&format!("SELECT marketplace, plugin FROM optouts WHERE user_id = {uid_sql}"), &uid)?,
-                self.stmt(&plugin_sql, &uid)?,
-                self.stmt(&file_sql, &uid)?,
+                self.stmt(&memo_sql, memo_args)?,
+                self.stmt(&format!("SELECT g.marketplace, g.plugin, g.requirement FROM grants g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = {uid_sql}{skip}"), &args)?,
+                self.stmt(&format!("SELECT marketplace, plugin FROM optouts WHERE user_id = {uid_sql}{skip}"), &args)?,
+                self.stmt(&plugin_sql, &args)?,
+                self.stmt(&file_sql, &args)?,
                 installed_sql,
                 installed_files_sql,
             ])
             .await?;
+        let memo: Option<GenerationRow> = memo.results().map_err(db_err)?.into_iter().next();
+        let generation = memo.as_ref().map(|m| m.generation);
+        let memo = memo.and_then(|m| {
+            Some(MemoRow {
+                etag: m.etag?,
+                commit_id: m.commit_id?,
+                tree_id: m.tree_id?,
+            })
+        });
         let user: Option<UserRow> = user.results().map_err(db_err)?.into_iter().next();
         let grants: Vec<GrantRow> = grants.results().map_err(db_err)?;
         let optouts: Vec<KeyRow> = optouts.results().map_err(db_err)?;
@@ -243,6 +327,8 @@ impl Store {
                 plugins,
                 installed_rows,
                 installed,
+                generation,
+                memo,
             },
         ))
     }
