@@ -8,8 +8,11 @@
 use futures_channel::mpsc;
 use futures_util::SinkExt;
 
-/// Chunks in flight per consumer before the producer waits.
+/// Chunks in flight to the client before the producer waits.
 const DEPTH: usize = 4;
+/// Chunks in flight to R2: more, so a slow upload does not hold back the
+/// client (at 128 KiB chunks, at most 4 MiB more memory).
+const UPLOAD_DEPTH: usize = 32;
 
 /// The producer's side of both channels.
 pub struct Tee {
@@ -25,7 +28,7 @@ impl Tee {
     /// A tee and the two streams it feeds.
     pub fn new() -> (Tee, ClientStream, UploadStream) {
         let (client, from_client) = mpsc::channel(DEPTH);
-        let (r2, from_r2) = mpsc::channel(DEPTH);
+        let (r2, from_r2) = mpsc::channel(UPLOAD_DEPTH);
         let tee = Tee {
             client: Some(client),
             r2: Some(r2),
