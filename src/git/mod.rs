@@ -15,6 +15,7 @@ pub mod repo;
 pub mod sideband;
 pub mod smart_http;
 pub mod tree;
+pub mod unpack;
 pub mod upload_pack;
 
 pub use object::ObjectKind;
