@@ -15,4 +15,5 @@ pub mod store;
 pub mod store_view;
 pub mod summary;
 pub mod token;
+pub mod upstream;
 pub mod zip_export;

@@ -4,6 +4,7 @@
 //! `wasm32-unknown-unknown`, and its tests run against the real `git`.
 
 pub mod body;
+pub mod client;
 pub mod memory;
 pub mod negotiate;
 pub mod object;

@@ -59,6 +59,11 @@ impl<'a> PktReader<'a> {
         self.rest.is_empty()
     }
 
+    /// How many input bytes are left unread.
+    pub fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
     /// The next packet, `Ok(None)` at clean end of input.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'a>>, PktError> {
         if self.rest.is_empty() {

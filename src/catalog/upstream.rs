@@ -1,0 +1,141 @@
+//! A curated marketplace from an upstream commit: the files of the tree at
+//! a commit in a fetched pack, listed and read under the same rules and
+//! limits as an archive's (`archive::Collector`), so a sync and an import
+//! refuse the same things with the same codes.
+//!
+//! Invariants: symbolic links (mode 120000) and submodules (160000) are
+//! refused like their archive counterparts; every path is a valid
+//! `RepoPath`; the tree walk is bounded by the file limit and a depth
+//! limit, and a file's size is checked before its content is kept.
+
+use super::archive::{ArchiveError, ArchiveFile, ArchiveLimits, Collector};
+use crate::git::tree::parse_tree;
+use crate::git::unpack::{UnpackError, Unpacked};
+use crate::git::{ObjectId, ObjectKind, RepoPath};
+
+/// Deepest directory nesting accepted.
+const MAX_DEPTH: usize = 64;
+
+/// Why an upstream commit could not be read as a marketplace.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("the upstream pack is unusable: {0}")]
+    Pack(#[from] UnpackError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error("the upstream pack lacks {0}, which the commit needs")]
+    Missing(String),
+    #[error("upstream object {0} is not what the commit says it is")]
+    Malformed(String),
+}
+
+impl UpstreamError {
+    /// The machine-readable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            UpstreamError::Pack(_) => "upstream_bad_pack",
+            UpstreamError::Archive(e) => e.code(),
+            UpstreamError::Missing(_) => "upstream_incomplete",
+            UpstreamError::Malformed(_) => "upstream_malformed",
+        }
+    }
+}
+
+/// The files of an upstream commit, listed and checked, read one by one.
+pub struct UpstreamTree {
+    files: Vec<(RepoPath, bool, ObjectId)>,
+    next: usize,
+    c: Collector,
+}
+
+impl UpstreamTree {
+    /// Lists the tree at `commit`, refusing what an archive may not hold.
+    pub fn list(
+        pack: &mut Unpacked<'_>,
+        commit: &ObjectId,
+        limits: ArchiveLimits,
+    ) -> Result<Self, UpstreamError> {
+        let body = object(pack, commit, ObjectKind::Commit)?;
+        let tree = body
+            .strip_prefix(b"tree ")
+            .and_then(|rest| rest.get(..40))
+            .and_then(|hex| ObjectId::from_hex(hex).ok())
+            .ok_or_else(|| UpstreamError::Malformed(commit.to_hex()))?;
+        let mut c = Collector::new(limits);
+        let mut files = Vec::new();
+        // Depth-first, each directory's entries in tree order.
+        let mut stack = vec![(String::new(), tree, 0usize)];
+        while let Some((dir, id, depth)) = stack.pop() {
+            if depth > MAX_DEPTH {
+                return Err(ArchiveError::Corrupt(format!("`{dir}` is nested too deeply")).into());
+            }
+            let body = object(pack, &id, ObjectKind::Tree)?;
+            let entries = parse_tree(&body).ok_or_else(|| UpstreamError::Malformed(id.to_hex()))?;
+            let mut subtrees = Vec::new();
+            for e in entries {
+                let name = std::str::from_utf8(&e.name).map_err(|_| ArchiveError::NonUtf8Name)?;
+                let path = format!("{dir}{name}");
+                match e.mode.as_slice() {
+                    b"40000" => subtrees.push((format!("{path}/"), e.id, depth + 1)),
+                    b"100644" | b"100664" | b"100755" => {
+                        let p = c.admit(&path)?;
+                        files.push((p, e.mode == b"100755", e.id));
+                    }
+                    b"120000" => return Err(ArchiveError::Symlink(path).into()),
+                    _ => return Err(ArchiveError::SpecialFile(path).into()),
+                }
+            }
+            // Popped last first: push in reverse to keep tree order.
+            stack.extend(subtrees.into_iter().rev());
+        }
+        Ok(UpstreamTree { files, next: 0, c })
+    }
+
+    /// How many files the tree holds.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether the tree holds no files.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The next file with its content, checked against the size limits.
+    pub fn next_file(
+        &mut self,
+        pack: &mut Unpacked<'_>,
+    ) -> Result<Option<ArchiveFile>, UpstreamError> {
+        let Some((path, exec, id)) = self.files.get(self.next).cloned() else {
+            return Ok(None);
+        };
+        self.next += 1;
+        let body = object(pack, &id, ObjectKind::Blob)?;
+        self.c.reserve(&path, body.len() as u64)?;
+        Ok(Some(ArchiveFile {
+            path,
+            exec,
+            content: body.to_vec(),
+        }))
+    }
+}
+
+/// Object `id` of kind `kind` from the pack.
+fn object(
+    pack: &mut Unpacked<'_>,
+    id: &ObjectId,
+    kind: ObjectKind,
+) -> Result<std::rc::Rc<Vec<u8>>, UpstreamError> {
+    if !pack.contains(id) {
+        return Err(UpstreamError::Missing(format!(
+            "{} {}",
+            kind.name(),
+            id.to_hex()
+        )));
+    }
+    let (got, body) = pack.object(id)?;
+    if got != kind {
+        return Err(UpstreamError::Malformed(id.to_hex()));
+    }
+    Ok(body)
+}

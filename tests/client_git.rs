@@ -1,0 +1,209 @@
+//! The upload-pack client (`git/client.rs`), the pack reader and the
+//! upstream tree reader against the real `git upload-pack` (stateless RPC,
+//! as git http-backend runs it), over protocol v2 and v0: refs, symrefs,
+//! peeled tags, ref resolution, and a depth-1 fetch whose tree reads back
+//! exactly as `git ls-tree` lists it. Symlinks and submodules upstream are
+//! refused with the archive's codes.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use marketplace_edge::catalog::archive::IMPORT_LIMITS;
+use marketplace_edge::catalog::upstream::UpstreamTree;
+use marketplace_edge::git::client::{
+    fetch_request_v0, fetch_request_v2, is_v2_advertisement, ls_refs_request, parse_fetch_v0,
+    parse_fetch_v2, parse_ls_refs, parse_v0_advertisement, RemoteRefs,
+};
+use marketplace_edge::git::unpack::{UnpackLimits, Unpacked};
+use marketplace_edge::git::ObjectId;
+use support::git_cli::{git, git_cmd, TempDir};
+
+const LIMITS: UnpackLimits = UnpackLimits {
+    max_objects: 100_000,
+    max_object_bytes: 16 << 20,
+    max_total_bytes: 256 << 20,
+    max_delta_depth: 100,
+};
+
+/// `git upload-pack --stateless-rpc` in `repo`, speaking `version`.
+fn upload_pack(repo: &Path, version: u8, advertise: bool, input: &[u8]) -> Vec<u8> {
+    let mut cmd: Command = git_cmd(repo);
+    if version == 2 {
+        cmd.env("GIT_PROTOCOL", "version=2");
+    }
+    cmd.arg("upload-pack").arg("--stateless-rpc");
+    if advertise {
+        cmd.arg("--advertise-refs");
+    }
+    cmd.arg(".")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run git upload-pack");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// An upstream marketplace with history (so packs carry deltas), a second
+/// branch and an annotated tag.
+fn upstream() -> TempDir {
+    let tmp = TempDir::new("upstream");
+    let w = tmp.path();
+    git(w, &["init", "-q", "-b", "main", "."]);
+    for i in 0..8 {
+        std::fs::create_dir_all(w.join("plugins/a/skills/s")).unwrap();
+        std::fs::create_dir_all(w.join(".claude-plugin")).unwrap();
+        std::fs::write(
+            w.join(".claude-plugin/marketplace.json"),
+            r#"{"name":"up","plugins":[{"name":"a","source":"./plugins/a"}]}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            w.join("plugins/a/skills/s/SKILL.md"),
+            format!("---\nname: s\n---\n{}", "text\n".repeat(100 + i)),
+        )
+        .unwrap();
+        std::fs::write(w.join("plugins/a/run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+        git(
+            w,
+            &["update-index", "--add", "--chmod=+x", "plugins/a/run.sh"],
+        );
+        git(w, &["add", "-A"]);
+        git(w, &["commit", "-q", "-m", &format!("c{i}")]);
+    }
+    git(w, &["tag", "-a", "v1", "-m", "v1", "HEAD~2"]);
+    git(w, &["branch", "old", "HEAD~5"]);
+    git(w, &["gc", "-q"]);
+    tmp
+}
+
+fn rev(repo: &Path, r: &str) -> ObjectId {
+    ObjectId::from_hex(git(repo, &["rev-parse", r]).as_bytes()).unwrap()
+}
+
+fn check_refs(repo: &Path, refs: &RemoteRefs) {
+    let head = rev(repo, "HEAD");
+    assert_eq!(refs.head, Some(head));
+    assert_eq!(refs.head_target.as_deref(), Some("refs/heads/main"));
+    assert_eq!(refs.resolve(None), Some(head));
+    assert_eq!(refs.resolve(Some("main")), Some(head));
+    assert_eq!(refs.resolve(Some("refs/heads/old")), Some(rev(repo, "old")));
+    assert_eq!(refs.resolve(Some("old")), Some(rev(repo, "old")));
+    assert_eq!(
+        refs.resolve(Some("v1")),
+        Some(rev(repo, "v1^{commit}")),
+        "tags peel to commits"
+    );
+    let pinned = rev(repo, "HEAD~3");
+    assert_eq!(refs.resolve(Some(&pinned.to_hex())), Some(pinned));
+    assert_eq!(refs.resolve(Some("nope")), None);
+}
+
+/// The files `git ls-tree` lists at `commit`: path → (exec, content).
+fn ls_tree(repo: &Path, commit: &ObjectId) -> Vec<(String, bool, Vec<u8>)> {
+    git(repo, &["ls-tree", "-r", &commit.to_hex()])
+        .lines()
+        .map(|l| {
+            let (meta, path) = l.split_once('\t').unwrap();
+            let mut m = meta.split(' ');
+            let mode = m.next().unwrap();
+            let id = m.nth(1).unwrap();
+            let content = support::git_cli::git_raw(repo, &["cat-file", "blob", id], None).stdout;
+            (path.to_string(), mode == "100755", content)
+        })
+        .collect()
+}
+
+fn read_tree(pack: &[u8], commit: &ObjectId) -> Vec<(String, bool, Vec<u8>)> {
+    let mut u = Unpacked::parse(pack, LIMITS).unwrap();
+    let mut tree = UpstreamTree::list(&mut u, commit, IMPORT_LIMITS).unwrap();
+    let mut out = Vec::new();
+    while let Some(f) = tree.next_file(&mut u).unwrap() {
+        out.push((f.path.to_string(), f.exec, f.content));
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn v2_ls_refs_and_a_depth_1_fetch_read_back_the_tree() {
+    let up = upstream();
+    let repo = up.path();
+    assert!(is_v2_advertisement(&upload_pack(repo, 2, true, b"")));
+    assert!(!is_v2_advertisement(&upload_pack(repo, 0, true, b"")));
+    let refs = parse_ls_refs(&upload_pack(repo, 2, false, &ls_refs_request())).unwrap();
+    check_refs(repo, &refs);
+    for at in ["HEAD", "HEAD~4"] {
+        let commit = rev(repo, at);
+        let pack =
+            parse_fetch_v2(&upload_pack(repo, 2, false, &fetch_request_v2(&commit))).unwrap();
+        let mut expected = ls_tree(repo, &commit);
+        expected.sort();
+        assert_eq!(read_tree(&pack, &commit), expected, "{at}");
+    }
+}
+
+#[test]
+fn v0_advertisement_and_fetch_read_back_the_tree() {
+    let up = upstream();
+    let repo = up.path();
+    let (refs, caps) = parse_v0_advertisement(&upload_pack(repo, 0, true, b"")).unwrap();
+    check_refs(repo, &refs);
+    assert!(caps.iter().any(|c| c == "shallow"), "{caps:?}");
+    let commit = rev(repo, "HEAD");
+    let pack = parse_fetch_v0(&upload_pack(
+        repo,
+        0,
+        false,
+        &fetch_request_v0(&commit, &caps),
+    ))
+    .unwrap();
+    let mut expected = ls_tree(repo, &commit);
+    expected.sort();
+    assert_eq!(read_tree(&pack, &commit), expected);
+}
+
+#[test]
+fn symlinks_and_submodules_upstream_are_refused_like_in_archives() {
+    let up = upstream();
+    let repo = up.path();
+    std::os::unix::fs::symlink("/etc/passwd", repo.join("plugins/a/link")).unwrap();
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", "link"]);
+    let commit = rev(repo, "HEAD");
+    let pack = parse_fetch_v2(&upload_pack(repo, 2, false, &fetch_request_v2(&commit))).unwrap();
+    let mut u = Unpacked::parse(&pack, LIMITS).unwrap();
+    let e = UpstreamTree::list(&mut u, &commit, IMPORT_LIMITS)
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "symlink", "{e}");
+
+    git(repo, &["rm", "-q", "plugins/a/link"]);
+    let sub = rev(repo, "HEAD~1");
+    git(
+        repo,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{},vendored", sub.to_hex()),
+        ],
+    );
+    git(repo, &["commit", "-q", "-m", "submodule"]);
+    let commit = rev(repo, "HEAD");
+    let pack = parse_fetch_v2(&upload_pack(repo, 2, false, &fetch_request_v2(&commit))).unwrap();
+    let mut u = Unpacked::parse(&pack, LIMITS).unwrap();
+    let e = UpstreamTree::list(&mut u, &commit, IMPORT_LIMITS)
+        .err()
+        .unwrap();
+    assert_eq!(e.code(), "special_file", "{e}");
+}
