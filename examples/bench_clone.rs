@@ -26,10 +26,7 @@
 #[allow(unused_imports)]
 mod support;
 
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -38,6 +35,7 @@ use support::archives::zip_of;
 use support::checks::{basic_auth, v2_request as v2_body};
 use support::corpus::{generated_marketplace, CORPORA};
 use support::git_cli::{git, TempDir};
+use support::http_backend::serve_http_backend;
 use support::http_client::request;
 use support::wrangler::wrangler;
 
@@ -46,79 +44,6 @@ fn runs() -> usize {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(7)
-}
-
-/// Serves `root` through `git http-backend` as CGI, one process per request.
-fn serve_http_backend(root: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let root = root.clone();
-            std::thread::spawn(move || {
-                let _ = cgi(conn, &root);
-            });
-        }
-    });
-    base
-}
-
-fn cgi(stream: TcpStream, root: &Path) -> std::io::Result<()> {
-    let req = support::http_server::read_request(&stream, 64 << 20)?;
-    let header = |n: &str| req.header(n).unwrap_or_default().to_string();
-    let (path, query) = req.path_and_query();
-    let (method, body, query) = (
-        req.method.clone(),
-        req.body.clone(),
-        query.unwrap_or_default(),
-    );
-    let mut child = Command::new("git")
-        .arg("http-backend")
-        .env("GIT_PROJECT_ROOT", root)
-        .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env("REQUEST_METHOD", &method)
-        .env("PATH_INFO", &path)
-        .env("QUERY_STRING", &query)
-        .env("CONTENT_TYPE", header("content-type"))
-        .env("CONTENT_LENGTH", body.len().to_string())
-        .env("HTTP_GIT_PROTOCOL", header("git-protocol"))
-        .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    child.stdin.take().unwrap().write_all(&body)?;
-    let out = child.wait_with_output()?;
-    let split = out
-        .stdout
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| (i, 4))
-        .or_else(|| {
-            out.stdout
-                .windows(2)
-                .position(|w| w == b"\n\n")
-                .map(|i| (i, 2))
-        })
-        .unwrap_or((0, 0));
-    let head = String::from_utf8_lossy(&out.stdout[..split.0]).to_string();
-    let payload = &out.stdout[split.0 + split.1..];
-    let mut status = "200 OK".to_string();
-    let mut s = stream;
-    let mut resp_headers = String::new();
-    for h in head.lines() {
-        match h.split_once(':') {
-            Some((k, v)) if k.eq_ignore_ascii_case("status") => status = v.trim().to_string(),
-            Some(_) => resp_headers.push_str(&format!("{}\r\n", h.trim_end())),
-            None => {}
-        }
-    }
-    write!(
-        s,
-        "HTTP/1.1 {status}\r\n{resp_headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        payload.len()
-    )?;
-    s.write_all(payload)?;
-    s.flush()
 }
 
 /// Times `f` once per run, running the untimed `setup` before each.
@@ -328,7 +253,7 @@ fn main() {
                 "m.git",
             ],
         );
-        let backend_base = serve_http_backend(root.path().to_path_buf());
+        let backend_base = serve_http_backend(root.path().to_path_buf(), None).base;
         let backend = Server {
             url: format!("{backend_base}/m.git"),
             base: backend_base,

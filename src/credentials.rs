@@ -70,9 +70,63 @@ pub fn base64_decode(s: &str, alphabet: Alphabet) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Encodes `bytes` as padded standard base64 (for HTTP Basic).
+pub fn base64_encode(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The `Authorization` value for HTTP Basic: `user:password` as given, or
+/// a bare token as `x-access-token:<token>` (what GitHub and GitLab accept).
+pub fn basic_authorization(secret: &str) -> String {
+    let pair = if secret.contains(':') {
+        secret.to_string()
+    } else {
+        format!("x-access-token:{secret}")
+    };
+    format!("Basic {}", base64_encode(pair.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encodes_like_the_base64_tool() {
+        // printf 'x:mpe_secret' | base64  ->  eDptcGVfc2VjcmV0
+        assert_eq!(base64_encode(b"x:mpe_secret"), "eDptcGVfc2VjcmV0");
+        // printf 'ab' | base64 -> YWI= ; printf 'a' | base64 -> YQ==
+        assert_eq!(base64_encode(b"ab"), "YWI=");
+        assert_eq!(base64_encode(b"a"), "YQ==");
+        assert_eq!(base64_encode(b""), "");
+        for n in 0..40u8 {
+            let data: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37)).collect();
+            assert_eq!(
+                base64_decode(&base64_encode(&data), Alphabet::Standard),
+                Some(data)
+            );
+        }
+        assert_eq!(
+            basic_authorization("tok"),
+            format!("Basic {}", base64_encode(b"x-access-token:tok"))
+        );
+    }
 
     #[test]
     fn basic_and_bearer() {

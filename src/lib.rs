@@ -11,6 +11,7 @@ pub mod demo;
 pub mod git;
 pub mod session;
 pub mod timing;
+pub mod webhook;
 
 #[cfg(target_arch = "wasm32")]
 mod http;
@@ -34,8 +35,16 @@ mod entry {
         crate::http::route(req, env, ctx).await
     }
 
+    /// The garbage collector's schedule in `wrangler.toml`; every other
+    /// schedule syncs the upstream sources.
+    const GC_CRON: &str = "17 3 * * *";
+
     #[event(scheduled)]
-    async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-        crate::http::scheduled_gc(&env).await;
+    async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+        if event.cron() == GC_CRON {
+            crate::http::scheduled_gc(&env).await;
+        } else {
+            crate::http::scheduled_sync(&env).await;
+        }
     }
 }

@@ -12,7 +12,7 @@ use super::oid::ObjectId;
 use super::pktline::{write_delim, write_flush, write_line, Packet, PktReader};
 
 /// What the client calls itself, in `agent=` and `User-Agent`.
-pub const AGENT: &str = concat!("marketplace-edge/", env!("CARGO_PKG_VERSION"));
+pub use crate::AGENT;
 
 /// Why a server's answer could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

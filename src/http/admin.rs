@@ -32,6 +32,15 @@ struct NewNamed {
 }
 
 #[derive(Deserialize)]
+struct SourceBody {
+    url: String,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    auth_secret: Option<String>,
+    webhook_secret: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct GrantBody {
     requirement: String,
 }
@@ -176,11 +185,70 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             &json!({ "marketplaces": store.list_marketplaces().await? }),
         ),
         (Method::Get, ["marketplaces", slug]) => {
-            let plugins = store
-                .marketplace_plugins(slug)
+            let source = store.source(slug).await?;
+            let plugins = store.marketplace_plugins(slug).await?;
+            if plugins.is_none() && source.is_none() {
+                return Err(ApiError::missing(format!("marketplace `{slug}`")));
+            }
+            json(
+                200,
+                &json!({
+                    "slug": slug,
+                    "plugins": plugins.unwrap_or_default(),
+                    "source": source.as_ref().map(super::sync::source_json),
+                }),
+            )
+        }
+        (Method::Put, ["marketplaces", slug, "source"]) => {
+            let slug = Slug::parse(slug)?;
+            let body: SourceBody = read_json(&mut req).await?;
+            super::remote::Remote::new(&body.url, None)?;
+            for name in [&body.auth_secret, &body.webhook_secret]
+                .into_iter()
+                .flatten()
+            {
+                let ok = !name.is_empty()
+                    && name.len() <= 64
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                    && !name.as_bytes()[0].is_ascii_digit();
+                if !ok {
+                    return Err(ApiError::bad_request(
+                        "bad_secret_name",
+                        format!("`{name}` is not a Worker secret name (A-Z, 0-9 and _); name the secret, do not paste it"),
+                    ));
+                }
+            }
+            let git_ref = body.git_ref.filter(|r| !r.trim().is_empty());
+            store
+                .put_source(
+                    slug.as_str(),
+                    body.url.trim_end_matches('/'),
+                    &git_ref,
+                    &body.auth_secret,
+                    &body.webhook_secret,
+                )
+                .await?;
+            let src = store
+                .source(slug.as_str())
                 .await?
-                .ok_or_else(|| ApiError::missing(format!("marketplace `{slug}`")))?;
-            json(200, &json!({ "slug": slug, "plugins": plugins }))
+                .ok_or_else(|| ApiError::missing("the source"))?;
+            json(
+                200,
+                &json!({ "slug": slug.as_str(), "source": super::sync::source_json(&src) }),
+            )
+        }
+        (Method::Delete, ["marketplaces", slug, "source"]) => {
+            if store.delete_source(slug).await? {
+                no_content()
+            } else {
+                Err(ApiError::missing(format!("a source for `{slug}`")))
+            }
+        }
+        (Method::Post, ["marketplaces", slug, "sync"]) => {
+            let state = super::sync::sync(env, store, slug).await?;
+            json(200, &json!({ "slug": slug, "source": state }))
         }
         (Method::Delete, ["marketplaces", slug]) => {
             if store.delete_marketplace(slug).await? {

@@ -111,6 +111,18 @@ impl From<ImportError> for ApiError {
     }
 }
 
+impl From<crate::catalog::upstream::UpstreamError> for ApiError {
+    fn from(e: crate::catalog::upstream::UpstreamError) -> Self {
+        use crate::catalog::upstream::UpstreamError as U;
+        // A refused tree is the content's fault; an unreadable pack, the server's.
+        let status = match &e {
+            U::Archive(_) => 422,
+            _ => 502,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
 impl From<NameError> for ApiError {
     fn from(e: NameError) -> Self {
         let code = match e {

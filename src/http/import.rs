@@ -28,6 +28,13 @@ use crate::storage::Store;
 /// Imports the request's archive as marketplace `slug`.
 pub async fn import(req: &mut Request, store: &Store, slug: &str) -> ApiResult {
     let slug = Slug::parse(slug)?;
+    if store.source(slug.as_str()).await?.is_some() {
+        return Err(ApiError::new(
+            409,
+            "marketplace_synced",
+            "this marketplace follows an upstream repository; remove its source (DELETE …/source) before importing an archive",
+        ));
+    }
     let limit = IMPORT_LIMITS.max_archive_bytes;
     let len = req
         .headers()
@@ -55,7 +62,18 @@ pub async fn import(req: &mut Request, store: &Store, slug: &str) -> ApiResult {
     if let Err(e) = store.delete_object(&staged).await {
         worker::console_error!("deleting staged upload {staged} failed: {e}");
     }
-    let (last, mut ingested) = read?.finish();
+    let listed = replace_from(store, slug.as_str(), read?).await?;
+    json(200, &listed)
+}
+
+/// Seals the ingester's last object, parses the marketplace and replaces
+/// `slug`'s rows with it in one D1 batch; the import's summary.
+pub(crate) async fn replace_from(
+    store: &Store,
+    slug: &str,
+    ingester: Ingester,
+) -> Result<serde_json::Value, ApiError> {
+    let (last, mut ingested) = ingester.finish();
     if let Some(object) = last {
         store.put_object(&object.key, object.bytes).await?;
     }
@@ -70,7 +88,7 @@ pub async fn import(req: &mut Request, store: &Store, slug: &str) -> ApiResult {
         })
         .collect();
     store
-        .replace_marketplace(slug.as_str(), &market.name, &plugins)
+        .replace_marketplace(slug, &market.name, &plugins)
         .await?;
     let listed: Vec<_> = plugins
         .iter()
@@ -84,10 +102,21 @@ pub async fn import(req: &mut Request, store: &Store, slug: &str) -> ApiResult {
             })
         })
         .collect();
-    json(
-        200,
-        &json!({ "slug": slug.as_str(), "name": market.name, "plugins": listed }),
-    )
+    Ok(json!({ "slug": slug, "name": market.name, "plugins": listed }))
+}
+
+/// Adds `files`, writing any entries object they filled.
+pub(crate) async fn ingest(
+    store: &Store,
+    ingester: &mut Ingester,
+    files: Vec<ArchiveFile>,
+) -> Result<(), ApiError> {
+    for f in files {
+        if let Some(object) = ingester.add(f) {
+            store.put_object(&object.key, object.bytes).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads the staged archive (`len` bytes at `key`) into an ingester,
@@ -122,18 +151,4 @@ async fn read_staged(store: &Store, key: &str, len: u64) -> Result<Ingester, Api
         }
     }
     Ok(ingester)
-}
-
-/// Adds `files`, writing any entries object they filled.
-async fn ingest(
-    store: &Store,
-    ingester: &mut Ingester,
-    files: Vec<ArchiveFile>,
-) -> Result<(), ApiError> {
-    for f in files {
-        if let Some(object) = ingester.add(f) {
-            store.put_object(&object.key, object.bytes).await?;
-        }
-    }
-    Ok(())
 }

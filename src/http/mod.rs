@@ -7,13 +7,16 @@ mod auth;
 mod cf_access;
 mod error;
 mod git;
+mod hooks;
 mod import;
 mod me;
 mod pack_stream;
 mod pipe;
+mod remote;
 mod served;
 mod session;
 mod store;
+mod sync;
 mod tee;
 mod view;
 mod zip_stream;
@@ -68,10 +71,21 @@ async fn dispatch(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResu
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
         ["api", "session"] => session::route(req, env, &store).await,
+        ["api", "hooks", slug] if req.method() == Method::Post => {
+            hooks::hook(req, env, ctx, &store, slug).await
+        }
         ["api", "admin", rest @ ..] => admin::route(req, env, &store, rest).await,
         ["api", "me", rest @ ..] => me::route(req, env, &store, rest).await,
         ["api", "store", rest @ ..] => store::route(req, env, &store, rest).await,
         _ => Err(ApiError::not_found(path)),
+    }
+}
+
+/// The cron job that syncs every upstream source (see `wrangler.toml`).
+pub async fn scheduled_sync(env: &Env) {
+    match Store::from_env(env) {
+        Ok(store) => sync::sync_all(env, &store).await,
+        Err(e) => worker::console_error!("scheduled sync failed: {e}"),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod blobs;
 pub mod catalog;
 pub mod edge;
 pub mod sessions;
+pub mod sources;
 pub mod store;
 pub mod uploads;
 pub mod users;

@@ -9,6 +9,7 @@ pub mod archives;
 pub mod checks;
 pub mod corpus;
 pub mod git_cli;
+pub mod http_backend;
 pub mod http_client;
 pub mod http_server;
 pub mod store;

@@ -108,12 +108,15 @@ fn start(vars: &[(&str, &str)]) -> Wrangler {
         .collect();
     let script = format!(
         "node_modules/.bin/wrangler d1 migrations apply DB --local --persist-to '{state}' > '{log}.migrations' 2>&1 || exit 1\n\
-         setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port {port} --persist-to '{state}' --show-interactive-dev-session=false --test-scheduled{var_args} > '{log}' 2>&1 &\n\
+         setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port {port} --inspector-port {inspector} --persist-to '{state}' --show-interactive-dev-session=false --test-scheduled{var_args} > '{log}' 2>&1 &\n\
          pid=$!\n\
          cat > /dev/null\n\
          kill -TERM -$pid 2>/dev/null; sleep 2; kill -KILL -$pid 2>/dev/null; wait",
         state = state.path().display(),
-        log = log.display()
+        log = log.display(),
+        // Each instance its own inspector port: a rebuild (wrangler watches
+        // src/) re-binds it, and two instances on the default 9229 collide.
+        inspector = free_port(),
     );
     let mut child = Command::new("sh")
         .arg("-c")

@@ -1,0 +1,359 @@
+//! Curated marketplaces that follow an upstream git repository, under
+//! `wrangler dev` against `git http-backend` on 127.0.0.1 (plain, and
+//! behind HTTP Basic): first sync and clone, an unchanged upstream fetches
+//! nothing (counted at the server), a new commit is served, a refused
+//! upstream commit keeps the old content and records the error, archive
+//! imports are refused while a source is set, private repositories with
+//! and without the secret, webhooks with good and bad signatures, and the
+//! cron path.
+
+mod support;
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use support::api::{Api, ADMIN_TOKEN};
+use support::archives::{marketplace, zip_of, FileSpec};
+use support::checks::clone_view;
+use support::git_cli::{git, TempDir};
+use support::http_backend::{serve_http_backend, Backend};
+use support::http_client::request;
+use support::wrangler::wrangler_with;
+
+const UPSTREAM_TOKEN: &str = "upstream-token-for-tests";
+const HOOK_SECRET: &str = "hook-secret-for-tests";
+
+/// A working repository and the bare one the servers serve (`up.git`).
+struct Upstream {
+    root: TempDir,
+    work: TempDir,
+}
+
+impl Upstream {
+    fn new() -> Upstream {
+        let (root, work) = (TempDir::new("up-root"), TempDir::new("up-work"));
+        git(
+            root.path(),
+            &["init", "-q", "--bare", "-b", "main", "up.git"],
+        );
+        git(work.path(), &["init", "-q", "-b", "main", "."]);
+        git(
+            work.path(),
+            &[
+                "remote",
+                "add",
+                "origin",
+                root.path().join("up.git").to_str().unwrap(),
+            ],
+        );
+        let up = Upstream { root, work };
+        up.commit(&marketplace("upstream", "1.0.0"), "v1");
+        up
+    }
+
+    /// Replaces the working tree with `files`, commits and pushes; the commit.
+    fn commit(&self, files: &[FileSpec], message: &str) -> String {
+        let w = self.work.path();
+        for entry in std::fs::read_dir(w).unwrap() {
+            let p = entry.unwrap().path();
+            if p.file_name().is_some_and(|n| n != ".git") {
+                let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+            }
+        }
+        for (path, exec, content) in files {
+            let p = w.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, content).unwrap();
+            if *exec {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
+        git(w, &["add", "-A"]);
+        git(w, &["commit", "-q", "-m", message]);
+        git(w, &["push", "-q", "origin", "main"]);
+        // Deltas in what the server sends, as real upstreams have.
+        git(&self.root.path().join("up.git"), &["gc", "-q"]);
+        git(w, &["rev-parse", "HEAD"])
+    }
+
+    fn head(&self) -> String {
+        git(self.work.path(), &["rev-parse", "HEAD"])
+    }
+}
+
+fn source(api: &Api, slug: &str, body: Value) -> Value {
+    api.admin(
+        "PUT",
+        &format!("/api/admin/marketplaces/{slug}/source"),
+        Some(&body),
+        200,
+    )
+}
+
+fn sync(api: &Api, slug: &str) -> support::http_client::RawResponse {
+    api.call(
+        ADMIN_TOKEN,
+        "POST",
+        &format!("/api/admin/marketplaces/{slug}/sync"),
+        None,
+    )
+}
+
+fn state(api: &Api, slug: &str) -> Value {
+    api.admin("GET", &format!("/api/admin/marketplaces/{slug}"), None, 200)["source"].clone()
+}
+
+/// The plugin files a user is served, as git clones them.
+fn served_alpha(api: &Api, token: &str) -> Vec<u8> {
+    let c = clone_view(&api.git_url(token), 2, true);
+    let alpha = c.plugin("synced-alpha");
+    alpha["commands/alpha.md"].1.clone()
+}
+
+fn github_signature(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(HOOK_SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    let sig: Vec<String> = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={}", sig.concat())
+}
+
+fn wait_for_commit(api: &Api, slug: &str, commit: &str) -> Value {
+    for _ in 0..100 {
+        let s = state(api, slug);
+        if s["upstream_commit"] == commit {
+            return s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{slug} never served {commit}: {}", state(api, slug));
+}
+
+#[test]
+fn a_marketplace_follows_its_upstream_repository() {
+    let w = wrangler_with(&[
+        ("UPSTREAM_TOKEN", UPSTREAM_TOKEN),
+        ("HOOK_SECRET", HOOK_SECRET),
+    ]);
+    let api = Api::new(&w.base);
+    let up = Upstream::new();
+    let plain: Backend = serve_http_backend(up.root.path().to_path_buf(), None);
+    let url = format!("{}/up.git", plain.base);
+
+    // First sync: the upstream's plugins are served.
+    let set = source(
+        &api,
+        "synced",
+        json!({"url": url, "webhook_secret": "HOOK_SECRET"}),
+    );
+    assert_eq!(set["source"]["url"], url.as_str());
+    assert!(set["source"].get("HOOK_SECRET").is_none());
+    let r = sync(&api, "synced");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v1 = up.head();
+    assert_eq!(state(&api, "synced")["upstream_commit"], v1.as_str());
+    let token = api.user_with_token("sync-user");
+    api.group("sync-g", &["sync-user"]);
+    api.grant("sync-g", "synced", "alpha", "available");
+    let alpha_v1 = served_alpha(&api, &token);
+    assert!(String::from_utf8_lossy(&alpha_v1).contains("alpha-upstream-1.0.0"));
+
+    // Unchanged upstream: refs only (advertisement and ls-refs), no fetch.
+    let before = plain.requests();
+    let r = sync(&api, "synced");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        plain.requests() - before,
+        2,
+        "an unchanged upstream is not fetched"
+    );
+
+    // A new upstream commit is served after the next sync.
+    let v2 = up.commit(&marketplace("upstream", "2.0.0"), "v2");
+    assert_eq!(sync(&api, "synced").status, 200);
+    assert_eq!(state(&api, "synced")["upstream_commit"], v2.as_str());
+    assert!(String::from_utf8_lossy(&served_alpha(&api, &token)).contains("alpha-upstream-2.0.0"));
+
+    // Archive imports are refused while the source is set.
+    let r = api.import("synced", &zip_of(&marketplace("synced", "9.0.0")));
+    assert_eq!(
+        (r.status, r.text().contains("marketplace_synced")),
+        (409, true),
+        "{}",
+        r.text()
+    );
+
+    // A refused upstream commit keeps what is served and records why.
+    let served_before = api.info(&token)["commit"].clone();
+    let mut with_link = marketplace("upstream", "3.0.0");
+    with_link.retain(|f| f.0 != "plugins/alpha/scripts/run.sh");
+    up.commit(&with_link, "v3 prep");
+    std::os::unix::fs::symlink("/etc/passwd", up.work.path().join("plugins/alpha/link")).unwrap();
+    git(up.work.path(), &["add", "-A"]);
+    git(up.work.path(), &["commit", "-q", "-m", "v3 with a symlink"]);
+    git(up.work.path(), &["push", "-q", "origin", "main"]);
+    let r = sync(&api, "synced");
+    assert_eq!(
+        (r.status, r.text().contains("\"symlink\"")),
+        (422, true),
+        "{}",
+        r.text()
+    );
+    let s = state(&api, "synced");
+    assert_eq!(s["last_error"]["code"], "symlink", "{s}");
+    assert_eq!(s["upstream_commit"], v2.as_str(), "still serving v2");
+    assert_eq!(api.info(&token)["commit"], served_before);
+
+    // Webhooks: a bad signature changes nothing; a good one syncs.
+    let v4 = up.commit(&marketplace("upstream", "4.0.0"), "v4");
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let before = plain.requests();
+    let r = request(
+        &w.base,
+        "POST",
+        "/api/hooks/synced",
+        &[(
+            "X-Hub-Signature-256",
+            "sha256=0000000000000000000000000000000000000000000000000000000000000000",
+        )],
+        body,
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = request(
+        &w.base,
+        "POST",
+        "/api/hooks/synced",
+        &[("X-Gitlab-Token", "wrong")],
+        body,
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        plain.requests(),
+        before,
+        "a refused webhook reaches no upstream"
+    );
+    let sig = github_signature(body);
+    let r = request(
+        &w.base,
+        "POST",
+        "/api/hooks/synced",
+        &[("X-Hub-Signature-256", &sig)],
+        body,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    wait_for_commit(&api, "synced", &v4);
+    assert!(String::from_utf8_lossy(&served_alpha(&api, &token)).contains("alpha-upstream-4.0.0"));
+
+    // The cron path syncs every source.
+    let v5 = up.commit(&marketplace("upstream", "5.0.0"), "v5");
+    let r = request(&w.base, "GET", "/__scheduled?cron=*/15+*+*+*+*", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_for_commit(&api, "synced", &v5);
+
+    // Removing the source makes the marketplace archive-managed again.
+    assert_eq!(
+        api.call(
+            ADMIN_TOKEN,
+            "DELETE",
+            "/api/admin/marketplaces/synced/source",
+            None
+        )
+        .status,
+        204
+    );
+    assert_eq!(
+        api.import("synced", &zip_of(&marketplace("synced", "9.0.0")))
+            .status,
+        200
+    );
+}
+
+#[test]
+fn a_private_upstream_needs_its_secret() {
+    let w = wrangler_with(&[("UPSTREAM_TOKEN", UPSTREAM_TOKEN)]);
+    let api = Api::new(&w.base);
+    let up = Upstream::new();
+    let expected = marketplace_edge::credentials::basic_authorization(UPSTREAM_TOKEN);
+    let private = serve_http_backend(up.root.path().to_path_buf(), Some(expected));
+    let url = format!("{}/up.git", private.base);
+
+    source(&api, "private", json!({"url": url}));
+    let r = sync(&api, "private");
+    assert_eq!(
+        (r.status, r.text().contains("upstream_unauthorized")),
+        (502, true),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        state(&api, "private")["last_error"]["code"],
+        "upstream_unauthorized"
+    );
+    assert_eq!(
+        api.admin("GET", "/api/admin/marketplaces/private", None, 200)["plugins"],
+        json!([]),
+        "nothing imported"
+    );
+
+    source(
+        &api,
+        "private",
+        json!({"url": url, "auth_secret": "NO_SUCH_SECRET"}),
+    );
+    let r = sync(&api, "private");
+    assert_eq!(
+        (r.status, r.text().contains("missing_secret")),
+        (422, true),
+        "{}",
+        r.text()
+    );
+
+    let set = source(
+        &api,
+        "private",
+        json!({"url": url, "auth_secret": "UPSTREAM_TOKEN"}),
+    );
+    assert!(
+        !set.to_string().contains(UPSTREAM_TOKEN),
+        "the secret is never returned"
+    );
+    let r = sync(&api, "private");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let s = state(&api, "private");
+    assert_eq!(s["upstream_commit"], up.head().as_str());
+    assert!(s["last_error"].is_null(), "{s}");
+    let plugins = api.admin("GET", "/api/admin/marketplaces/private", None, 200)["plugins"].clone();
+    assert_eq!(plugins.as_array().unwrap().len(), 4, "{plugins}");
+
+    // Bad source definitions are refused with clear codes.
+    for (body, code) in [
+        (json!({"url": "ftp://example.com/r.git"}), "bad_source_url"),
+        (
+            json!({"url": "https://user:pw@example.com/r.git"}),
+            "bad_source_url",
+        ),
+        (
+            json!({"url": url, "auth_secret": "ghp_pasted-token"}),
+            "bad_secret_name",
+        ),
+    ] {
+        let r = api.call(
+            ADMIN_TOKEN,
+            "PUT",
+            "/api/admin/marketplaces/private/source",
+            Some(&body),
+        );
+        assert_eq!(
+            (r.status, r.text().contains(code)),
+            (400, true),
+            "{}",
+            r.text()
+        );
+    }
+}

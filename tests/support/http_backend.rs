@@ -1,0 +1,108 @@
+//! `git http-backend` as a real git server on 127.0.0.1 (CGI, one process
+//! per request, as web servers run it), optionally behind HTTP Basic, and
+//! counting the requests it answers: the baseline of the clone benchmark
+//! and the upstream of the sync tests.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A running server: its base URL and how many requests it has answered.
+pub struct Backend {
+    pub base: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Backend {
+    /// Requests answered so far (refused ones included).
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// Serves the repositories under `root`; with `basic`, only to requests
+/// whose `Authorization` is exactly that value (else 401 with a challenge).
+pub fn serve_http_backend(root: PathBuf, basic: Option<String>) -> Backend {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let (root, basic, counter) = (root.clone(), basic.clone(), Arc::clone(&counter));
+            std::thread::spawn(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let _ = cgi(conn, &root, basic.as_deref());
+            });
+        }
+    });
+    Backend { base, requests }
+}
+
+fn cgi(stream: TcpStream, root: &Path, basic: Option<&str>) -> std::io::Result<()> {
+    let req = super::http_server::read_request(&stream, 64 << 20)?;
+    if let Some(expected) = basic {
+        if req.header("authorization") != Some(expected) {
+            let mut s = stream;
+            write!(s, "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+            return s.flush();
+        }
+    }
+    let header = |n: &str| req.header(n).unwrap_or_default().to_string();
+    let (path, query) = req.path_and_query();
+    let (method, body, query) = (
+        req.method.clone(),
+        req.body.clone(),
+        query.unwrap_or_default(),
+    );
+    let mut child = Command::new("git")
+        .arg("http-backend")
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("REQUEST_METHOD", &method)
+        .env("PATH_INFO", &path)
+        .env("QUERY_STRING", &query)
+        .env("CONTENT_TYPE", header("content-type"))
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .env("HTTP_GIT_PROTOCOL", header("git-protocol"))
+        .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    child.stdin.take().unwrap().write_all(&body)?;
+    let out = child.wait_with_output()?;
+    let split = out
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| {
+            out.stdout
+                .windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|i| (i, 2))
+        })
+        .unwrap_or((0, 0));
+    let head = String::from_utf8_lossy(&out.stdout[..split.0]).to_string();
+    let payload = &out.stdout[split.0 + split.1..];
+    let mut status = "200 OK".to_string();
+    let mut s = stream;
+    let mut resp_headers = String::new();
+    for h in head.lines() {
+        match h.split_once(':') {
+            Some((k, v)) if k.eq_ignore_ascii_case("status") => status = v.trim().to_string(),
+            Some(_) => resp_headers.push_str(&format!("{}\r\n", h.trim_end())),
+            None => {}
+        }
+    }
+    write!(
+        s,
+        "HTTP/1.1 {status}\r\n{resp_headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        payload.len()
+    )?;
+    s.write_all(payload)?;
+    s.flush()
+}
