@@ -16,7 +16,7 @@ use support::api::{Api, ADMIN_TOKEN};
 use support::archives::{marketplace, zip_of, FileSpec};
 use support::checks::clone_view;
 use support::git_cli::{git, TempDir};
-use support::http_backend::{serve_http_backend, Backend};
+use support::http_backend::{serve_http_backend, serve_http_backend_v0, Backend};
 use support::http_client::request;
 use support::wrangler::wrangler_with;
 
@@ -356,4 +356,50 @@ fn a_private_upstream_needs_its_secret() {
             r.text()
         );
     }
+}
+
+#[test]
+fn a_v0_only_upstream_and_the_lease() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    let up = Upstream::new();
+    let v0 = serve_http_backend_v0(up.root.path().to_path_buf());
+    source(
+        &api,
+        "old-server",
+        json!({"url": format!("{}/up.git", v0.base), "ref": "main"}),
+    );
+    let r = sync(&api, "old-server");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        state(&api, "old-server")["upstream_commit"],
+        up.head().as_str()
+    );
+
+    // While another sync holds the lease, a second one is refused.
+    w.d1("UPDATE marketplace_sources SET lease_until = unixepoch() + 60 WHERE slug = 'old-server'");
+    let r = sync(&api, "old-server");
+    assert_eq!(
+        (r.status, r.text().contains("sync_in_progress")),
+        (409, true),
+        "{}",
+        r.text()
+    );
+    // An expired lease (a sync that died) does not block the next.
+    w.d1("UPDATE marketplace_sources SET lease_until = unixepoch() - 1 WHERE slug = 'old-server'");
+    assert_eq!(sync(&api, "old-server").status, 200);
+
+    // A ref the upstream lacks is an error in words, recorded.
+    source(
+        &api,
+        "old-server",
+        json!({"url": format!("{}/up.git", v0.base), "ref": "no-such-branch"}),
+    );
+    let r = sync(&api, "old-server");
+    assert_eq!(
+        (r.status, r.text().contains("upstream_ref_not_found")),
+        (422, true),
+        "{}",
+        r.text()
+    );
 }

@@ -29,7 +29,7 @@ pub struct SourceRow {
 /// How long a sync may hold its lease before another may take it.
 pub const LEASE_SECONDS: i64 = 300;
 
-const COLS: &str = "slug, url, ref AS git_ref, auth_secret, webhook_secret, created_at, lease_until, \
+const COLS: &str = "slug, url, ref, auth_secret, webhook_secret, created_at, lease_until, \
                     last_attempt_at, last_success_at, upstream_commit, last_error_code, last_error_message";
 
 fn opt(v: &Option<String>) -> wasm_bindgen::JsValue {

@@ -26,6 +26,16 @@ impl Backend {
 /// Serves the repositories under `root`; with `basic`, only to requests
 /// whose `Authorization` is exactly that value (else 401 with a challenge).
 pub fn serve_http_backend(root: PathBuf, basic: Option<String>) -> Backend {
+    serve(root, basic, true)
+}
+
+/// Like `serve_http_backend`, but as a server that only speaks protocol v0
+/// (it never passes the client's `Git-Protocol` on to git).
+pub fn serve_http_backend_v0(root: PathBuf) -> Backend {
+    serve(root, None, false)
+}
+
+fn serve(root: PathBuf, basic: Option<String>, v2: bool) -> Backend {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(AtomicUsize::new(0));
@@ -35,14 +45,14 @@ pub fn serve_http_backend(root: PathBuf, basic: Option<String>) -> Backend {
             let (root, basic, counter) = (root.clone(), basic.clone(), Arc::clone(&counter));
             std::thread::spawn(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
-                let _ = cgi(conn, &root, basic.as_deref());
+                let _ = cgi(conn, &root, basic.as_deref(), v2);
             });
         }
     });
     Backend { base, requests }
 }
 
-fn cgi(stream: TcpStream, root: &Path, basic: Option<&str>) -> std::io::Result<()> {
+fn cgi(stream: TcpStream, root: &Path, basic: Option<&str>, v2: bool) -> std::io::Result<()> {
     let req = super::http_server::read_request(&stream, 64 << 20)?;
     if let Some(expected) = basic {
         if req.header("authorization") != Some(expected) {
@@ -67,7 +77,14 @@ fn cgi(stream: TcpStream, root: &Path, basic: Option<&str>) -> std::io::Result<(
         .env("QUERY_STRING", &query)
         .env("CONTENT_TYPE", header("content-type"))
         .env("CONTENT_LENGTH", body.len().to_string())
-        .env("HTTP_GIT_PROTOCOL", header("git-protocol"))
+        .env(
+            "HTTP_GIT_PROTOCOL",
+            if v2 {
+                header("git-protocol")
+            } else {
+                String::new()
+            },
+        )
         .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
