@@ -5,58 +5,15 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::Value;
 use support::api::Api;
 use support::archives::{marketplace, plugin_files, zip_of};
+use support::claude::{claude, installed};
 use support::git_cli::TempDir;
 use support::store::skill_zip_with;
 use support::wrangler::wrangler;
-
-fn claude_bin() -> PathBuf {
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/.bin/claude");
-    assert!(
-        bin.exists(),
-        "{} is missing: run scripts/test.sh (or npm ci) to install @anthropic-ai/claude-code",
-        bin.display()
-    );
-    bin
-}
-
-/// Runs `claude <args>` with HOME at `home`; panics with its output on failure.
-fn claude(home: &Path, args: &[&str]) -> String {
-    let out = Command::new(claude_bin())
-        .args(args)
-        .current_dir(home)
-        .env("HOME", home)
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env_remove("ANTHROPIC_API_KEY")
-        .output()
-        .expect("run claude");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "claude {args:?} failed ({}):\n{text}",
-        out.status
-    );
-    text
-}
-
-/// The installed record of `plugin` from `installed_plugins.json`.
-fn installed(home: &Path, plugin: &str) -> Value {
-    let raw = std::fs::read(home.join(".claude/plugins/installed_plugins.json"))
-        .expect("installed_plugins.json");
-    let v: Value = serde_json::from_slice(&raw).unwrap();
-    v["plugins"][plugin][0].clone()
-}
 
 #[test]
 fn claude_code_adds_installs_and_updates_from_the_worker() {

@@ -15,6 +15,7 @@ use sha2::Sha256;
 use support::api::{Api, ADMIN_TOKEN};
 use support::archives::{marketplace, zip_of, FileSpec};
 use support::checks::clone_view;
+use support::claude::{claude, installed};
 use support::git_cli::{git, TempDir};
 use support::http_backend::{serve_http_backend, serve_http_backend_v0, Backend};
 use support::http_client::request;
@@ -402,4 +403,48 @@ fn a_v0_only_upstream_and_the_lease() {
         "{}",
         r.text()
     );
+}
+
+#[test]
+fn claude_code_installs_and_updates_from_a_synced_marketplace() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    let up = Upstream::new();
+    let server = serve_http_backend(up.root.path().to_path_buf(), None);
+    source(
+        &api,
+        "cc-up",
+        json!({"url": format!("{}/up.git", server.base)}),
+    );
+    assert_eq!(sync(&api, "cc-up").status, 200);
+    let token = api.user_with_token("cc-up-user");
+    api.group("cc-up-g", &["cc-up-user"]);
+    api.grant("cc-up-g", "cc-up", "alpha", "available");
+
+    let home = TempDir::new("claude-sync-home");
+    claude(
+        home.path(),
+        &["plugin", "marketplace", "add", &api.git_url(&token)],
+    );
+    claude(
+        home.path(),
+        &["plugin", "install", "alpha@marketplace-edge"],
+    );
+    assert_eq!(
+        installed(home.path(), "alpha@marketplace-edge")["version"],
+        "1.0.0"
+    );
+
+    up.commit(&marketplace("upstream", "2.0.0"), "v2");
+    assert_eq!(sync(&api, "cc-up").status, 200);
+    claude(
+        home.path(),
+        &["plugin", "marketplace", "update", "marketplace-edge"],
+    );
+    claude(home.path(), &["plugin", "update", "alpha@marketplace-edge"]);
+    let rec = installed(home.path(), "alpha@marketplace-edge");
+    assert_eq!(rec["version"], "2.0.0", "{rec}");
+    let dir = std::path::PathBuf::from(rec["installPath"].as_str().unwrap());
+    let cmd = std::fs::read_to_string(dir.join("commands/alpha.md")).unwrap();
+    assert!(cmd.contains("alpha-upstream-2.0.0"), "{cmd}");
 }

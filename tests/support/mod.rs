@@ -7,6 +7,7 @@
 pub mod api;
 pub mod archives;
 pub mod checks;
+pub mod claude;
 pub mod corpus;
 pub mod git_cli;
 pub mod http_backend;

@@ -1,0 +1,50 @@
+//! The real Claude Code CLI (npm `@anthropic-ai/claude-code`) with a
+//! temporary HOME, for the end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+pub fn claude_bin() -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/.bin/claude");
+    assert!(
+        bin.exists(),
+        "{} is missing: run scripts/test.sh (or npm ci) to install @anthropic-ai/claude-code",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `claude <args>` with HOME at `home`; panics with its output on failure.
+pub fn claude(home: &Path, args: &[&str]) -> String {
+    let out = Command::new(claude_bin())
+        .args(args)
+        .current_dir(home)
+        .env("HOME", home)
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env_remove("ANTHROPIC_API_KEY")
+        .output()
+        .expect("run claude");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "claude {args:?} failed ({}):\n{text}",
+        out.status
+    );
+    text
+}
+
+/// The installed record of `plugin` from `installed_plugins.json`.
+pub fn installed(home: &Path, plugin: &str) -> Value {
+    let raw = std::fs::read(home.join(".claude/plugins/installed_plugins.json"))
+        .expect("installed_plugins.json");
+    let v: Value = serde_json::from_slice(&raw).unwrap();
+    v["plugins"][plugin][0].clone()
+}
