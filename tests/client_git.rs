@@ -144,8 +144,7 @@ fn v2_ls_refs_and_a_depth_1_fetch_read_back_the_tree() {
     check_refs(repo, &refs);
     for at in ["HEAD", "HEAD~4"] {
         let commit = rev(repo, at);
-        let pack =
-            parse_fetch_v2(&upload_pack(repo, 2, false, &fetch_request_v2(&commit))).unwrap();
+        let pack = parse_fetch_v2(upload_pack(repo, 2, false, &fetch_request_v2(&commit))).unwrap();
         let mut expected = ls_tree(repo, &commit);
         expected.sort();
         assert_eq!(read_tree(&pack, &commit), expected, "{at}");
@@ -160,7 +159,7 @@ fn v0_advertisement_and_fetch_read_back_the_tree() {
     check_refs(repo, &refs);
     assert!(caps.iter().any(|c| c == "shallow"), "{caps:?}");
     let commit = rev(repo, "HEAD");
-    let pack = parse_fetch_v0(&upload_pack(
+    let pack = parse_fetch_v0(upload_pack(
         repo,
         0,
         false,
@@ -176,7 +175,7 @@ fn v0_advertisement_and_fetch_read_back_the_tree() {
 fn refusal_after_commit(repo: &Path, message: &str) -> String {
     git(repo, &["commit", "-q", "-m", message]);
     let commit = rev(repo, "HEAD");
-    let pack = parse_fetch_v2(&upload_pack(repo, 2, false, &fetch_request_v2(&commit))).unwrap();
+    let pack = parse_fetch_v2(upload_pack(repo, 2, false, &fetch_request_v2(&commit))).unwrap();
     let mut u = Unpacked::parse(&pack, LIMITS).unwrap();
     match UpstreamTree::list(&mut u, &commit, IMPORT_LIMITS) {
         Err(e) => e.code().to_string(),

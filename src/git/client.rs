@@ -229,34 +229,37 @@ pub fn fetch_request_v0(want: &ObjectId, server_caps: &[String]) -> Vec<u8> {
 }
 
 /// The pack inside a v2 `fetch` answer (its `packfile` section, side-band
-/// demultiplexed).
-pub fn parse_fetch_v2(body: &[u8]) -> Result<Vec<u8>, ClientError> {
-    let mut in_pack = false;
-    let mut pack = Vec::new();
-    for p in packets(body)? {
-        match p {
-            Packet::Data(d) if in_pack => band(d, &mut pack)?,
-            Packet::Data(_) if p.text() == Some(b"packfile") => in_pack = true,
-            Packet::Data(d) if d.starts_with(b"ERR ") => {
+/// demultiplexed), in the answer's own buffer: a pack can be most of the
+/// isolate's memory, so it is never copied.
+pub fn parse_fetch_v2(mut body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
+    let mut r = PktReader::new(&body);
+    let start = loop {
+        let Some(p) = r
+            .next_packet()
+            .map_err(|e| ClientError::Framing(e.to_string()))?
+        else {
+            return Err(ClientError::NoPack);
+        };
+        match p.text() {
+            Some(b"packfile") => break body.len() - r.remaining(),
+            Some(t) if t.starts_with(b"ERR ") => {
                 return Err(ClientError::Remote(
-                    String::from_utf8_lossy(&d[4..]).trim().into(),
+                    String::from_utf8_lossy(&t[4..]).trim().into(),
                 ))
             }
             _ => {}
         }
-    }
-    if !in_pack {
-        return Err(ClientError::NoPack);
-    }
-    Ok(pack)
+    };
+    demux_in_place(&mut body, start)?;
+    Ok(body)
 }
 
 /// The pack inside a v0 fetch answer: `shallow` lines, a flush, `NAK`,
-/// then side-band packets (or the bare pack when side-band was not offered).
-pub fn parse_fetch_v0(body: &[u8]) -> Result<Vec<u8>, ClientError> {
-    let mut r = PktReader::new(body);
-    loop {
-        let before = r.remaining();
+/// then side-band packets (or the bare pack when side-band was not
+/// offered); in the answer's own buffer.
+pub fn parse_fetch_v0(mut body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
+    let mut r = PktReader::new(&body);
+    let start = loop {
         let Some(p) = r
             .next_packet()
             .map_err(|e| ClientError::Framing(e.to_string()))?
@@ -270,39 +273,62 @@ pub fn parse_fetch_v0(body: &[u8]) -> Result<Vec<u8>, ClientError> {
                     String::from_utf8_lossy(&t[4..]).trim().into(),
                 ))
             }
-            Some(b"NAK") | Some(b"ACK") => break,
-            Some(t) if t.starts_with(b"ACK ") => break,
+            Some(b"NAK") | Some(b"ACK") => break body.len() - r.remaining(),
+            Some(t) if t.starts_with(b"ACK ") => break body.len() - r.remaining(),
             None => {}
-            Some(_) => {
-                // Not a negotiation line: the rest is the (bare) pack.
-                return Ok(body[body.len() - before..].to_vec());
-            }
+            Some(_) => return Err(ClientError::Malformed("an unexpected line before the pack")),
         }
+    };
+    if body[start..].starts_with(b"PACK") {
+        body.drain(..start);
+        return Ok(body);
     }
-    let rest = &body[body.len() - r.remaining()..];
-    if rest.starts_with(b"PACK") {
-        return Ok(rest.to_vec());
-    }
-    let mut pack = Vec::new();
-    for p in packets(rest)? {
-        if let Packet::Data(d) = p {
-            band(d, &mut pack)?;
-        }
-    }
-    Ok(pack)
+    demux_in_place(&mut body, start)?;
+    Ok(body)
 }
 
-/// One side-band packet: band 1 is pack data, 2 progress, 3 an error.
-fn band(d: &[u8], pack: &mut Vec<u8>) -> Result<(), ClientError> {
-    match d.first() {
-        Some(1) => pack.extend_from_slice(&d[1..]),
-        Some(2) => {}
-        Some(3) => {
-            return Err(ClientError::Remote(
-                String::from_utf8_lossy(&d[1..]).trim().to_string(),
-            ))
+/// Moves the band-1 payloads of the side-band packets in `buf[start..]` to
+/// the front of `buf` and drops the rest. Payloads only ever move towards
+/// the front (each packet's header is skipped), so no copy of the pack is
+/// needed.
+fn demux_in_place(buf: &mut Vec<u8>, start: usize) -> Result<(), ClientError> {
+    let (mut read, mut write) = (start, 0);
+    while read < buf.len() {
+        let head = buf
+            .get(read..read + 4)
+            .ok_or_else(|| ClientError::Framing("a truncated packet length".into()))?;
+        let len = std::str::from_utf8(head)
+            .ok()
+            .and_then(|h| usize::from_str_radix(h, 16).ok())
+            .ok_or_else(|| ClientError::Framing("a packet length is not hex".into()))?;
+        if len < 4 {
+            // A flush (or delimiter) ends the section.
+            read += 4;
+            if len == 0 {
+                break;
+            }
+            continue;
         }
-        _ => return Err(ClientError::Malformed("a pack packet is on no known band")),
+        if read + len > buf.len() || len < 5 {
+            return Err(ClientError::Framing("a truncated packet".into()));
+        }
+        match buf[read + 4] {
+            1 => {
+                buf.copy_within(read + 5..read + len, write);
+                write += len - 5;
+            }
+            2 => {}
+            3 => {
+                return Err(ClientError::Remote(
+                    String::from_utf8_lossy(&buf[read + 5..read + len])
+                        .trim()
+                        .to_string(),
+                ))
+            }
+            _ => return Err(ClientError::Malformed("a pack packet is on no known band")),
+        }
+        read += len;
     }
+    buf.truncate(write);
     Ok(())
 }

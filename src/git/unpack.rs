@@ -79,7 +79,7 @@ struct Entry {
 }
 
 /// Bytes the resolver keeps of resolved objects, for delta chains.
-const CACHE_BYTES: usize = 16 << 20;
+const CACHE_BYTES: usize = 8 << 20;
 
 /// A parsed pack: every object's id, kind and where to rebuild it from.
 pub struct Unpacked<'p> {

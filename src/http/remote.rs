@@ -144,8 +144,8 @@ impl Remote {
             )
             .await?;
         match proto {
-            Protocol::V2 => parse_fetch_v2(&body),
-            Protocol::V0(_) => parse_fetch_v0(&body),
+            Protocol::V2 => parse_fetch_v2(body),
+            Protocol::V0(_) => parse_fetch_v0(body),
         }
         .map_err(protocol)
     }
@@ -218,7 +218,14 @@ impl Remote {
                     format!("the upstream answered {status} to {path}"),
                 ));
             }
-            let mut out = Vec::new();
+            // Sized once when the length is known: growing a buffer by
+            // doubling would briefly need twice a pack's size.
+            let declared = resp
+                .headers()
+                .get("Content-Length")?
+                .and_then(|l| l.parse::<usize>().ok())
+                .filter(|l| *l <= limit);
+            let mut out = Vec::with_capacity(declared.unwrap_or(0));
             let mut chunks = resp.stream().map_err(unreachable)?;
             while let Some(chunk) = chunks.next().await {
                 let chunk = chunk.map_err(unreachable)?;

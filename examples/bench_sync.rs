@@ -1,0 +1,169 @@
+//! Sync benchmark: prints figures side by side, asserts nothing about speed.
+//!
+//! For each corpus (the clone benchmark's generated marketplaces), builds an
+//! upstream repository, serves it with `git http-backend` on 127.0.0.1 and,
+//! in one run, times:
+//! - a first sync by the Worker under `wrangler dev` (refs, depth-1 fetch,
+//!   reading the pack, ingesting every file, one D1 batch), against
+//!   `git clone --depth 1 --bare` of the same commit by the git CLI from the
+//!   same server (the baseline: fetching and indexing the same pack);
+//! - a sync with the upstream unchanged (refs only), against
+//!   `git ls-remote`;
+//! and reports the isolate's WebAssembly memory afterwards.
+//!
+//! Run: `cargo run --release --example bench-sync` (after `scripts/test.sh`
+//! or `scripts/setup.sh && scripts/build-worker.sh`). `BENCH_CORPORA`
+//! (small, medium, large) and `BENCH_RUNS` (default 3) as for bench-clone.
+
+#[path = "../tests/support/mod.rs"]
+#[allow(unused_imports)]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::api::{Api, ADMIN_TOKEN};
+use support::corpus::{generated_marketplace, CORPORA};
+use support::git_cli::{git, TempDir};
+use support::http_backend::serve_http_backend;
+use support::wrangler::wrangler;
+
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3)
+}
+
+fn median_ms(mut samples: Vec<Duration>) -> f64 {
+    samples.sort();
+    samples[samples.len() / 2].as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let picked: Vec<String> = std::env::var("BENCH_CORPORA")
+        .unwrap_or_else(|_| "small,medium,large".into())
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let api = Api::new(&wrangler().base);
+    println!(
+        "{} runs per figure; medians; wrangler dev (workerd, local D1 and R2) and git http-backend (CGI) on 127.0.0.1\n",
+        runs()
+    );
+    println!(
+        "{:<28} {:<26} {:>11} {:>13} {:>7}",
+        "corpus", "request", "Worker", "git CLI", "ratio"
+    );
+    for c in CORPORA
+        .iter()
+        .filter(|c| picked.iter().any(|p| p == c.name))
+    {
+        let files = generated_marketplace(c);
+        let bytes: usize = files.iter().map(|f| f.2.len()).sum();
+        let label = format!(
+            "{}: {} files, {:.0} MB",
+            c.name,
+            files.len(),
+            bytes as f64 / 1e6
+        );
+        // The upstream: one commit of the corpus, packed by gc.
+        let (root, work) = (TempDir::new("bench-up-root"), TempDir::new("bench-up-work"));
+        git(work.path(), &["init", "-q", "-b", "main", "."]);
+        for (path, exec, content) in &files {
+            let p = work.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, content).unwrap();
+            if *exec {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
+        git(work.path(), &["add", "-A"]);
+        git(work.path(), &["commit", "-q", "-m", "corpus"]);
+        git(
+            root.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                work.path().to_str().unwrap(),
+                "up.git",
+            ],
+        );
+        git(&root.path().join("up.git"), &["gc", "-q"]);
+        let server = serve_http_backend(root.path().to_path_buf(), None);
+        let url = format!("{}/up.git", server.base);
+
+        let (mut first, mut unchanged, mut clone, mut ls_remote) = (vec![], vec![], vec![], vec![]);
+        let mut failed = None;
+        for run in 0..runs() {
+            let slug = format!("bench-sync-{}-{run}", c.name);
+            api.admin(
+                "PUT",
+                &format!("/api/admin/marketplaces/{slug}/source"),
+                Some(&json!({ "url": url })),
+                200,
+            );
+            let sync = || {
+                api.call(
+                    ADMIN_TOKEN,
+                    "POST",
+                    &format!("/api/admin/marketplaces/{slug}/sync"),
+                    None,
+                )
+            };
+            let t = Instant::now();
+            let r = sync();
+            first.push(t.elapsed());
+            if r.status != 200 {
+                failed = Some(r.text());
+                break;
+            }
+            let t = Instant::now();
+            assert_eq!(sync().status, 200);
+            unchanged.push(t.elapsed());
+            let dest = TempDir::new("bench-sync-clone");
+            let t = Instant::now();
+            git(
+                dest.path(),
+                &["clone", "-q", "--depth", "1", "--bare", &url, "c.git"],
+            );
+            clone.push(t.elapsed());
+            let t = Instant::now();
+            git(dest.path(), &["ls-remote", &url]);
+            ls_remote.push(t.elapsed());
+        }
+        if let Some(why) = failed {
+            println!("{label:<28} sync refused: {why}");
+            continue;
+        }
+        let row = |what: &str, w: f64, g: f64| {
+            println!(
+                "{label:<28} {what:<26} {w:>8.1} ms {g:>10.1} ms {:>6.2}x",
+                w / g
+            );
+        };
+        row(
+            "first sync (fetch+ingest)",
+            median_ms(first),
+            median_ms(clone),
+        );
+        row(
+            "unchanged upstream",
+            median_ms(unchanged),
+            median_ms(ls_remote),
+        );
+        let mem = api.admin("GET", "/api/admin/runtime", None, 200)["wasm_memory_bytes"]
+            .as_u64()
+            .unwrap_or(0);
+        println!(
+            "{label:<28} wasm memory after: {:.1} MiB",
+            mem as f64 / 1048576.0
+        );
+    }
+    println!(
+        "\n{}",
+        git(std::path::Path::new("."), &["--version"]).trim()
+    );
+}
