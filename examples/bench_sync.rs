@@ -8,8 +8,9 @@
 //!   `git clone --depth 1 --bare` of the same commit by the git CLI from the
 //!   same server (the baseline: fetching and indexing the same pack);
 //! - a sync with the upstream unchanged (refs only), against
-//!   `git ls-remote`;
-//! and reports the isolate's WebAssembly memory afterwards.
+//!   `git ls-remote`.
+//!
+//! It also reports the isolate's WebAssembly memory afterwards.
 //!
 //! Run: `cargo run --release --example bench-sync` (after `scripts/test.sh`
 //! or `scripts/setup.sh && scripts/build-worker.sh`). `BENCH_CORPORA`
