@@ -127,7 +127,12 @@ fn read_tree(pack: &[u8], commit: &ObjectId) -> Vec<(String, bool, Vec<u8>)> {
     let mut u = Unpacked::parse(pack, LIMITS).unwrap();
     let mut tree = UpstreamTree::list(&mut u, commit, IMPORT_LIMITS).unwrap();
     let mut out = Vec::new();
-    while let Some(f) = tree.next_file(&mut u).unwrap() {
+    while let Some((f, stored)) = tree.next_file(&mut u).unwrap() {
+        // A blob stored whole is an entry that inflates to the content.
+        if let Some(entry) = stored {
+            let (_, body) = marketplace_edge::git::pack::inflate_entry(&entry, 1 << 30).unwrap();
+            assert_eq!(body, f.content, "{}", f.path);
+        }
         out.push((f.path.to_string(), f.exec, f.content));
     }
     out.sort();

@@ -127,12 +127,24 @@ impl Ingester {
 
     /// Takes one file; a sealed object to write, when the chunk filled.
     pub fn add(&mut self, f: ArchiveFile) -> Option<EntriesObject> {
+        self.add_with_entry(f, None)
+    }
+
+    /// Takes one file whose blob's pack entry may already exist (an
+    /// upstream's pack stores most blobs whole): kept as it is, which
+    /// saves compressing the content again.
+    pub fn add_with_entry(
+        &mut self,
+        f: ArchiveFile,
+        stored: Option<Vec<u8>>,
+    ) -> Option<EntriesObject> {
         let blob = ObjectKind::Blob.id_of(&f.content);
         let (chunk, entry) = match self.placed.get(&blob) {
             Some(&at) => at,
             None => {
-                let bytes =
-                    PackEntry::compress(ObjectKind::Blob, &f.content, DEFAULT_LEVEL).into_bytes();
+                let bytes = stored.unwrap_or_else(|| {
+                    PackEntry::compress(ObjectKind::Blob, &f.content, DEFAULT_LEVEL).into_bytes()
+                });
                 let at = (
                     self.keys.len(),
                     EntryRef {

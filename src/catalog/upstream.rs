@@ -41,6 +41,9 @@ impl UpstreamError {
     }
 }
 
+/// A blob's pack entry as the upstream stored it (header and zlib stream).
+pub type StoredEntry = Vec<u8>;
+
 /// The files of an upstream commit, listed and checked, read one by one.
 pub struct UpstreamTree {
     files: Vec<(RepoPath, bool, ObjectId)>,
@@ -101,22 +104,26 @@ impl UpstreamTree {
         self.files.is_empty()
     }
 
-    /// The next file with its content, checked against the size limits.
+    /// The next file with its content, checked against the size limits,
+    /// and its pack entry when the upstream stored it whole (so ingest can
+    /// keep it instead of compressing the content again).
     pub fn next_file(
         &mut self,
         pack: &mut Unpacked<'_>,
-    ) -> Result<Option<ArchiveFile>, UpstreamError> {
+    ) -> Result<Option<(ArchiveFile, Option<StoredEntry>)>, UpstreamError> {
         let Some((path, exec, id)) = self.files.get(self.next).cloned() else {
             return Ok(None);
         };
         self.next += 1;
         let body = object(pack, &id, ObjectKind::Blob)?;
         self.c.reserve(&path, body.len() as u64)?;
-        Ok(Some(ArchiveFile {
+        let entry = pack.stored_entry(&id).map(<[u8]>::to_vec);
+        let file = ArchiveFile {
             path,
             exec,
             content: body.to_vec(),
-        }))
+        };
+        Ok(Some((file, entry)))
     }
 }
 

@@ -207,6 +207,15 @@ impl<'p> Unpacked<'p> {
         self.by_id.iter().map(|(id, (k, _))| (id, *k))
     }
 
+    /// Object `id`'s pack entry as the pack stores it (header and zlib
+    /// stream), when it is stored whole rather than as a delta: a valid
+    /// entry for any pack, already checked to inflate to the object.
+    pub fn stored_entry(&self, id: &ObjectId) -> Option<&'p [u8]> {
+        let &(_, i) = self.by_id.get(id)?;
+        let e = &self.entries[i];
+        matches!(e.kind, EntryKind::Base(_)).then(|| &self.pack[e.offset..e.data_end])
+    }
+
     /// Object `id`'s kind and content.
     pub fn object(&mut self, id: &ObjectId) -> Result<(ObjectKind, Rc<Vec<u8>>), UnpackError> {
         let &(_, i) = self.by_id.get(id).ok_or(UnpackError::NotFound(*id))?;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use worker::Env;
 
 use super::error::ApiError;
-use super::import::{ingest, replace_from};
+use super::import::replace_from;
 use super::remote::Remote;
 use crate::catalog::archive::IMPORT_LIMITS;
 use crate::catalog::ingest::{Ingester, IMPORT_CHUNK_BYTES};
@@ -146,8 +146,10 @@ async fn run(env: &Env, store: &Store, src: &SourceRow) -> Result<String, ApiErr
         let mut unpacked = Unpacked::parse(&pack, UNPACK_LIMITS)
             .map_err(crate::catalog::upstream::UpstreamError::from)?;
         let mut tree = UpstreamTree::list(&mut unpacked, &commit, IMPORT_LIMITS)?;
-        while let Some(f) = tree.next_file(&mut unpacked)? {
-            ingest(store, &mut ingester, vec![f]).await?;
+        while let Some((f, stored)) = tree.next_file(&mut unpacked)? {
+            if let Some(object) = ingester.add_with_entry(f, stored) {
+                store.put_object(&object.key, object.bytes).await?;
+            }
         }
     }
     drop(pack);
