@@ -5,6 +5,7 @@
 import { test, expect } from "@playwright/test";
 import {
   base, uniq, admin, call, newUser, newGroup, importMarketplace, marketplaceZip, publish, signIn, cloneFiles, checkPage,
+  gitUpstream, marketplaceFiles,
 } from "./helpers.mjs";
 
 test("an admin imports an archive and grants a plugin; the member then receives it", async ({ page }) => {
@@ -146,4 +147,44 @@ test("a member never sees the admin navigation and gets 403 from its API", async
   await checkPage(page, "admins-only");
   const r = await page.request.get(`${base()}/api/admin/users`);
   expect(r.status()).toBe(403);
+});
+
+test("an admin makes a marketplace follow a git repository, syncs it and stops following", async ({ page }) => {
+  const upstream = await gitUpstream(marketplaceFiles("upstream", ["deployer"]));
+  try {
+    await signIn(page, await newUser(uniq("boss"), { isAdmin: true }));
+    const slug = uniq("followed");
+    await page.goto(`${base()}/admin/marketplaces`);
+    await page.getByLabel("Name of the new marketplace").fill(slug);
+    await page.getByLabel("Repository URL").fill(upstream.url);
+    await page.getByRole("button", { name: "Follow and sync" }).click();
+    await expect(page).toHaveURL(new RegExp(`/admin/marketplaces/${slug}$`));
+    await expect(page.getByRole("switch", { name: "deployer enabled" })).toBeChecked();
+    const source = page.getByRole("region", { name: "Upstream repository" });
+    await expect(source).toContainText(upstream.url);
+    await expect(source).toContainText(upstream.head().slice(0, 12));
+    await checkPage(page, "admin-source");
+
+    // A new upstream commit arrives with "Sync now".
+    const next = upstream.commit(marketplaceFiles("upstream", ["deployer", "auditor"]));
+    await source.getByRole("button", { name: "Sync now" }).click();
+    await expect(page.getByText(`${slug} is in sync with its repository.`)).toBeVisible();
+    await expect(page.getByRole("switch", { name: "auditor enabled" })).toBeChecked();
+    await expect(page.getByRole("region", { name: "Upstream repository" })).toContainText(next.slice(0, 12));
+
+    // An upstream the Worker refuses: the error in words, the old content kept.
+    upstream.commit({ "README.md": "no manifest here\n" });
+    await page.getByRole("region", { name: "Upstream repository" }).getByRole("button", { name: "Sync now" }).click();
+    await expect(page.getByRole("alert")).toContainText("marketplace.json");
+    await page.reload();
+    await expect(page.getByRole("region", { name: "Upstream repository" })).toContainText("The last sync failed and the previous content is still served");
+    await expect(page.getByRole("switch", { name: "auditor enabled" })).toBeChecked();
+
+    // Stop following: archive imports work again.
+    await page.getByRole("region", { name: "Upstream repository" }).getByRole("button", { name: "Stop following" }).click();
+    await expect(page.getByRole("button", { name: "Follow and sync" })).toBeVisible();
+    await admin("PUT", `/api/admin/marketplaces/${slug}`, new Uint8Array(marketplaceZip(slug, ["deployer"])), 200);
+  } finally {
+    upstream.close();
+  }
 });

@@ -83,17 +83,7 @@ export function agentFiles(name) {
 
 /** A curated marketplace with plugins `names`, as a ZIP. */
 export function marketplaceZip(marketName, names, version = "1.0.0") {
-  const files = {
-    ".claude-plugin/marketplace.json": JSON.stringify({
-      name: marketName, owner: { name: "Platform team" },
-      plugins: names.map((n) => ({ name: n, source: `./plugins/${n}`, description: `The ${n} plugin` })),
-    }),
-  };
-  for (const n of names) {
-    files[`plugins/${n}/.claude-plugin/plugin.json`] = JSON.stringify({ name: n, version, description: `The ${n} plugin` });
-    files[`plugins/${n}/commands/${n}.md`] = `Run ${n}.\n`;
-  }
-  return zipOf(files);
+  return zipOf(marketplaceFiles(marketName, names, version));
 }
 
 /** Imports a marketplace archive as the bootstrap admin. */
@@ -154,4 +144,89 @@ export async function checkPage(page, name) {
   expect(widths[0], `${name} scrolls horizontally at 390 px`).toBeLessThanOrEqual(widths[1]);
   await page.screenshot({ path: join(SCREENSHOTS, `${name}-390.png`), fullPage: true });
   await page.setViewportSize(size);
+}
+
+/** An upstream git repository served by the real `git http-backend` (as
+ *  CGI, from a Node HTTP server on 127.0.0.1): `commit(files)` replaces its
+ *  content ({path: content}) and returns the new commit; `close()` stops it. */
+export async function gitUpstream(files) {
+  const { createServer } = await import("node:http");
+  const { spawn } = await import("node:child_process");
+  const { writeFileSync, rmSync } = await import("node:fs");
+  const root = mkdtempSync(join(tmpdir(), "ui-upstream-"));
+  const work = join(root, "work");
+  const git = (...args) => execFileSync("git", args, {
+    cwd: work, stdio: "pipe",
+    env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" },
+  }).toString().trim();
+  mkdirSync(work);
+  git("init", "-q", "-b", "main", ".");
+  execFileSync("git", ["init", "-q", "--bare", "-b", "main", join(root, "up.git")]);
+  git("remote", "add", "origin", join(root, "up.git"));
+  const commit = (content) => {
+    for (const e of readdirSync(work)) if (e !== ".git") rmSync(join(work, e), { recursive: true });
+    for (const [p, c] of Object.entries(content)) {
+      mkdirSync(join(work, p, ".."), { recursive: true });
+      writeFileSync(join(work, p), c);
+    }
+    git("add", "-A");
+    git("commit", "-q", "-m", "update");
+    git("push", "-q", "origin", "main");
+    return git("rev-parse", "HEAD");
+  };
+  commit(files);
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const [path, query = ""] = req.url.split("?");
+      const cgi = spawn("git", ["http-backend"], {
+        env: {
+          ...process.env, GIT_PROJECT_ROOT: root, GIT_HTTP_EXPORT_ALL: "1", REQUEST_METHOD: req.method,
+          PATH_INFO: path, QUERY_STRING: query, CONTENT_TYPE: req.headers["content-type"] || "",
+          CONTENT_LENGTH: String(body.length), HTTP_GIT_PROTOCOL: req.headers["git-protocol"] || "",
+        },
+      });
+      const out = [];
+      cgi.stdout.on("data", (c) => out.push(c));
+      cgi.on("close", () => {
+        const all = Buffer.concat(out);
+        const split = all.indexOf("\r\n\r\n") >= 0 ? [all.indexOf("\r\n\r\n"), 4] : [all.indexOf("\n\n"), 2];
+        const head = all.subarray(0, split[0]).toString();
+        let status = 200;
+        for (const line of head.split(/\r?\n/)) {
+          const [k, ...v] = line.split(":");
+          if (!v.length) continue;
+          if (k.toLowerCase() === "status") status = parseInt(v.join(":").trim(), 10);
+          else res.setHeader(k.trim(), v.join(":").trim());
+        }
+        res.writeHead(status);
+        res.end(all.subarray(split[0] + split[1]));
+      });
+      cgi.stdin.end(body);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/up.git`,
+    head: () => git("rev-parse", "HEAD"),
+    commit,
+    close: () => server.close(),
+  };
+}
+
+/** The files of a marketplace repository with plugins `names`. */
+export function marketplaceFiles(marketName, names, version = "1.0.0") {
+  const files = {
+    ".claude-plugin/marketplace.json": JSON.stringify({
+      name: marketName, owner: { name: "Platform team" },
+      plugins: names.map((n) => ({ name: n, source: `./plugins/${n}`, description: `The ${n} plugin` })),
+    }),
+  };
+  for (const n of names) {
+    files[`plugins/${n}/.claude-plugin/plugin.json`] = JSON.stringify({ name: n, version, description: `The ${n} plugin` });
+    files[`plugins/${n}/commands/${n}.md`] = `Run ${n}.\n`;
+  }
+  return files;
 }

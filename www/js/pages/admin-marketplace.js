@@ -1,9 +1,10 @@
 // Admin: one curated marketplace: its plugins with a switch to disable each
-// for everyone, its grants per group, and deleting it.
+// for everyone, its grants per group, its upstream repository, and deleting it.
 
 import { api } from "../api.js";
 import { h, replace, toast, errorBox, titled } from "../dom.js";
 import { accessMatrix } from "./admin-common.js";
+import { sourceForm, sourceState } from "./admin-source.js";
 
 function pluginRow(slug, p) {
   const id = `en-${p.name}`;
@@ -30,6 +31,7 @@ function pluginRow(slug, p) {
 export async function render(main, { params, navigate }) {
   const slug = params[0];
   const m = await api("GET", `/api/admin/marketplaces/${slug}`);
+  const reload = () => render(main, { params, navigate });
   const matrix = h("div");
   const confirmBox = h("div", { class: "confirm", hidden: true, role: "alertdialog", "aria-labelledby": "del-h" },
     h("p", { id: "del-h" }, `Delete ${slug} and all its plugins? Members stop receiving them on their next update.`),
@@ -54,6 +56,12 @@ export async function render(main, { params, navigate }) {
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Plugin"), h("th", { scope: "col" }, "Served as"), h("th", { scope: "col" }, "Version"), h("th", { scope: "col", class: "num" }, "Files"))),
         h("tbody", {}, m.plugins.map((p) => pluginRow(slug, p)))))),
     h("section", { "aria-labelledby": "grants-h" }, h("h2", { id: "grants-h" }, "Grants"), matrix),
+    h("section", { "aria-labelledby": "source-h" },
+      h("h2", { id: "source-h" }, "Upstream repository"),
+      m.source
+        ? sourceState(slug, m.source, reload)
+        : [h("p", { class: "hint" }, "This marketplace is updated by importing archives. It can follow a git repository instead, synced every 15 minutes and on push."),
+           sourceForm({ fixedSlug: slug, done: reload })]),
     h("section", { "aria-labelledby": "danger-h" },
       h("h2", { id: "danger-h" }, "Delete"),
       h("button", { type: "button", class: "danger", onclick: () => { confirmBox.hidden = false; } }, `Delete ${slug}`),

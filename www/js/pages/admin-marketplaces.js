@@ -1,7 +1,9 @@
-// Admin: the curated marketplaces, and importing one from an archive.
+// Admin: the curated marketplaces, importing one from an archive, and
+// following a git repository as a new one.
 
 import { api } from "../api.js";
 import { h, replace, field, errorBox, formatTime, titled } from "../dom.js";
+import { sourceForm } from "./admin-source.js";
 
 export async function render(main, { navigate }) {
   const { marketplaces } = await api("GET", "/api/admin/marketplaces");
@@ -39,7 +41,8 @@ export async function render(main, { navigate }) {
             h("td", {}, m.name),
             h("td", { class: "num" }, m.plugins),
             h("td", {}, formatTime(m.imported_at)))))))
-      : h("p", { class: "empty" }, "No curated marketplace yet. Import one below."),
-    form);
+      : h("p", { class: "empty" }, "No curated marketplace yet. Import one below, or follow a git repository."),
+    form,
+    sourceForm({ done: (name) => navigate(`/admin/marketplaces/${name}`) }));
   titled(main, "Curated Marketplaces");
 }
