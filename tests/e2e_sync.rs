@@ -17,7 +17,7 @@ use support::archives::{marketplace, zip_of, FileSpec};
 use support::checks::clone_view;
 use support::claude::{claude, installed};
 use support::git_cli::{git, TempDir};
-use support::http_backend::{serve_http_backend, serve_http_backend_v0, Backend};
+use support::http_backend::{serve_http_backend, serve_http_backend_v0, serve_redirect, Backend};
 use support::http_client::request;
 use support::wrangler::wrangler_with;
 
@@ -331,6 +331,28 @@ fn a_private_upstream_needs_its_secret() {
     assert!(s["last_error"].is_null(), "{s}");
     let plugins = api.admin("GET", "/api/admin/marketplaces/private", None, 200)["plugins"].clone();
     assert_eq!(plugins.as_array().unwrap().len(), 4, "{plugins}");
+
+    // A repository that moved to another origin: followed without
+    // credentials, refused with them (they are never sent elsewhere).
+    let plain = serve_http_backend(up.root.path().to_path_buf(), None);
+    let moved = serve_redirect(plain.base.clone());
+    source(&api, "moved", json!({"url": format!("{moved}/up.git")}));
+    let r = sync(&api, "moved");
+    assert_eq!(r.status, 200, "{}", r.text());
+    source(
+        &api,
+        "moved",
+        json!({"url": format!("{moved}/up.git"), "auth_secret": "UPSTREAM_TOKEN"}),
+    );
+    let before = plain.requests();
+    let r = sync(&api, "moved");
+    assert_eq!(
+        (r.status, r.text().contains("upstream_redirect")),
+        (502, true),
+        "{}",
+        r.text()
+    );
+    assert_eq!(plain.requests(), before, "nothing reached the other origin");
 
     // Bad source definitions are refused with clear codes.
     for (body, code) in [

@@ -490,6 +490,108 @@ impl ResolvedCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+
+    const LIMITS: UnpackLimits = UnpackLimits {
+        max_objects: 100,
+        max_object_bytes: 1 << 20,
+        max_total_bytes: 4 << 20,
+        max_delta_depth: 10,
+    };
+
+    /// An entry: header (type `code`, `size`), an optional base, zlib data.
+    fn entry(code: u8, size: u64, base: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut byte = (code << 4) | (size & 0x0f) as u8;
+        let mut rest = size >> 4;
+        while rest != 0 {
+            out.push(byte | 0x80);
+            byte = (rest & 0x7f) as u8;
+            rest >>= 7;
+        }
+        out.push(byte);
+        out.extend_from_slice(base);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(data).unwrap();
+        out.extend(z.finish().unwrap());
+        out
+    }
+
+    /// A sealed pack of `entries`.
+    fn pack(entries: &[Vec<u8>]) -> Vec<u8> {
+        let mut p = b"PACK\0\0\0\x02".to_vec();
+        p.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+        for e in entries {
+            p.extend_from_slice(e);
+        }
+        let sum = Sha1::digest(&p);
+        p.extend_from_slice(&sum);
+        p
+    }
+
+    #[test]
+    fn hostile_packs_are_errors() {
+        let blob = entry(3, 5, &[], b"hello");
+        assert!(Unpacked::parse(&pack(&[blob.clone()]), LIMITS).is_ok());
+        // Two REF_DELTAs whose bases are each other: a cycle, never resolved.
+        let delta = [5u8, 5, 0x90, 5];
+        let (a, b) = (ObjectId::from_bytes([1; 20]), ObjectId::from_bytes([2; 20]));
+        let cycle = pack(&[
+            entry(7, delta.len() as u64, b.as_bytes(), &delta),
+            entry(7, delta.len() as u64, a.as_bytes(), &delta),
+        ]);
+        assert!(matches!(
+            Unpacked::parse(&cycle, LIMITS),
+            Err(UnpackError::MissingBase(_))
+        ));
+        // An OFS_DELTA pointing before the pack, or at itself.
+        let before = pack(&[blob.clone(), entry(6, 4, &[0x7f], &delta)]);
+        assert!(matches!(
+            Unpacked::parse(&before, LIMITS),
+            Err(UnpackError::BadEntry(..))
+        ));
+        // An OFS_DELTA pointing inside an entry rather than at one.
+        let inside = pack(&[blob.clone(), entry(6, 4, &[3], &delta)]);
+        assert!(matches!(
+            Unpacked::parse(&inside, LIMITS),
+            Err(UnpackError::BadEntry(..))
+        ));
+        // A header that lies about the inflated size, either way.
+        for size in [4, 6] {
+            let lying = pack(&[entry(3, size, &[], b"hello")]);
+            assert!(
+                matches!(
+                    Unpacked::parse(&lying, LIMITS),
+                    Err(UnpackError::BadEntry(..))
+                ),
+                "{size}"
+            );
+        }
+        // A delta that copies beyond its base.
+        let blob_len = blob.len() as u8;
+        let far = [5u8, 9, 0x90 | 0x01, 3, 9];
+        let copy_out = pack(&[blob.clone(), entry(6, far.len() as u64, &[blob_len], &far)]);
+        assert!(matches!(
+            Unpacked::parse(&copy_out, LIMITS),
+            Err(UnpackError::BadEntry(..))
+        ));
+        // A bomb: a small entry that claims (and inflates to) too much.
+        let bomb = pack(&[entry(3, 2 << 20, &[], &vec![0u8; 2 << 20])]);
+        assert_eq!(
+            Unpacked::parse(&bomb, LIMITS).err(),
+            Some(UnpackError::ObjectTooLarge(1 << 20))
+        );
+        // A count larger than the entries present.
+        let mut short = pack(&[blob.clone()]);
+        short[11] = 2;
+        let body_end = short.len() - 20;
+        let sum = Sha1::digest(&short[..body_end]);
+        short[body_end..].copy_from_slice(&sum);
+        assert_eq!(
+            Unpacked::parse(&short, LIMITS).err(),
+            Some(UnpackError::Truncated)
+        );
+    }
 
     #[test]
     fn deltas_copy_insert_and_refuse_what_lies() {

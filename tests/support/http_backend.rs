@@ -123,3 +123,28 @@ fn cgi(stream: TcpStream, root: &Path, basic: Option<&str>, v2: bool) -> std::io
     s.write_all(payload)?;
     s.flush()
 }
+
+/// A server that answers every request with `302` to the same path under
+/// `to_base` (another origin): a repository that moved.
+pub fn serve_redirect(to_base: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let to = to_base.clone();
+            std::thread::spawn(move || {
+                let Ok(req) = super::http_server::read_request(&conn, 1 << 20) else {
+                    return;
+                };
+                let (path, query) = req.path_and_query();
+                let q = query.map(|q| format!("?{q}")).unwrap_or_default();
+                let mut s = conn;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 302 Found\r\nLocation: {to}{path}{q}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            });
+        }
+    });
+    base
+}
