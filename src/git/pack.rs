@@ -40,7 +40,12 @@ pub enum PackError {
 
 /// Encodes a pack entry header: type and inflated size, 7 bits per byte.
 pub fn entry_header(kind: ObjectKind, size: u64, out: &mut Vec<u8>) {
-    let mut byte = (kind.pack_code() << 4) | (size & 0x0f) as u8;
+    entry_header_code(kind.pack_code(), size, out)
+}
+
+/// `entry_header` for any 3-bit type code, deltas (6, 7) included.
+pub fn entry_header_code(code: u8, size: u64, out: &mut Vec<u8>) {
+    let mut byte = (code << 4) | (size & 0x0f) as u8;
     let mut rest = size >> 4;
     while rest != 0 {
         out.push(byte | 0x80);

@@ -502,14 +502,7 @@ mod tests {
     /// An entry: header (type `code`, `size`), an optional base, zlib data.
     fn entry(code: u8, size: u64, base: &[u8], data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut byte = (code << 4) | (size & 0x0f) as u8;
-        let mut rest = size >> 4;
-        while rest != 0 {
-            out.push(byte | 0x80);
-            byte = (rest & 0x7f) as u8;
-            rest >>= 7;
-        }
-        out.push(byte);
+        crate::git::pack::entry_header_code(code, size, &mut out);
         out.extend_from_slice(base);
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         z.write_all(data).unwrap();
@@ -532,7 +525,7 @@ mod tests {
     #[test]
     fn hostile_packs_are_errors() {
         let blob = entry(3, 5, &[], b"hello");
-        assert!(Unpacked::parse(&pack(&[blob.clone()]), LIMITS).is_ok());
+        assert!(Unpacked::parse(&pack(std::slice::from_ref(&blob)), LIMITS).is_ok());
         // Two REF_DELTAs whose bases are each other: a cycle, never resolved.
         let delta = [5u8, 5, 0x90, 5];
         let (a, b) = (ObjectId::from_bytes([1; 20]), ObjectId::from_bytes([2; 20]));
@@ -582,7 +575,7 @@ mod tests {
             Some(UnpackError::ObjectTooLarge(1 << 20))
         );
         // A count larger than the entries present.
-        let mut short = pack(&[blob.clone()]);
+        let mut short = pack(std::slice::from_ref(&blob));
         short[11] = 2;
         let body_end = short.len() - 20;
         let sum = Sha1::digest(&short[..body_end]);
