@@ -470,3 +470,74 @@ fn claude_code_installs_and_updates_from_a_synced_marketplace() {
     let cmd = std::fs::read_to_string(dir.join("commands/alpha.md")).unwrap();
     assert!(cmd.contains("alpha-upstream-2.0.0"), "{cmd}");
 }
+
+#[test]
+fn a_pinned_commit_and_a_tree_with_a_path_outside_the_root() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    let up = Upstream::new();
+    let v1 = up.head();
+    let v2 = up.commit(&marketplace("upstream", "2.0.0"), "v2");
+    let server = serve_http_backend(up.root.path().to_path_buf(), None);
+    let url = format!("{}/up.git", server.base);
+
+    // A full commit id pins the marketplace there, whatever HEAD is.
+    source(&api, "pinned", json!({"url": url, "ref": v1}));
+    let r = sync(&api, "pinned");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(state(&api, "pinned")["upstream_commit"], v1.as_str());
+    source(&api, "pinned", json!({"url": url}));
+    assert_eq!(sync(&api, "pinned").status, 200);
+    assert_eq!(state(&api, "pinned")["upstream_commit"], v2.as_str());
+
+    // A hostile upstream: a tree entry named `..` (git itself never makes
+    // one; a server can send it). Refused as in an archive; v2 still served.
+    let w_dir = up.work.path();
+    let blob = git(w_dir, &["rev-parse", "HEAD:README.md"]);
+    let mut tree = b"100644 ..\0".to_vec();
+    tree.extend(hex_bytes(&blob));
+    let tree_file = up.work.path().join("../evil-tree");
+    std::fs::write(&tree_file, &tree).unwrap();
+    let tree_id = git(
+        w_dir,
+        &[
+            "hash-object",
+            "--literally",
+            "-t",
+            "tree",
+            "-w",
+            tree_file.to_str().unwrap(),
+        ],
+    );
+    let evil = git(
+        w_dir,
+        &["commit-tree", &tree_id, "-p", "HEAD", "-m", "evil"],
+    );
+    git(
+        w_dir,
+        &[
+            "push",
+            "-q",
+            "-f",
+            "origin",
+            &format!("{evil}:refs/heads/main"),
+        ],
+    );
+    let r = sync(&api, "pinned");
+    assert_eq!(
+        (r.status, r.text().contains("\"bad_path\"")),
+        (422, true),
+        "{}",
+        r.text()
+    );
+    let s = state(&api, "pinned");
+    assert_eq!(s["last_error"]["code"], "bad_path", "{s}");
+    assert_eq!(s["upstream_commit"], v2.as_str(), "still serving v2");
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
