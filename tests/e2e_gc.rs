@@ -10,7 +10,7 @@ use support::api::Api;
 use support::archives::{marketplace, plugin_files, zip_of};
 use support::checks::clone_view;
 use support::store::{created_id, skill_zip, upload};
-use support::wrangler::wrangler;
+use support::wrangler::{wrangler, wrangler_with};
 
 #[test]
 fn gc_collects_orphaned_entries_and_nothing_in_use() {
@@ -92,4 +92,68 @@ fn gc_collects_orphaned_entries_and_nothing_in_use() {
         )["error"]["code"],
         "bad_gc"
     );
+
+    // A grace period too large to be a date does not overflow: nothing goes.
+    let huge = api.admin(
+        "POST",
+        "/api/admin/gc",
+        Some(&json!({"min_age_seconds": i64::MAX / 2})),
+        200,
+    );
+    assert_eq!(huge["deleted"], 0, "{huge}");
+}
+
+#[test]
+fn idle_packs_and_zips_are_collected_rows_first() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    let t = api.scenario("idle", &[("alpha", "available")]);
+    let auth = format!("Bearer {t}");
+    // A view only ever downloaded as a ZIP, and one cloned.
+    let zip = support::http_client::request(
+        &w.base,
+        "GET",
+        "/marketplace.zip",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(zip.status, 200);
+    let rows = || {
+        w.d1("SELECT COUNT(*) AS n FROM snapshots")[0]["n"]
+            .as_i64()
+            .unwrap()
+    };
+    // The ZIP's row is written after the response.
+    for _ in 0..40 {
+        if rows() == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(rows(), 1, "the ZIP was recorded");
+    let objects = w.r2_object_count();
+    let gc = api.admin(
+        "POST",
+        "/api/admin/gc",
+        Some(&json!({"min_age_seconds": 0, "pack_max_idle_seconds": 0})),
+        200,
+    );
+    assert_eq!(gc["deleted_packs"], 1, "{gc}");
+    assert_eq!(rows(), 0, "the row went with the ZIP");
+    // The ZIP object went too (only entries of the live import remain).
+    assert!(
+        w.r2_object_count() < objects,
+        "{} -> {}",
+        objects,
+        w.r2_object_count()
+    );
+    // Served again, rebuilt identically.
+    let again = support::http_client::request(
+        &w.base,
+        "GET",
+        "/marketplace.zip",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(again.body, zip.body);
 }

@@ -262,6 +262,11 @@ pub async fn zip(req: Request, env: &Env, ctx: &Context, store: &Store) -> ApiRe
         "attachment; filename=\"marketplace.zip\"",
     )?;
     if let Some((body, _)) = store.edge_get(EdgeKind::Zip, &view_etag).await? {
+        // Age for a later GC, after the response.
+        let (later, etag) = (Store::from_env(env)?, view_etag.clone());
+        ctx.wait_until(async move {
+            let _ = later.touch_snapshot(&etag).await;
+        });
         let resp = Response::from_body(ResponseBody::Stream(body))?.with_headers(headers);
         return timed(resp, store, Some(CacheLayer::Edge), None);
     }
@@ -270,6 +275,7 @@ pub async fn zip(req: Request, env: &Env, ctx: &Context, store: &Store) -> ApiRe
         // Fill this data centre's edge copy from R2, after the response.
         let (later, fill) = (Store::from_env(env)?, view_etag.clone());
         ctx.wait_until(async move {
+            let _ = later.touch_snapshot(&fill).await;
             if let Err(e) = later.fill_edge(EdgeKind::Zip, &fill).await {
                 worker::console_error!("filling the edge copy of ZIP {fill} failed: {e}");
             }

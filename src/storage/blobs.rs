@@ -345,35 +345,37 @@ impl Store {
             .collect())
     }
 
-    /// Deletes cached packs (and the ZIPs of the same views) not served for
-    /// `max_idle_secs`; returns how many packs went. A dropped pack is rebuilt
-    /// on the next clone of its view.
+    /// Drops the cached pack and ZIP of every view not served for
+    /// `max_idle_secs`; how many views went.
+    ///
+    /// The rows go first, in one statement that returns what it removed,
+    /// then the R2 objects of exactly those: a view served or rebuilt in
+    /// between either kept its row (not selected) or re-creates it, and an
+    /// object deleted under a fresh row is only a future miss, rebuilt
+    /// identically. So no row is ever left pointing nowhere forever, and
+    /// views only ever downloaded as ZIPs are collected too.
     pub async fn gc_packs(&self, max_idle_secs: i64) -> StoreResult<usize> {
         #[derive(serde::Deserialize)]
         struct Row {
             etag: String,
         }
-        let idle: Vec<Row> = self
+        let cutoff = now().saturating_sub(max_idle_secs.max(0));
+        let gone: Vec<Row> = self
             .rows(
-                "SELECT etag FROM snapshots WHERE pack_key IS NOT NULL AND last_served_at <= ?1",
-                &[n(now() - max_idle_secs.max(0))],
+                "DELETE FROM snapshots WHERE last_served_at <= ?1 RETURNING etag",
+                &[n(cutoff)],
             )
             .await?;
-        for chunk in idle.chunks(250) {
+        for chunk in gone.chunks(250) {
             let keys: Vec<String> = chunk
                 .iter()
-                .flat_map(|r| [format!("packs/{}", r.etag), format!("zips/{}", r.etag)])
+                .flat_map(|r| CACHE_PREFIXES.map(|p| format!("{p}{}", r.etag)))
                 .collect();
-            self.bucket.delete_multiple(keys).await.map_err(r2_err)?;
-            for r in chunk {
-                self.exec(
-                    "UPDATE snapshots SET pack_key = NULL, pack_size = NULL WHERE etag = ?1",
-                    &[s(&r.etag)],
-                )
-                .await?;
-            }
+            self.r2(self.bucket.delete_multiple(keys))
+                .await
+                .map_err(r2_err)?;
         }
-        Ok(idle.len())
+        Ok(gone.len())
     }
 
     /// Notes that the cached pack of `etag` was just served.
@@ -415,7 +417,7 @@ impl Store {
             .collect();
         let cutoff_ms = worker::Date::now()
             .as_millis()
-            .saturating_sub(min_age_secs.max(0) as u64 * 1000);
+            .saturating_sub((min_age_secs.max(0) as u64).saturating_mul(1000));
         let (mut doomed, mut kept) = (Vec::new(), 0);
         // Staged uploads are never referenced: an import deletes its own, so
         // one still here was left by an import that died.
