@@ -157,3 +157,56 @@ fn idle_packs_and_zips_are_collected_rows_first() {
     );
     assert_eq!(again.body, zip.body);
 }
+
+#[test]
+fn gc_and_writers_exclude_each_other() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    api.scenario("excl", &[("alpha", "available")]);
+    // An orphan: the old entries object of a re-import.
+    assert_eq!(
+        api.import("excl", &zip_of(&marketplace("excl", "2.0.0")))
+            .status,
+        200
+    );
+    let gc = || {
+        api.admin(
+            "POST",
+            "/api/admin/gc",
+            Some(&json!({"min_age_seconds": 0})),
+            200,
+        )
+    };
+    // While a writer is registered (an import in flight), GC defers.
+    w.d1("INSERT INTO writers (id, started_at) VALUES ('in-flight', unixepoch())");
+    let deferred = gc();
+    assert_eq!(
+        (deferred["deferred"].clone(), deferred["deleted"].clone()),
+        (json!(true), json!(0)),
+        "{deferred}"
+    );
+    // A writer that died an hour ago does not block it.
+    w.d1("UPDATE writers SET started_at = unixepoch() - 7200 WHERE id = 'in-flight'");
+    let ran = gc();
+    assert_eq!(ran["deferred"], false, "{ran}");
+    assert_eq!(ran["deleted"], 1, "{ran}");
+    // While GC holds its lock, a writer waits, then is refused in words
+    // and writes nothing.
+    w.d1("UPDATE gc_lock SET started_at = unixepoch() WHERE id = 1");
+    let objects = w.r2_object_count();
+    let r = api.import("excl", &zip_of(&marketplace("excl", "3.0.0")));
+    assert_eq!(
+        (r.status, r.text().contains("gc_running")),
+        (503, true),
+        "{}",
+        r.text()
+    );
+    assert_eq!(w.r2_object_count(), objects, "nothing written");
+    // A lock left by a GC that died expires.
+    w.d1("UPDATE gc_lock SET started_at = unixepoch() - 3600 WHERE id = 1");
+    assert_eq!(
+        api.import("excl", &zip_of(&marketplace("excl", "3.0.0")))
+            .status,
+        200
+    );
+}

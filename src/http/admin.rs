@@ -333,11 +333,12 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                     "pack_max_idle_seconds must not be negative",
                 ));
             }
-            let (deleted, kept) = store.gc_entries(min_age).await?;
+            let entries = store.gc_entries(min_age).await?;
+            let (deleted, kept) = entries.unwrap_or((0, 0));
             let packs = store.gc_packs(max_idle).await?;
             json(
                 200,
-                &json!({ "deleted": deleted, "kept": kept, "deleted_packs": packs }),
+                &json!({ "deleted": deleted, "kept": kept, "deferred": entries.is_none(), "deleted_packs": packs }),
             )
         }
         (Method::Get, ["cache"]) => json(200, &json!({ "packs": store.cached_packs().await? })),

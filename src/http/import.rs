@@ -57,12 +57,17 @@ pub async fn import(req: &mut Request, store: &Store, slug: &str) -> ApiResult {
         .inner()
         .body()
         .ok_or_else(|| ApiError::bad_request("empty_body", "the request has no body"))?;
-    let staged = store.stage_upload(body).await?;
-    let read = read_staged(store, &staged, len).await;
-    if let Err(e) = store.delete_object(&staged).await {
-        worker::console_error!("deleting staged upload {staged} failed: {e}");
-    }
-    let listed = replace_from(store, slug.as_str(), read?).await?;
+    // A registered writer: GC never deletes what this import writes.
+    let listed = store
+        .while_writing(async {
+            let staged = store.stage_upload(body).await?;
+            let read = read_staged(store, &staged, len).await;
+            if let Err(e) = store.delete_object(&staged).await {
+                worker::console_error!("deleting staged upload {staged} failed: {e}");
+            }
+            replace_from(store, slug.as_str(), read?).await
+        })
+        .await?;
     json(200, &listed)
 }
 

@@ -94,15 +94,18 @@ pub async fn scheduled_sync(env: &Env) {
 pub async fn scheduled_gc(env: &Env) {
     let result = async {
         let store = Store::from_env(env)?;
-        let (entries, kept) = store.gc_entries(3600).await?;
+        let entries = store.gc_entries(3600).await?;
         let packs = store.gc_packs(30 * 24 * 3600).await?;
         let sessions = store.gc_sessions().await?;
-        Ok::<_, crate::storage::StorageError>((entries, kept, packs, sessions))
+        Ok::<_, crate::storage::StorageError>((entries, packs, sessions))
     }
     .await;
     match result {
-        Ok((entries, kept, packs, sessions)) => worker::console_log!(
+        Ok((Some((entries, kept)), packs, sessions)) => worker::console_log!(
             "scheduled gc: deleted {entries} entries objects (kept {kept}), {packs} idle packs and {sessions} ended sessions"
+        ),
+        Ok((None, packs, sessions)) => worker::console_log!(
+            "scheduled gc: entries deferred to a writer in progress; deleted {packs} idle packs and {sessions} ended sessions"
         ),
         Err(e) => worker::console_error!("scheduled gc failed: {e}"),
     }

@@ -278,7 +278,7 @@ async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool)
     }
     let ingested = ingest_files(&v.files);
     let row = store
-        .create_entity(user.id, &meta, &ingested, &docs)
+        .while_writing(store.create_entity(user.id, &meta, &ingested, &docs))
         .await?;
     json(
         201,
@@ -302,8 +302,9 @@ async fn new_version(
     if v.entity_type == EntityType::Plugin {
         rename_plugin_json(&mut v);
     }
+    let ingested = ingest_files(&v.files);
     store
-        .replace_entity_files(e.id, entity_type, &ingest_files(&v.files))
+        .while_writing(store.replace_entity_files(e.id, entity_type, &ingested))
         .await?;
     let patch = MetaPatch {
         title: field(&form, "title", false)?,

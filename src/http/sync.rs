@@ -141,11 +141,25 @@ async fn run(env: &Env, store: &Store, src: &SourceRow) -> Result<String, ApiErr
         return Ok(hex);
     }
     let pack = remote.fetch(&proto, &commit).await?;
+    // A registered writer: GC never deletes what this sync writes.
+    store
+        .while_writing(ingest_pack(store, &src.slug, pack, &commit))
+        .await?;
+    Ok(hex)
+}
+
+/// Ingests the tree at `commit` from `pack` as marketplace `slug`.
+async fn ingest_pack(
+    store: &Store,
+    slug: &str,
+    pack: Vec<u8>,
+    commit: &crate::git::ObjectId,
+) -> Result<(), ApiError> {
     let mut ingester = Ingester::new(IMPORT_CHUNK_BYTES, is_manifest);
     {
         let mut unpacked = Unpacked::parse(&pack, UNPACK_LIMITS)
             .map_err(crate::catalog::upstream::UpstreamError::from)?;
-        let mut tree = UpstreamTree::list(&mut unpacked, &commit, IMPORT_LIMITS)?;
+        let mut tree = UpstreamTree::list(&mut unpacked, commit, IMPORT_LIMITS)?;
         while let Some((f, stored)) = tree.next_file(&mut unpacked)? {
             if let Some(object) = ingester.add_with_entry(f, stored) {
                 store.put_object(&object.key, object.bytes).await?;
@@ -153,6 +167,6 @@ async fn run(env: &Env, store: &Store, src: &SourceRow) -> Result<String, ApiErr
         }
     }
     drop(pack);
-    replace_from(store, &src.slug, ingester).await?;
-    Ok(hex)
+    replace_from(store, slug, ingester).await?;
+    Ok(())
 }

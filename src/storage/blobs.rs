@@ -396,10 +396,25 @@ impl Store {
     }
 
     /// Deletes `entries/` objects that no plugin or Store entity references,
-    /// and staged uploads,
-    /// and that are older than `min_age_secs` (younger ones may belong to an
-    /// import whose D1 batch has not committed yet). Returns (deleted, kept).
-    pub async fn gc_entries(&self, min_age_secs: i64) -> StoreResult<(usize, usize)> {
+    /// and staged uploads, once older than `min_age_secs`; `None` when it
+    /// deferred to a live writer or another GC (see `storage::writers`),
+    /// else (deleted, kept).
+    pub async fn gc_entries(&self, min_age_secs: i64) -> StoreResult<Option<(usize, usize)>> {
+        if !self.take_gc_lock().await? {
+            return Ok(None);
+        }
+        let result = match self.writers_active().await {
+            Ok(true) => Ok(None),
+            Ok(false) => self.gc_entries_locked(min_age_secs).await.map(Some),
+            Err(e) => Err(e),
+        };
+        let released = self.release_gc_lock().await;
+        let out = result?;
+        released?;
+        Ok(out)
+    }
+
+    async fn gc_entries_locked(&self, min_age_secs: i64) -> StoreResult<(usize, usize)> {
         #[derive(serde::Deserialize)]
         struct Key {
             entries_key: String,

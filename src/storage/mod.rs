@@ -11,6 +11,7 @@ pub mod store;
 pub mod uploads;
 pub mod users;
 pub mod view;
+pub mod writers;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -35,6 +36,8 @@ pub enum StorageError {
     Conflict(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error("garbage collection is running; try again in a minute")]
+    GcRunning,
 }
 
 /// Shorthand for storage results.

@@ -13,7 +13,6 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::git_cli::TempDir;
-use super::http_client::request;
 
 /// A running `wrangler dev`.
 pub struct Wrangler {
@@ -62,12 +61,31 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Whether `/healthz` answers 200 (never panics: the Worker may be
+/// reloading).
+fn healthy(port: u16) -> bool {
+    use std::io::Write;
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let req =
+        format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+}
+
+/// Two distinct free ports (both held while chosen, so never the same).
+fn free_ports() -> (u16, u16) {
+    let a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
 }
 
 fn require(path: &Path, advice: &str) {
@@ -97,7 +115,7 @@ fn start(vars: &[(&str, &str)]) -> Wrangler {
         "run scripts/test.sh (or scripts/build-worker.sh) to build the Worker",
     );
     let state = TempDir::new("wrangler-state");
-    let port = free_port();
+    let (port, inspector) = free_ports();
     // `target/` may not exist when CARGO_TARGET_DIR points elsewhere.
     std::fs::create_dir_all(root.join("target")).expect("create target/ for wrangler logs");
     let log = root.join("target").join(format!("e2e-wrangler-{port}.log"));
@@ -116,7 +134,7 @@ fn start(vars: &[(&str, &str)]) -> Wrangler {
         log = log.display(),
         // Each instance its own inspector port: a rebuild (wrangler watches
         // src/) re-binds it, and two instances on the default 9229 collide.
-        inspector = free_port(),
+        inspector = inspector,
     );
     let mut child = Command::new("sh")
         .arg("-c")
@@ -131,17 +149,37 @@ fn start(vars: &[(&str, &str)]) -> Wrangler {
     let stdin = child.stdin.take().expect("wrangler guard stdin");
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(120);
+    let log_text = || {
+        let mut text = String::new();
+        let _ = std::fs::File::open(&log).and_then(|mut f| f.read_to_string(&mut text));
+        text
+    };
+    // wrangler runs the custom build once more when its watcher of src/
+    // is ready ("The file src changed, restarting build...") and reloads
+    // the Worker; a request during that reload is reset. So ready means:
+    // that rebuild has been logged, and /healthz answers after it.
+    let mut settled_since: Option<Instant> = None;
     loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            let r = request(&base, "GET", "/healthz", &[], b"");
-            if r.status == 200 {
-                break;
+        let rebuilt = log_text().contains("restarting build");
+        if healthy(port) {
+            let since = *settled_since.get_or_insert_with(Instant::now);
+            // A watcher that never reports is given 20 s.
+            if rebuilt || since.elapsed() > Duration::from_secs(20) {
+                if !rebuilt {
+                    break;
+                }
+                // Let the reload that follows the rebuild finish.
+                std::thread::sleep(Duration::from_millis(500));
+                if healthy(port) {
+                    break;
+                }
             }
         }
         if Instant::now() > deadline {
-            let mut text = String::new();
-            let _ = std::fs::File::open(&log).and_then(|mut f| f.read_to_string(&mut text));
-            panic!("wrangler dev did not answer /healthz within 120 s; its log:\n{text}");
+            panic!(
+                "wrangler dev did not answer /healthz within 120 s; its log:\n{}",
+                log_text()
+            );
         }
         std::thread::sleep(Duration::from_millis(250));
     }

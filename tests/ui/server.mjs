@@ -3,7 +3,7 @@
 // R2, migrations applied), and stops it when the tests end. The base URL
 // reaches the tests through UI_BASE_URL.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync, openSync } from "node:fs";
+import { mkdtempSync, rmSync, existsSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,14 +21,27 @@ function freePort() {
   });
 }
 
+// wrangler runs the custom build once more when its watcher of src/ is
+// ready ("The file src changed, restarting build...") and reloads the
+// Worker, resetting requests in flight; so the Worker is up once that
+// rebuild is logged (or 20 s passed without it) and /healthz answers after.
 async function waitForHealth(base, child, log) {
   const deadline = Date.now() + 120_000;
+  let healthySince = null;
+  const healthy = async () => {
+    try { return (await fetch(`${base}/healthz`)).ok; } catch { return false; }
+  };
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited; see ${log}`);
-    try {
-      const r = await fetch(`${base}/healthz`);
-      if (r.ok) return;
-    } catch { /* not up yet */ }
+    if (await healthy()) {
+      healthySince ??= Date.now();
+      const rebuilt = readFileSync(log, "utf8").includes("restarting build");
+      if (!rebuilt && Date.now() - healthySince > 20_000) return;
+      if (rebuilt) {
+        await new Promise((r) => setTimeout(r, 500));
+        if (await healthy()) return;
+      }
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`wrangler dev did not answer /healthz within 120 s; see ${log}`);
@@ -43,13 +56,15 @@ export async function startWorker(vars = {}) {
     if (!existsSync(path)) throw new Error(`${path} is missing: ${advice}`);
   }
   const state = mkdtempSync(join(tmpdir(), "ui-wrangler-"));
-  const port = await freePort();
+  // Asked for at once; the inspector gets its own port
+  // because wrangler's rebuild re-binds it (the default 9229 collides).
+  const [port, inspector] = await Promise.all([freePort(), freePort()]);
   const log = join(ROOT, `target/ui/wrangler-${port}.log`);
   execFileSync("mkdir", ["-p", join(ROOT, "target/ui")]);
   execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { cwd: ROOT, stdio: "ignore" });
   const out = openSync(log, "w");
   const varArgs = Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
-  const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--show-interactive-dev-session=false", ...varArgs], {
+  const child = spawn(wrangler, ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state, "--show-interactive-dev-session=false", ...varArgs], {
     cwd: ROOT,
     env: { ...process.env, MARKETPLACE_EDGE_SKIP_BUILD: "1" },
     stdio: ["ignore", out, out],

@@ -24,6 +24,7 @@ export const MESSAGES = {
   bad_json: "The request was malformed. Reload the page and try again.",
   bad_form: "The upload form was malformed. Pick the file again and retry.",
   body_too_large: "That file is too large to upload.",
+  gc_running: "Storage clean-up is running right now. Try again in a minute.",
   length_required: "The upload did not say its size. Upload the archive as a file rather than a stream.",
   empty_body: "The request carried no file.",
   bad_secret_name: "Name the Worker secret (capital letters, digits and _), do not paste the secret itself.",
