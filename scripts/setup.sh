@@ -28,6 +28,14 @@ need curl "install curl (apt-get install curl); the run command seeds the demo w
 need python3 "install python3 (apt-get install python3); the tests read ZIPs with it"
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# dulwich, an independent git client the end-to-end tests clone with, from
+# PyPI into a virtual environment of the project's own.
+if ! target/py/bin/python -c "import dulwich" 2>/dev/null; then
+  mkdir -p target
+  python3 -m venv target/py || { echo "error: python3 -m venv failed; install python3-venv (apt-get install python3-venv)" >&2; exit 1; }
+  target/py/bin/pip install --quiet --disable-pip-version-check dulwich==0.24.2
+fi
+
 # cargo install with the crate's own lockfile when the registry still serves
 # every locked version, else with fresh resolution.
 cargo_install() {
