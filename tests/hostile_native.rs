@@ -20,6 +20,14 @@ fn hostile_requests_are_refused_and_server_survives() {
     check_hostile(&server.base, "/repo.git", &head, None);
 }
 
+/// Cases per property: `FUZZ_CASES`, else 2,000 (see `fuzz_native.rs`).
+fn cases() -> u32 {
+    std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(2000)
+}
+
 fn pkt(s: &str) -> Vec<u8> {
     let mut v = format!("{:04x}", s.len() + 4).into_bytes();
     v.extend_from_slice(s.as_bytes());
@@ -52,7 +60,7 @@ fn fragment() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     /// No body, in either protocol, panics; responses are well-formed.
     #[test]
