@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::api::Api;
 use support::archives::zip_of;
+use support::bench::median_ms;
 use support::checks::{basic_auth, v2_request as v2_body};
 use support::corpus::{generated_marketplace, CORPORA};
 use support::git_cli::{git, TempDir};
@@ -39,11 +40,9 @@ use support::http_backend::serve_http_backend;
 use support::http_client::request;
 use support::wrangler::wrangler;
 
+/// Runs per figure unless `BENCH_RUNS` says otherwise.
 fn runs() -> usize {
-    std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(7)
+    support::bench::runs(7)
 }
 
 /// Times `f` once per run, running the untimed `setup` before each.
@@ -77,12 +76,6 @@ fn clone_once(url: &str) {
             "w",
         ],
     );
-}
-
-fn median_ms(samples: &[Duration]) -> f64 {
-    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-    ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    ms[ms.len() / 2]
 }
 
 /// One raw v2 POST to `base` + `repo`; checks it succeeded and returns its size.

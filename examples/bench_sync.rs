@@ -20,25 +20,19 @@
 #[allow(unused_imports)]
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
 use support::api::{Api, ADMIN_TOKEN};
+use support::bench::median_ms;
 use support::corpus::{generated_marketplace, CORPORA};
 use support::git_cli::{git, TempDir};
 use support::http_backend::serve_http_backend;
 use support::wrangler::wrangler;
 
+/// Runs per figure unless `BENCH_RUNS` says otherwise.
 fn runs() -> usize {
-    std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(3)
-}
-
-fn median_ms(mut samples: Vec<Duration>) -> f64 {
-    samples.sort();
-    samples[samples.len() / 2].as_secs_f64() * 1000.0
+    support::bench::runs(3)
 }
 
 fn main() {
@@ -147,13 +141,13 @@ fn main() {
         };
         row(
             "first sync (fetch+ingest)",
-            median_ms(first),
-            median_ms(clone),
+            median_ms(&first),
+            median_ms(&clone),
         );
         row(
             "unchanged upstream",
-            median_ms(unchanged),
-            median_ms(ls_remote),
+            median_ms(&unchanged),
+            median_ms(&ls_remote),
         );
         let mem = api.admin("GET", "/api/admin/runtime", None, 200)["wasm_memory_bytes"]
             .as_u64()

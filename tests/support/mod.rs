@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod archives;
+pub mod bench;
 pub mod checks;
 pub mod claude;
 pub mod corpus;
