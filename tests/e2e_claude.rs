@@ -10,7 +10,7 @@ use std::process::Command;
 
 use support::api::Api;
 use support::archives::{marketplace, plugin_files, zip_of};
-use support::claude::{claude, installed};
+use support::claude::{add_and_install, claude, installed, update};
 use support::git_cli::TempDir;
 use support::store::skill_zip_with;
 use support::wrangler::wrangler;
@@ -20,15 +20,7 @@ fn claude_code_adds_installs_and_updates_from_the_worker() {
     let api = Api::new(&wrangler().base);
     let token = api.scenario("cc", &[("alpha", "available")]);
     let home = TempDir::new("claude-home");
-    claude(
-        home.path(),
-        &["plugin", "marketplace", "add", &api.git_url(&token)],
-    );
-    claude(
-        home.path(),
-        &["plugin", "install", "alpha@marketplace-edge"],
-    );
-    let rec = installed(home.path(), "alpha@marketplace-edge");
+    let rec = add_and_install(home.path(), &api.git_url(&token), "alpha");
     assert_eq!(rec["version"], "1.0.0", "{rec}");
     // The installed copy is the imported plugin, byte for byte.
     let dir = PathBuf::from(rec["installPath"].as_str().unwrap());
@@ -50,15 +42,8 @@ fn claude_code_adds_installs_and_updates_from_the_worker() {
             .status,
         200
     );
-    claude(
-        home.path(),
-        &["plugin", "marketplace", "update", "marketplace-edge"],
-    );
-    claude(home.path(), &["plugin", "update", "alpha@marketplace-edge"]);
-    let rec = installed(home.path(), "alpha@marketplace-edge");
+    let (rec, cmd) = update(home.path(), "alpha", "commands/alpha.md");
     assert_eq!(rec["version"], "2.0.0", "{rec}");
-    let dir = PathBuf::from(rec["installPath"].as_str().unwrap());
-    let cmd = std::fs::read_to_string(dir.join("commands/alpha.md")).unwrap();
     assert!(cmd.contains("v2.0.0"), "{cmd}");
 }
 

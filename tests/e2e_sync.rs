@@ -15,7 +15,7 @@ use sha2::Sha256;
 use support::api::{Api, ADMIN_TOKEN};
 use support::archives::{marketplace, zip_of, FileSpec};
 use support::checks::clone_view;
-use support::claude::{claude, installed};
+use support::claude::{add_and_install, update};
 use support::git_cli::{git, TempDir};
 use support::http_backend::{serve_http_backend, serve_http_backend_v0, serve_redirect, Backend};
 use support::http_client::request;
@@ -444,30 +444,13 @@ fn claude_code_installs_and_updates_from_a_synced_marketplace() {
     api.grant("cc-up-g", "cc-up", "alpha", "available");
 
     let home = TempDir::new("claude-sync-home");
-    claude(
-        home.path(),
-        &["plugin", "marketplace", "add", &api.git_url(&token)],
-    );
-    claude(
-        home.path(),
-        &["plugin", "install", "alpha@marketplace-edge"],
-    );
-    assert_eq!(
-        installed(home.path(), "alpha@marketplace-edge")["version"],
-        "1.0.0"
-    );
+    let rec = add_and_install(home.path(), &api.git_url(&token), "alpha");
+    assert_eq!(rec["version"], "1.0.0", "{rec}");
 
     up.commit(&marketplace("upstream", "2.0.0"), "v2");
     assert_eq!(sync(&api, "cc-up").status, 200);
-    claude(
-        home.path(),
-        &["plugin", "marketplace", "update", "marketplace-edge"],
-    );
-    claude(home.path(), &["plugin", "update", "alpha@marketplace-edge"]);
-    let rec = installed(home.path(), "alpha@marketplace-edge");
+    let (rec, cmd) = update(home.path(), "alpha", "commands/alpha.md");
     assert_eq!(rec["version"], "2.0.0", "{rec}");
-    let dir = std::path::PathBuf::from(rec["installPath"].as_str().unwrap());
-    let cmd = std::fs::read_to_string(dir.join("commands/alpha.md")).unwrap();
     assert!(cmd.contains("alpha-upstream-2.0.0"), "{cmd}");
 }
 

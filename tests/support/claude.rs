@@ -48,3 +48,27 @@ pub fn installed(home: &Path, plugin: &str) -> Value {
     let v: Value = serde_json::from_slice(&raw).unwrap();
     v["plugins"][plugin][0].clone()
 }
+
+/// Registers the marketplace at `url` and installs `plugin` from it; the
+/// installed record.
+pub fn add_and_install(home: &Path, url: &str, plugin: &str) -> Value {
+    claude(home, &["plugin", "marketplace", "add", url]);
+    let id = format!("{plugin}@marketplace-edge");
+    claude(home, &["plugin", "install", &id]);
+    installed(home, &id)
+}
+
+/// Claude Code's update flow for `plugin`: the marketplace, then the
+/// plugin; the installed record and the content of `file` in it.
+pub fn update(home: &Path, plugin: &str, file: &str) -> (Value, String) {
+    claude(
+        home,
+        &["plugin", "marketplace", "update", "marketplace-edge"],
+    );
+    let id = format!("{plugin}@marketplace-edge");
+    claude(home, &["plugin", "update", &id]);
+    let rec = installed(home, &id);
+    let dir = PathBuf::from(rec["installPath"].as_str().unwrap());
+    let content = std::fs::read_to_string(dir.join(file)).unwrap();
+    (rec, content)
+}
