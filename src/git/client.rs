@@ -228,28 +228,37 @@ pub fn fetch_request_v0(want: &ObjectId, server_caps: &[String]) -> Vec<u8> {
     out
 }
 
+/// The offset just after the text line that ends the part of a fetch
+/// answer before the pack: `ends(line)` says whether a line is that one,
+/// reads on, or refuses a line that has no business there. An `ERR` line
+/// is the server's error; running out of lines means there is no pack.
+fn pack_start(
+    body: &[u8],
+    ends: impl Fn(&[u8]) -> Result<bool, ClientError>,
+) -> Result<usize, ClientError> {
+    let mut r = PktReader::new(body);
+    while let Some(p) = r
+        .next_packet()
+        .map_err(|e| ClientError::Framing(e.to_string()))?
+    {
+        let Some(line) = p.text() else { continue };
+        if let Some(msg) = line.strip_prefix(b"ERR ") {
+            return Err(ClientError::Remote(
+                String::from_utf8_lossy(msg).trim().into(),
+            ));
+        }
+        if ends(line)? {
+            return Ok(body.len() - r.remaining());
+        }
+    }
+    Err(ClientError::NoPack)
+}
+
 /// The pack inside a v2 `fetch` answer (its `packfile` section, side-band
 /// demultiplexed), in the answer's own buffer: a pack can be most of the
 /// isolate's memory, so it is never copied.
 pub fn parse_fetch_v2(mut body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
-    let mut r = PktReader::new(&body);
-    let start = loop {
-        let Some(p) = r
-            .next_packet()
-            .map_err(|e| ClientError::Framing(e.to_string()))?
-        else {
-            return Err(ClientError::NoPack);
-        };
-        match p.text() {
-            Some(b"packfile") => break body.len() - r.remaining(),
-            Some(t) if t.starts_with(b"ERR ") => {
-                return Err(ClientError::Remote(
-                    String::from_utf8_lossy(&t[4..]).trim().into(),
-                ))
-            }
-            _ => {}
-        }
-    };
+    let start = pack_start(&body, |line| Ok(line == b"packfile"))?;
     demux_in_place(&mut body, start)?;
     Ok(body)
 }
@@ -258,27 +267,12 @@ pub fn parse_fetch_v2(mut body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
 /// then side-band packets (or the bare pack when side-band was not
 /// offered); in the answer's own buffer.
 pub fn parse_fetch_v0(mut body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
-    let mut r = PktReader::new(&body);
-    let start = loop {
-        let Some(p) = r
-            .next_packet()
-            .map_err(|e| ClientError::Framing(e.to_string()))?
-        else {
-            return Err(ClientError::NoPack);
-        };
-        match p.text() {
-            Some(t) if t.starts_with(b"shallow ") || t.starts_with(b"unshallow ") => {}
-            Some(t) if t.starts_with(b"ERR ") => {
-                return Err(ClientError::Remote(
-                    String::from_utf8_lossy(&t[4..]).trim().into(),
-                ))
-            }
-            Some(b"NAK") | Some(b"ACK") => break body.len() - r.remaining(),
-            Some(t) if t.starts_with(b"ACK ") => break body.len() - r.remaining(),
-            None => {}
-            Some(_) => return Err(ClientError::Malformed("an unexpected line before the pack")),
-        }
-    };
+    let start = pack_start(&body, |line| match line {
+        b"NAK" | b"ACK" => Ok(true),
+        t if t.starts_with(b"ACK ") => Ok(true),
+        t if t.starts_with(b"shallow ") || t.starts_with(b"unshallow ") => Ok(false),
+        _ => Err(ClientError::Malformed("an unexpected line before the pack")),
+    })?;
     if body[start..].starts_with(b"PACK") {
         body.drain(..start);
         return Ok(body);
