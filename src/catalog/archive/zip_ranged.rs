@@ -56,7 +56,6 @@ pub struct ZipReader {
     /// Ranges asked for on behalf of the current entry.
     asked: u64,
     c: Collector,
-    limits: ArchiveLimits,
 }
 
 #[derive(Default)]
@@ -126,7 +125,6 @@ impl ZipReader {
             next: 0,
             asked: 0,
             c: Collector::new(limits),
-            limits,
         })
     }
 
@@ -218,7 +216,7 @@ impl ZipReader {
             }
             let declared = entry.size();
             let compressed = entry.compressed_size();
-            if declared > (1 << 20) && declared / compressed.max(1) > self.limits.max_ratio {
+            if declared > (1 << 20) && declared / compressed.max(1) > self.c.limits.max_ratio {
                 return Err(ArchiveError::CompressionBomb(name));
             }
             let exec = entry.unix_mode().is_some_and(|m| m & 0o111 != 0);
