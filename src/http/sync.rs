@@ -136,8 +136,11 @@ async fn run(env: &Env, store: &Store, src: &SourceRow) -> Result<String, ApiErr
         )
     })?;
     let hex = commit.to_hex();
-    let served = store.marketplace_plugins(&src.slug).await?.is_some();
-    if served && src.upstream_commit.as_deref() == Some(hex.as_str()) {
+    // Already served: stop before any pack (the marketplace may have been
+    // deleted since, which needs the content again).
+    if src.upstream_commit.as_deref() == Some(hex.as_str())
+        && store.marketplace_exists(&src.slug).await?
+    {
         return Ok(hex);
     }
     let pack = remote.fetch(&proto, &commit).await?;

@@ -101,6 +101,17 @@ impl Store {
         Ok(())
     }
 
+    /// Whether marketplace `slug` has been imported (or synced).
+    pub async fn marketplace_exists(&self, slug: &str) -> StoreResult<bool> {
+        let row: Option<NameOnly> = self
+            .row(
+                "SELECT slug AS name FROM marketplaces WHERE slug = ?1",
+                &[s(slug)],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// All marketplaces with plugin counts.
     pub async fn list_marketplaces(&self) -> StoreResult<Vec<MarketplaceRow>> {
         let sql = "SELECT m.slug, m.name, m.imported_at, \
@@ -111,13 +122,7 @@ impl Store {
 
     /// The plugins of one marketplace, in upstream order (`None` if absent).
     pub async fn marketplace_plugins(&self, slug: &str) -> StoreResult<Option<Vec<PluginRow>>> {
-        let exists: Option<NameOnly> = self
-            .row(
-                "SELECT slug AS name FROM marketplaces WHERE slug = ?1",
-                &[s(slug)],
-            )
-            .await?;
-        if exists.is_none() {
+        if !self.marketplace_exists(slug).await? {
             return Ok(None);
         }
         let sql = "SELECT p.marketplace, p.name, p.manifest_name, p.version, p.external, p.admin_disabled, \
