@@ -94,16 +94,6 @@ impl UpstreamTree {
         Ok(UpstreamTree { files, next: 0, c })
     }
 
-    /// How many files the tree holds.
-    pub fn len(&self) -> usize {
-        self.files.len()
-    }
-
-    /// Whether the tree holds no files.
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
-
     /// The next file with its content, checked against the size limits,
     /// and its pack entry when the upstream stored it whole (so ingest can
     /// keep it instead of compressing the content again).

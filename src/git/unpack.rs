@@ -202,11 +202,6 @@ impl<'p> Unpacked<'p> {
         self.by_id.contains_key(id)
     }
 
-    /// Every object id with its kind.
-    pub fn ids(&self) -> impl Iterator<Item = (&ObjectId, ObjectKind)> {
-        self.by_id.iter().map(|(id, (k, _))| (id, *k))
-    }
-
     /// Object `id`'s pack entry as the pack stores it (header and zlib
     /// stream), when it is stored whole rather than as a delta: a valid
     /// entry for any pack, already checked to inflate to the object.
