@@ -111,15 +111,27 @@ pub(crate) async fn replace_from(
 }
 
 /// Adds `files`, writing any entries object they filled.
-pub(crate) async fn ingest(
+async fn ingest(
     store: &Store,
     ingester: &mut Ingester,
     files: Vec<ArchiveFile>,
 ) -> Result<(), ApiError> {
     for f in files {
-        if let Some(object) = ingester.add(f) {
-            store.put_object(&object.key, object.bytes).await?;
-        }
+        ingest_one(store, ingester, f, None).await?;
+    }
+    Ok(())
+}
+
+/// Adds one file (with its pack entry, if it already has one), writing the
+/// entries object it filled.
+pub(crate) async fn ingest_one(
+    store: &Store,
+    ingester: &mut Ingester,
+    file: ArchiveFile,
+    stored: Option<Vec<u8>>,
+) -> Result<(), ApiError> {
+    if let Some(object) = ingester.add_with_entry(file, stored) {
+        store.put_object(&object.key, object.bytes).await?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use worker::Env;
 
 use super::error::ApiError;
-use super::import::replace_from;
+use super::import::{ingest_one, replace_from};
 use super::remote::Remote;
 use crate::catalog::archive::IMPORT_LIMITS;
 use crate::catalog::ingest::{Ingester, IMPORT_CHUNK_BYTES};
@@ -164,9 +164,7 @@ async fn ingest_pack(
             .map_err(crate::catalog::upstream::UpstreamError::from)?;
         let mut tree = UpstreamTree::list(&mut unpacked, commit, IMPORT_LIMITS)?;
         while let Some((f, stored)) = tree.next_file(&mut unpacked)? {
-            if let Some(object) = ingester.add_with_entry(f, stored) {
-                store.put_object(&object.key, object.bytes).await?;
-            }
+            ingest_one(store, &mut ingester, f, stored).await?;
         }
     }
     drop(pack);
