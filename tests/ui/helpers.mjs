@@ -132,6 +132,9 @@ export function cloneFiles(token) {
 /** Runs the page checks: no serious or critical axe violation, no
  *  horizontal scrolling at 390 px, and a screenshot named `name`. */
 export async function checkPage(page, name) {
+  // A toast fading in is half transparent; axe would measure its contrast
+  // mid-transition. Check the page at rest.
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== "running"));
   const results = await new AxeBuilder({ page }).analyze();
   const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`), `axe on ${name}`).toEqual([]);
