@@ -57,6 +57,17 @@ fn gc_collects_orphaned_entries_and_nothing_in_use() {
     // Within the grace period nothing is collected.
     let young = api.admin("POST", "/api/admin/gc", Some(&json!({})), 200);
     assert_eq!(young["deleted"], 0, "{young}");
+    // Nor while a clone shown the old files may still fetch them: the
+    // replaced rows are kept for the advertisement window, and their
+    // entries with them.
+    let held = api.admin(
+        "POST",
+        "/api/admin/gc",
+        Some(&json!({"min_age_seconds": 0})),
+        200,
+    );
+    assert_eq!(held["deleted"], 0, "{held}");
+    age_retired_rows(w);
     let gc = api.admin(
         "POST",
         "/api/admin/gc",
@@ -177,6 +188,7 @@ fn gc_and_writers_exclude_each_other() {
             200,
         )
     };
+    age_retired_rows(&w);
     // While a writer is registered (an import in flight), GC defers.
     w.d1("INSERT INTO writers (id, started_at) VALUES ('in-flight', unixepoch())");
     let deferred = gc();
@@ -209,4 +221,11 @@ fn gc_and_writers_exclude_each_other() {
             .status,
         200
     );
+}
+
+/// Moves every retired row an hour into the past, as if the advertisement
+/// window (60 s here) had long passed.
+fn age_retired_rows(w: &support::wrangler::Wrangler) {
+    w.d1("UPDATE retired_plugins SET retired_at = retired_at - 3600");
+    w.d1("UPDATE retired_entities SET retired_at = retired_at - 3600");
 }

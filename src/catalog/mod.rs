@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod archive;
+pub mod definition;
 pub mod etag;
 pub mod frontmatter;
 pub mod ingest;

@@ -6,6 +6,8 @@
 //! dumb HTTP is never served, and every refusal carries a plain-text message.
 
 use super::body::{decode_body, MAX_REQUEST_BYTES};
+use super::oid::ObjectId;
+use super::pktline::{Packet, PktReader};
 use super::repo::Repository;
 use super::upload_pack::{
     self, advertise_v0, advertise_v2, PackResponse, ProtocolVersion, Response, Server,
@@ -95,6 +97,33 @@ pub fn handle(req: &GitRequest<'_>, repo: &impl Repository, server: &Server<'_>)
     }
 }
 
+/// The commits an upload-pack POST wants, in request order (v0 and v2
+/// alike); empty for any other request or a body that cannot be read, which
+/// `handle` then refuses with the reason.
+pub fn wants(req: &GitRequest<'_>) -> Vec<ObjectId> {
+    if (req.method, req.path) != ("POST", "/git-upload-pack") {
+        return Vec::new();
+    }
+    let Ok(body) = decode_body(req.body, req.content_encoding, MAX_REQUEST_BYTES) else {
+        return Vec::new();
+    };
+    let mut reader = PktReader::new(&body);
+    let mut out = Vec::new();
+    while let Ok(Some(packet)) = reader.next_packet() {
+        let Some(line) = Packet::text(&packet) else {
+            continue;
+        };
+        if let Some(id) = line
+            .strip_prefix(b"want ")
+            .and_then(|arg| arg.get(..40))
+            .and_then(|hex| ObjectId::from_hex(hex).ok())
+        {
+            out.push(id);
+        }
+    }
+    out
+}
+
 fn upload_pack_post(
     req: &GitRequest<'_>,
     repo: &impl Repository,
@@ -121,5 +150,73 @@ fn upload_pack_post(
         Ok(Response::Bytes(b)) => GitResponse::git(RESULT, GitBody::Bytes(b)),
         Ok(Response::Pack(p)) => GitResponse::git(RESULT, GitBody::Pack(p)),
         Err(e) => GitResponse::text(400, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::pktline::{write_delim, write_flush, write_line};
+
+    const A: &str = "1111111111111111111111111111111111111111";
+    const B: &str = "2222222222222222222222222222222222222222";
+
+    fn post(body: &[u8]) -> GitRequest<'_> {
+        GitRequest {
+            method: "POST",
+            path: "/git-upload-pack",
+            query: None,
+            git_protocol: None,
+            content_type: Some(REQUEST),
+            content_encoding: None,
+            body,
+        }
+    }
+
+    fn ids(hex: &[&str]) -> Vec<ObjectId> {
+        hex.iter()
+            .map(|h| ObjectId::from_hex(h.as_bytes()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn wants_reads_v2_and_v0_requests_in_order() {
+        let mut v2 = Vec::new();
+        write_line(&mut v2, "command=fetch");
+        write_delim(&mut v2);
+        write_line(&mut v2, "deepen 1");
+        write_line(&mut v2, &format!("want {B}"));
+        write_line(&mut v2, &format!("want {A}"));
+        write_line(&mut v2, &format!("have {A}"));
+        write_line(&mut v2, "done");
+        write_flush(&mut v2);
+        assert_eq!(wants(&post(&v2)), ids(&[B, A]));
+
+        let mut v0 = Vec::new();
+        write_line(&mut v0, &format!("want {A} multi_ack side-band-64k"));
+        write_flush(&mut v0);
+        write_line(&mut v0, "done");
+        assert_eq!(wants(&post(&v0)), ids(&[A]));
+    }
+
+    #[test]
+    fn wants_is_empty_for_other_requests_and_unreadable_bodies() {
+        let mut body = Vec::new();
+        write_line(&mut body, &format!("want {A}"));
+        let get = GitRequest {
+            method: "GET",
+            path: "/info/refs",
+            ..post(&body)
+        };
+        assert!(wants(&get).is_empty());
+        assert!(wants(&post(b"zzzz")).is_empty());
+        let mut short = Vec::new();
+        write_line(&mut short, "want 1234");
+        assert!(wants(&post(&short)).is_empty());
+        let gzip_claimed = GitRequest {
+            content_encoding: Some("gzip"),
+            ..post(&body)
+        };
+        assert!(wants(&gzip_claimed).is_empty());
     }
 }

@@ -333,6 +333,10 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                     "pack_max_idle_seconds must not be negative",
                 ));
             }
+            // Advertisements first: the retired rows they drop free entries.
+            store
+                .gc_advertisements(super::view::advertisement_window(env))
+                .await?;
             let entries = store.gc_entries(min_age).await?;
             let (deleted, kept) = entries.unwrap_or((0, 0));
             let packs = store.gc_packs(max_idle).await?;

@@ -90,10 +90,15 @@ pub async fn scheduled_sync(env: &Env) {
 }
 
 /// The daily cron job: garbage collection with its safe defaults (orphaned
-/// entries older than an hour, packs idle for 30 days). Logs one line.
+/// entries older than an hour, packs idle for 30 days, advertisements out
+/// of their window). Logs one line.
 pub async fn scheduled_gc(env: &Env) {
     let result = async {
         let store = Store::from_env(env)?;
+        // Advertisements first: the retired rows they drop free entries.
+        store
+            .gc_advertisements(view::advertisement_window(env))
+            .await?;
         let entries = store.gc_entries(3600).await?;
         let packs = store.gc_packs(30 * 24 * 3600).await?;
         let sessions = store.gc_sessions().await?;

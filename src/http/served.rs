@@ -19,14 +19,15 @@ use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
 use super::pack_stream::stream_pack;
 use super::pipe::head_then;
 use super::view::{
-    build_head, build_view, marketplace_name, served_head, served_user, served_view,
+    advertised_head, build_head, build_view, marketplace_name, served_head, served_user,
+    served_view,
 };
 use crate::catalog::snapshot::Origin;
 use crate::git::memory::MemoryRepo;
 use crate::git::sideband::{SideBandDeframer, MAX_PAYLOAD_64K};
 use crate::git::smart_http::{self, GitBody};
 use crate::git::upload_pack::Framing;
-use crate::git::upload_pack::{PackFramer, PackResponse};
+use crate::git::upload_pack::{err_packet, PackFramer, PackResponse};
 use crate::storage::blobs::{zip_key, StoredPack};
 use crate::storage::edge::EdgeKind;
 use crate::storage::{clock_ms, Store};
@@ -72,16 +73,34 @@ pub async fn git(
     // alone): advertisements, ls-refs, negotiation, and a whole-snapshot
     // fetch whose pack is cached. Only a miss or a partial fetch loads the
     // files, in a second round trip.
-    let (_user, head) = served_head(&req, env, ctx, store).await?;
-    let resp = smart_http::handle(&incoming.request(), &head, &SERVER);
+    let served = served_head(&req, env, ctx, store).await?;
+    let request = incoming.request();
+    let wants = smart_http::wants(&request);
+    // A fetch of a commit that is no longer the caller's view: a clone
+    // that raced a change gets the view it was shown, if that was within
+    // the advertisement window; anything else is `not our ref`.
+    let served = match wants.first() {
+        Some(want) if !wants.contains(&served.head.commit_id) => {
+            advertised_head(env, store, &served.user, want)
+                .await?
+                .unwrap_or(served)
+        }
+        _ => served,
+    };
+    let head = &served.head;
+    let resp = smart_http::handle(&request, head, &SERVER);
     let whole = match resp.body {
         GitBody::Bytes(b) => {
+            // Refs shown: what a fetch of them within the window may want.
+            if served.current && wants.is_empty() && resp.status == 200 {
+                served.record_advertisement(env, ctx)?;
+            }
             return timed(
                 git_bytes(resp.status, resp.content_type, b)?,
                 store,
                 None,
                 None,
-            )
+            );
         }
         // Planned over the head, a whole-snapshot fetch lists just the commit.
         GitBody::Pack(p) if p.objects == [head.commit_id] => {
@@ -125,12 +144,25 @@ pub async fn git(
         }
         GitBody::Pack(_) => false,
     };
-    let (_user, uv) = served_view(&req, env, store, true).await?;
-    // Should the catalog change between the two reads, the wanted commit is
-    // no longer the view's and upload-pack answers `not our ref`, as for
-    // any fetch that races a change.
-    let view = build_view(env, uv)?;
-    let resp = smart_http::handle(&incoming.request(), &view.snapshot, &SERVER);
+    // The files of exactly the view the head names: a catalog change since
+    // (between this request's two reads, or since an advertisement) that
+    // touched its plugins means it can no longer be built.
+    let Some(view) = served.load_view(env, store).await? else {
+        return timed(
+            git_bytes(
+                200,
+                resp.content_type,
+                err_packet(
+                    "the marketplace changed while this request was in flight and the version \
+                     you were shown can no longer be built; run the command again",
+                ),
+            )?,
+            store,
+            None,
+            None,
+        );
+    };
+    let resp = smart_http::handle(&request, &view.snapshot, &SERVER);
     match resp.body {
         GitBody::Bytes(b) => timed(
             git_bytes(resp.status, resp.content_type, b)?,
@@ -242,7 +274,7 @@ pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
 /// view's ETag as a strong `ETag` (so `If-None-Match` gives 304).
 pub async fn zip(req: Request, env: &Env, ctx: &Context, store: &Store) -> ApiResult {
     // The head names the ZIP; only a miss needs the files.
-    let view_etag = served_head(&req, env, ctx, store).await?.1.etag;
+    let view_etag = served_head(&req, env, ctx, store).await?.head.etag;
     let etag = format!("\"{view_etag}\"");
     let headers = Headers::new();
     headers.set("ETag", &etag)?;

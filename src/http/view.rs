@@ -7,6 +7,7 @@ use worker::{Context, Env, Request};
 
 use super::auth::{authenticate, is_admin_token, Channel, Principal};
 use super::error::ApiError;
+use crate::catalog::definition::ViewDefinition;
 use crate::catalog::etag::{Etag, ETAG_FORMAT};
 use crate::catalog::resolve::served_keys;
 use crate::catalog::snapshot::{Origin, ServedPlugin, Snapshot};
@@ -17,7 +18,7 @@ use crate::credentials::parse_authorization;
 use crate::git::tree::TreeError;
 use crate::git::ObjectId;
 use crate::storage::users::UserRow;
-use crate::storage::view::{MemoRow, UserView, Viewer};
+use crate::storage::view::{Definition, MemoRow, UserView, Viewer};
 use crate::storage::Store;
 
 /// The served view of a user: their plugins and the snapshot of them.
@@ -147,16 +148,112 @@ fn memo_key(env: &Env) -> String {
     format!("{ETAG_FORMAT}:{}", marketplace_name(env))
 }
 
+/// A served head: the caller, their view's head ids, and how to load the
+/// view those ids name.
+pub struct ServedHead {
+    pub user: UserRow,
+    pub head: HeadIds,
+    /// The view's definition as JSON when in hand (a head just built, or
+    /// an advertisement's); else the one stored under the head's ETag.
+    definition: Option<String>,
+    /// Whether this is the caller's current view (not an earlier one
+    /// advertised to them moments ago).
+    pub current: bool,
+}
+
+impl ServedHead {
+    fn definition(&self) -> Definition<'_> {
+        match &self.definition {
+            Some(json) => Definition::Json(json),
+            None => Definition::Stored(self.head.etag.as_str()),
+        }
+    }
+
+    /// The full view these ids name, with every file, if the catalog still
+    /// makes exactly it (same ETag and commit); `None` once it no longer
+    /// does (a plugin in it changed, or its definition is gone).
+    pub async fn load_view(&self, env: &Env, store: &Store) -> Result<Option<View>, ApiError> {
+        let Some(uv) = store.defined_view(self.definition()).await? else {
+            return Ok(None);
+        };
+        let view = build_view(env, uv)?;
+        let same =
+            view.snapshot.etag == self.head.etag && view.snapshot.commit_id == self.head.commit_id;
+        Ok(same.then_some(view))
+    }
+
+    /// Records, after the response, that the caller was shown this head.
+    pub fn record_advertisement(&self, env: &Env, ctx: &Context) -> Result<(), ApiError> {
+        let (later, user_id, row) = (Store::from_env(env)?, self.user.id, memo_row(&self.head));
+        ctx.wait_until(async move {
+            if let Err(e) = later.record_advertisement(user_id, &row).await {
+                worker::console_error!("recording an advertisement to user {user_id} failed: {e}");
+            }
+        });
+        Ok(())
+    }
+}
+
+/// How long after a ref advertisement a fetch may still want its commit
+/// (`ADVERTISEMENT_WINDOW_SECONDS`, 60 by default, at most an hour).
+pub fn advertisement_window(env: &Env) -> i64 {
+    env.var("ADVERTISEMENT_WINDOW_SECONDS")
+        .ok()
+        .and_then(|v| v.to_string().trim().parse::<i64>().ok())
+        .unwrap_or(60)
+        .clamp(0, 3600)
+}
+
+/// The head `want` names if it was advertised to `user` within the window
+/// (a clone that raced a change to their view), else `None`.
+pub async fn advertised_head(
+    env: &Env,
+    store: &Store,
+    user: &UserRow,
+    want: &ObjectId,
+) -> Result<Option<ServedHead>, ApiError> {
+    let Some(ad) = store
+        .advertised(user.id, &want.to_hex(), advertisement_window(env))
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(ServedHead {
+        user: user.clone(),
+        head: head_ids(user, &ad.head())?,
+        definition: ad.definition,
+        current: false,
+    }))
+}
+
+fn memo_row(head: &HeadIds) -> MemoRow {
+    MemoRow {
+        etag: head.etag.to_string(),
+        commit_id: head.commit_id.to_hex(),
+        tree_id: head.tree_id.to_hex(),
+    }
+}
+
+/// Stored head ids, parsed.
+fn head_ids(user: &UserRow, m: &MemoRow) -> Result<HeadIds, ApiError> {
+    let corrupt = || ApiError::internal(format!("a stored head of user {} is corrupt", user.id));
+    Ok(HeadIds::new(
+        Etag::parse(&m.etag).ok_or_else(corrupt)?,
+        ObjectId::from_hex(m.commit_id.as_bytes()).map_err(|_| corrupt())?,
+        ObjectId::from_hex(m.tree_id.as_bytes()).map_err(|_| corrupt())?,
+    ))
+}
+
 /// The caller and their view's head ids, in one D1 round trip: the
 /// memoised head when no view input changed since it was stored (one row,
-/// however many plugins), else built from plugin rows and memoised after
-/// the response.
+/// however many plugins), else built from plugin rows and memoised (with
+/// the view's definition) after the response.
 pub async fn served_head(
     req: &Request,
     env: &Env,
     ctx: &Context,
     store: &Store,
-) -> Result<(UserRow, HeadIds), ApiError> {
+) -> Result<ServedHead, ApiError> {
     let key = memo_key(env);
     let (user, uv) = match caller(req, env, store).await? {
         Caller::TokenHash(hash) => store.memo_view(Viewer::TokenHash(&hash), &key).await?,
@@ -164,29 +261,39 @@ pub async fn served_head(
     };
     let user = user.ok_or_else(|| ApiError::unauthorized().with_challenge())?;
     if let Some(m) = &uv.memo {
-        let corrupt =
-            || ApiError::internal(format!("the memoised head of user {} is corrupt", user.id));
-        let head = HeadIds::new(
-            Etag::parse(&m.etag).ok_or_else(corrupt)?,
-            ObjectId::from_hex(m.commit_id.as_bytes()).map_err(|_| corrupt())?,
-            ObjectId::from_hex(m.tree_id.as_bytes()).map_err(|_| corrupt())?,
-        );
-        return Ok((user, head));
+        let head = head_ids(&user, m)?;
+        return Ok(ServedHead {
+            user,
+            head,
+            definition: None,
+            current: true,
+        });
     }
     let generation = uv.generation;
+    let definition = ViewDefinition::new(
+        served_keys(&uv.entitlements).into_iter().filter_map(|k| {
+            let digest = uv.plugins.get(&k)?.digest.clone();
+            Some((k, digest))
+        }),
+        uv.installed.iter().map(|e| (e.id, e.digest.clone())),
+    );
     let head = build_head(env, uv)?.head.ids();
     if let Some(generation) = generation {
-        let (later, user_id) = (Store::from_env(env)?, user.id);
-        let row = MemoRow {
-            etag: head.etag.to_string(),
-            commit_id: head.commit_id.to_hex(),
-            tree_id: head.tree_id.to_hex(),
-        };
+        let (later, user_id, row) = (Store::from_env(env)?, user.id, memo_row(&head));
+        let definition = definition.clone();
         ctx.wait_until(async move {
-            if let Err(e) = later.save_memo(user_id, generation, &key, &row).await {
+            if let Err(e) = later
+                .save_memo(user_id, generation, &key, &row, &definition)
+                .await
+            {
                 worker::console_error!("memoising the head of user {user_id} failed: {e}");
             }
         });
     }
-    Ok((user, head))
+    Ok(ServedHead {
+        user,
+        head,
+        definition: Some(definition.to_json()),
+        current: true,
+    })
 }

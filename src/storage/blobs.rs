@@ -395,8 +395,9 @@ impl Store {
         ).await
     }
 
-    /// Deletes `entries/` objects that no plugin or Store entity references,
-    /// and staged uploads, once older than `min_age_secs`; `None` when it
+    /// Deletes `entries/` objects that no plugin or Store entity references
+    /// (current or retired within the advertisement window), and staged
+    /// uploads, once older than `min_age_secs`; `None` when it
     /// deferred to a live writer or another GC (see `storage::writers`),
     /// else (deleted, kept).
     pub async fn gc_entries(&self, min_age_secs: i64) -> StoreResult<Option<(usize, usize)>> {
@@ -423,7 +424,11 @@ impl Store {
             .rows::<Key>(
                 "SELECT entries_key FROM plugins WHERE entries_key IS NOT NULL \
                  UNION SELECT entries_key FROM plugin_files WHERE entries_key IS NOT NULL \
-                 UNION SELECT entries_key FROM store_entities",
+                 UNION SELECT entries_key FROM store_entities \
+                 UNION SELECT k FROM (SELECT json_extract(j.value, '$.entries_key') AS k \
+                   FROM retired_plugins r, json_each(r.files_json) j) WHERE k IS NOT NULL \
+                 UNION SELECT k FROM (SELECT json_extract(entity_json, '$.entries_key') AS k \
+                   FROM retired_entities) WHERE k IS NOT NULL",
                 &[],
             )
             .await?

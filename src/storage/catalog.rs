@@ -53,7 +53,14 @@ impl Store {
             .into_iter()
             .map(|r| r.name)
             .collect();
+        // Plugins whose files change are retired first (migration 0010).
+        let keep: Vec<(&str, &str)> = plugins
+            .iter()
+            .filter_map(|(p, i)| Some((p.name.as_str(), i.as_ref()?.digest.as_str())))
+            .collect();
+        let keep = serde_json::to_string(&keep).unwrap_or_else(|_| "[]".into());
         let mut batch = vec![
+            self.retire_plugins(slug, &keep)?,
             self.stmt("DELETE FROM plugin_files WHERE marketplace = ?1", &[s(slug)])?,
             self.stmt("DELETE FROM plugins WHERE marketplace = ?1", &[s(slug)])?,
             self.stmt(
@@ -135,6 +142,7 @@ impl Store {
     pub async fn delete_marketplace(&self, slug: &str) -> StoreResult<bool> {
         let results = self
             .batch_all(vec![
+                self.retire_plugins(slug, "[]")?,
                 self.stmt(
                     "DELETE FROM plugin_files WHERE marketplace = ?1",
                     &[s(slug)],

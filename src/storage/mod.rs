@@ -2,6 +2,7 @@
 //! plain structs; all decisions are made by `catalog` and `git`.
 
 pub mod access;
+pub mod advertised;
 pub mod blobs;
 pub mod catalog;
 pub mod edge;

@@ -95,7 +95,7 @@ pub struct EntityQuery {
     pub per_page: i64,
 }
 
-const ENTITY_SELECT: &str = "SELECT e.id, u.username AS owner, e.owner_id, e.type AS entity_type, e.name, e.served_name, e.title, e.tagline, \
+pub(crate) const ENTITY_SELECT: &str = "SELECT e.id, u.username AS owner, e.owner_id, e.type AS entity_type, e.name, e.served_name, e.title, e.tagline, \
      e.description, e.category, e.photo_url, e.video_url, e.version, e.entries_key, e.created_at, e.updated_at, e.root_id, e.root_mode, e.files_digest, \
      (SELECT COUNT(*) FROM store_installs i WHERE i.entity_id = e.id) AS installs \
      FROM store_entities e JOIN users u ON u.id = e.owner_id";
@@ -177,6 +177,7 @@ impl Store {
             .await?;
         let (root_id, root_mode) = root_args(entity_type, files);
         self.batch_all(vec![
+                self.retire_entity(id)?,
                 self.stmt("DELETE FROM store_files WHERE entity_id = ?1", &[n(id)])?,
                 self.stmt(
                     &format!(
@@ -300,8 +301,18 @@ impl Store {
 
     /// Deletes an entity (and its installs); whether it existed.
     pub async fn delete_entity(&self, id: i64) -> StoreResult<bool> {
-        self.changed("DELETE FROM store_entities WHERE id = ?1", &[n(id)])
+        let results = self
+            .batch_all(vec![
+                self.retire_entity(id)?,
+                self.stmt("DELETE FROM store_entities WHERE id = ?1", &[n(id)])?,
+            ])
             .await
+            .map_err(db_err)?;
+        Ok(results
+            .last()
+            .and_then(|r| r.meta().ok().flatten())
+            .and_then(|m| m.changes)
+            .is_some_and(|c| c > 0))
     }
 
     /// Installs an entity for a user (idempotent).

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Deserialize;
 
-use super::store::{assemble_installed, EntityRow, StoreFileRow};
+use super::store::{assemble_installed, EntityRow, StoreFileRow, ENTITY_SELECT};
 use super::users::{UserRow, USER_COLS};
-use super::{db_err, key, n, s, served_file, StorageError, Store, StoreResult};
+use super::{db_err, key, n, now, s, served_file, StorageError, Store, StoreResult};
+use crate::catalog::definition::ViewDefinition;
 use crate::catalog::names::PluginKey;
 use crate::catalog::resolve::{entitlements, Entitlement, Grant, Requirement};
 use crate::catalog::snapshot::{Origin, ServedFile, ServedPlugin};
@@ -24,6 +25,57 @@ const GRANTED: &str = "EXISTS (SELECT 1 FROM grants g JOIN group_members m ON m.
 const MEMO_FRESH: &str =
     "EXISTS (SELECT 1 FROM view_heads v WHERE v.user_id = {uid} AND v.key = ?2 \
                           AND v.generation = (SELECT n FROM catalog_generation WHERE id = 1))";
+
+/// The plugin columns a view is assembled from.
+const PLUGIN_COLS: &str =
+    "p.marketplace, p.name, p.manifest_name, p.version, p.entry_json, p.external, \
+                           p.entries_key, p.admin_disabled, p.tree_id, p.files_digest";
+
+/// The file columns a view is assembled from.
+const FILE_COLS: &str = "f.marketplace, f.plugin, f.path, f.size, f.sha256, f.blob_id, f.exec, \
+                         f.entry_offset, f.entry_len, f.entries_key";
+
+/// Which view definition to load a view by (see migration 0010).
+#[derive(Debug, Clone, Copy)]
+pub enum Definition<'a> {
+    /// One in hand, as `ViewDefinition::to_json` wrote it.
+    Json(&'a str),
+    /// The one stored for the view with this ETag.
+    Stored(&'a str),
+}
+
+impl Definition<'_> {
+    /// The SQL giving the definition's JSON (binding `?1`), and its argument.
+    fn sql(&self) -> (&'static str, wasm_bindgen::JsValue) {
+        match self {
+            Definition::Json(json) => ("?1", s(json)),
+            Definition::Stored(etag) => (
+                "(SELECT definition FROM view_definitions WHERE etag = ?1)",
+                s(etag),
+            ),
+        }
+    }
+}
+
+/// A plugin's or Store entity's rows as a write retired them (migration
+/// 0010): its row and its file rows, as JSON.
+#[derive(Deserialize)]
+struct RetiredRow {
+    row_json: String,
+    files_json: String,
+}
+
+impl RetiredRow {
+    fn row<T: serde::de::DeserializeOwned>(&self) -> StoreResult<T> {
+        serde_json::from_str(&self.row_json)
+            .map_err(|e| StorageError::Corrupt(format!("a retired row: {e}")))
+    }
+
+    fn files<T: serde::de::DeserializeOwned>(&self) -> StoreResult<Vec<T>> {
+        serde_json::from_str(&self.files_json)
+            .map_err(|e| StorageError::Corrupt(format!("retired file rows: {e}")))
+    }
+}
 
 /// A memoised view head: the ids a git request is answered from.
 #[derive(Debug, Clone, Deserialize)]
@@ -137,21 +189,143 @@ impl Store {
     }
 
     /// Memoises `user_id`'s head as of catalog `generation` (a newer memo
-    /// is never overwritten by an older one).
+    /// is never overwritten by an older one), and keeps the definition of
+    /// the view with that ETag.
     pub async fn save_memo(
         &self,
         user_id: i64,
         generation: i64,
         memo_key: &str,
         head: &MemoRow,
+        definition: &ViewDefinition,
     ) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO view_heads (user_id, generation, key, etag, commit_id, tree_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-             ON CONFLICT(user_id) DO UPDATE SET generation = excluded.generation, key = excluded.key, etag = excluded.etag, \
-             commit_id = excluded.commit_id, tree_id = excluded.tree_id WHERE excluded.generation >= view_heads.generation",
-            &[n(user_id), n(generation), s(memo_key), s(&head.etag), s(&head.commit_id), s(&head.tree_id)],
-        )
-        .await
+        let statements = vec![
+            self.stmt(
+                "INSERT INTO view_heads (user_id, generation, key, etag, commit_id, tree_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT(user_id) DO UPDATE SET generation = excluded.generation, key = excluded.key, etag = excluded.etag, \
+                 commit_id = excluded.commit_id, tree_id = excluded.tree_id WHERE excluded.generation >= view_heads.generation",
+                &[n(user_id), n(generation), s(memo_key), s(&head.etag), s(&head.commit_id), s(&head.tree_id)],
+            )?,
+            self.stmt(
+                "INSERT OR IGNORE INTO view_definitions (etag, definition, created_at) VALUES (?1, ?2, ?3)",
+                &[s(&head.etag), s(&definition.to_json()), n(now())],
+            )?,
+        ];
+        self.batch_all(statements).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The view `definition` names, in one D1 round trip: each plugin and
+    /// Store entity from its current rows while they have the defined files
+    /// digest, else from the rows a later write retired (migration 0010);
+    /// `None` when no definition is stored under the ETag asked for. The
+    /// caller checks that it makes the view it expects.
+    pub async fn defined_view(&self, definition: Definition<'_>) -> StoreResult<Option<UserView>> {
+        let (def, arg) = definition.sql();
+        // The defined plugins and entities as tables; `json_each` drives
+        // the joins, so the key indexes are used.
+        let plugins = format!(
+            "WITH d AS (SELECT substr(k, 1, instr(k, '/') - 1) AS marketplace, substr(k, instr(k, '/') + 1) AS name, digest \
+             FROM (SELECT json_extract(value, '$[0]') AS k, json_extract(value, '$[1]') AS digest FROM json_each({def}, '$.plugins'))) "
+        );
+        let entities = format!(
+            "WITH d AS (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS digest FROM json_each({def}, '$.store')) "
+        );
+        // A current row serves while its digest is the defined one (or
+        // either is unknown, for rows stored before digests: the caller's
+        // id check decides); otherwise the retired row with that digest.
+        const SAME_PLUGIN: &str = "p.marketplace = d.marketplace AND p.name = d.name \
+                                   AND (d.digest IS NULL OR p.files_digest IS NULL OR p.files_digest = d.digest)";
+        const SAME_ENTITY: &str =
+            "e.id = d.id AND (d.digest IS NULL OR e.files_digest IS NULL OR e.files_digest = d.digest)";
+        let arg = [arg];
+        let [definition, plugin_rows, file_rows, retired_plugins, installed_rows, installed_files, retired_entities] = self
+            .batch(vec![
+                self.stmt(&format!("SELECT {def} AS definition"), &arg)?,
+                self.stmt(&format!("{plugins}SELECT {PLUGIN_COLS} FROM d JOIN plugins p ON {SAME_PLUGIN}"), &arg)?,
+                self.stmt(
+                    &format!(
+                        "{plugins}SELECT {FILE_COLS} FROM d JOIN plugins p ON {SAME_PLUGIN} \
+                         JOIN plugin_files f ON f.marketplace = p.marketplace AND f.plugin = p.name \
+                         ORDER BY f.marketplace, f.plugin, f.path"
+                    ),
+                    &arg,
+                )?,
+                self.stmt(
+                    &format!(
+                        "{plugins}SELECT r.plugin_json AS row_json, r.files_json FROM d JOIN retired_plugins r \
+                         ON r.marketplace = d.marketplace AND r.name = d.name AND r.files_digest = d.digest \
+                         WHERE NOT EXISTS (SELECT 1 FROM plugins p WHERE {SAME_PLUGIN})"
+                    ),
+                    &arg,
+                )?,
+                self.stmt(
+                    &format!("{entities}{ENTITY_SELECT} JOIN d ON {SAME_ENTITY} ORDER BY e.id"),
+                    &arg,
+                )?,
+                self.stmt(
+                    &format!(
+                        "{entities}SELECT f.* FROM d JOIN store_entities e ON {SAME_ENTITY} JOIN store_files f ON f.entity_id = e.id \
+                         ORDER BY f.entity_id, f.path"
+                    ),
+                    &arg,
+                )?,
+                self.stmt(
+                    &format!(
+                        "{entities}SELECT r.entity_json AS row_json, r.files_json FROM d JOIN retired_entities r \
+                         ON r.entity_id = d.id AND r.files_digest = d.digest \
+                         WHERE NOT EXISTS (SELECT 1 FROM store_entities e WHERE {SAME_ENTITY})"
+                    ),
+                    &arg,
+                )?,
+            ])
+            .await?;
+        #[derive(Deserialize)]
+        struct DefinitionRow {
+            definition: Option<String>,
+        }
+        let stored: Option<DefinitionRow> =
+            definition.results().map_err(db_err)?.into_iter().next();
+        let Some(json) = stored.and_then(|d| d.definition) else {
+            return Ok(None);
+        };
+        let definition: ViewDefinition = serde_json::from_str(&json)
+            .map_err(|e| StorageError::Corrupt(format!("a view definition: {e}")))?;
+        let mut plugin_rows: Vec<PluginRow> = plugin_rows.results().map_err(db_err)?;
+        let mut file_rows: Vec<FileRow> = file_rows.results().map_err(db_err)?;
+        for r in retired_plugins.results::<RetiredRow>().map_err(db_err)? {
+            plugin_rows.push(r.row()?);
+            file_rows.extend(r.files()?);
+        }
+        let mut installed_rows: Vec<EntityRow> = installed_rows.results().map_err(db_err)?;
+        let mut installed_files: Vec<StoreFileRow> = installed_files.results().map_err(db_err)?;
+        for r in retired_entities.results::<RetiredRow>().map_err(db_err)? {
+            installed_rows.push(r.row()?);
+            installed_files.extend(r.files()?);
+        }
+        // Retired rows join in the order the current ones come in.
+        file_rows.sort_by(|a, b| {
+            (&a.marketplace, &a.plugin, &a.path).cmp(&(&b.marketplace, &b.plugin, &b.path))
+        });
+        installed_files.sort_by(|a, b| (a.entity_id, &a.path).cmp(&(b.entity_id, &b.path)));
+        // Served in the definition's order, as when it was stored.
+        let order: HashMap<i64, usize> = definition
+            .store
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (*id, i))
+            .collect();
+        installed_rows.sort_by_key(|e| order.get(&e.id).copied());
+        let installed = assemble_installed(&installed_rows, &installed_files)?;
+        let (plugins, _) = assemble_plugins(plugin_rows, file_rows)?;
+        Ok(Some(UserView {
+            entitlements: definition.entitlements(),
+            plugins,
+            installed_rows,
+            installed,
+            generation: None,
+            memo: None,
+        }))
     }
 
     /// The owner of an unrevoked token and their view, in one D1 round
@@ -199,7 +373,7 @@ impl Store {
                 .replace("{col}", col)
         };
         let plugin_sql = format!(
-            "SELECT marketplace, name, manifest_name, version, entry_json, external, entries_key, admin_disabled, tree_id, files_digest FROM plugins p WHERE {}{skip}",
+            "SELECT {PLUGIN_COLS} FROM plugins p WHERE {}{skip}",
             granted("p", "name")
         );
         // Without `files`, only rows stored before summaries existed need theirs.
@@ -210,7 +384,7 @@ impl Store {
               AND (p.tree_id IS NULL OR p.files_digest IS NULL))"
         };
         let file_sql = format!(
-            "SELECT marketplace, plugin, path, size, sha256, blob_id, exec, entry_offset, entry_len, entries_key FROM plugin_files f WHERE {}{legacy_only}{skip} ORDER BY marketplace, plugin, path",
+            "SELECT {FILE_COLS} FROM plugin_files f WHERE {}{legacy_only}{skip} ORDER BY f.marketplace, f.plugin, f.path",
             granted("f", "plugin")
         );
         let [installed_sql, installed_files_sql] =
@@ -259,67 +433,7 @@ impl Store {
             .into_iter()
             .filter_map(|o| key(&o.marketplace, &o.plugin).ok())
             .collect();
-        let objects: HashMap<(String, String), String> = plugin_rows
-            .iter()
-            .filter_map(|p| {
-                Some((
-                    (p.marketplace.clone(), p.name.clone()),
-                    p.entries_key.clone()?,
-                ))
-            })
-            .collect();
-        let mut files: HashMap<PluginKey, Vec<ServedFile>> = HashMap::new();
-        for f in file_rows {
-            let k = key(&f.marketplace, &f.plugin)?;
-            let corrupt = |what: &str| StorageError::Corrupt(format!("{what} of {k}/{}", f.path));
-            // Rows written before migration 0006 use their plugin's object.
-            let object = match &f.entries_key {
-                Some(own) => own.clone(),
-                None => objects
-                    .get(&(f.marketplace.clone(), f.plugin.clone()))
-                    .cloned()
-                    .ok_or_else(|| corrupt("entries object"))?,
-            };
-            files.entry(k.clone()).or_default().push(served_file(
-                &f.path,
-                f.size,
-                &f.sha256,
-                &f.blob_id,
-                f.exec,
-                f.entry_offset,
-                f.entry_len,
-                &object,
-            )?);
-        }
-        let mut plugins = BTreeMap::new();
-        let mut disabled = BTreeMap::new();
-        for p in plugin_rows {
-            let k = key(&p.marketplace, &p.name)?;
-            let entry = serde_json::from_str(&p.entry_json)
-                .map_err(|e| StorageError::Corrupt(format!("entry of {k}: {e}")))?;
-            let tree = match &p.tree_id {
-                Some(hex) => Some(
-                    ObjectId::from_hex(hex.as_bytes())
-                        .map_err(|_| StorageError::Corrupt(format!("tree id of {k}")))?,
-                ),
-                None => None,
-            };
-            disabled.insert(k.clone(), p.admin_disabled != 0);
-            plugins.insert(
-                k.clone(),
-                ServedPlugin {
-                    files: files.remove(&k).unwrap_or_default(),
-                    dir: k.served_dir(),
-                    origin: Origin::Curated(k),
-                    manifest_name: p.manifest_name,
-                    version: p.version,
-                    entry,
-                    external: p.external != 0,
-                    tree,
-                    digest: p.files_digest,
-                },
-            );
-        }
+        let (plugins, disabled) = assemble_plugins(plugin_rows, file_rows)?;
         Ok((
             user,
             UserView {
@@ -332,4 +446,74 @@ impl Store {
             },
         ))
     }
+}
+
+/// Served plugins (by key) and their disabled flags, from plugin rows and
+/// the file rows loaded with them.
+fn assemble_plugins(
+    plugin_rows: Vec<PluginRow>,
+    file_rows: Vec<FileRow>,
+) -> StoreResult<(BTreeMap<PluginKey, ServedPlugin>, BTreeMap<PluginKey, bool>)> {
+    let objects: HashMap<(String, String), String> = plugin_rows
+        .iter()
+        .filter_map(|p| {
+            Some((
+                (p.marketplace.clone(), p.name.clone()),
+                p.entries_key.clone()?,
+            ))
+        })
+        .collect();
+    let mut files: HashMap<PluginKey, Vec<ServedFile>> = HashMap::new();
+    for f in file_rows {
+        let k = key(&f.marketplace, &f.plugin)?;
+        let corrupt = |what: &str| StorageError::Corrupt(format!("{what} of {k}/{}", f.path));
+        // Rows written before migration 0006 use their plugin's object.
+        let object = match &f.entries_key {
+            Some(own) => own.clone(),
+            None => objects
+                .get(&(f.marketplace.clone(), f.plugin.clone()))
+                .cloned()
+                .ok_or_else(|| corrupt("entries object"))?,
+        };
+        files.entry(k.clone()).or_default().push(served_file(
+            &f.path,
+            f.size,
+            &f.sha256,
+            &f.blob_id,
+            f.exec,
+            f.entry_offset,
+            f.entry_len,
+            &object,
+        )?);
+    }
+    let mut plugins = BTreeMap::new();
+    let mut disabled = BTreeMap::new();
+    for p in plugin_rows {
+        let k = key(&p.marketplace, &p.name)?;
+        let entry = serde_json::from_str(&p.entry_json)
+            .map_err(|e| StorageError::Corrupt(format!("entry of {k}: {e}")))?;
+        let tree = match &p.tree_id {
+            Some(hex) => Some(
+                ObjectId::from_hex(hex.as_bytes())
+                    .map_err(|_| StorageError::Corrupt(format!("tree id of {k}")))?,
+            ),
+            None => None,
+        };
+        disabled.insert(k.clone(), p.admin_disabled != 0);
+        plugins.insert(
+            k.clone(),
+            ServedPlugin {
+                files: files.remove(&k).unwrap_or_default(),
+                dir: k.served_dir(),
+                origin: Origin::Curated(k),
+                manifest_name: p.manifest_name,
+                version: p.version,
+                entry,
+                external: p.external != 0,
+                tree,
+                digest: p.files_digest,
+            },
+        );
+    }
+    Ok((plugins, disabled))
 }

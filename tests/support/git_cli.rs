@@ -82,6 +82,25 @@ pub fn git_raw(cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     run_output(cmd, stdin)
 }
 
+/// `git clone --depth 1` of `url` into `<cwd>/w` over protocol v2, as
+/// Claude Code clones; the output, success or not.
+pub fn shallow_clone(cwd: &Path, url: &str) -> Output {
+    git_raw(
+        cwd,
+        &[
+            "-c",
+            "protocol.version=2",
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            url,
+            "w",
+        ],
+        None,
+    )
+}
+
 /// Runs git, panicking with its stderr on failure; returns trimmed stdout.
 pub fn git(cwd: &Path, args: &[&str]) -> String {
     git_in(cwd, args, None)

@@ -14,5 +14,6 @@ pub mod git_cli;
 pub mod http_backend;
 pub mod http_client;
 pub mod http_server;
+pub mod load;
 pub mod store;
 pub mod wrangler;

@@ -1,0 +1,149 @@
+//! Ref advertisements per user (migration 0010): recorded after each
+//! head-answered advertisement, looked up when a fetch wants a commit that
+//! is no longer the user's current one, and collected once out of window;
+//! and the retired rows that let such a view be rebuilt after its plugins'
+//! or Store entities' files were replaced: written by the replacing write
+//! in its own batch, kept for the window.
+
+use serde::Deserialize;
+
+use worker::D1PreparedStatement;
+
+use super::view::MemoRow;
+use super::{n, now, s, Store, StoreResult};
+
+/// Plugins with more files than this are not retired (their JSON would near
+/// D1's 2 MB row limit); a view with one is refused once it changed.
+const MAX_RETIRED_FILES: i64 = 2000;
+
+/// A head advertised to a user, and the definition of its view if stored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Advertised {
+    pub etag: String,
+    pub commit_id: String,
+    pub tree_id: String,
+    pub definition: Option<String>,
+}
+
+impl Advertised {
+    /// The advertised ids.
+    pub fn head(&self) -> MemoRow {
+        MemoRow {
+            etag: self.etag.clone(),
+            commit_id: self.commit_id.clone(),
+            tree_id: self.tree_id.clone(),
+        }
+    }
+}
+
+impl Store {
+    /// Records that `user_id` was just shown `head` (refreshing the time
+    /// of an earlier showing).
+    pub async fn record_advertisement(&self, user_id: i64, head: &MemoRow) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO advertisements (user_id, commit_id, etag, tree_id, advertised_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT(user_id, commit_id) DO UPDATE SET advertised_at = excluded.advertised_at",
+            &[n(user_id), s(&head.commit_id), s(&head.etag), s(&head.tree_id), n(now())],
+        )
+        .await
+    }
+
+    /// The head with `commit_id` if it was advertised to `user_id` within
+    /// the last `window_secs`, with its view's stored definition.
+    pub async fn advertised(
+        &self,
+        user_id: i64,
+        commit_id: &str,
+        window_secs: i64,
+    ) -> StoreResult<Option<Advertised>> {
+        self.row(
+            "SELECT a.etag, a.commit_id, a.tree_id, d.definition FROM advertisements a \
+             LEFT JOIN view_definitions d ON d.etag = a.etag \
+             WHERE a.user_id = ?1 AND a.commit_id = ?2 AND a.advertised_at >= ?3",
+            &[
+                n(user_id),
+                s(commit_id),
+                n(now().saturating_sub(window_secs)),
+            ],
+        )
+        .await
+    }
+
+    /// A statement (for the caller's batch, before it deletes or replaces
+    /// rows) retiring the plugins of marketplace `slug`, except those whose
+    /// files digest stays: `keep` is `[[plugin name, files digest], …]`.
+    pub(crate) fn retire_plugins(
+        &self,
+        slug: &str,
+        keep: &str,
+    ) -> StoreResult<D1PreparedStatement> {
+        self.stmt(
+            "INSERT OR REPLACE INTO retired_plugins (marketplace, name, files_digest, plugin_json, files_json, retired_at) \
+             SELECT p.marketplace, p.name, p.files_digest, \
+               json_object('marketplace', p.marketplace, 'name', p.name, 'manifest_name', p.manifest_name, 'version', p.version, \
+                 'entry_json', p.entry_json, 'external', p.external, 'entries_key', p.entries_key, \
+                 'admin_disabled', p.admin_disabled, 'tree_id', p.tree_id, 'files_digest', p.files_digest), \
+               (SELECT json_group_array(json_object('marketplace', f.marketplace, 'plugin', f.plugin, 'path', f.path, 'size', f.size, \
+                  'sha256', f.sha256, 'blob_id', f.blob_id, 'exec', f.exec, 'entry_offset', f.entry_offset, 'entry_len', f.entry_len, \
+                  'entries_key', COALESCE(f.entries_key, p.entries_key))) \
+                FROM plugin_files f WHERE f.marketplace = p.marketplace AND f.plugin = p.name), \
+               ?2 \
+             FROM plugins p WHERE p.marketplace = ?1 AND p.files_digest IS NOT NULL \
+               AND (SELECT COUNT(*) FROM plugin_files f WHERE f.marketplace = p.marketplace AND f.plugin = p.name) <= ?4 \
+               AND NOT EXISTS (SELECT 1 FROM json_each(?3) k \
+                 WHERE json_extract(k.value, '$[0]') = p.name AND json_extract(k.value, '$[1]') = p.files_digest)",
+            &[s(slug), n(now()), s(keep), n(MAX_RETIRED_FILES)],
+        )
+    }
+
+    /// A statement (for the caller's batch, before it deletes or replaces
+    /// rows) retiring Store entity `id` and its files.
+    pub(crate) fn retire_entity(&self, id: i64) -> StoreResult<D1PreparedStatement> {
+        self.stmt(
+            "INSERT OR REPLACE INTO retired_entities (entity_id, files_digest, entity_json, files_json, retired_at) \
+             SELECT e.id, e.files_digest, \
+               json_object('id', e.id, 'owner', u.username, 'owner_id', e.owner_id, 'entity_type', e.type, 'name', e.name, \
+                 'served_name', e.served_name, 'title', e.title, 'tagline', e.tagline, 'description', e.description, \
+                 'category', e.category, 'photo_url', e.photo_url, 'video_url', e.video_url, 'version', e.version, \
+                 'entries_key', e.entries_key, 'created_at', e.created_at, 'updated_at', e.updated_at, 'installs', 0, \
+                 'root_id', e.root_id, 'root_mode', e.root_mode, 'files_digest', e.files_digest), \
+               (SELECT json_group_array(json_object('entity_id', f.entity_id, 'path', f.path, 'size', f.size, 'sha256', f.sha256, \
+                  'blob_id', f.blob_id, 'exec', f.exec, 'entry_offset', f.entry_offset, 'entry_len', f.entry_len)) \
+                FROM store_files f WHERE f.entity_id = e.id), \
+               ?2 \
+             FROM store_entities e JOIN users u ON u.id = e.owner_id WHERE e.id = ?1 AND e.files_digest IS NOT NULL",
+            &[n(id), n(now())],
+        )
+    }
+
+    /// Deletes advertisements and retired rows older than `window_secs`, and the definitions
+    /// (stored before that) of views that neither a memoised head nor a
+    /// remaining advertisement names; how many of each. A definition stored
+    /// with a memo that lost to a newer one is thus kept long enough for
+    /// the advertisement recorded after it to name it.
+    pub async fn gc_advertisements(&self, window_secs: i64) -> StoreResult<(usize, usize)> {
+        let cutoff = [n(now().saturating_sub(window_secs.max(0)))];
+        let ads = self
+            .count_changed(
+                "DELETE FROM advertisements WHERE advertised_at < ?1",
+                &cutoff,
+            )
+            .await?;
+        // Their `entries/` objects are then unreferenced, for `gc_entries`.
+        self.exec("DELETE FROM retired_plugins WHERE retired_at < ?1", &cutoff)
+            .await?;
+        self.exec(
+            "DELETE FROM retired_entities WHERE retired_at < ?1",
+            &cutoff,
+        )
+        .await?;
+        let definitions = self
+            .count_changed(
+                "DELETE FROM view_definitions WHERE created_at < ?1 AND etag NOT IN (SELECT etag FROM view_heads) \
+                 AND etag NOT IN (SELECT etag FROM advertisements)",
+                &cutoff,
+            )
+            .await?;
+        Ok((ads, definitions))
+    }
+}

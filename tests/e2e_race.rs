@@ -1,0 +1,312 @@
+//! End to end under `wrangler dev`, with the real git: clones that race a
+//! change (issue 10). A clone is two requests, the refs and then the fetch
+//! of the advertised commit; when the member's view changes in between,
+//! the fetch still gets the view it was shown, for a commit advertised to
+//! that same user within the window (`ADVERTISEMENT_WINDOW_SECONDS`).
+//! Files replaced since are read from the rows the write retired. Outside
+//! the window, for another user, or once the view can no longer be built
+//! (and was never cached), it is refused.
+
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::json;
+use support::api::Api;
+use support::archives::{marketplace, zip_of};
+use support::checks::{basic_auth, pkt};
+use support::git_cli::{git, git_raw, TempDir};
+use support::http_client::request;
+use support::store::{created_id, send, skill_zip_with, upload};
+use support::wrangler::{wrangler, wrangler_with};
+
+/// `HEAD`'s commit as `git ls-remote` (protocol v2, so `ls-refs`) shows it.
+fn ls_remote(url: &str) -> String {
+    let out = git(
+        Path::new("."),
+        &["-c", "protocol.version=2", "ls-remote", url, "HEAD"],
+    );
+    out.split_whitespace()
+        .next()
+        .unwrap_or_else(|| panic!("ls-remote printed nothing"))
+        .to_string()
+}
+
+/// `git fetch --depth 1 <url> <commit>` into a new repository.
+fn fetch_commit(url: &str, commit: &str) -> (TempDir, Output) {
+    let dir = TempDir::new("race-fetch");
+    git(dir.path(), &["init", "-q"]);
+    let out = git_raw(
+        dir.path(),
+        &[
+            "-c",
+            "protocol.version=2",
+            "fetch",
+            "-q",
+            "--depth",
+            "1",
+            url,
+            commit,
+        ],
+        None,
+    );
+    (dir, out)
+}
+
+/// The files of the fetched commit, after `fsck --strict` passed.
+fn fetched_files(dir: &Path, commit: &str) -> Vec<String> {
+    git(dir, &["fsck", "--strict", "--no-dangling"]);
+    git(dir, &["ls-tree", "-r", "--name-only", commit])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn has_plugin(files: &[String], dir: &str) -> bool {
+    files
+        .iter()
+        .any(|f| f.starts_with(&format!("plugins/{dir}/")))
+}
+
+#[test]
+fn a_fetch_after_a_grant_changed_gets_the_view_that_was_advertised() {
+    let api = Api::new(&wrangler().base);
+    let token = api.scenario("race-grant", &[("alpha", "available")]);
+    let url = api.git_url(&token);
+    let shown = ls_remote(&url);
+    api.grant("race-grant-g", "race-grant", "beta", "available");
+    let now = api.info(&token)["commit"].as_str().unwrap().to_string();
+    assert_ne!(shown, now, "granting beta must change the view");
+
+    // Never cloned, so no pack is cached: it is rebuilt from its definition.
+    let (dir, out) = fetch_commit(&url, &shown);
+    assert!(
+        out.status.success(),
+        "fetch of the advertised commit: {}",
+        stderr(&out)
+    );
+    let files = fetched_files(dir.path(), &shown);
+    assert!(has_plugin(&files, "race-grant-alpha"), "{files:?}");
+    assert!(
+        !has_plugin(&files, "race-grant-beta"),
+        "beta was not in the view shown: {files:?}"
+    );
+
+    // Again, now from the pack that fetch cached; and the current view too.
+    let (dir, out) = fetch_commit(&url, &shown);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fetched_files(dir.path(), &shown), files);
+    let (dir, out) = fetch_commit(&url, &now);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(has_plugin(
+        &fetched_files(dir.path(), &now),
+        "race-grant-beta"
+    ));
+}
+
+#[test]
+fn a_protocol_v0_fetch_of_the_advertised_commit_is_served_too() {
+    let api = Api::new(&wrangler().base);
+    let token = api.scenario("race-v0", &[("alpha", "available"), ("beta", "available")]);
+    let url = api.git_url(&token);
+    let shown = ls_remote(&url);
+    let r = api.call(&token, "PUT", "/api/me/optouts/race-v0/beta", None);
+    assert!(r.status < 300, "opt-out: {}", r.text());
+    assert_ne!(
+        api.info(&token)["commit"].as_str().unwrap(),
+        shown,
+        "the opt-out must change the view"
+    );
+
+    // git refuses to ask a v0 server for an unadvertised commit, so the
+    // request is sent as git would send it.
+    let mut body = pkt(&format!("want {shown} side-band-64k ofs-delta\n"));
+    body.extend(pkt("deepen 1\n"));
+    body.extend(b"0000");
+    body.extend(pkt("done\n"));
+    let r = request(
+        &wrangler().base,
+        "POST",
+        "/marketplace.git/git-upload-pack",
+        &[
+            ("Authorization", &basic_auth(&token)),
+            ("Content-Type", "application/x-git-upload-pack-request"),
+        ],
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = String::from_utf8_lossy(&r.body);
+    assert!(text.contains(&format!("shallow {shown}")), "{text:.300}");
+    assert!(
+        r.body.windows(4).any(|w| w == b"PACK"),
+        "no pack in: {text:.300}"
+    );
+    assert!(!text.contains("not our ref"), "{text:.300}");
+}
+
+#[test]
+fn another_users_commit_is_not_ours_even_within_the_window() {
+    let api = Api::new(&wrangler().base);
+    let token = api.scenario("race-other", &[("alpha", "available")]);
+    let shown = ls_remote(&api.git_url(&token));
+    let other = api.user_with_token("race-other-2");
+    api.group("race-other-g2", &["race-other-2"]);
+    api.grant("race-other-g2", "race-other", "gamma", "available");
+    let (_dir, out) = fetch_commit(&api.git_url(&other), &shown);
+    assert!(
+        !out.status.success(),
+        "another user's view must not be served"
+    );
+    assert!(stderr(&out).contains("not our ref"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_plugin_whose_files_changed_since_the_advertisement_is_rebuilt_from_its_retired_rows() {
+    let api = Api::new(&wrangler().base);
+    // Never cloned, so nothing is cached: the import retired alpha's v1 rows.
+    let token = api.scenario("race-files", &[("alpha", "available")]);
+    let url = api.git_url(&token);
+    let shown = ls_remote(&url);
+    let r = api.import("race-files", &zip_of(&marketplace("race-files", "2.0.0")));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let now = api.info(&token)["commit"].as_str().unwrap().to_string();
+    assert_ne!(now, shown, "version 2.0.0 must change the view");
+    let (dir, out) = fetch_commit(&url, &shown);
+    assert!(out.status.success(), "{}", stderr(&out));
+    fetched_files(dir.path(), &shown);
+    let command = git(
+        dir.path(),
+        &[
+            "show",
+            &format!("{shown}:plugins/race-files-alpha/commands/alpha.md"),
+        ],
+    );
+    assert!(command.contains("v1.0.0"), "{command}");
+    // The current view is served as ever.
+    let (dir, out) = fetch_commit(&url, &now);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let command = git(
+        dir.path(),
+        &[
+            "show",
+            &format!("{now}:plugins/race-files-alpha/commands/alpha.md"),
+        ],
+    );
+    assert!(command.contains("v2.0.0"), "{command}");
+}
+
+#[test]
+fn a_store_version_published_since_the_advertisement_does_not_reach_that_fetch() {
+    let api = Api::new(&wrangler().base);
+    let base = &wrangler().base;
+    let owner = api.user_with_token("race-store-owner");
+    let member = api.user_with_token("race-store-member");
+    let id = created_id(&upload(
+        base,
+        &owner,
+        "/api/store/entities",
+        "skill",
+        "race-tips",
+        &skill_zip_with("race-tips", "first tips"),
+    ));
+    api.install(&member, id);
+    let url = api.git_url(&member);
+    let shown = ls_remote(&url);
+    let r = send(
+        base,
+        &owner,
+        "PUT",
+        &format!("/api/store/entities/{id}"),
+        &[],
+        &skill_zip_with("race-tips", "second tips"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (dir, out) = fetch_commit(&url, &shown);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let files = fetched_files(dir.path(), &shown);
+    let skill = files
+        .iter()
+        .find(|f| f.ends_with("race-tips-by-race-store-owner/SKILL.md"))
+        .unwrap_or_else(|| panic!("no skill in {files:?}"));
+    let body = git(dir.path(), &["show", &format!("{shown}:{skill}")]);
+    assert!(body.contains("first tips"), "{body}");
+}
+
+#[test]
+fn a_view_that_can_no_longer_be_built_is_refused_with_a_clear_message() {
+    let api = Api::new(&wrangler().base);
+    let token = api.scenario("race-entry", &[("alpha", "available")]);
+    let url = api.git_url(&token);
+    let shown = ls_remote(&url);
+    // Only alpha's manifest entry changes, not its files: nothing is
+    // retired, and the current rows no longer make the view shown.
+    let mut files = marketplace("race-entry", "1.0.0");
+    let manifest = &mut files[0];
+    assert_eq!(manifest.0, ".claude-plugin/marketplace.json");
+    manifest.2 = String::from_utf8(manifest.2.clone())
+        .unwrap()
+        .replace("Alpha plugin", "Alpha plugin, described anew")
+        .into_bytes();
+    let r = api.import("race-entry", &zip_of(&files));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_ne!(api.info(&token)["commit"].as_str().unwrap(), shown);
+    let (_dir, out) = fetch_commit(&url, &shown);
+    assert!(
+        !out.status.success(),
+        "a view that can no longer be built must not be served"
+    );
+    assert!(
+        stderr(&out).contains("changed while this request was in flight"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Cloned once, so cached: served as it was.
+    let token = api.scenario("race-cached", &[("alpha", "available")]);
+    let url = api.git_url(&token);
+    let clone = TempDir::new("race-clone");
+    git(clone.path(), &["clone", "-q", "--depth", "1", &url, "w"]);
+    let shown = git(&clone.path().join("w"), &["rev-parse", "HEAD"])
+        .trim()
+        .to_string();
+    let mut files = marketplace("race-cached", "1.0.0");
+    files[0].2 = String::from_utf8(files[0].2.clone())
+        .unwrap()
+        .replace("Alpha plugin", "Alpha plugin, described anew")
+        .into_bytes();
+    let r = api.import("race-cached", &zip_of(&files));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (dir, out) = fetch_commit(&url, &shown);
+    assert!(out.status.success(), "{}", stderr(&out));
+    fetched_files(dir.path(), &shown);
+}
+
+#[test]
+fn after_the_window_an_earlier_commit_is_not_ours() {
+    let w = wrangler_with(&[("ADVERTISEMENT_WINDOW_SECONDS", "1")]);
+    let api = Api::new(&w.base);
+    let token = api.scenario("race-late", &[("alpha", "available")]);
+    let url = api.git_url(&token);
+    let shown = ls_remote(&url);
+    api.grant("race-late-g", "race-late", "beta", "available");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let (_dir, out) = fetch_commit(&url, &shown);
+    assert!(
+        !out.status.success(),
+        "a commit advertised 3 s ago must be refused with a 1 s window"
+    );
+    assert!(stderr(&out).contains("not our ref"), "{}", stderr(&out));
+    // And the GC collects the stale advertisement.
+    api.admin("POST", "/api/admin/gc", Some(&json!({})), 200);
+    let left = w.d1(
+        "SELECT COUNT(*) AS n FROM advertisements WHERE commit_id = '{shown}'"
+            .replace("{shown}", &shown)
+            .as_str(),
+    );
+    assert_eq!(left[0]["n"], 0, "{left:?}");
+}
