@@ -5,7 +5,8 @@
 //! Worker under `wrangler dev` (local D1 and R2), grants all of it to a
 //! user, and serves the identical commit from a bare repository through
 //! `git http-backend` (as CGI, one process per request, as web servers run
-//! it). Then times, against both, in one run:
+//! it) behind the same HTTP Basic credentials, as a private git server
+//! would be. Then times, against both, in one run:
 //! - `ls-refs`: one protocol v2 request, as a raw HTTP POST;
 //! - warm fetch: the pack of a `want` + `deepen 1` fetch, as a raw POST,
 //!   with the pack already cached (Worker);
@@ -13,9 +14,15 @@
 //! - warm and cold clone: `git clone --depth 1` over protocol v2, as Claude
 //!   Code clones;
 //! - up-to-date `git pull origin HEAD`; git first sends each request
-//!   without credentials and repeats it after the Worker's 401 (a third
-//!   request http-backend, which asks for none, never sees), so the pull is
-//!   also timed with `http.proactiveAuth=basic`, which sends them at once.
+//!   without credentials and repeats it after the server's 401, so the pull
+//!   is also timed with `http.proactiveAuth=basic`, which sends them at once.
+//!
+//! Runs alternate between the two servers (Worker first on even runs,
+//! http-backend first on odd ones), so drift on a shared machine lands on
+//! both; clones and pulls write to `/dev/shm` when it exists, so disk
+//! writeback of earlier clones does not land on later ones. After each
+//! corpus it prints the client's own share: `git clone --depth 1` of the
+//! same bare repository over `file://`, with no HTTP server at all.
 //!
 //! Run: `cargo run --release --example bench-clone` (after `scripts/test.sh`
 //! or `scripts/setup.sh && scripts/build-worker.sh`). `BENCH_CORPORA=small`
@@ -35,7 +42,7 @@ use support::archives::zip_of;
 use support::bench::median_ms;
 use support::checks::{basic_auth, v2_request as v2_body};
 use support::corpus::{generated_marketplace, CORPORA};
-use support::git_cli::{git, TempDir};
+use support::git_cli::{git, shallow_clone, TempDir};
 use support::http_backend::serve_http_backend;
 use support::http_client::request;
 use support::wrangler::wrangler;
@@ -45,52 +52,51 @@ fn runs() -> usize {
     support::bench::runs(7)
 }
 
-/// Times `f` once per run, running the untimed `setup` before each.
-fn time_after(setup: impl Fn(), f: impl Fn()) -> Vec<Duration> {
-    (0..runs())
-        .map(|_| {
-            setup();
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect()
+/// Times `f` after the untimed `setup`.
+fn timed(setup: impl Fn(), f: impl Fn()) -> Duration {
+    setup();
+    let t = Instant::now();
+    f();
+    t.elapsed()
 }
 
-fn time(f: impl Fn()) -> Vec<Duration> {
-    time_after(|| {}, f)
+/// Medians of `worker` and `backend`, run alternately, each first on
+/// every other run.
+fn pair(worker: impl Fn() -> Duration, backend: impl Fn() -> Duration) -> (f64, f64) {
+    let (mut w, mut b) = (Vec::new(), Vec::new());
+    for i in 0..runs() {
+        if i % 2 == 0 {
+            w.push(worker());
+            b.push(backend());
+        } else {
+            b.push(backend());
+            w.push(worker());
+        }
+    }
+    (median_ms(&w), median_ms(&b))
 }
 
 fn clone_once(url: &str) {
     let tmp = TempDir::new("bench-clone");
-    git(
-        tmp.path(),
-        &[
-            "-c",
-            "protocol.version=2",
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            url,
-            "w",
-        ],
+    let out = shallow_clone(tmp.path(), url);
+    assert!(
+        out.status.success(),
+        "clone: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 
-/// One raw v2 POST to `base` + `repo`; checks it succeeded and returns its size.
-fn v2_post(base: &str, repo: &str, auth: Option<&str>, body: &[u8]) -> usize {
-    let mut headers = vec![
+/// One raw v2 POST to the server; checks it succeeded and returns its size.
+fn v2_post(s: &Server, body: &[u8]) -> usize {
+    let headers = vec![
         ("Content-Type", "application/x-git-upload-pack-request"),
         ("Git-Protocol", "version=2"),
+        ("Authorization", s.auth.as_str()),
     ];
-    if let Some(a) = auth {
-        headers.push(("Authorization", a));
-    }
     let r = request(
-        base,
+        &s.base,
         "POST",
-        &format!("{repo}/git-upload-pack"),
+        &format!("{}/git-upload-pack", s.repo),
         &headers,
         body,
     );
@@ -99,101 +105,57 @@ fn v2_post(base: &str, repo: &str, auth: Option<&str>, body: &[u8]) -> usize {
 }
 
 /// A git server under test: where it is and how to reach it.
-struct Server<'a> {
+struct Server {
     base: String,
-    repo: &'a str,
-    auth: Option<String>,
+    repo: String,
+    auth: String,
+    /// The clone URL, credentials included.
     url: String,
+    /// A shallow clone to pull into.
+    pull_dir: TempDir,
 }
 
-/// The medians of one corpus on one server.
-struct Figures {
-    ls_refs: f64,
-    warm_fetch: f64,
-    cold_fetch: Option<f64>,
-    warm_clone: f64,
-    cold_clone: Option<f64>,
-    pull: f64,
-    /// The same with `http.proactiveAuth=basic`: no 401 round trip first
-    /// (for a server that asks for credentials).
-    pull_proactive: Option<f64>,
-}
+impl Server {
+    fn new(base: String, repo: &str, token: &str) -> Server {
+        let url = format!(
+            "http://x:{token}@{}{repo}",
+            base.trim_start_matches("http://")
+        );
+        let pull_dir = TempDir::new("bench-pull");
+        git(pull_dir.path(), &["clone", "-q", "--depth", "1", &url, "w"]);
+        Server {
+            base,
+            repo: repo.to_string(),
+            auth: basic_auth(token),
+            url,
+            pull_dir,
+        }
+    }
 
-fn measure(s: &Server, commit: &str, purge: Option<&dyn Fn()>) -> Figures {
-    let ls_refs = v2_body(
-        "ls-refs",
-        &[
-            "symrefs".into(),
-            "ref-prefix HEAD".into(),
-            "ref-prefix refs/heads/".into(),
-        ],
-    );
-    let fetch = v2_body(
-        "fetch",
-        &[
-            "thin-pack".into(),
-            "ofs-delta".into(),
-            "deepen 1".into(),
-            format!("want {commit}"),
-            "done".into(),
-        ],
-    );
-    let auth = s.auth.as_deref();
-    let post = |body: &[u8]| {
-        v2_post(&s.base, s.repo, auth, body);
-    };
-    // Warm the cache, and check the answer is a whole pack.
-    let size = v2_post(&s.base, s.repo, auth, &fetch);
-    println!(
-        "  ({} answers the fetch with {:.1} MB)",
-        s.repo,
-        size as f64 / 1e6
-    );
-    let pull_dir = TempDir::new("bench-pull");
-    git(
-        pull_dir.path(),
-        &["clone", "-q", "--depth", "1", &s.url, "w"],
-    );
-    let nothing = || {};
-    let purge_or_nothing: &dyn Fn() = purge.unwrap_or(&nothing);
-    Figures {
-        ls_refs: median_ms(&time(|| post(&ls_refs))),
-        warm_fetch: median_ms(&time(|| post(&fetch))),
-        cold_fetch: purge.map(|_| median_ms(&time_after(purge_or_nothing, || post(&fetch)))),
-        warm_clone: median_ms(&time(|| clone_once(&s.url))),
-        cold_clone: purge.map(|_| median_ms(&time_after(purge_or_nothing, || clone_once(&s.url)))),
-        pull: median_ms(&time(|| {
-            git(
-                &pull_dir.path().join("w"),
-                &["pull", "-q", "origin", "HEAD"],
-            );
-        })),
-        pull_proactive: auth.map(|_| {
-            median_ms(&time(|| {
-                git(
-                    &pull_dir.path().join("w"),
-                    &[
-                        "-c",
-                        "http.proactiveAuth=basic",
-                        "pull",
-                        "-q",
-                        "origin",
-                        "HEAD",
-                    ],
-                );
-            }))
-        }),
+    fn pull(&self, config: &[&str]) {
+        let mut args: Vec<&str> = config.iter().flat_map(|c| ["-c", c]).collect();
+        args.extend(["pull", "-q", "origin", "HEAD"]);
+        git(&self.pull_dir.path().join("w"), &args);
     }
 }
 
 fn main() {
+    // Before any thread starts: clones and pulls go to tmpfs.
+    if std::env::var_os("TMPDIR").is_none() && Path::new("/dev/shm").is_dir() {
+        std::env::set_var("TMPDIR", "/dev/shm");
+    }
     let picked: Vec<String> = std::env::var("BENCH_CORPORA")
         .unwrap_or_else(|_| "small,medium,large".into())
         .split(',')
         .map(str::to_owned)
         .collect();
     let api = Api::new(&wrangler().base);
-    println!("{} runs per figure; medians; protocol v2; wrangler dev (workerd, local D1 and R2) and git http-backend (CGI) on 127.0.0.1\n", runs());
+    println!(
+        "{} runs per figure, alternating servers; medians; protocol v2; wrangler dev (workerd, local D1 and R2) \
+         and git http-backend (CGI) behind the same Basic credentials, on 127.0.0.1; clones in {}\n",
+        runs(),
+        std::env::temp_dir().display()
+    );
     println!(
         "{:<28} {:<22} {:>10} {:>13} {:>7}",
         "corpus", "request", "Worker", "http-backend", "ratio"
@@ -225,34 +187,51 @@ fn main() {
             Some(&json!({"requirement": "available"})),
             200,
         );
-        let worker = Server {
-            base: api.base.clone(),
-            repo: "/marketplace.git",
-            auth: Some(basic_auth(&token)),
-            url: api.git_url(&token),
-        };
         let commit = api.info(&token)["commit"].as_str().unwrap().to_string();
+        let worker = Server::new(api.base.clone(), "/marketplace.git", &token);
         // The baseline: a bare repo with the identical commit.
         let root = TempDir::new("bench-backend");
-        let src = TempDir::new("bench-src");
-        git(src.path(), &["clone", "-q", &worker.url, "w"]);
         git(
             root.path(),
             &[
                 "clone",
                 "-q",
                 "--bare",
-                src.path().join("w").to_str().unwrap(),
+                worker.pull_dir.path().join("w").to_str().unwrap(),
                 "m.git",
             ],
         );
-        let backend_base = serve_http_backend(root.path().to_path_buf(), None).base;
-        let backend = Server {
-            url: format!("{backend_base}/m.git"),
-            base: backend_base,
-            repo: "/m.git",
-            auth: None,
-        };
+        let backend_base =
+            serve_http_backend(root.path().to_path_buf(), Some(basic_auth(&token))).base;
+        let backend = Server::new(backend_base, "/m.git", &token);
+
+        let ls_refs = v2_body(
+            "ls-refs",
+            &[
+                "symrefs".into(),
+                "ref-prefix HEAD".into(),
+                "ref-prefix refs/heads/".into(),
+            ],
+        );
+        let fetch = v2_body(
+            "fetch",
+            &[
+                "thin-pack".into(),
+                "ofs-delta".into(),
+                "deepen 1".into(),
+                format!("want {commit}"),
+                "done".into(),
+            ],
+        );
+        // Warm the Worker's cache, and check both answer with a whole pack.
+        for s in [&worker, &backend] {
+            let size = v2_post(s, &fetch);
+            println!(
+                "  ({} answers the fetch with {:.1} MB)",
+                s.repo,
+                size as f64 / 1e6
+            );
+        }
         let purge = || {
             api.admin(
                 "POST",
@@ -261,22 +240,55 @@ fn main() {
                 200,
             );
         };
-        let w = measure(&worker, &commit, Some(&purge));
-        let b = measure(&backend, &commit, None);
-        let row = |what: &str, worker_ms: f64, backend_ms: f64| {
+        let row = |what: &str, (worker_ms, backend_ms): (f64, f64)| {
             println!(
                 "{label:<28} {what:<22} {worker_ms:>7.1} ms {backend_ms:>10.1} ms {:>6.2}x",
                 worker_ms / backend_ms
             );
         };
-        row("ls-refs", w.ls_refs, b.ls_refs);
-        row("warm fetch (pack)", w.warm_fetch, b.warm_fetch);
-        row("cold fetch (pack)", w.cold_fetch.unwrap(), b.warm_fetch);
-        row("warm clone", w.warm_clone, b.warm_clone);
-        row("cold clone", w.cold_clone.unwrap(), b.warm_clone);
-        row("up-to-date pull", w.pull, b.pull);
-        // http-backend asks for no credentials: its pull is already that.
-        row("pull, proactive auth", w.pull_proactive.unwrap(), b.pull);
+        let post = |s: &Server, body: &[u8]| timed(|| {}, || _ = v2_post(s, body));
+        let clone = |s: &Server| timed(|| {}, || clone_once(&s.url));
+        row(
+            "ls-refs",
+            pair(|| post(&worker, &ls_refs), || post(&backend, &ls_refs)),
+        );
+        row(
+            "warm fetch (pack)",
+            pair(|| post(&worker, &fetch), || post(&backend, &fetch)),
+        );
+        row(
+            "cold fetch (pack)",
+            pair(
+                || timed(purge, || _ = v2_post(&worker, &fetch)),
+                || post(&backend, &fetch),
+            ),
+        );
+        row("warm clone", pair(|| clone(&worker), || clone(&backend)));
+        row(
+            "cold clone",
+            pair(
+                || timed(purge, || clone_once(&worker.url)),
+                || clone(&backend),
+            ),
+        );
+        let pull = |s: &Server, config: &'static [&'static str]| timed(|| {}, || s.pull(config));
+        row(
+            "up-to-date pull",
+            pair(|| pull(&worker, &[]), || pull(&backend, &[])),
+        );
+        const PROACTIVE: &[&str] = &["http.proactiveAuth=basic"];
+        row(
+            "pull, proactive auth",
+            pair(|| pull(&worker, PROACTIVE), || pull(&backend, PROACTIVE)),
+        );
+        let local = format!("file://{}", root.path().join("m.git").display());
+        let floor: Vec<Duration> = (0..runs())
+            .map(|_| timed(|| {}, || clone_once(&local)))
+            .collect();
+        println!(
+            "  (the client's share: git clone --depth 1 over file://, no HTTP, {:.1} ms)",
+            median_ms(&floor)
+        );
     }
     println!("\n{}", git(Path::new("."), &["--version"]).trim());
 }
