@@ -11,7 +11,6 @@ use support::api::Api;
 use support::archives::{python_unzip, tar_gz_of, zip_of};
 use support::checks::{clone_view, ExpectedFiles};
 use support::corpus::{corpus, generated_marketplace};
-use support::http_client::request;
 use support::wrangler::wrangler_with;
 
 /// The most WebAssembly memory the isolate may reach: 128 MB less room
@@ -102,14 +101,7 @@ fn a_100_mb_marketplace_imports_clones_and_zips_in_bounded_memory() {
     let warm = clone_view(&api.git_url(&token), 2, true);
     check("warm clone", warm.files);
     figures.push(("after a warm clone", memory()));
-    let auth = format!("Bearer {token}");
-    let zip = request(
-        &w.base,
-        "GET",
-        "/marketplace.zip",
-        &[("Authorization", &auth)],
-        b"",
-    );
+    let zip = api.zip(&token);
     assert_eq!(zip.status, 200, "{}", zip.text());
     check("ZIP", python_unzip(&zip.body));
 

@@ -120,6 +120,7 @@ pub fn stream_pack(
                         Part::Fresh(_) => None,
                     })),
                 );
+                let mut first_chunk = true;
                 for part in &parts {
                     let bytes = match part {
                         Part::Fresh(bytes) => bytes.as_slice(),
@@ -140,6 +141,10 @@ pub fn stream_pack(
                         tee.send_client(framing.frame(&chunk)).await;
                     }
                     tee.still_read()?;
+                    // Crash tests stop here, part of the pack sent to both.
+                    if std::mem::take(&mut first_chunk) {
+                        store.failpoint("pack-stream").await;
+                    }
                 }
                 let (trailer, _) = w.finish().map_err(|e| e.to_string())?;
                 let mut last = stored_form.push(&trailer);

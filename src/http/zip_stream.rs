@@ -126,6 +126,7 @@ pub fn stream_and_store(
                 );
                 let mut w = ZipWriter::new();
                 let mut chunk = Vec::with_capacity(CHUNK_BYTES * 2);
+                let mut first_chunk = true;
                 for (m, source) in &members {
                     match source {
                         Source::Inline { crc, data } => chunk.extend(w.member(m, *crc, data)),
@@ -142,6 +143,10 @@ pub fn stream_and_store(
                     }
                     if chunk.len() >= CHUNK_BYTES {
                         tee.send_both(std::mem::take(&mut chunk)).await?;
+                        // Crash tests stop here, part of the ZIP sent to both.
+                        if std::mem::take(&mut first_chunk) {
+                            store.failpoint("zip-stream").await;
+                        }
                     }
                 }
                 chunk.extend(w.finish());

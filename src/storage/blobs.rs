@@ -345,8 +345,31 @@ impl Store {
             .collect())
     }
 
+    /// Every object under `prefix`, with its upload time (ms), page by page.
+    async fn list_keys(&self, prefix: &str) -> StoreResult<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut list = self.bucket.list().prefix(prefix).limit(1000);
+            if let Some(c) = cursor.take() {
+                list = list.cursor(c);
+            }
+            let page = self.r2(list.execute()).await.map_err(r2_err)?;
+            out.extend(
+                page.objects()
+                    .iter()
+                    .map(|o| (o.key(), o.uploaded().as_millis())),
+            );
+            match (page.truncated(), page.cursor()) {
+                (true, Some(c)) => cursor = Some(c),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// Drops the cached pack and ZIP of every view not served for
-    /// `max_idle_secs`; how many views went.
+    /// `max_idle_secs`, and cached objects left without a row; how many
+    /// views and objects went.
     ///
     /// The rows go first, in one statement that returns what it removed,
     /// then the R2 objects of exactly those: a view served or rebuilt in
@@ -366,6 +389,7 @@ impl Store {
                 &[n(cutoff)],
             )
             .await?;
+        self.failpoint("gc-packs").await;
         for chunk in gone.chunks(250) {
             let keys: Vec<String> = chunk
                 .iter()
@@ -375,7 +399,32 @@ impl Store {
                 .await
                 .map_err(r2_err)?;
         }
-        Ok(gone.len())
+        // Objects left without a row (a GC that died between its two
+        // steps) are swept once as old as the idle limit, so nothing stays
+        // out of GC's reach. A pack written since has its row recorded just
+        // after its upload; swept in between, it is only a future miss.
+        let rows: std::collections::HashSet<String> = self
+            .rows::<Row>("SELECT etag FROM snapshots", &[])
+            .await?
+            .into_iter()
+            .map(|r| r.etag)
+            .collect();
+        let mut orphans = Vec::new();
+        for prefix in CACHE_PREFIXES {
+            for (key, uploaded_ms) in self.list_keys(prefix).await? {
+                let etag = key.strip_prefix(prefix).unwrap_or_default();
+                let old = (uploaded_ms / 1000) as i64 <= cutoff;
+                if old && !rows.contains(etag) {
+                    orphans.push(key);
+                }
+            }
+        }
+        for chunk in orphans.chunks(500) {
+            self.r2(self.bucket.delete_multiple(chunk.to_vec()))
+                .await
+                .map_err(r2_err)?;
+        }
+        Ok(gone.len() + orphans.len())
     }
 
     /// Notes that the cached pack of `etag` was just served.
@@ -442,28 +491,16 @@ impl Store {
         // Staged uploads are never referenced: an import deletes its own, so
         // one still here was left by an import that died.
         for prefix in ["entries/", UPLOAD_PREFIX] {
-            let mut cursor: Option<String> = None;
-            loop {
-                let mut list = self.bucket.list().prefix(prefix).limit(1000);
-                if let Some(c) = cursor.take() {
-                    list = list.cursor(c);
-                }
-                let page = list.execute().await.map_err(r2_err)?;
-                for obj in page.objects() {
-                    let key = obj.key();
-                    if !referenced.contains(&key) && obj.uploaded().as_millis() <= cutoff_ms {
-                        doomed.push(key);
-                    } else {
-                        kept += 1;
-                    }
-                }
-                match (page.truncated(), page.cursor()) {
-                    (true, Some(c)) => cursor = Some(c),
-                    _ => break,
+            for (key, uploaded_ms) in self.list_keys(prefix).await? {
+                if !referenced.contains(&key) && uploaded_ms <= cutoff_ms {
+                    doomed.push(key);
+                } else {
+                    kept += 1;
                 }
             }
         }
         let deleted = doomed.len();
+        self.failpoint("gc-entries").await;
         for chunk in doomed.chunks(500) {
             self.bucket
                 .delete_multiple(chunk.to_vec())

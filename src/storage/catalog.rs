@@ -59,6 +59,7 @@ impl Store {
             .filter_map(|(p, i)| Some((p.name.as_str(), i.as_ref()?.digest.as_str())))
             .collect();
         let keep = serde_json::to_string(&keep).unwrap_or_else(|_| "[]".into());
+        self.failpoint(&format!("catalog-commit:{name}")).await;
         let mut batch = vec![
             self.retire_plugins(slug, &keep)?,
             self.stmt("DELETE FROM plugin_files WHERE marketplace = ?1", &[s(slug)])?,

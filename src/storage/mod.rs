@@ -59,6 +59,8 @@ pub struct Store {
     bucket: Bucket,
     d1_trips: Cell<Trips>,
     r2_trips: Cell<Trips>,
+    /// The crash tests' pause point (`FAILPOINT_PAUSE`), if set.
+    failpoint: Option<String>,
 }
 
 /// Milliseconds on the isolate's clock. Workers advance it only across
@@ -85,7 +87,23 @@ impl Store {
             bucket: env.bucket("BUCKET").map_err(r2_err)?,
             d1_trips: Cell::new(Trips::default()),
             r2_trips: Cell::new(Trips::default()),
+            failpoint: env
+                .var("FAILPOINT_PAUSE")
+                .ok()
+                .map(|v| v.to_string())
+                .filter(|v| !v.is_empty()),
         })
+    }
+
+    /// A crash test's pause: when `FAILPOINT_PAUSE` names `point`, logs
+    /// `failpoint: paused at <point>` and waits ten minutes, so the test can
+    /// kill the server exactly there (between a write's R2 objects and its
+    /// D1 commit, say). Unset, as in every deployment, it does nothing.
+    pub(crate) async fn failpoint(&self, point: &str) {
+        if self.failpoint.as_deref() == Some(point) {
+            worker::console_log!("failpoint: paused at {point}");
+            worker::Delay::from(std::time::Duration::from_secs(600)).await;
+        }
     }
 
     /// The D1 and R2 round trips made through this handle so far.

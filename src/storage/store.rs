@@ -124,6 +124,7 @@ impl Store {
     ) -> StoreResult<EntityRow> {
         self.put_object(&files.entries_key.clone(), files.entries.clone())
             .await?;
+        self.failpoint(&format!("store-commit:{}", meta.name)).await;
         let (root_id, root_mode) = root_args(meta.entity_type, files);
         let t = now();
         let mut batch = vec![

@@ -125,6 +125,18 @@ impl Api {
         assert_eq!(r.status, 204, "install {id}: {}", r.text());
     }
 
+    /// `GET /marketplace.zip` for a user, whatever it answers.
+    pub fn zip(&self, token: &str) -> RawResponse {
+        let auth = format!("Bearer {token}");
+        request(
+            &self.base,
+            "GET",
+            "/marketplace.zip",
+            &[("Authorization", &auth)],
+            b"",
+        )
+    }
+
     /// `/marketplace/info` for a user.
     pub fn info(&self, token: &str) -> Value {
         let r = self.call(token, "GET", "/marketplace/info", None);

@@ -95,16 +95,58 @@ fn require(path: &Path, advice: &str) {
 /// The shared server, started on first use.
 pub fn wrangler() -> &'static Wrangler {
     static W: OnceLock<Wrangler> = OnceLock::new();
-    W.get_or_init(|| start(&[]))
+    W.get_or_init(|| start(TempDir::new("wrangler-state"), &[]))
 }
 
 /// A server of its own with `vars` (name, value) over wrangler.toml's,
 /// stopped when dropped.
 pub fn wrangler_with(vars: &[(&str, &str)]) -> Wrangler {
-    start(vars)
+    start(TempDir::new("wrangler-state"), vars)
 }
 
-fn start(vars: &[(&str, &str)]) -> Wrangler {
+impl Wrangler {
+    /// Kills the server with SIGKILL, as a crash would (no shutdown, no
+    /// `waitUntil` finished), and starts it again on the same local D1 and
+    /// R2 state with `vars`; the new server (on a new port).
+    pub fn crash_and_restart(self, vars: &[(&str, &str)]) -> Wrangler {
+        let pid = std::fs::read_to_string(self.log.with_extension("pid"))
+            .expect("the server's process group id");
+        let pid: u32 = pid.trim().parse().expect("a numeric process group id");
+        // The shell's own `kill`, as the teardown uses it: procps' binary
+        // does not take `-<pid>` as a process group.
+        let killed = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -KILL -{pid}"))
+            .status()
+            .expect("run kill");
+        assert!(killed.success(), "kill -KILL -{pid} failed");
+        let Wrangler { _state, _guard, .. } = self;
+        drop(_guard);
+        start(_state, vars)
+    }
+
+    /// Whether the server's log shows it paused at failpoint `point`.
+    pub fn paused_at(&self, point: &str) -> bool {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .contains(&format!("failpoint: paused at {point}"))
+    }
+
+    /// Waits (up to a minute) until the server pauses at `point`.
+    pub fn wait_for_pause(&self, point: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.paused_at(point) {
+            assert!(
+                Instant::now() < deadline,
+                "the server never paused at {point}; its log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn start(state: TempDir, vars: &[(&str, &str)]) -> Wrangler {
     let root = repo_root();
     require(
         &root.join("node_modules/.bin/wrangler"),
@@ -114,7 +156,6 @@ fn start(vars: &[(&str, &str)]) -> Wrangler {
         &root.join("build/index.js"),
         "run scripts/test.sh (or scripts/build-worker.sh) to build the Worker",
     );
-    let state = TempDir::new("wrangler-state");
     let (port, inspector) = free_ports();
     // `target/` may not exist when CARGO_TARGET_DIR points elsewhere.
     std::fs::create_dir_all(root.join("target")).expect("create target/ for wrangler logs");
@@ -128,10 +169,12 @@ fn start(vars: &[(&str, &str)]) -> Wrangler {
         "node_modules/.bin/wrangler d1 migrations apply DB --local --persist-to '{state}' > '{log}.migrations' 2>&1 || exit 1\n\
          setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port {port} --inspector-port {inspector} --persist-to '{state}' --show-interactive-dev-session=false --test-scheduled{var_args} > '{log}' 2>&1 &\n\
          pid=$!\n\
+         echo $pid > '{pidfile}'\n\
          cat > /dev/null\n\
          kill -TERM -$pid 2>/dev/null; sleep 2; kill -KILL -$pid 2>/dev/null; wait",
         state = state.path().display(),
         log = log.display(),
+        pidfile = log.with_extension("pid").display(),
         // Each instance its own inspector port: a rebuild (wrangler watches
         // src/) re-binds it, and two instances on the default 9229 collide.
         inspector = inspector,
