@@ -58,6 +58,19 @@ fn crash_at<T>(
     (w, in_flight.join())
 }
 
+/// A GC request on a thread of its own (to be killed under it).
+fn gc_in_flight(w: &Wrangler, body: Value) -> thread::JoinHandle<RawResponse> {
+    let base = w.base.clone();
+    thread::spawn(move || {
+        Api::new(&base).call(
+            support::api::ADMIN_TOKEN,
+            "POST",
+            "/api/admin/gc",
+            Some(&body),
+        )
+    })
+}
+
 fn gc(api: &Api, body: Value) -> Value {
     api.admin("POST", "/api/admin/gc", Some(&body), 200)
 }
@@ -331,15 +344,7 @@ fn a_gc_killed_between_its_steps_loses_nothing_in_use_and_the_next_gc_finishes()
     let objects = w.r2_object_count();
 
     // Killed after it listed what to delete, before deleting it.
-    let base = w.base.clone();
-    let collecting = thread::spawn(move || {
-        Api::new(&base).call(
-            support::api::ADMIN_TOKEN,
-            "POST",
-            "/api/admin/gc",
-            Some(&json!({"min_age_seconds": 0})),
-        )
-    });
+    let collecting = gc_in_flight(&w, json!({"min_age_seconds": 0}));
     let (w, ended) = crash_at(
         w,
         "gc-entries",
@@ -360,15 +365,10 @@ fn a_gc_killed_between_its_steps_loses_nothing_in_use_and_the_next_gc_finishes()
     // This time the entries collection finishes, and a pack GC is killed
     // between dropping its rows and deleting their objects: the objects it
     // left are swept by the next one.
-    let base = w.base.clone();
-    let collecting = thread::spawn(move || {
-        Api::new(&base).call(
-            support::api::ADMIN_TOKEN,
-            "POST",
-            "/api/admin/gc",
-            Some(&json!({"min_age_seconds": 0, "pack_max_idle_seconds": 0})),
-        )
-    });
+    let collecting = gc_in_flight(
+        &w,
+        json!({"min_age_seconds": 0, "pack_max_idle_seconds": 0}),
+    );
     let (w, ended) = crash_at(w, "gc-packs", collecting, &[]);
     assert!(ended.is_err(), "the GC's connection dies with the server");
     let api = Api::new(&w.base);
