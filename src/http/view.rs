@@ -17,6 +17,7 @@ use crate::catalog::token::token_hash;
 use crate::credentials::parse_authorization;
 use crate::git::tree::TreeError;
 use crate::git::ObjectId;
+use crate::storage::advertised::ADVERTISEMENT_REFRESH_SECS;
 use crate::storage::users::UserRow;
 use crate::storage::view::{Definition, MemoRow, UserView, Viewer};
 use crate::storage::Store;
@@ -159,6 +160,8 @@ pub struct ServedHead {
     /// Whether this is the caller's current view (not an earlier one
     /// advertised to them moments ago).
     pub current: bool,
+    /// When showing it to the caller was last recorded, if known.
+    advertised_at: Option<i64>,
 }
 
 impl ServedHead {
@@ -182,8 +185,16 @@ impl ServedHead {
         Ok(same.then_some(view))
     }
 
-    /// Records, after the response, that the caller was shown this head.
+    /// Records, after the response, that the caller was shown this head
+    /// (unless a record of it is fresher than the refresh interval).
     pub fn record_advertisement(&self, env: &Env, ctx: &Context) -> Result<(), ApiError> {
+        let now = (worker::Date::now().as_millis() / 1000) as i64;
+        if self
+            .advertised_at
+            .is_some_and(|t| now - t < ADVERTISEMENT_REFRESH_SECS)
+        {
+            return Ok(());
+        }
         let (later, user_id, row) = (Store::from_env(env)?, self.user.id, memo_row(&self.head));
         ctx.wait_until(async move {
             if let Err(e) = later.record_advertisement(user_id, &row).await {
@@ -223,6 +234,7 @@ pub async fn advertised_head(
         head: head_ids(user, &ad.head())?,
         definition: ad.definition,
         current: false,
+        advertised_at: None,
     }))
 }
 
@@ -267,6 +279,7 @@ pub async fn served_head(
             head,
             definition: None,
             current: true,
+            advertised_at: uv.memo_advertised_at,
         });
     }
     let generation = uv.generation;
@@ -295,5 +308,6 @@ pub async fn served_head(
         head,
         definition: Some(definition.to_json()),
         current: true,
+        advertised_at: None,
     })
 }

@@ -12,6 +12,11 @@ use worker::D1PreparedStatement;
 use super::view::MemoRow;
 use super::{n, now, s, Store, StoreResult};
 
+/// An advertisement of an unchanged head is recorded again only once its
+/// record is this old, so a busy view costs a D1 write per 5 s, not per
+/// request; lookups allow for it (see `advertised`).
+pub const ADVERTISEMENT_REFRESH_SECS: i64 = 5;
+
 /// Plugins with more files than this are not retired (their JSON would near
 /// D1's 2 MB row limit); a view with one is refused once it changed.
 const MAX_RETIRED_FILES: i64 = 2000;
@@ -49,7 +54,9 @@ impl Store {
     }
 
     /// The head with `commit_id` if it was advertised to `user_id` within
-    /// the last `window_secs`, with its view's stored definition.
+    /// the last `window_secs`, with its view's stored definition. A record
+    /// may lag its last showing by the refresh interval, so records that
+    /// much older count too: the window is never shorter than promised.
     pub async fn advertised(
         &self,
         user_id: i64,
@@ -122,7 +129,12 @@ impl Store {
     /// with a memo that lost to a newer one is thus kept long enough for
     /// the advertisement recorded after it to name it.
     pub async fn gc_advertisements(&self, window_secs: i64) -> StoreResult<(usize, usize)> {
-        let cutoff = [n(now().saturating_sub(window_secs.max(0)))];
+        // As old as no lookup would accept (see `advertised`).
+        let cutoff = [n(now().saturating_sub(
+            window_secs
+                .max(0)
+                .saturating_add(ADVERTISEMENT_REFRESH_SECS),
+        ))];
         let ads = self
             .count_changed(
                 "DELETE FROM advertisements WHERE advertised_at < ?1",

@@ -91,6 +91,7 @@ struct GenerationRow {
     etag: Option<String>,
     commit_id: Option<String>,
     tree_id: Option<String>,
+    advertised_at: Option<i64>,
 }
 
 /// Whose view to load: a user by id, or the owner of an unrevoked token by
@@ -164,9 +165,11 @@ pub struct UserView {
     pub installed_rows: Vec<EntityRow>,
     pub installed: Vec<InstalledEntity>,
     /// When loaded with a memo key: the catalog generation read, and the
-    /// memoised head if it is current (then nothing else was loaded).
+    /// memoised head if it is current (then nothing else was loaded), with
+    /// when it was last recorded as advertised to this user.
     pub generation: Option<i64>,
     pub memo: Option<MemoRow>,
+    pub memo_advertised_at: Option<i64>,
 }
 
 impl Store {
@@ -325,6 +328,7 @@ impl Store {
             installed,
             generation: None,
             memo: None,
+            memo_advertised_at: None,
         }))
     }
 
@@ -359,10 +363,11 @@ impl Store {
         };
         let memo_sql = match memo_key {
             Some(_) => format!(
-                "SELECT c.n AS generation, v.etag, v.commit_id, v.tree_id FROM catalog_generation c \
-                 LEFT JOIN view_heads v ON v.user_id = {uid_sql} AND v.key = ?2 AND v.generation = c.n WHERE c.id = 1"
+                "SELECT c.n AS generation, v.etag, v.commit_id, v.tree_id, a.advertised_at FROM catalog_generation c \
+                 LEFT JOIN view_heads v ON v.user_id = {uid_sql} AND v.key = ?2 AND v.generation = c.n \
+                 LEFT JOIN advertisements a ON a.user_id = v.user_id AND a.commit_id = v.commit_id WHERE c.id = 1"
             ),
-            None => "SELECT NULL AS generation, NULL AS etag, NULL AS commit_id, NULL AS tree_id WHERE 0"
+            None => "SELECT NULL AS generation, NULL AS etag, NULL AS commit_id, NULL AS tree_id, NULL AS advertised_at WHERE 0"
                 .to_string(),
         };
         let memo_args = if memo_key.is_some() { &args[..] } else { &[] };
@@ -404,6 +409,7 @@ impl Store {
             .await?;
         let memo: Option<GenerationRow> = memo.results().map_err(db_err)?.into_iter().next();
         let generation = memo.as_ref().map(|m| m.generation);
+        let advertised_at = memo.as_ref().and_then(|m| m.advertised_at);
         let memo = memo.and_then(|m| {
             Some(MemoRow {
                 etag: m.etag?,
@@ -443,6 +449,7 @@ impl Store {
                 installed,
                 generation,
                 memo,
+                memo_advertised_at: advertised_at,
             },
         ))
     }
