@@ -9,6 +9,8 @@ pub mod cf_access;
 pub mod credentials;
 pub mod demo;
 pub mod git;
+pub mod percent;
+pub mod request_log;
 pub mod session;
 pub mod timing;
 pub mod webhook;

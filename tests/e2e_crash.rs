@@ -18,9 +18,9 @@ use std::thread;
 use serde_json::{json, Value};
 use support::api::Api;
 use support::archives::{marketplace, zip_of, FileSpec};
-use support::checks::{basic_auth, v2_request};
+use support::checks::{upload_pack_v2, v2_request};
 use support::git_cli::{git, index_and_fsck, init_bare, shallow_clone, TempDir};
-use support::http_client::{request, RawResponse};
+use support::http_client::RawResponse;
 use support::store::{skill_zip, upload};
 use support::wrangler::{wrangler_with, Wrangler};
 
@@ -105,17 +105,7 @@ fn whole_fetch(base: &str, token: &str, commit: &str) -> RawResponse {
         "fetch",
         &["deepen 1".into(), format!("want {commit}"), "done".into()],
     );
-    let r = request(
-        base,
-        "POST",
-        "/marketplace.git/git-upload-pack",
-        &[
-            ("Authorization", &basic_auth(token)),
-            ("Content-Type", "application/x-git-upload-pack-request"),
-            ("Git-Protocol", "version=2"),
-        ],
-        &body,
-    );
+    let r = upload_pack_v2(base, token, &body);
     assert_eq!(r.status, 200, "{}", r.text());
     r
 }

@@ -3,7 +3,9 @@
 
 mod support;
 
-use marketplace_edge::catalog::store::{validate_upload, EntityType, STORE_LIMITS};
+use marketplace_edge::catalog::store::{
+    is_unambiguous_name, served_name, validate_upload, EntityType, STORE_LIMITS,
+};
 use support::archives::{tar_gz_of, zip_of, zip_with_encrypted_entry, FileSpec};
 
 fn f(path: &str, content: &str) -> FileSpec {
@@ -137,6 +139,34 @@ fn shape_and_name_errors() {
     assert_eq!(code(&bad_json, EntityType::Plugin, "x"), "bad_plugin_json");
     let bad_name = zip_of(&[f(".claude-plugin/plugin.json", r#"{"name":"Not Kebab"}"#)]);
     assert_eq!(code(&bad_name, EntityType::Plugin, "x"), "not_kebab_case");
+}
+
+#[test]
+fn served_names_cannot_collide_across_owners() {
+    // `a-by-b` by `c` and `a` by `b-by-c` would both be `a-by-b-by-c`.
+    assert_eq!(served_name("a", "b-by-c"), "a-by-b-by-c");
+    assert_eq!(
+        code(&skill_zip(), EntityType::Skill, "a-by-b"),
+        "ambiguous_name"
+    );
+    assert_eq!(
+        code(&skill_zip(), EntityType::Skill, "tools-by"),
+        "ambiguous_name"
+    );
+    for fine in ["by-tools", "abby", "by", "baby-steps", "a-byte"] {
+        assert!(is_unambiguous_name(fine), "{fine}");
+    }
+    // Every allowed name reads back from its served name exactly.
+    for (name, owner) in [
+        ("a", "b-by-c"),
+        ("by-x", "by"),
+        ("x-b", "by-by"),
+        ("abby", "y"),
+    ] {
+        assert!(is_unambiguous_name(name));
+        let served = served_name(name, owner);
+        assert_eq!(served.split_once("-by-"), Some((name, owner)), "{served}");
+    }
 }
 
 #[test]

@@ -57,6 +57,8 @@ pub enum UploadError {
     Archive(#[from] ArchiveError),
     #[error("`{0}` is not kebab-case (lowercase letters, digits and single hyphens, at most 64 characters)")]
     NotKebabCase(String),
+    #[error("`{0}` contains `-by-` or ends in `-by`: its served name `<name>-by-<owner>` could then name another owner's entity; choose another name")]
+    AmbiguousName(String),
     #[error("this ZIP holds a plugin (.claude-plugin/plugin.json); upload it with type `plugin`")]
     PluginAsSkill,
     #[error("this ZIP holds a plugin (.claude-plugin/plugin.json); upload it with type `plugin`")]
@@ -87,6 +89,7 @@ impl UploadError {
         match self {
             UploadError::Archive(e) => e.code(),
             UploadError::NotKebabCase(_) => "not_kebab_case",
+            UploadError::AmbiguousName(_) => "ambiguous_name",
             UploadError::PluginAsSkill => "type_mismatch_plugin_as_skill",
             UploadError::PluginAsAgent => "type_mismatch_plugin_as_agent",
             UploadError::AgentAsSkill => "type_mismatch_agent_as_skill",
@@ -111,6 +114,14 @@ pub fn is_kebab_case(s: &str) -> bool {
         && !s.contains("--")
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Whether `<name>-by-<owner>` reads back as exactly this name and owner:
+/// the name holds no `-by-` and does not end in `-by`, so the first `-by-`
+/// of a served name is always the separator and no two (name, owner)
+/// pairs share one.
+pub fn is_unambiguous_name(name: &str) -> bool {
+    !name.contains("-by-") && !name.ends_with("-by")
 }
 
 /// The name an entity is served under: `<name>-by-<owner>`.
@@ -228,6 +239,9 @@ pub fn validate_upload(
 ) -> Result<ValidatedUpload, UploadError> {
     if !is_kebab_case(name) {
         return Err(UploadError::NotKebabCase(name.to_string()));
+    }
+    if !is_unambiguous_name(name) {
+        return Err(UploadError::AmbiguousName(name.to_string()));
     }
     let raw = read_archive(zip, STORE_LIMITS)?;
     let s = shape(&raw);

@@ -37,6 +37,24 @@ pub fn secrets_equal(a: &str, b: &str) -> bool {
         == 0
 }
 
+/// The non-secret start of a PAT shown in listings: `mpe_` and 6 hex
+/// digits (24 of its 160 random bits).
+pub fn token_prefix(secret: &str) -> String {
+    secret.chars().take(TOKEN_PREFIX.len() + 6).collect()
+}
+
+/// Longest token lifetime that can be asked for, in days.
+pub const MAX_TOKEN_DAYS: i64 = 3650;
+
+/// The `ADMIN_TOKEN` that `.dev.vars` sets for local development.
+pub const DEV_ADMIN_TOKEN: &str = "dev-admin-token";
+
+/// Whether an `ADMIN_TOKEN` is fit only for local development: the
+/// `.dev.vars` default, or shorter than 32 characters.
+pub fn admin_token_is_weak(admin: &str) -> bool {
+    admin == DEV_ADMIN_TOKEN || admin.chars().count() < 32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +81,20 @@ mod tests {
         assert!(!secrets_equal("abc", "abd"));
         assert!(!secrets_equal("abc", "abcd"));
         assert!(!secrets_equal("", "x"));
+    }
+
+    #[test]
+    fn the_dev_default_and_short_admin_tokens_are_weak() {
+        assert!(admin_token_is_weak(DEV_ADMIN_TOKEN));
+        assert!(admin_token_is_weak(&"x".repeat(31)));
+        assert!(!admin_token_is_weak(&"x".repeat(32)));
+        assert!(!admin_token_is_weak(&format_token(&[7; 20])));
+    }
+
+    #[test]
+    fn a_prefix_is_the_marker_and_six_hex_digits() {
+        let t = format_token(&[0xab; 20]);
+        assert_eq!(token_prefix(&t), "mpe_ababab");
+        assert!(t.starts_with(&token_prefix(&t)));
     }
 }

@@ -13,7 +13,7 @@ use crate::catalog::access::explain;
 use crate::catalog::etag::Etag;
 use crate::catalog::names::{GroupName, PluginKey, PluginName, Slug, Username};
 use crate::catalog::resolve::Requirement;
-use crate::catalog::token::token_hash;
+use crate::catalog::token::{token_hash, token_prefix, MAX_TOKEN_DAYS};
 use crate::storage::edge::ZonePurge;
 use crate::storage::users::{GroupRow, UserRow};
 use crate::storage::Store;
@@ -109,6 +109,18 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                 &json!({ "user": user_json(&user_named(store, username).await?) }),
             )
         }
+        (m @ (Method::Put | Method::Delete), ["users", username, "disabled"]) => {
+            // Every token and session of theirs stops at once (each token
+            // check requires an enabled user); their Store entities stay.
+            let user = user_named(store, username).await?;
+            store.set_user_disabled(user.id, m == Method::Put).await?;
+            no_content()
+        }
+        (Method::Delete, ["users", username]) => {
+            let user = user_named(store, username).await?;
+            store.delete_user(user.id).await?;
+            no_content()
+        }
         (Method::Get, ["users", username, "tokens"]) => {
             let user = user_named(store, username).await?;
             json(200, &json!({ "tokens": store.list_tokens(user.id).await? }))
@@ -137,10 +149,13 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             )
         }
         (Method::Post, ["users", username, "tokens"]) => {
-            let body: NewNamed = read_json(&mut req).await?;
+            let body: NewToken = read_json(&mut req).await?;
             let user = user_named(store, username).await?;
-            let (id, token) = issue_token(store, user.id, &body.name).await?;
-            json(201, &json!({ "id": id, "token": token }))
+            let (id, token) = issue_token(store, user.id, &body).await?;
+            json(
+                201,
+                &json!({ "id": id, "token": token, "prefix": token_prefix(&token) }),
+            )
         }
         (Method::Delete, ["tokens", id]) => {
             if store.revoke_token(id, None).await? {
@@ -419,7 +434,7 @@ fn parse_requirement(text: &str) -> Result<Requirement, ApiError> {
 
 /// A user as the admin API shows it.
 fn user_json(u: &UserRow) -> serde_json::Value {
-    json!({ "id": u.id, "username": u.username, "email": u.email, "admin": u.is_admin != 0 })
+    json!({ "id": u.id, "username": u.username, "email": u.email, "admin": u.is_admin != 0, "disabled": u.disabled_at.is_some() })
 }
 
 async fn user_named(store: &Store, username: &str) -> Result<UserRow, ApiError> {
@@ -440,17 +455,44 @@ async fn group_named(store: &Store, group: &str) -> Result<GroupRow, ApiError> {
 pub async fn issue_token(
     store: &Store,
     user_id: i64,
-    name: &str,
+    body: &NewToken,
 ) -> Result<(String, String), ApiError> {
+    let name = &body.name;
     if name.trim().is_empty() || name.len() > 100 {
         return Err(ApiError::bad_request(
             "bad_token_name",
             "token name must be 1-100 characters",
         ));
     }
+    let expires_at = match body.expires_in_days {
+        None => None,
+        Some(days) if (1..=MAX_TOKEN_DAYS).contains(&days) => {
+            Some((worker::Date::now().as_millis() / 1000) as i64 + days * 24 * 3600)
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "bad_expiry",
+                format!("expires_in_days must be a whole number from 1 to {MAX_TOKEN_DAYS}, or left out for a token that does not expire"),
+            ))
+        }
+    };
     let (id, token) = new_token()?;
     store
-        .create_token(user_id, &id, name, &token_hash(&token))
+        .create_token(
+            user_id,
+            &id,
+            name,
+            &token_hash(&token),
+            &token_prefix(&token),
+            expires_at,
+        )
         .await?;
     Ok((id, token))
+}
+
+/// A token to make: its name and, optionally, its lifetime.
+#[derive(serde::Deserialize)]
+pub struct NewToken {
+    pub name: String,
+    pub expires_in_days: Option<i64>,
 }

@@ -15,7 +15,7 @@ use worker::{Env, Request};
 
 use super::cf_access::access_user;
 use super::error::ApiError;
-use crate::catalog::token::{secrets_equal, token_hash};
+use crate::catalog::token::{admin_token_is_weak, secrets_equal, token_hash};
 use crate::credentials::{parse_authorization, Credential};
 use crate::session::{check_ui_proof, is_state_changing, session_from_cookie, UiProofError};
 use crate::storage::users::UserRow;
@@ -99,9 +99,12 @@ pub async fn identify(
                 "the API takes `Authorization: Bearer <token>` or a signed-in session; HTTP Basic is accepted only by git, /marketplace.zip and /marketplace/info",
             ));
         }
-        return Ok(token_principal(cred.secret(), env, store)
-            .await?
-            .map(|p| (p, Via::Token)));
+        let found = token_principal(cred.secret(), env, store).await?;
+        if let Some(Principal::User(u)) = &found {
+            store.note_actor(u.id);
+            store.note_token(&token_hash(cred.secret()));
+        }
+        return Ok(found.map(|p| (p, Via::Token)));
     }
     let cookie = headers.get("Cookie")?.unwrap_or_default();
     let session = match session_from_cookie(&cookie) {
@@ -120,17 +123,34 @@ pub async fn identify(
     let Some((user, via)) = found else {
         return Ok(None);
     };
+    store.note_actor(user.id);
     if is_state_changing(req.method().as_ref()) {
         require_ui_proof(req)?;
     }
     Ok(Some((Principal::User(user), via)))
 }
 
-/// Whether `secret` is the bootstrap `ADMIN_TOKEN` (compared in constant time).
-pub fn is_admin_token(secret: &str, env: &Env) -> bool {
-    env.secret("ADMIN_TOKEN")
-        .map(|a| a.to_string())
-        .is_ok_and(|admin| !admin.is_empty() && secrets_equal(secret, &admin))
+/// Whether `secret` is the bootstrap `ADMIN_TOKEN` (compared in constant
+/// time). A weak one (the `.dev.vars` default, or under 32 characters) is
+/// refused, in words, unless `LOCAL_DEV` is `1`, which only `.dev.vars`
+/// sets: `wrangler dev` reads that file, a deployment never does.
+pub fn is_admin_token(secret: &str, env: &Env) -> Result<bool, ApiError> {
+    let Ok(admin) = env.secret("ADMIN_TOKEN").map(|a| a.to_string()) else {
+        return Ok(false);
+    };
+    if admin.is_empty() || !secrets_equal(secret, &admin) {
+        return Ok(false);
+    }
+    let local = env.var("LOCAL_DEV").is_ok_and(|v| v.to_string() == "1");
+    if admin_token_is_weak(&admin) && !local {
+        return Err(ApiError::new(
+            403,
+            "admin_token_unsafe",
+            "this deployment's ADMIN_TOKEN is the local development default or shorter than 32 characters, \
+             so it is refused; set a long random one: `openssl rand -hex 32 | npx wrangler secret put ADMIN_TOKEN`",
+        ));
+    }
+    Ok(true)
 }
 
 /// The principal a bearer or basic secret names.
@@ -139,7 +159,7 @@ async fn token_principal(
     env: &Env,
     store: &Store,
 ) -> Result<Option<Principal>, ApiError> {
-    if is_admin_token(secret, env) {
+    if is_admin_token(secret, env)? {
         return Ok(Some(Principal::BootstrapAdmin));
     }
     Ok(store

@@ -1,20 +1,14 @@
 //! `/api/me/…`: the caller's stack, opt-outs and tokens.
 
-use serde::Deserialize;
 use serde_json::json;
 use worker::{Env, Method, Request};
 
-use super::admin::issue_token;
+use super::admin::{issue_token, NewToken};
 use super::auth::require_user;
 use super::error::{ApiError, ApiResult};
 use super::{json, no_content, read_json};
 use crate::catalog::names::{PluginName, Slug};
 use crate::storage::Store;
-
-#[derive(Deserialize)]
-struct NewNamed {
-    name: String,
-}
 
 /// Routes `/api/me/<segs…>`.
 pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) -> ApiResult {
@@ -79,9 +73,12 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             json(200, &json!({ "tokens": store.list_tokens(user.id).await? }))
         }
         (Method::Post, ["tokens"]) => {
-            let body: NewNamed = read_json(&mut req).await?;
-            let (id, token) = issue_token(store, user.id, &body.name).await?;
-            json(201, &json!({ "id": id, "token": token }))
+            let body: NewToken = read_json(&mut req).await?;
+            let (id, token) = issue_token(store, user.id, &body).await?;
+            json(
+                201,
+                &json!({ "id": id, "token": token, "prefix": crate::catalog::token::token_prefix(&token) }),
+            )
         }
         (Method::Delete, ["tokens", id]) => {
             if store.revoke_token(id, Some(user.id)).await? {

@@ -33,19 +33,79 @@ const MARKETPLACE_PREFIX: &str = "/marketplace.git";
 /// Largest JSON request body.
 const MAX_JSON_BYTES: usize = 64 << 10;
 
-/// Routes one request; every error becomes a response here.
+/// Routes one request; every error becomes a response here, and every
+/// request leaves one structured log line (`request_log`).
 pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let path = req.path();
-    let mut resp = match dispatch(req, &env, &ctx, &path).await {
+    let started = crate::storage::clock_ms();
+    let (method, path) = (req.method(), req.path());
+    // Cloudflare's own id for the request when there is one, so our log
+    // lines and Cloudflare's agree.
+    let request_id = match req.headers().get("cf-ray").ok().flatten() {
+        Some(ray) => ray,
+        None => auth::random_bytes::<8>()
+            .map(|b| crate::request_log::format_request_id(&b))
+            .unwrap_or_else(|_| "unknown".into()),
+    };
+    let store = Store::from_env(&env);
+    let result = match &store {
+        Ok(store) => dispatch(req, &env, &ctx, store, &path).await,
+        Err(e) => Err(ApiError::internal(format!("opening storage failed: {e}"))),
+    };
+    let mut resp = match result {
         Ok(resp) => resp,
+        // Our failure: the details go to the log, the client gets the id.
+        Err(e) if e.status == 500 => {
+            worker::console_error!(
+                "{}",
+                serde_json::json!({ "request_id": request_id, "error": e.code, "detail": e.message })
+            );
+            ApiError::new(
+                500,
+                e.code,
+                format!("internal error; your administrator can find what happened in the Worker's logs under request id {request_id}"),
+            )
+            .into_response()?
+        }
         Err(e) => e.into_response()?,
     };
     // No response of ours is ever to be sniffed into HTML by a browser.
     let _ = resp.headers_mut().set("X-Content-Type-Options", "nosniff");
+    let _ = resp.headers_mut().set("X-Request-Id", &request_id);
+    let timing = resp.headers().get("Server-Timing").ok().flatten();
+    let bytes = match resp.body() {
+        worker::ResponseBody::Body(b) => Some(b.len() as u64),
+        _ => resp
+            .headers()
+            .get("Content-Length")
+            .ok()
+            .flatten()
+            .and_then(|l| l.parse().ok()),
+    };
+    let resp_token = store.as_ref().ok().and_then(Store::used_token);
+    let log = crate::request_log::RequestLog {
+        request_id: &request_id,
+        method: method.as_ref(),
+        path: &path,
+        status: resp.status_code(),
+        user: store.as_ref().ok().and_then(Store::actor),
+        bytes,
+        ms: crate::storage::clock_ms() - started,
+        cache: timing.as_deref().and_then(crate::request_log::cache_layer),
+    };
+    worker::console_log!("{}", log.line());
+    // A token's last use, recorded after the response (a token is noted
+    // only once it authenticated someone).
+    if let (Ok(store), Some(hash)) = (store, resp_token) {
+        ctx.wait_until(async move {
+            if let Err(e) = store.touch_token(&hash).await {
+                worker::console_error!("recording a token's use failed: {e}");
+            }
+        });
+    }
     Ok(resp)
 }
 
-async fn dispatch(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResult {
+async fn dispatch(req: Request, env: &Env, ctx: &Context, store: &Store, path: &str) -> ApiResult {
     if matches!(
         (req.method(), path),
         (Method::Get | Method::Head, "/healthz")
@@ -55,28 +115,27 @@ async fn dispatch(req: Request, env: &Env, ctx: &Context, path: &str) -> ApiResu
             &serde_json::json!({ "ok": true, "agent": crate::AGENT }),
         );
     }
-    let store = Store::from_env(env)?;
     if let Some(rel) = path.strip_prefix(MARKETPLACE_PREFIX) {
         if rel.is_empty() || rel.starts_with('/') {
-            return served::git(req, env, ctx, &store, rel).await;
+            return served::git(req, env, ctx, store, rel).await;
         }
     }
     match (req.method(), path) {
-        (Method::Get, "/marketplace/info") => return served::info(req, env, &store).await,
+        (Method::Get, "/marketplace/info") => return served::info(req, env, store).await,
         (Method::Get | Method::Head, "/marketplace.zip") => {
-            return served::zip(req, env, ctx, &store).await
+            return served::zip(req, env, ctx, store).await
         }
         _ => {}
     }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
-        ["api", "session"] => session::route(req, env, &store).await,
+        ["api", "session"] => session::route(req, env, store).await,
         ["api", "hooks", slug] if req.method() == Method::Post => {
-            hooks::hook(req, env, ctx, &store, slug).await
+            hooks::hook(req, env, ctx, store, slug).await
         }
-        ["api", "admin", rest @ ..] => admin::route(req, env, &store, rest).await,
-        ["api", "me", rest @ ..] => me::route(req, env, &store, rest).await,
-        ["api", "store", rest @ ..] => store::route(req, env, &store, rest).await,
+        ["api", "admin", rest @ ..] => admin::route(req, env, store, rest).await,
+        ["api", "me", rest @ ..] => me::route(req, env, store, rest).await,
+        ["api", "store", rest @ ..] => store::route(req, env, store, rest).await,
         _ => Err(ApiError::not_found(path)),
     }
 }

@@ -40,7 +40,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store) -> ApiResult {
             require_ui_proof(&req)?;
             let body: SignIn = read_json(&mut req).await?;
             let secret = body.token.trim();
-            if is_admin_token(secret, env) {
+            if is_admin_token(secret, env)? {
                 return Err(ApiError::bad_request(
                     "admin_token_sign_in",
                     "ADMIN_TOKEN is for the API only; create a user with `admin: true` and sign in with their token",

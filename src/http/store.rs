@@ -14,6 +14,7 @@ use crate::catalog::store::{
     validate_upload, EntityType, UploadError, ValidatedUpload, STORE_LIMITS,
 };
 use crate::git::pack::inflate_entry;
+use crate::percent::{attachment, decode_segment};
 use crate::storage::blobs::EntryReader;
 use crate::storage::store::{store_file, EntityMeta, EntityQuery, EntityRow, MetaPatch};
 use crate::storage::users::UserRow;
@@ -66,7 +67,18 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
         }
         (Method::Get, ["entities", id, "files", path @ ..]) => {
             let e = entity(store, id).await?;
-            let path = path.join("/");
+            // Segments arrive percent-encoded (spaces, non-ASCII names).
+            let path = path
+                .iter()
+                .map(|seg| decode_segment(seg))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "bad_file_path",
+                        "the file path is not valid percent-encoded UTF-8",
+                    )
+                })?
+                .join("/");
             let rows = store.entity_files(e.id).await?;
             let row = rows
                 .iter()
@@ -79,8 +91,10 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             let mut reader = EntryReader::new(store);
             let (_, content) = inflate_entry(reader.slice(object, *entry).await?, file.size)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
+            // A download, never rendered: users' files are not our pages.
             let headers = worker::Headers::new();
             headers.set("Content-Type", "application/octet-stream")?;
+            headers.set("Content-Disposition", &attachment(&path))?;
             Ok(worker::Response::from_bytes(content)?.with_headers(headers))
         }
         (Method::Put, ["entities", id]) => {

@@ -111,7 +111,7 @@ enum Caller {
 async fn caller(req: &Request, env: &Env, store: &Store) -> Result<Caller, ApiError> {
     let header = req.headers().get("Authorization")?;
     if let Some(cred) = header.as_deref().and_then(parse_authorization) {
-        if is_admin_token(cred.secret(), env) {
+        if is_admin_token(cred.secret(), env)? {
             return Err(ApiError::forbidden(
                 "ADMIN_TOKEN has no marketplace; use a user's token",
             ));
@@ -132,10 +132,15 @@ pub async fn served_view(
     files: bool,
 ) -> Result<(UserRow, UserView), ApiError> {
     match caller(req, env, store).await? {
-        Caller::TokenHash(hash) => store
-            .user_view_by_token(&hash, files)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized().with_challenge()),
+        Caller::TokenHash(hash) => {
+            let (user, uv) = store
+                .user_view_by_token(&hash, files)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized().with_challenge())?;
+            store.note_actor(user.id);
+            store.note_token(&hash);
+            Ok((user, uv))
+        }
         Caller::User(user) => {
             let uv = store.user_view(user.id, files).await?;
             Ok((user, uv))
@@ -268,10 +273,14 @@ pub async fn served_head(
 ) -> Result<ServedHead, ApiError> {
     let key = memo_key(env);
     let (user, uv) = match caller(req, env, store).await? {
-        Caller::TokenHash(hash) => store.memo_view(Viewer::TokenHash(&hash), &key).await?,
+        Caller::TokenHash(hash) => {
+            store.note_token(&hash);
+            store.memo_view(Viewer::TokenHash(&hash), &key).await?
+        }
         Caller::User(user) => store.memo_view(Viewer::Id(user.id), &key).await?,
     };
     let user = user.ok_or_else(|| ApiError::unauthorized().with_challenge())?;
+    store.note_actor(user.id);
     if let Some(m) = &uv.memo {
         let head = head_ids(&user, m)?;
         return Ok(ServedHead {

@@ -44,15 +44,6 @@ impl Store {
         name: &str,
         plugins: &[(ImportedPlugin, Option<PluginFiles>)],
     ) -> StoreResult<()> {
-        let disabled: Vec<String> = self
-            .rows::<NameOnly>(
-                "SELECT name FROM plugins WHERE marketplace = ?1 AND admin_disabled = 1",
-                &[s(slug)],
-            )
-            .await?
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
         // Plugins whose files change are retired first (migration 0010).
         let keep: Vec<(&str, &str)> = plugins
             .iter()
@@ -60,10 +51,18 @@ impl Store {
             .collect();
         let keep = serde_json::to_string(&keep).unwrap_or_else(|_| "[]".into());
         self.failpoint(&format!("catalog-commit:{name}")).await;
+        // Plugins that stay are updated in place, so their admin-disabled
+        // flag is whatever it is when this batch runs (a disable that lands
+        // while the archive is read is kept); plugins gone are deleted.
+        let names: Vec<&str> = plugins.iter().map(|(p, _)| p.name.as_str()).collect();
+        let names = serde_json::to_string(&names).unwrap_or_else(|_| "[]".into());
         let mut batch = vec![
             self.retire_plugins(slug, &keep)?,
             self.stmt("DELETE FROM plugin_files WHERE marketplace = ?1", &[s(slug)])?,
-            self.stmt("DELETE FROM plugins WHERE marketplace = ?1", &[s(slug)])?,
+            self.stmt(
+                "DELETE FROM plugins WHERE marketplace = ?1 AND name NOT IN (SELECT value FROM json_each(?2))",
+                &[s(slug), s(&names)],
+            )?,
             self.stmt(
                 "INSERT INTO marketplaces (slug, name, imported_at) VALUES (?1, ?2, ?3) \
                  ON CONFLICT(slug) DO UPDATE SET name = excluded.name, imported_at = excluded.imported_at",
@@ -79,7 +78,6 @@ impl Store {
                 .unwrap_or(wasm_bindgen::JsValue::NULL);
             // Each file row names its own object (see migration 0006).
             let entries_key = wasm_bindgen::JsValue::NULL;
-            let is_disabled = disabled.iter().any(|d| d == p.name.as_str());
             let tree = ingested
                 .as_ref()
                 .and_then(|i| i.tree)
@@ -91,8 +89,11 @@ impl Store {
                 .unwrap_or(wasm_bindgen::JsValue::NULL);
             batch.push(self.stmt(
                 "INSERT INTO plugins (marketplace, name, position, manifest_name, version, entry_json, external, entries_key, admin_disabled, tree_id, files_digest) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                &[s(slug), s(p.name.as_str()), n(pos as i64), s(&p.manifest_name), version, s(&entry_json), n(p.external as i64), entries_key, n(is_disabled as i64), tree, digest],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10) \
+                 ON CONFLICT(marketplace, name) DO UPDATE SET position = excluded.position, manifest_name = excluded.manifest_name, \
+                 version = excluded.version, entry_json = excluded.entry_json, external = excluded.external, \
+                 entries_key = excluded.entries_key, tree_id = excluded.tree_id, files_digest = excluded.files_digest",
+                &[s(slug), s(p.name.as_str()), n(pos as i64), s(&p.manifest_name), version, s(&entry_json), n(p.external as i64), entries_key, tree, digest],
             )?);
             if let Some(i) = ingested {
                 let sql = format!(
@@ -237,7 +238,6 @@ impl Store {
     }
 }
 
+/// A row whose presence is the answer (its one column is not read).
 #[derive(Deserialize)]
-struct NameOnly {
-    name: String,
-}
+struct NameOnly {}

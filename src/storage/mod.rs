@@ -1,6 +1,24 @@
 //! Edge storage: the only code that touches D1 and R2. It loads and saves
 //! plain structs; all decisions are made by `catalog` and `git`.
 
+/// The SQL condition that a token row (columns prefixed by `$t`, e.g.
+/// `"t."`) may still be used: not revoked, not expired, and its user not
+/// disabled.
+macro_rules! live_token {
+    ($t:literal) => {
+        concat!(
+            $t,
+            "revoked_at IS NULL AND (",
+            $t,
+            "expires_at IS NULL OR ",
+            $t,
+            "expires_at > unixepoch()) AND ",
+            $t,
+            "user_id IN (SELECT id FROM users WHERE disabled_at IS NULL)"
+        )
+    };
+}
+
 pub mod access;
 pub mod advertised;
 pub mod blobs;
@@ -59,8 +77,14 @@ pub struct Store {
     bucket: Bucket,
     d1_trips: Cell<Trips>,
     r2_trips: Cell<Trips>,
-    /// The crash tests' pause point (`FAILPOINT_PAUSE`), if set.
+    /// The crash tests' pause point (`FAILPOINT_PAUSE`), if set, and how
+    /// long it pauses (`FAILPOINT_PAUSE_SECONDS`, ten minutes by default).
     failpoint: Option<String>,
+    failpoint_secs: u64,
+    /// The user this request authenticated as, for its log line.
+    actor: Cell<Option<i64>>,
+    /// The hash of the token it authenticated with, to record its use.
+    used_token: std::cell::RefCell<Option<String>>,
 }
 
 /// Milliseconds on the isolate's clock. Workers advance it only across
@@ -92,17 +116,47 @@ impl Store {
                 .ok()
                 .map(|v| v.to_string())
                 .filter(|v| !v.is_empty()),
+            failpoint_secs: env
+                .var("FAILPOINT_PAUSE_SECONDS")
+                .ok()
+                .and_then(|v| v.to_string().parse().ok())
+                .unwrap_or(600),
+            actor: Cell::new(None),
+            used_token: std::cell::RefCell::new(None),
         })
     }
 
+    /// Notes the token (by hash) this request authenticated with.
+    pub fn note_token(&self, hash: &str) {
+        *self.used_token.borrow_mut() = Some(hash.to_string());
+    }
+
+    /// The token (by hash) this request authenticated with, if any.
+    pub fn used_token(&self) -> Option<String> {
+        self.used_token.borrow().clone()
+    }
+
+    /// Notes the user this request authenticated as.
+    pub fn note_actor(&self, user_id: i64) {
+        self.actor.set(Some(user_id));
+    }
+
+    /// The user this request authenticated as, if any.
+    pub fn actor(&self) -> Option<i64> {
+        self.actor.get()
+    }
+
     /// A crash test's pause: when `FAILPOINT_PAUSE` names `point`, logs
-    /// `failpoint: paused at <point>` and waits ten minutes, so the test can
-    /// kill the server exactly there (between a write's R2 objects and its
-    /// D1 commit, say). Unset, as in every deployment, it does nothing.
+    /// `failpoint: paused at <point>` and waits (ten minutes unless
+    /// `FAILPOINT_PAUSE_SECONDS` says otherwise), so the test can kill the
+    /// server exactly there (between a write's R2 objects and its D1
+    /// commit, say) or change something meanwhile. Unset, as in every
+    /// deployment, it does nothing.
     pub(crate) async fn failpoint(&self, point: &str) {
         if self.failpoint.as_deref() == Some(point) {
             worker::console_log!("failpoint: paused at {point}");
-            worker::Delay::from(std::time::Duration::from_secs(600)).await;
+            worker::Delay::from(std::time::Duration::from_secs(self.failpoint_secs)).await;
+            worker::console_log!("failpoint: resumed at {point}");
         }
     }
 

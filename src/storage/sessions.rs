@@ -29,6 +29,8 @@ impl TokenOwner {
             email: self.email.clone(),
             is_admin: self.is_admin,
             created_at: self.created_at,
+            // A live token's owner is enabled (see `live_token!`).
+            disabled_at: None,
         }
     }
 }
@@ -44,10 +46,14 @@ struct SessionUser {
 }
 
 impl Store {
-    /// The owner of an unrevoked token with this hash, with the token id.
+    /// The owner of a live (unrevoked, unexpired) token with this hash,
+    /// with the token id.
     pub async fn token_owner(&self, hash: &str) -> StoreResult<Option<TokenOwner>> {
-        let sql = "SELECT t.id AS token_id, u.id, u.username, u.email, u.is_admin, u.created_at FROM tokens t \
-                   JOIN users u ON u.id = t.user_id WHERE t.token_sha256 = ?1 AND t.revoked_at IS NULL";
+        let sql = concat!(
+            "SELECT t.id AS token_id, u.id, u.username, u.email, u.is_admin, u.created_at FROM tokens t \
+             JOIN users u ON u.id = t.user_id WHERE t.token_sha256 = ?1 AND ",
+            live_token!("t.")
+        );
         self.row(sql, &[s(hash)]).await
     }
 
@@ -65,9 +71,12 @@ impl Store {
     /// passed.
     pub async fn session_user(&self, id_hash: &str) -> StoreResult<Option<UserRow>> {
         let t = now();
-        let sql = "SELECT u.id, u.username, u.email, u.is_admin, u.created_at, se.expires_at FROM sessions se \
-                   JOIN users u ON u.id = se.user_id JOIN tokens tk ON tk.id = se.token_id \
-                   WHERE se.id_sha256 = ?1 AND se.expires_at > ?2 AND tk.revoked_at IS NULL";
+        let sql = concat!(
+            "SELECT u.id, u.username, u.email, u.is_admin, u.created_at, se.expires_at FROM sessions se \
+             JOIN users u ON u.id = se.user_id JOIN tokens tk ON tk.id = se.token_id \
+             WHERE se.id_sha256 = ?1 AND se.expires_at > ?2 AND ",
+            live_token!("tk.")
+        );
         let Some(row) = self.row::<SessionUser>(sql, &[s(id_hash), n(t)]).await? else {
             return Ok(None);
         };
@@ -84,6 +93,7 @@ impl Store {
             email: row.email,
             is_admin: row.is_admin,
             created_at: row.created_at,
+            disabled_at: None,
         }))
     }
 

@@ -33,6 +33,8 @@ pub struct EntityRow {
     pub photo_url: Option<String>,
     pub video_url: Option<String>,
     pub version: i64,
+    /// Where its files are in R2: internal, never in an API response.
+    #[serde(skip_serializing)]
     pub entries_key: String,
     pub created_at: i64,
     pub updated_at: i64,

@@ -12,15 +12,21 @@ pub struct UserRow {
     pub email: String,
     pub is_admin: i64,
     pub created_at: i64,
+    /// When an admin disabled the user, if they did.
+    #[serde(default)]
+    pub disabled_at: Option<i64>,
 }
 
-/// A token row, without its hash.
+/// A token row, without its hash: what listings show.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct TokenRow {
     pub id: String,
     pub name: String,
+    /// The secret's first characters (`mpe_` + 6 hex), if recorded.
+    pub prefix: Option<String>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
 }
 
@@ -32,7 +38,7 @@ pub struct GroupRow {
     pub created_at: i64,
 }
 
-pub(crate) const USER_COLS: &str = "id, username, email, is_admin, created_at";
+pub(crate) const USER_COLS: &str = "id, username, email, is_admin, created_at, disabled_at";
 
 impl Store {
     /// Creates a user; `Conflict` if the username is taken.
@@ -60,15 +66,31 @@ impl Store {
         .await
     }
 
-    /// The users with this email (case-insensitive).
+    /// The enabled users with this email (case-insensitive).
     pub async fn users_by_email(&self, email: &str) -> StoreResult<Vec<UserRow>> {
         self.rows(
             &format!(
-                "SELECT {USER_COLS} FROM users WHERE lower(email) = lower(?1) ORDER BY id LIMIT 2"
+                "SELECT {USER_COLS} FROM users WHERE lower(email) = lower(?1) AND disabled_at IS NULL ORDER BY id LIMIT 2"
             ),
             &[s(email)],
         )
         .await
+    }
+
+    /// Disables (or enables again) a user; whether they exist.
+    pub async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> StoreResult<()> {
+        self.exec(
+            "UPDATE users SET disabled_at = CASE WHEN ?2 THEN COALESCE(disabled_at, ?3) ELSE NULL END WHERE id = ?1",
+            &[n(user_id), n(disabled as i64), n(now())],
+        )
+        .await
+    }
+
+    /// Deletes a user with their tokens, sessions, memberships, opt-outs,
+    /// installs and Store entities (by cascade).
+    pub async fn delete_user(&self, user_id: i64) -> StoreResult<()> {
+        self.exec("DELETE FROM users WHERE id = ?1", &[n(user_id)])
+            .await
     }
 
     /// All users, by name.
@@ -80,17 +102,42 @@ impl Store {
         .await
     }
 
-    /// Stores a token's hash for `user_id`.
+    /// Stores a token's hash for `user_id`, with its non-secret prefix and
+    /// expiry (seconds since the epoch, if any).
     pub async fn create_token(
         &self,
         user_id: i64,
         id: &str,
         name: &str,
         hash: &str,
+        prefix: &str,
+        expires_at: Option<i64>,
     ) -> StoreResult<()> {
-        let sql = "INSERT INTO tokens (id, user_id, name, token_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
-        self.exec(sql, &[s(id), n(user_id), s(name), s(hash), n(now())])
-            .await
+        let sql = "INSERT INTO tokens (id, user_id, name, token_sha256, created_at, prefix, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+        let expires = expires_at.map(n).unwrap_or(wasm_bindgen::JsValue::NULL);
+        self.exec(
+            sql,
+            &[
+                s(id),
+                n(user_id),
+                s(name),
+                s(hash),
+                n(now()),
+                s(prefix),
+                expires,
+            ],
+        )
+        .await
+    }
+
+    /// Records that the token with this hash was just used (at most once a
+    /// minute: the write is skipped while the record is fresh).
+    pub async fn touch_token(&self, hash: &str) -> StoreResult<()> {
+        self.exec(
+            "UPDATE tokens SET last_used_at = ?2 WHERE token_sha256 = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60)",
+            &[s(hash), n(now())],
+        )
+        .await
     }
 
     /// Revokes a token (of `user_id`, when given); whether one was revoked.
@@ -102,7 +149,7 @@ impl Store {
 
     /// A user's tokens, newest first.
     pub async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenRow>> {
-        let sql = "SELECT id, name, created_at, last_used_at, revoked_at FROM tokens WHERE user_id = ?1 ORDER BY created_at DESC, id";
+        let sql = "SELECT id, name, prefix, created_at, last_used_at, expires_at, revoked_at FROM tokens WHERE user_id = ?1 ORDER BY created_at DESC, id";
         self.rows(sql, &[n(user_id)]).await
     }
 

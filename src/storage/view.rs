@@ -108,7 +108,11 @@ impl Viewer<'_> {
         match self {
             Viewer::Id(id) => ("?1", n(*id)),
             Viewer::TokenHash(hash) => (
-                "(SELECT user_id FROM tokens WHERE token_sha256 = ?1 AND revoked_at IS NULL)",
+                concat!(
+                    "(SELECT user_id FROM tokens WHERE token_sha256 = ?1 AND ",
+                    live_token!(""),
+                    ")"
+                ),
                 s(hash),
             ),
         }

@@ -125,6 +125,27 @@ impl Api {
         assert_eq!(r.status, 204, "install {id}: {}", r.text());
     }
 
+    /// Signs in to the web UI with `token` as the UI does; the session id.
+    pub fn ui_session(&self, token: &str) -> String {
+        let r = request(
+            &self.base,
+            "POST",
+            "/api/session",
+            &[
+                ("Content-Type", "application/json"),
+                ("Origin", &self.base),
+                ("X-Marketplace-Edge", "ui"),
+            ],
+            serde_json::json!({ "token": token }).to_string().as_bytes(),
+        );
+        assert_eq!(r.status, 201, "sign-in: {}", r.text());
+        r.header("set-cookie")
+            .and_then(|c| c.strip_prefix("mpe_session="))
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_string()
+    }
+
     /// `GET /marketplace.zip` for a user, whatever it answers.
     pub fn zip(&self, token: &str) -> RawResponse {
         let auth = format!("Bearer {token}");

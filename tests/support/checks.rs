@@ -173,6 +173,22 @@ pub fn pkt(line: &str) -> Vec<u8> {
     out
 }
 
+/// One protocol v2 upload-pack POST to the Worker at `base` as the owner
+/// of `token` (HTTP Basic, as git sends it); the raw response.
+pub fn upload_pack_v2(base: &str, token: &str, body: &[u8]) -> super::http_client::RawResponse {
+    super::http_client::request(
+        base,
+        "POST",
+        "/marketplace.git/git-upload-pack",
+        &[
+            ("Authorization", &basic_auth(token)),
+            ("Content-Type", "application/x-git-upload-pack-request"),
+            ("Git-Protocol", "version=2"),
+        ],
+        body,
+    )
+}
+
 /// A protocol v2 request body: `command`, the object format, then `args`.
 pub fn v2_request(command: &str, args: &[String]) -> Vec<u8> {
     let mut b = pkt(&format!("command={command}\n"));

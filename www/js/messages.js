@@ -7,6 +7,7 @@ export const MESSAGES = {
   unauthorized: "You are not signed in, or your token was revoked. Sign in again with a valid token.",
   bad_token: "That token is not valid. Check that you pasted all of it, or create a new one.",
   admin_token_sign_in: "The bootstrap ADMIN_TOKEN cannot sign in to the web UI. Sign in with an admin user's personal token instead.",
+  admin_token_unsafe: "This deployment's ADMIN_TOKEN is the development default or too short, so it is refused. Set a long random one with `wrangler secret put ADMIN_TOKEN`.",
   basic_auth_refused: "This request used git's password login, which the API does not accept. Sign in again.",
   cross_site_request: "This change did not come from this site, so it was refused. Reload the page and try again.",
   forbidden: "You are not allowed to do that.",
@@ -63,7 +64,9 @@ export const MESSAGES = {
   bad_slug: "Marketplace names are lowercase letters, digits, dashes and underscores (and not `store`).",
   bad_plugin_name: "A plugin name in the marketplace is not valid (lowercase letters, digits and dashes).",
   bad_token_name: "Give the token a name of 1 to 100 characters.",
+  bad_expiry: "Choose a lifetime from 1 to 3650 days, or none for a token that does not expire.",
   not_kebab_case: "The name must be kebab-case: lowercase words joined by single dashes, like `my-skill`.",
+  ambiguous_name: "That name contains `-by-` or ends in `-by`, which would make its served name `<name>-by-<you>` look like someone else's. Choose another name.",
 
   // Archives (uploads and imports)
   archive_too_large: "The archive is larger than the upload limit.",
@@ -79,6 +82,7 @@ export const MESSAGES = {
   unsupported_compression: "The archive uses a compression method other than plain ZIP deflate.",
   non_utf8_name: "A file name in the archive is not valid UTF-8 text.",
   bad_path: "A path in the archive is unsafe (such as `..`, `.git` or an absolute path).",
+  bad_file_path: "That file address is not valid; open the file from its entity's page.",
   duplicate_path: "The archive contains the same path twice.",
 
   // Store uploads

@@ -1,0 +1,481 @@
+//! End to end under `wrangler dev`: what an organisation's security review
+//! asks of the API (issue 11): no internal storage key in a response, a
+//! Store file view that serves any file name as a download, served names
+//! no one can squat, the development ADMIN_TOKEN refused outside local
+//! development, a 500 that shows a request id and not its cause, and one
+//! structured log line per request that never holds a token or secret.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::api::{Api, ADMIN_TOKEN};
+use support::archives::{zip_of, FileSpec};
+use support::checks::{upload_pack_v2, v2_request};
+use support::git_cli::{shallow_clone, TempDir};
+use support::http_client::{request, RawResponse};
+use support::store::{created_id, skill_zip, upload};
+use support::wrangler::{wrangler, wrangler_with};
+
+fn f(path: &str, content: &str) -> FileSpec {
+    (path.to_string(), false, content.as_bytes().to_vec())
+}
+
+fn ls_refs(base: &str, token: &str) -> RawResponse {
+    upload_pack_v2(
+        base,
+        token,
+        &v2_request("ls-refs", &["ref-prefix HEAD".into()]),
+    )
+}
+
+/// The server's log once it mentions `text` (it is written a moment after
+/// the response), waiting up to 10 s.
+fn log_with(w: &support::wrangler::Wrangler, text: &str) -> String {
+    for _ in 0..100 {
+        let log = std::fs::read_to_string(&w.log).unwrap_or_default();
+        if log.contains(text) {
+            return log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::fs::read_to_string(&w.log).unwrap_or_default()
+}
+
+#[test]
+fn store_responses_carry_no_storage_keys() {
+    let w = wrangler();
+    let api = Api::new(&w.base);
+    let owner = api.user_with_token("sec-keys");
+    let created = upload(
+        &w.base,
+        &owner,
+        "/api/store/entities",
+        "skill",
+        "sec-keys-skill",
+        &skill_zip("sec-keys-skill"),
+    );
+    let id = created_id(&created);
+    let detail = api.call(&owner, "GET", &format!("/api/store/entities/{id}"), None);
+    let listing = api.call(&owner, "GET", "/api/store/entities", None);
+    for (what, r) in [
+        ("upload", &created),
+        ("detail", &detail),
+        ("listing", &listing),
+    ] {
+        assert!(r.status < 300, "{what}: {}", r.text());
+        let text = r.text();
+        assert!(
+            !text.contains("entries_key") && !text.contains("entries/"),
+            "{what} shows a storage key: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_store_file_of_any_name_is_served_as_a_download() {
+    let w = wrangler();
+    let api = Api::new(&w.base);
+    let owner = api.user_with_token("sec-files");
+    let zip = zip_of(&[
+        f(
+            "sec-files-skill/SKILL.md",
+            "---\nname: sec-files-skill\ndescription: d\n---\n\nBody.\n",
+        ),
+        f("sec-files-skill/reference guide.md", "# spaced\n"),
+        f("sec-files-skill/résumé.md", "# accented\n"),
+        f("sec-files-skill/page.html", "<script>alert(1)</script>\n"),
+    ]);
+    let id = created_id(&upload(
+        &w.base,
+        &owner,
+        "/api/store/entities",
+        "skill",
+        "sec-files-skill",
+        &zip,
+    ));
+    let detail: Value = serde_json::from_slice(
+        &api.call(&owner, "GET", &format!("/api/store/entities/{id}"), None)
+            .body,
+    )
+    .unwrap();
+    let paths: Vec<String> = detail["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    for (name, content) in [
+        ("reference guide.md", "# spaced\n"),
+        ("résumé.md", "# accented\n"),
+        ("page.html", "<script>alert(1)</script>\n"),
+    ] {
+        let path = paths
+            .iter()
+            .find(|p| p.ends_with(name))
+            .unwrap_or_else(|| panic!("{name} not in {paths:?}"));
+        let encoded: Vec<String> = path
+            .split('/')
+            .map(|seg| {
+                seg.bytes()
+                    .map(|b| {
+                        if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                            (b as char).to_string()
+                        } else {
+                            format!("%{b:02X}")
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let r = api.call(
+            &owner,
+            "GET",
+            &format!("/api/store/entities/{id}/files/{}", encoded.join("/")),
+            None,
+        );
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
+        assert_eq!(r.text(), content);
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        let disposition = r.header("content-disposition").unwrap_or_default();
+        assert!(
+            disposition.starts_with("attachment;"),
+            "{name}: {disposition}"
+        );
+        assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    }
+    let broken = api.call(
+        &owner,
+        "GET",
+        &format!("/api/store/entities/{id}/files/%C3"),
+        None,
+    );
+    assert_eq!(broken.status, 400, "{}", broken.text());
+    assert!(broken.text().contains("bad_file_path"), "{}", broken.text());
+}
+
+#[test]
+fn a_served_name_cannot_be_taken_by_another_owner() {
+    let w = wrangler();
+    let api = Api::new(&w.base);
+    // `a` by `b-by-c` is served as `a-by-b-by-c` ...
+    let first = api.user_with_token("sqb-by-c");
+    let r = upload(
+        &w.base,
+        &first,
+        "/api/store/entities",
+        "skill",
+        "sqa",
+        &skill_zip("sqa"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(r.text().contains("sqa-by-sqb-by-c"), "{}", r.text());
+    // ... and `a-by-b` by `c` would be too: refused, in words.
+    let second = api.user_with_token("c");
+    let r = upload(
+        &w.base,
+        &second,
+        "/api/store/entities",
+        "skill",
+        "sqa-by-sqb",
+        &skill_zip("sqa-by-sqb"),
+    );
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("\"code\":\"ambiguous_name\""),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn the_development_admin_token_is_refused_outside_local_development() {
+    let w = wrangler_with(&[("LOCAL_DEV", "0")]);
+    let r = Api::new(&w.base).call(ADMIN_TOKEN, "GET", "/api/admin/users", None);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(
+        r.text().contains("\"code\":\"admin_token_unsafe\""),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.text().contains("wrangler secret put ADMIN_TOKEN"),
+        "{}",
+        r.text()
+    );
+    // Under local development (`.dev.vars`), the same token works.
+    let r = Api::new(&wrangler().base).call(ADMIN_TOKEN, "GET", "/api/admin/users", None);
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn a_500_shows_a_request_id_and_the_log_holds_the_cause() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    let token = api.scenario("sec-500", &[("alpha", "available")]);
+    assert_eq!(ls_refs(&w.base, &token).status, 200);
+    // The memoised head is written after the response.
+    let memo = || {
+        w.d1("SELECT COUNT(*) AS n FROM view_heads")[0]["n"]
+            .as_i64()
+            .unwrap()
+    };
+    for _ in 0..40 {
+        if memo() == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    w.d1("UPDATE view_heads SET tree_id = 'not-an-object-id'");
+    let r = ls_refs(&w.base, &token);
+    assert_eq!(r.status, 500, "{}", r.text());
+    let id = r.header("x-request-id").expect("X-Request-Id").to_string();
+    let text = r.text();
+    assert!(text.contains(&id), "{text}");
+    assert!(
+        !text.contains("corrupt") && !text.contains("user "),
+        "the cause leaked: {text}"
+    );
+    let log = log_with(&w, &id);
+    let line = log
+        .lines()
+        .find(|l| l.contains(&id) && l.contains("detail"))
+        .unwrap_or_else(|| panic!("no log line for {id}:\n{log}"));
+    assert!(line.contains("corrupt"), "{line}");
+}
+
+#[test]
+fn every_request_leaves_one_json_log_line_and_no_secret() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    let token = api.scenario("sec-log", &[("alpha", "available")]);
+    let user = api.admin("GET", "/api/admin/users/sec-log-user", None, 200);
+    let user_id = user["user"]["id"].as_i64().or(user["id"].as_i64());
+    assert!(user_id.is_some(), "{user}");
+    // A clone (Basic), the API (Bearer), a ZIP, a UI session and a second
+    // token made by the admin.
+    let dir = TempDir::new("sec-log");
+    assert!(shallow_clone(dir.path(), &api.git_url(&token))
+        .status
+        .success());
+    let zip = api.zip(&token);
+    assert_eq!(zip.status, 200);
+    let session = api.ui_session(&token);
+    let me = request(
+        &w.base,
+        "GET",
+        "/api/me/stack",
+        &[("Cookie", &format!("mpe_session={session}"))],
+        b"",
+    );
+    assert_eq!(me.status, 200, "{}", me.text());
+    let second = api.admin(
+        "POST",
+        "/api/admin/users/sec-log-user/tokens",
+        Some(&json!({"name": "second"})),
+        201,
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(ls_refs(&w.base, &second).status, 200);
+
+    let zip_id = zip.header("x-request-id").unwrap().to_string();
+    let log = log_with(&w, &zip_id);
+    for (what, secret) in [
+        ("ADMIN_TOKEN", ADMIN_TOKEN),
+        ("a token", &token),
+        ("a second token", &second),
+        ("a session id", &session),
+    ] {
+        assert!(!log.contains(secret), "the log holds {what}");
+    }
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| l.starts_with("{\"request_id\""))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let zip_line = lines
+        .iter()
+        .find(|l| l["request_id"] == zip_id)
+        .unwrap_or_else(|| panic!("no line for the ZIP request {zip_id}"));
+    assert_eq!(zip_line["path"], "/marketplace.zip");
+    assert_eq!(zip_line["status"], 200);
+    assert_eq!(zip_line["user"].as_i64(), user_id);
+    assert_eq!(zip_line["cache"], "built");
+    assert!(zip_line["ms"].is_number());
+    let fetches = lines
+        .iter()
+        .filter(|l| {
+            l["path"] == "/marketplace.git/git-upload-pack" && l["user"].as_i64() == user_id
+        })
+        .count();
+    assert!(
+        fetches >= 2,
+        "the clone's ls-refs and fetch each logged a line: {lines:?}"
+    );
+}
+
+#[test]
+fn tokens_expire_and_listings_show_prefix_and_last_use() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    let token = api.scenario("sec-tok", &[("alpha", "available")]);
+    let made = api.admin(
+        "POST",
+        "/api/admin/users/sec-tok-user/tokens",
+        Some(&json!({"name": "laptop", "expires_in_days": 30})),
+        201,
+    );
+    let short = made["token"].as_str().unwrap().to_string();
+    assert_eq!(made["prefix"].as_str().unwrap(), &short[..10]);
+    assert_eq!(ls_refs(&w.base, &short).status, 200);
+    for bad in [json!(0), json!(3651), json!(-1)] {
+        let r = api.call(
+            ADMIN_TOKEN,
+            "POST",
+            "/api/admin/users/sec-tok-user/tokens",
+            Some(&json!({"name": "x", "expires_in_days": bad})),
+        );
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+        assert!(r.text().contains("bad_expiry"), "{}", r.text());
+    }
+
+    // The listing: name, prefix, creation, expiry and (after the response)
+    // last use; never the secret or its hash.
+    let listed = || api.admin("GET", "/api/admin/users/sec-tok-user/tokens", None, 200);
+    let mut laptop = Value::Null;
+    for _ in 0..40 {
+        laptop = listed()["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "laptop")
+            .cloned()
+            .unwrap();
+        if laptop["last_used_at"].is_number() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(laptop["last_used_at"].is_number(), "{laptop}");
+    assert_eq!(laptop["prefix"].as_str().unwrap(), &short[..10]);
+    assert!(
+        laptop["expires_at"].as_i64().unwrap()
+            > laptop["created_at"].as_i64().unwrap() + 29 * 86400
+    );
+    let text = listed().to_string();
+    assert!(!text.contains(&short) && !text.contains("sha256"), "{text}");
+
+    // Past its expiry, it is refused everywhere, like a revoked token.
+    w.d1("UPDATE tokens SET expires_at = unixepoch() - 1 WHERE name = 'laptop'");
+    assert_eq!(ls_refs(&w.base, &short).status, 401);
+    assert_eq!(api.call(&short, "GET", "/api/me/stack", None).status, 401);
+    assert_eq!(api.zip(&short).status, 401);
+    // The user's other token still works.
+    assert_eq!(ls_refs(&w.base, &token).status, 200);
+}
+
+#[test]
+fn a_disabled_user_is_shut_out_at_once_and_their_store_entities_stay() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    let token = api.scenario("sec-off", &[("alpha", "available")]);
+    let id = created_id(&upload(
+        &w.base,
+        &token,
+        "/api/store/entities",
+        "skill",
+        "sec-off-skill",
+        &skill_zip("sec-off-skill"),
+    ));
+    let member = api.user_with_token("sec-off-member");
+    api.install(&member, id);
+    let cookie = format!("mpe_session={}", api.ui_session(&token));
+    let with_cookie = || request(&w.base, "GET", "/api/me/stack", &[("Cookie", &cookie)], b"");
+    assert_eq!(with_cookie().status, 200);
+
+    api.admin("PUT", "/api/admin/users/sec-off-user/disabled", None, 204);
+    assert_eq!(ls_refs(&w.base, &token).status, 401, "git");
+    assert_eq!(
+        api.call(&token, "GET", "/api/me/stack", None).status,
+        401,
+        "API"
+    );
+    assert_eq!(api.zip(&token).status, 401, "ZIP");
+    assert_eq!(with_cookie().status, 401, "session");
+    let shown = api.admin("GET", "/api/admin/users/sec-off-user", None, 200);
+    assert_eq!(shown["user"]["disabled"], true, "{shown}");
+    // Their Store skill is still in the member's clone.
+    let dir = TempDir::new("sec-off");
+    assert!(shallow_clone(dir.path(), &api.git_url(&member))
+        .status
+        .success());
+    assert!(
+        std::fs::read_dir(dir.path().join("w/plugins"))
+            .unwrap()
+            .count()
+            > 0,
+        "the member's view still has the store bundle"
+    );
+
+    // Enabled again, the same token works.
+    api.admin(
+        "DELETE",
+        "/api/admin/users/sec-off-user/disabled",
+        None,
+        204,
+    );
+    assert_eq!(ls_refs(&w.base, &token).status, 200);
+
+    // Deleted: their tokens and the name are gone.
+    api.admin("DELETE", "/api/admin/users/sec-off-user", None, 204);
+    assert_eq!(ls_refs(&w.base, &token).status, 401);
+    api.admin("GET", "/api/admin/users/sec-off-user", None, 404);
+    api.user_with_token("sec-off-user");
+}
+
+#[test]
+fn a_plugin_disabled_while_an_import_runs_stays_disabled() {
+    // The import of version 2 pauses for 3 s before its D1 batch; the
+    // admin disables alpha meanwhile.
+    let w = wrangler_with(&[
+        ("FAILPOINT_PAUSE", "catalog-commit:sec-race-v2"),
+        ("FAILPOINT_PAUSE_SECONDS", "3"),
+    ]);
+    let api = Api::new(&w.base);
+    let token = api.scenario("sec-race", &[("alpha", "available"), ("beta", "available")]);
+    let base = w.base.clone();
+    let importing = std::thread::spawn(move || {
+        Api::new(&base)
+            .import(
+                "sec-race",
+                &zip_of(&support::archives::marketplace("sec-race-v2", "2.0.0")),
+            )
+            .status
+    });
+    w.wait_for_pause("catalog-commit:sec-race-v2");
+    api.admin(
+        "PUT",
+        "/api/admin/plugins/sec-race/alpha/disabled",
+        None,
+        204,
+    );
+    assert_eq!(importing.join().unwrap(), 200);
+    let info = api.info(&token);
+    let dirs: Vec<&str> = info["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["directory"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dirs,
+        ["plugins/sec-race-beta"],
+        "alpha was disabled during the import: {info}"
+    );
+    let listed = api.admin("GET", "/api/admin/marketplaces/sec-race", None, 200);
+    assert!(
+        listed.to_string().contains("2.0.0"),
+        "the import landed: {listed}"
+    );
+}
