@@ -479,3 +479,136 @@ fn a_plugin_disabled_while_an_import_runs_stays_disabled() {
         "the import landed: {listed}"
     );
 }
+
+#[test]
+fn bodies_without_a_length_are_refused_once_past_their_limit_and_never_held() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    let token = api.scenario("sec-body", &[("alpha", "available")]);
+    let id = created_id(&upload(
+        &w.base,
+        &token,
+        "/api/store/entities",
+        "skill",
+        "sec-body-skill",
+        &skill_zip("sec-body-skill"),
+    ));
+    let memory = || {
+        api.admin("GET", "/api/admin/runtime", None, 200)["wasm_memory_bytes"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = memory();
+    // 150 MB, chunked: more than the isolate's 128 MB could ever hold.
+    let big = 150 << 20;
+    let bearer = format!("Bearer {token}");
+    let basic = support::checks::basic_auth(&token);
+    let admin = format!("Bearer {ADMIN_TOKEN}");
+    let form = "multipart/form-data; boundary=sec-body";
+    let version = format!("/api/store/entities/{id}");
+    for (what, method, path, headers) in [
+        (
+            "git",
+            "POST",
+            "/marketplace.git/git-upload-pack",
+            vec![
+                ("Authorization", basic.as_str()),
+                ("Content-Type", "application/x-git-upload-pack-request"),
+                ("Git-Protocol", "version=2"),
+            ],
+        ),
+        (
+            "JSON",
+            "POST",
+            "/api/admin/users",
+            vec![
+                ("Authorization", admin.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+        ),
+        (
+            "Store upload",
+            "POST",
+            "/api/store/entities",
+            vec![("Authorization", bearer.as_str()), ("Content-Type", form)],
+        ),
+        (
+            "Store version",
+            "PUT",
+            version.as_str(),
+            vec![("Authorization", bearer.as_str()), ("Content-Type", form)],
+        ),
+    ] {
+        let r = support::http_client::request_chunked(&w.base, method, path, &headers, b'x', big);
+        assert_eq!(r.status, 413, "{what}: {}", r.text());
+        assert!(r.text().contains("body_too_large"), "{what}: {}", r.text());
+    }
+    let after = memory();
+    assert!(
+        after < before + (32 << 20),
+        "reading refused bodies grew WebAssembly memory from {before} to {after} bytes"
+    );
+    // And the Worker still serves.
+    assert_eq!(ls_refs(&w.base, &token).status, 200);
+}
+
+#[test]
+fn a_store_version_with_a_bad_detail_changes_nothing() {
+    let w = wrangler();
+    let api = Api::new(&w.base);
+    let owner = api.user_with_token("sec-ver-owner");
+    let member = api.user_with_token("sec-ver-member");
+    let id = created_id(&upload(
+        &w.base,
+        &owner,
+        "/api/store/entities",
+        "skill",
+        "sec-ver",
+        &support::store::skill_zip_with("sec-ver", "first tips"),
+    ));
+    api.install(&member, id);
+    let skill_body = || {
+        let dir = TempDir::new("sec-ver");
+        assert!(shallow_clone(dir.path(), &api.git_url(&member))
+            .status
+            .success());
+        let path = dir
+            .path()
+            .join("w/plugins/store-bundle/skills/sec-ver-by-sec-ver-owner/SKILL.md");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    assert!(skill_body().contains("first tips"));
+    let put = |photo: &str, body: &str| {
+        support::store::send(
+            &w.base,
+            &owner,
+            "PUT",
+            &format!("/api/store/entities/{id}"),
+            &[("photo_url", photo)],
+            &support::store::skill_zip_with("sec-ver", body),
+        )
+    };
+    let refused = put("javascript:alert(1)", "second tips");
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.text().contains("bad_url"), "{}", refused.text());
+    let e = &serde_json::from_slice::<Value>(
+        &api.call(&owner, "GET", &format!("/api/store/entities/{id}"), None)
+            .body,
+    )
+    .unwrap()["entity"];
+    assert_eq!(e["version"], 1, "the refused version must not be live: {e}");
+    assert!(
+        skill_body().contains("first tips"),
+        "members still get the old files"
+    );
+
+    let accepted = put("https://example.com/tips.png", "second tips");
+    assert_eq!(accepted.status, 200, "{}", accepted.text());
+    let e = &serde_json::from_slice::<Value>(&accepted.body).unwrap()["entity"];
+    assert_eq!(
+        (e["version"].clone(), e["photo_url"].clone()),
+        (json!(2), json!("https://example.com/tips.png")),
+        "{e}"
+    );
+    assert!(skill_body().contains("second tips"));
+}

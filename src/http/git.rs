@@ -27,15 +27,9 @@ pub struct IncomingGit {
 
 impl IncomingGit {
     /// Reads `req` (mounted so that `rel` is its path below the repository),
-    /// refusing bodies over the upload-pack limit before reading them.
+    /// refusing bodies over the upload-pack limit (see `read_body`).
     pub async fn read(req: &mut Request, rel: &str) -> Result<IncomingGit, ApiError> {
         let header = |name: &str| req.headers().get(name).ok().flatten();
-        if header("Content-Length")
-            .and_then(|l| l.parse::<usize>().ok())
-            .is_some_and(|l| l > MAX_REQUEST_BYTES)
-        {
-            return Err(ApiError::too_large(MAX_REQUEST_BYTES));
-        }
         let (git_protocol, content_type, content_encoding) = (
             header("Git-Protocol"),
             header("Content-Type"),
@@ -43,7 +37,7 @@ impl IncomingGit {
         );
         let method = req.method();
         let body = if method == Method::Post {
-            req.bytes().await?
+            super::read_body(req, MAX_REQUEST_BYTES).await?
         } else {
             Vec::new()
         };

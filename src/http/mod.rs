@@ -190,11 +190,16 @@ pub(crate) fn no_content() -> ApiResult {
     Ok(Response::empty()?.with_status(204))
 }
 
-/// Reads the body, refusing more than `limit` bytes.
+/// Reads the body, refusing more than `limit` bytes: a declared length
+/// before reading, and any body (chunked ones too) as soon as what arrived
+/// passes the limit, so no request makes the Worker hold more than that.
+/// Every route that takes a body reads it through here (imports stream
+/// theirs to R2 under a declared length instead).
 pub(crate) async fn read_body(
     req: &mut Request,
     limit: usize,
 ) -> std::result::Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt;
     let declared = req
         .headers()
         .get("Content-Length")?
@@ -202,11 +207,49 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|l| l > limit) {
         return Err(ApiError::too_large(limit));
     }
-    let body = req.bytes().await?;
-    if body.len() > limit {
+    // A request without a body has no stream.
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new());
+    };
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    let mut over = false;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        // Past the limit nothing more is kept, but the rest is read and
+        // dropped: a response sent before its request body was consumed
+        // makes the local runtime restart the Worker.
+        over = over || body.len() + chunk.len() > limit;
+        if !over {
+            body.extend_from_slice(&chunk);
+        }
+    }
+    if over {
         return Err(ApiError::too_large(limit));
     }
     Ok(body)
+}
+
+/// Reads a `multipart/form-data` body of at most `limit` bytes (see
+/// `read_body`) and parses it.
+pub(crate) async fn read_form(
+    req: &mut Request,
+    limit: usize,
+) -> std::result::Result<worker::FormData, ApiError> {
+    let bad =
+        |e: String| ApiError::bad_request("bad_form", format!("expected multipart/form-data: {e}"));
+    let ctype = req.headers().get("Content-Type")?.unwrap_or_default();
+    let body = read_body(req, limit).await?;
+    // The runtime parses forms from a request: one over the bytes read.
+    let headers = Headers::new();
+    headers.set("Content-Type", &ctype)?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(
+            worker::js_sys::Uint8Array::from(body.as_slice()).into(),
+        ));
+    let mut parsed = Request::new_with_init("https://form.invalid/", &init)?;
+    parsed.form_data().await.map_err(|e| bad(e.to_string()))
 }
 
 /// Reads and parses a JSON body.

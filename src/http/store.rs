@@ -7,7 +7,7 @@ use worker::{Env, FormData, FormEntry, Method, Request};
 
 use super::auth::require_user;
 use super::error::{ApiError, ApiResult};
-use super::{json, no_content};
+use super::{json, no_content, read_form};
 use crate::catalog::ingest::ingest_files;
 use crate::catalog::snapshot::FileSource;
 use crate::catalog::store::{
@@ -165,11 +165,9 @@ async fn entity(store: &Store, id: &str) -> Result<EntityRow, ApiError> {
 }
 
 /// The request's multipart form.
-async fn read_form(req: &mut Request) -> Result<FormData, ApiError> {
-    req.form_data().await.map_err(|e| {
-        ApiError::bad_request("bad_form", format!("expected multipart/form-data: {e}"))
-    })
-}
+/// Largest Store form: the ZIP, the docs and the text fields.
+const MAX_FORM_BYTES: usize =
+    STORE_LIMITS.max_archive_bytes + MAX_DOCS * MAX_DOC_BYTES + (64 << 10);
 
 /// The ZIP in the form's `file` field.
 async fn zip_field(form: &FormData) -> Result<Vec<u8>, ApiError> {
@@ -222,15 +220,7 @@ fn url_field(form: &FormData, name: &str) -> Result<Option<String>, ApiError> {
 
 /// `POST /api/store/entities[/preview]`: validate, then store unless previewing.
 async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool) -> ApiResult {
-    let declared = req
-        .headers()
-        .get("Content-Length")?
-        .and_then(|l| l.parse::<usize>().ok());
-    let limit = STORE_LIMITS.max_archive_bytes + MAX_DOCS * MAX_DOC_BYTES + (64 << 10);
-    if declared.is_some_and(|l| l > limit) {
-        return Err(ApiError::too_large(limit));
-    }
-    let form = read_form(req).await?;
+    let form = read_form(req, MAX_FORM_BYTES).await?;
     let type_text = field(&form, "type", true)?.unwrap_or_default();
     let entity_type = EntityType::parse(&type_text).ok_or_else(|| {
         ApiError::bad_request(
@@ -308,7 +298,17 @@ async fn new_version(
     user: &UserRow,
     e: &EntityRow,
 ) -> Result<(), ApiError> {
-    let form = read_form(req).await?;
+    let form = read_form(req, MAX_FORM_BYTES).await?;
+    // Everything is checked before anything is written, and then the files
+    // and the details change in one D1 batch.
+    let patch = MetaPatch {
+        title: field(&form, "title", false)?,
+        tagline: field(&form, "tagline", false)?,
+        description: field(&form, "description", false)?,
+        category: field(&form, "category", false)?,
+        photo_url: url_field(&form, "photo_url")?,
+        video_url: url_field(&form, "video_url")?,
+    };
     let zip = zip_field(&form).await?;
     let entity_type = EntityType::parse(&e.entity_type)
         .ok_or_else(|| ApiError::internal("stored entity has an unknown type"))?;
@@ -318,17 +318,8 @@ async fn new_version(
     }
     let ingested = ingest_files(&v.files);
     store
-        .while_writing(store.replace_entity_files(e.id, entity_type, &ingested))
+        .while_writing(store.replace_entity_version(e.id, entity_type, &ingested, &patch))
         .await?;
-    let patch = MetaPatch {
-        title: field(&form, "title", false)?,
-        tagline: field(&form, "tagline", false)?,
-        description: field(&form, "description", false)?,
-        category: field(&form, "category", false)?,
-        photo_url: url_field(&form, "photo_url")?,
-        video_url: url_field(&form, "video_url")?,
-    };
-    store.update_entity_meta(e.id, &patch).await?;
     Ok(())
 }
 

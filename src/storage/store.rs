@@ -169,12 +169,15 @@ impl Store {
         row.ok_or_else(|| StorageError::Corrupt("entity vanished after insert".into()))
     }
 
-    /// Replaces an entity's files with a new version (version + 1).
-    pub async fn replace_entity_files(
+    /// Replaces an entity's files with a new version (version + 1) and
+    /// applies `patch` to its details, in one D1 batch (the files' R2
+    /// object first; the old rows are retired for racing clones).
+    pub async fn replace_entity_version(
         &self,
         id: i64,
         entity_type: EntityType,
         files: &IngestedFiles,
+        patch: &MetaPatch,
     ) -> StoreResult<()> {
         self.put_object(&files.entries_key.clone(), files.entries.clone())
             .await?;
@@ -193,6 +196,7 @@ impl Store {
                     "UPDATE store_entities SET entries_key = ?2, version = version + 1, updated_at = ?3, root_id = ?4, root_mode = ?5, files_digest = ?6 WHERE id = ?1",
                     &[n(id), s(&files.entries_key), n(now()), root_id, root_mode, s(&files.digest)],
                 )?,
+                self.meta_stmt(id, patch)?,
             ])
             .await
             .map_err(db_err)?;
@@ -201,12 +205,19 @@ impl Store {
 
     /// Updates the given metadata fields of an entity (others unchanged).
     pub async fn update_entity_meta(&self, id: i64, patch: &MetaPatch) -> StoreResult<()> {
-        self.exec(
+        self.batch_all(vec![self.meta_stmt(id, patch)?])
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The statement applying `patch` to entity `id`.
+    fn meta_stmt(&self, id: i64, patch: &MetaPatch) -> StoreResult<worker::D1PreparedStatement> {
+        self.stmt(
             "UPDATE store_entities SET title = COALESCE(?2, title), tagline = COALESCE(?3, tagline), description = COALESCE(?4, description), \
              category = COALESCE(?5, category), photo_url = COALESCE(?6, photo_url), video_url = COALESCE(?7, video_url), updated_at = ?8 WHERE id = ?1",
             &[n(id), opt(&patch.title), opt(&patch.tagline), opt(&patch.description), opt(&patch.category), opt(&patch.photo_url), opt(&patch.video_url), n(now())],
         )
-        .await
     }
 
     /// Whether a served name is taken.

@@ -34,20 +34,72 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> RawResponse {
+    send(base, method, path, headers, Body::Sized(body))
+}
+
+/// Like `request`, but sends `len` bytes of `fill` with
+/// `Transfer-Encoding: chunked` (no `Content-Length`), 64 KiB a chunk,
+/// stopping early if the server stops reading.
+pub fn request_chunked(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    fill: u8,
+    len: usize,
+) -> RawResponse {
+    send(base, method, path, headers, Body::Chunked { fill, len })
+}
+
+enum Body<'a> {
+    Sized(&'a [u8]),
+    Chunked { fill: u8, len: usize },
+}
+
+fn send(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Body<'_>,
+) -> RawResponse {
     let host = base.strip_prefix("http://").expect("http base URL");
     let mut s = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    // A server that answered early may stop reading: give up sending then.
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let framing = match &body {
+        Body::Sized(b) => format!("Content-Length: {}", b.len()),
+        Body::Chunked { .. } => "Transfer-Encoding: chunked".to_string(),
+    };
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{framing}\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).unwrap();
     // The server may answer (413) and stop reading before the body is sent.
-    let _ = s.write_all(body);
+    match body {
+        Body::Sized(b) => {
+            let _ = s.write_all(b);
+        }
+        Body::Chunked { fill, len } => {
+            let chunk = vec![fill; 64 << 10];
+            let mut sent = 0;
+            while sent < len {
+                let n = chunk.len().min(len - sent);
+                let mut frame = format!("{n:x}\r\n").into_bytes();
+                frame.extend_from_slice(&chunk[..n]);
+                frame.extend_from_slice(b"\r\n");
+                if s.write_all(&frame).is_err() {
+                    break;
+                }
+                sent += n;
+            }
+            let _ = s.write_all(b"0\r\n\r\n");
+        }
+    }
     let mut r = BufReader::new(s);
     let mut status_line = String::new();
     r.read_line(&mut status_line).expect("read status line");
