@@ -4,6 +4,7 @@
 //! Layers (dependencies point down only): entry (wasm32) → `http` →
 //! `storage` → `catalog` → `git`. The pure layers compile natively so `cargo test` covers them.
 
+pub mod audit;
 pub mod catalog;
 pub mod cf_access;
 pub mod credentials;

@@ -612,3 +612,206 @@ fn a_store_version_with_a_bad_detail_changes_nothing() {
     );
     assert!(skill_body().contains("second tips"));
 }
+
+#[test]
+fn an_admin_unpublishes_a_store_entity_from_every_stack_and_restores_it() {
+    let w = wrangler();
+    let api = Api::new(&w.base);
+    let owner = api.user_with_token("sec-mod-owner");
+    let member = api.user_with_token("sec-mod-member");
+    let id = created_id(&upload(
+        &w.base,
+        &owner,
+        "/api/store/entities",
+        "skill",
+        "sec-mod",
+        &skill_zip("sec-mod"),
+    ));
+    api.install(&member, id);
+    let in_stack = || {
+        let dir = TempDir::new("sec-mod");
+        assert!(shallow_clone(dir.path(), &api.git_url(&member))
+            .status
+            .success());
+        dir.path()
+            .join("w/plugins/store-bundle/skills/sec-mod-by-sec-mod-owner/SKILL.md")
+            .exists()
+    };
+    let listed = || {
+        api.call(
+            &member,
+            "GET",
+            "/api/store/entities?owner=sec-mod-owner",
+            None,
+        )
+        .text()
+        .contains("sec-mod-by-sec-mod-owner")
+    };
+    assert!(in_stack() && listed());
+
+    api.admin(
+        "PUT",
+        &format!("/api/admin/store/entities/{id}/unpublished"),
+        None,
+        204,
+    );
+    assert!(!in_stack(), "an unpublished entity leaves every stack");
+    assert!(!listed(), "and the Store");
+    assert_eq!(
+        api.call(&member, "GET", &format!("/api/store/entities/{id}"), None)
+            .status,
+        404
+    );
+    assert_eq!(
+        api.call(
+            &member,
+            "POST",
+            &format!("/api/store/entities/{id}/install"),
+            None
+        )
+        .status,
+        404
+    );
+    let own = api.call(&owner, "GET", &format!("/api/store/entities/{id}"), None);
+    assert_eq!(own.status, 200, "its owner still sees it: {}", own.text());
+    assert!(
+        serde_json::from_slice::<Value>(&own.body).unwrap()["entity"]["unpublished_at"].is_number()
+    );
+
+    api.admin(
+        "DELETE",
+        &format!("/api/admin/store/entities/{id}/unpublished"),
+        None,
+        204,
+    );
+    assert!(in_stack() && listed(), "restored, it is back where it was");
+    api.admin(
+        "PUT",
+        "/api/admin/store/entities/999999/unpublished",
+        None,
+        404,
+    );
+}
+
+#[test]
+fn the_audit_log_records_who_changed_what_and_pages_with_filters() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    let token = api.scenario(
+        "sec-audit",
+        &[("alpha", "available"), ("beta", "available")],
+    );
+    let r = api.call(&token, "PUT", "/api/me/optouts/sec-audit/beta", None);
+    assert_eq!(r.status, 204, "{}", r.text());
+    let optout_id = r.header("x-request-id").unwrap().to_string();
+    let created = upload(
+        &w.base,
+        &token,
+        "/api/store/entities",
+        "skill",
+        "sec-audit-skill",
+        &skill_zip("sec-audit-skill"),
+    );
+    let id = created_id(&created);
+    api.admin(
+        "PUT",
+        &format!("/api/admin/store/entities/{id}/unpublished"),
+        None,
+        204,
+    );
+    // Refused and read-only requests are not recorded.
+    api.call(&token, "GET", "/api/admin/users", None);
+    api.admin("GET", "/api/admin/users", None, 200);
+
+    let page = |query: &str| api.admin("GET", &format!("/api/admin/audit{query}"), None, 200);
+    let all = page("");
+    let entries = all["entries"].as_array().unwrap();
+    let actions: Vec<(&str, &str, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+                e["target"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Newest first.
+    assert_eq!(
+        actions[0],
+        (
+            "ADMIN_TOKEN",
+            "store.unpublish",
+            format!("admin/store/entities/{id}/unpublished").as_str()
+        )
+    );
+    assert_eq!(
+        actions[1],
+        ("sec-audit-user", "store.publish", "store/entities")
+    );
+    assert_eq!(
+        actions[2],
+        ("sec-audit-user", "optout.add", "me/optouts/sec-audit/beta")
+    );
+    for expected in [
+        "marketplace.import",
+        "user.create",
+        "token.create",
+        "group.create",
+        "group.member.add",
+        "grant.put",
+    ] {
+        assert!(
+            actions.iter().any(|a| a.1 == expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    assert!(
+        !actions
+            .iter()
+            .any(|a| a.2 == "admin/users" && a.1 != "user.create"),
+        "{actions:?}"
+    );
+    let optout = entries
+        .iter()
+        .find(|e| e["action"] == "optout.add")
+        .unwrap();
+    assert_eq!(optout["request_id"], optout_id.as_str());
+    assert!(optout["actor_id"].is_number() && optout["at"].is_number() && optout["status"] == 204);
+    assert!(
+        !all.to_string().contains(&token),
+        "the audit log holds no token"
+    );
+
+    // Filters and pages.
+    let by_user = page("?actor=sec-audit-user");
+    assert!(by_user["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["actor"] == "sec-audit-user"));
+    assert_eq!(by_user["entries"].as_array().unwrap().len(), 2);
+    let grants = page("?action=grant");
+    let grant_actions: Vec<&str> = grants["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(grant_actions, ["grant.put", "grant.put"]);
+    let first = page("?limit=2");
+    assert_eq!(first["entries"].as_array().unwrap().len(), 2);
+    let before = first["next_before"].as_i64().expect("a next page");
+    let second = page(&format!("?limit=2&before={before}"));
+    assert_eq!(second["entries"][0]["id"].as_i64().unwrap(), before - 1);
+    assert_eq!(
+        api.call(ADMIN_TOKEN, "GET", "/api/admin/audit?limit=0", None)
+            .status,
+        400
+    );
+    // Members cannot read it.
+    assert_eq!(
+        api.call(&token, "GET", "/api/admin/audit", None).status,
+        403
+    );
+}

@@ -8,12 +8,13 @@ use worker::{Env, Method, Request};
 
 use super::auth::{new_token, require_admin};
 use super::error::{ApiError, ApiResult};
-use super::{json, no_content, read_json};
+use super::{json, no_content, read_json, Query};
 use crate::catalog::access::explain;
 use crate::catalog::etag::Etag;
 use crate::catalog::names::{GroupName, PluginKey, PluginName, Slug, Username};
 use crate::catalog::resolve::Requirement;
 use crate::catalog::token::{token_hash, token_prefix, MAX_TOKEN_DAYS};
+use crate::storage::audit::AuditQuery;
 use crate::storage::edge::ZonePurge;
 use crate::storage::users::{GroupRow, UserRow};
 use crate::storage::Store;
@@ -120,6 +121,36 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             let user = user_named(store, username).await?;
             store.delete_user(user.id).await?;
             no_content()
+        }
+        (Method::Get, ["audit"]) => {
+            let query = Query::of(&req)?;
+            let limit = query.number("limit", Some(50), 1, 500)?.unwrap_or(50);
+            let (actor, action) = (query.get("actor"), query.get("action"));
+            let entries = store
+                .audit_page(&AuditQuery {
+                    actor: actor.as_deref(),
+                    action: action.as_deref(),
+                    before: query.number("before", None, 1, i64::MAX)?,
+                    limit,
+                })
+                .await?;
+            // The next page: entries older than the last one shown.
+            let next = (entries.len() as i64 == limit)
+                .then(|| entries.last().map(|e| e.id))
+                .flatten();
+            json(200, &json!({ "entries": entries, "next_before": next }))
+        }
+        (m @ (Method::Put | Method::Delete), ["store", "entities", id, "unpublished"]) => {
+            // The emergency brake: the entity leaves every stack and the
+            // Store on the next request; restoring brings it back.
+            let id: i64 = id.parse().map_err(|_| {
+                ApiError::bad_request("bad_id", format!("`{id}` is not an entity id"))
+            })?;
+            if store.set_unpublished(id, m == Method::Put).await? {
+                no_content()
+            } else {
+                Err(ApiError::missing(format!("Store entity {id}")))
+            }
         }
         (Method::Get, ["users", username, "tokens"]) => {
             let user = user_named(store, username).await?;

@@ -100,9 +100,13 @@ pub async fn identify(
             ));
         }
         let found = token_principal(cred.secret(), env, store).await?;
-        if let Some(Principal::User(u)) = &found {
-            store.note_actor(u.id);
-            store.note_token(&token_hash(cred.secret()));
+        match &found {
+            Some(Principal::User(u)) => {
+                store.note_actor(Some(u.id), &u.username);
+                store.note_token(&token_hash(cred.secret()));
+            }
+            Some(Principal::BootstrapAdmin) => store.note_actor(None, "ADMIN_TOKEN"),
+            None => {}
         }
         return Ok(found.map(|p| (p, Via::Token)));
     }
@@ -123,7 +127,7 @@ pub async fn identify(
     let Some((user, via)) = found else {
         return Ok(None);
     };
-    store.note_actor(user.id);
+    store.note_actor(Some(user.id), &user.username);
     if is_state_changing(req.method().as_ref()) {
         require_ui_proof(req)?;
     }

@@ -81,6 +81,29 @@ pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
             .flatten()
             .and_then(|l| l.parse().ok()),
     };
+    // The audit log: what changed, by whom (recorded before the response
+    // goes, so a recorded change is never missing from it).
+    if let (Ok(store), Some(action)) = (&store, crate::audit::action(method.as_ref(), &path)) {
+        if resp.status_code() < 400 {
+            let actor = store.actor_name().unwrap_or_else(|| "unknown".into());
+            if let Err(e) = store
+                .record_audit(
+                    &request_id,
+                    &actor,
+                    store.actor(),
+                    action.name,
+                    &action.target,
+                    resp.status_code(),
+                )
+                .await
+            {
+                worker::console_error!(
+                    "{}",
+                    serde_json::json!({ "request_id": request_id, "error": "audit", "detail": e.to_string() })
+                );
+            }
+        }
+    }
     let resp_token = store.as_ref().ok().and_then(Store::used_token);
     let log = crate::request_log::RequestLog {
         request_id: &request_id,
@@ -183,6 +206,51 @@ pub(crate) fn json<T: Serialize>(status: u16, value: &T) -> ApiResult {
     Ok(Response::from_bytes(body)?
         .with_status(status)
         .with_headers(headers))
+}
+
+/// A request's query parameters, read by name (empty values count as
+/// absent).
+pub(crate) struct Query(worker::Url);
+
+impl Query {
+    /// The request's query.
+    pub fn of(req: &Request) -> std::result::Result<Query, ApiError> {
+        Ok(Query(req.url()?))
+    }
+
+    /// Parameter `k`, if present and not empty.
+    pub fn get(&self, k: &str) -> Option<String> {
+        self.0
+            .query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Parameter `k` as a whole number from `min` to `max`, else `default`;
+    /// 400 `bad_query` when it is something else.
+    pub fn number(
+        &self,
+        k: &str,
+        default: Option<i64>,
+        min: i64,
+        max: i64,
+    ) -> std::result::Result<Option<i64>, ApiError> {
+        match self.get(k) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "bad_query",
+                        format!("`{k}` must be a whole number from {min} to {max}"),
+                    )
+                }),
+        }
+    }
 }
 
 /// 204 No Content.

@@ -7,7 +7,7 @@ use worker::{Env, FormData, FormEntry, Method, Request};
 
 use super::auth::require_user;
 use super::error::{ApiError, ApiResult};
-use super::{json, no_content, read_form};
+use super::{json, no_content, read_form, Query};
 use crate::catalog::ingest::ingest_files;
 use crate::catalog::snapshot::FileSource;
 use crate::catalog::store::{
@@ -50,7 +50,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             json(200, &json!({ "categories": categories, "owners": owners }))
         }
         (Method::Get, ["entities", id]) => {
-            let e = entity(store, id).await?;
+            let e = entity(store, id, &user).await?;
             let files: Vec<Value> = store
                 .entity_files(e.id)
                 .await?
@@ -66,7 +66,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             json(200, &json!({ "entity": e, "files": files, "docs": docs }))
         }
         (Method::Get, ["entities", id, "files", path @ ..]) => {
-            let e = entity(store, id).await?;
+            let e = entity(store, id, &user).await?;
             // Segments arrive percent-encoded (spaces, non-ASCII names).
             let path = path
                 .iter()
@@ -98,7 +98,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             Ok(worker::Response::from_bytes(content)?.with_headers(headers))
         }
         (Method::Put, ["entities", id]) => {
-            let e = entity(store, id).await?;
+            let e = entity(store, id, &user).await?;
             require_owner(&e, &user, "change")?;
             let ctype = req.headers().get("Content-Type")?.unwrap_or_default();
             if ctype.starts_with("multipart/form-data") {
@@ -120,17 +120,17 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                 }
                 store.update_entity_meta(e.id, &patch).await?;
             }
-            let updated = entity(store, id).await?;
+            let updated = entity(store, id, &user).await?;
             json(200, &json!({ "entity": updated }))
         }
         (Method::Delete, ["entities", id]) => {
-            let e = entity(store, id).await?;
+            let e = entity(store, id, &user).await?;
             require_owner(&e, &user, "delete")?;
             store.delete_entity(e.id).await?;
             no_content()
         }
         (m @ (Method::Post | Method::Delete), ["entities", id, "install"]) => {
-            let e = entity(store, id).await?;
+            let e = entity(store, id, &user).await?;
             if m == Method::Post {
                 store.install(user.id, e.id).await?;
             } else {
@@ -154,13 +154,15 @@ fn require_owner(e: &EntityRow, user: &UserRow, action: &str) -> Result<(), ApiE
     }
 }
 
-async fn entity(store: &Store, id: &str) -> Result<EntityRow, ApiError> {
+async fn entity(store: &Store, id: &str, user: &UserRow) -> Result<EntityRow, ApiError> {
     let n: i64 = id
         .parse()
         .map_err(|_| ApiError::bad_request("bad_id", format!("`{id}` is not an entity id")))?;
     store
         .entity(n)
         .await?
+        // An unpublished entity is gone for everyone but its owner and admins.
+        .filter(|e| e.unpublished_at.is_none() || e.owner_id == user.id || user.is_admin != 0)
         .ok_or_else(|| ApiError::missing(format!("Store entity {n}")))
 }
 
@@ -344,27 +346,10 @@ fn rename_plugin_json(v: &mut ValidatedUpload) {
 
 /// `GET /api/store/entities?type=&category=&owner=&q=&page=&per_page=`.
 async fn list(req: &Request, store: &Store) -> ApiResult {
-    let url = req.url()?;
-    let param = |k: &str| {
-        url.query_pairs()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.into_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let query = Query::of(req)?;
+    let param = |k: &str| query.get(k);
     let num = |k: &str, default: i64, max: i64| -> Result<i64, ApiError> {
-        match param(k) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "bad_query",
-                        format!("`{k}` must be a number from 1 to {max}"),
-                    )
-                }),
-        }
+        Ok(query.number(k, Some(default), 1, max)?.unwrap_or(default))
     };
     let q = EntityQuery {
         entity_type: param("type"),

@@ -137,7 +137,7 @@ pub async fn served_view(
                 .user_view_by_token(&hash, files)
                 .await?
                 .ok_or_else(|| ApiError::unauthorized().with_challenge())?;
-            store.note_actor(user.id);
+            store.note_actor(Some(user.id), &user.username);
             store.note_token(&hash);
             Ok((user, uv))
         }
@@ -280,7 +280,7 @@ pub async fn served_head(
         Caller::User(user) => store.memo_view(Viewer::Id(user.id), &key).await?,
     };
     let user = user.ok_or_else(|| ApiError::unauthorized().with_challenge())?;
-    store.note_actor(user.id);
+    store.note_actor(Some(user.id), &user.username);
     if let Some(m) = &uv.memo {
         let head = head_ids(&user, m)?;
         return Ok(ServedHead {

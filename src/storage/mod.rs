@@ -21,6 +21,7 @@ macro_rules! live_token {
 
 pub mod access;
 pub mod advertised;
+pub mod audit;
 pub mod blobs;
 pub mod catalog;
 pub mod edge;
@@ -81,8 +82,10 @@ pub struct Store {
     /// long it pauses (`FAILPOINT_PAUSE_SECONDS`, ten minutes by default).
     failpoint: Option<String>,
     failpoint_secs: u64,
-    /// The user this request authenticated as, for its log line.
+    /// Who this request authenticated as (user id and name, or the
+    /// bootstrap token's name), for its log line and the audit log.
     actor: Cell<Option<i64>>,
+    actor_name: std::cell::RefCell<Option<String>>,
     /// The hash of the token it authenticated with, to record its use.
     used_token: std::cell::RefCell<Option<String>>,
 }
@@ -122,6 +125,7 @@ impl Store {
                 .and_then(|v| v.to_string().parse().ok())
                 .unwrap_or(600),
             actor: Cell::new(None),
+            actor_name: std::cell::RefCell::new(None),
             used_token: std::cell::RefCell::new(None),
         })
     }
@@ -136,9 +140,16 @@ impl Store {
         self.used_token.borrow().clone()
     }
 
-    /// Notes the user this request authenticated as.
-    pub fn note_actor(&self, user_id: i64) {
-        self.actor.set(Some(user_id));
+    /// Notes who this request authenticated as: a user (id and name) or
+    /// the bootstrap token (no id).
+    pub fn note_actor(&self, user_id: Option<i64>, name: &str) {
+        self.actor.set(user_id);
+        *self.actor_name.borrow_mut() = Some(name.to_string());
+    }
+
+    /// The name this request authenticated as, if any.
+    pub fn actor_name(&self) -> Option<String> {
+        self.actor_name.borrow().clone()
     }
 
     /// The user this request authenticated as, if any.

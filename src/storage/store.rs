@@ -46,6 +46,10 @@ pub struct EntityRow {
     pub root_mode: Option<String>,
     #[serde(default, skip_serializing)]
     pub files_digest: Option<String>,
+    /// When an admin unpublished it, if they did (then it is in no stack
+    /// and not listed).
+    #[serde(default)]
+    pub unpublished_at: Option<i64>,
 }
 
 /// A stored file of an entity.
@@ -98,7 +102,7 @@ pub struct EntityQuery {
 }
 
 pub(crate) const ENTITY_SELECT: &str = "SELECT e.id, u.username AS owner, e.owner_id, e.type AS entity_type, e.name, e.served_name, e.title, e.tagline, \
-     e.description, e.category, e.photo_url, e.video_url, e.version, e.entries_key, e.created_at, e.updated_at, e.root_id, e.root_mode, e.files_digest, \
+     e.description, e.category, e.photo_url, e.video_url, e.version, e.entries_key, e.created_at, e.updated_at, e.root_id, e.root_mode, e.files_digest, e.unpublished_at, \
      (SELECT COUNT(*) FROM store_installs i WHERE i.entity_id = e.id) AS installs \
      FROM store_entities e JOIN users u ON u.id = e.owner_id";
 
@@ -269,7 +273,7 @@ impl Store {
 
     /// A filtered, paginated listing in a stable order (newest first, then id).
     pub async fn list_entities(&self, q: &EntityQuery) -> StoreResult<(i64, Vec<EntityRow>)> {
-        let filter = "WHERE (?1 IS NULL OR e.type = ?1) AND (?2 IS NULL OR e.category = ?2) AND (?3 IS NULL OR u.username = ?3) \
+        let filter = "WHERE e.unpublished_at IS NULL AND (?1 IS NULL OR e.type = ?1) AND (?2 IS NULL OR e.category = ?2) AND (?3 IS NULL OR u.username = ?3) \
                       AND (?4 IS NULL OR instr(lower(e.title || ' ' || e.tagline || ' ' || e.description), lower(?4)) > 0)";
         let args = [
             opt(&q.entity_type),
@@ -311,6 +315,15 @@ impl Store {
             categories.into_iter().map(|f| f.value).collect(),
             owners.into_iter().map(|f| f.value).collect(),
         ))
+    }
+
+    /// Unpublishes (or restores) an entity; whether it exists.
+    pub async fn set_unpublished(&self, id: i64, unpublished: bool) -> StoreResult<bool> {
+        self.changed(
+            "UPDATE store_entities SET unpublished_at = CASE WHEN ?2 THEN COALESCE(unpublished_at, ?3) ELSE NULL END WHERE id = ?1",
+            &[n(id), n(unpublished as i64), n(now())],
+        )
+        .await
     }
 
     /// Deletes an entity (and its installs); whether it existed.
@@ -362,9 +375,11 @@ impl Store {
             " AND EXISTS (SELECT 1 FROM store_entities e WHERE e.id = f.entity_id AND (e.root_id IS NULL OR e.files_digest IS NULL))"
         };
         Ok([
-            self.stmt(&format!("{ENTITY_SELECT} WHERE e.id IN (SELECT entity_id FROM store_installs WHERE user_id = {uid_sql}){skip} ORDER BY e.id"), arg)?,
+            self.stmt(&format!("{ENTITY_SELECT} WHERE e.unpublished_at IS NULL AND e.id IN (SELECT entity_id FROM store_installs WHERE user_id = {uid_sql}){skip} ORDER BY e.id"), arg)?,
             self.stmt(
-                &format!("SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id WHERE i.user_id = {uid_sql}{legacy_only}{skip} ORDER BY f.entity_id, f.path"),
+                &format!("SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id \
+                          JOIN store_entities pe ON pe.id = f.entity_id AND pe.unpublished_at IS NULL \
+                          WHERE i.user_id = {uid_sql}{legacy_only}{skip} ORDER BY f.entity_id, f.path"),
                 arg,
             )?,
         ])

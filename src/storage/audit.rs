@@ -1,0 +1,74 @@
+//! The audit log in D1 (migration 0012): one row per recorded action,
+//! paged newest first.
+
+use serde::{Deserialize, Serialize};
+
+use super::{n, now, s, Store, StoreResult};
+
+/// One recorded action.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: i64,
+    pub request_id: String,
+    /// A username, or `ADMIN_TOKEN` for the bootstrap token.
+    pub actor: String,
+    pub actor_id: Option<i64>,
+    pub action: String,
+    pub target: String,
+    pub status: i64,
+}
+
+/// What to page through: optional actor and action filters (an action
+/// filter `grant` matches `grant` and `grant.*`), entries older than
+/// `before` (an id), at most `limit`.
+pub struct AuditQuery<'a> {
+    pub actor: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Appends one entry.
+    pub async fn record_audit(
+        &self,
+        request_id: &str,
+        actor: &str,
+        actor_id: Option<i64>,
+        action: &str,
+        target: &str,
+        status: u16,
+    ) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO audit_log (at, request_id, actor, actor_id, action, target, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            &[
+                n(now()),
+                s(request_id),
+                s(actor),
+                actor_id.map(n).unwrap_or(wasm_bindgen::JsValue::NULL),
+                s(action),
+                s(target),
+                n(i64::from(status)),
+            ],
+        )
+        .await
+    }
+
+    /// A page of entries, newest first.
+    pub async fn audit_page(&self, q: &AuditQuery<'_>) -> StoreResult<Vec<AuditRow>> {
+        let opt = |v: Option<&str>| v.map(s).unwrap_or(wasm_bindgen::JsValue::NULL);
+        self.rows(
+            "SELECT id, at, request_id, actor, actor_id, action, target, status FROM audit_log \
+             WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2 OR action LIKE ?2 || '.%') \
+             AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4",
+            &[
+                opt(q.actor),
+                opt(q.action),
+                q.before.map(n).unwrap_or(wasm_bindgen::JsValue::NULL),
+                n(q.limit),
+            ],
+        )
+        .await
+    }
+}
