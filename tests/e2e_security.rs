@@ -815,3 +815,79 @@ fn the_audit_log_records_who_changed_what_and_pages_with_filters() {
         403
     );
 }
+
+#[test]
+fn repeated_failed_authentication_is_throttled_and_success_never_is() {
+    let w = wrangler_with(&[("AUTH_FAILURE_LIMIT", "3")]);
+    let api = Api::new(&w.base);
+    let token = api.scenario("sec-throttle", &[("alpha", "available")]);
+    let from = |ip: &str, secret: &str| {
+        request(
+            &w.base,
+            "GET",
+            "/api/me/stack",
+            &[
+                ("Authorization", &format!("Bearer {secret}")),
+                ("CF-Connecting-IP", ip),
+            ],
+            b"",
+        )
+    };
+    let wrong = "mpe_0000000000000000000000000000000000000000";
+    for i in 0..3 {
+        assert_eq!(from("203.0.113.7", wrong).status, 401, "failure {i}");
+    }
+    let throttled = from("203.0.113.7", wrong);
+    assert_eq!(throttled.status, 429, "{}", throttled.text());
+    assert!(
+        throttled.text().contains("too_many_failures"),
+        "{}",
+        throttled.text()
+    );
+    let retry: i64 = throttled
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Git's wrong password is throttled the same way.
+    let git = request(
+        &w.base,
+        "GET",
+        "/marketplace.git/info/refs?service=git-upload-pack",
+        &[
+            ("Authorization", &support::checks::basic_auth(wrong)),
+            ("CF-Connecting-IP", "203.0.113.7"),
+        ],
+        b"",
+    );
+    assert_eq!(git.status, 429);
+    // The right token from that address is never held up, another address
+    // is not throttled, and a request without credentials is no failure.
+    assert_eq!(from("203.0.113.7", &token).status, 200);
+    assert_eq!(from("198.51.100.9", wrong).status, 401);
+    let bare = request(
+        &w.base,
+        "GET",
+        "/api/me/stack",
+        &[("CF-Connecting-IP", "192.0.2.1")],
+        b"",
+    );
+    for _ in 0..4 {
+        assert_eq!(
+            request(
+                &w.base,
+                "GET",
+                "/api/me/stack",
+                &[("CF-Connecting-IP", "192.0.2.1")],
+                b""
+            )
+            .status,
+            401
+        );
+    }
+    assert_eq!(bare.status, 401);
+    // Once the window has passed, failures start over.
+    w.d1("UPDATE auth_failures SET window_start = window_start - 120");
+    assert_eq!(from("203.0.113.7", wrong).status, 401);
+}

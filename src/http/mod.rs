@@ -46,6 +46,22 @@ pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
             .map(|b| crate::request_log::format_request_id(&b))
             .unwrap_or_else(|_| "unknown".into()),
     };
+    // Whether the request presented credentials (a refusal of those is a
+    // failed authentication), and from which client.
+    let presented = req.headers().has("Authorization").unwrap_or(false)
+        || req
+            .headers()
+            .get("Cookie")
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.contains("mpe_session="))
+        || (method == Method::Post && path == "/api/session");
+    let client = req
+        .headers()
+        .get("CF-Connecting-IP")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "unknown".into());
     let store = Store::from_env(&env);
     let result = match &store {
         Ok(store) => dispatch(req, &env, &ctx, store, &path).await,
@@ -68,6 +84,33 @@ pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         }
         Err(e) => e.into_response()?,
     };
+    // Repeated failed authentication from one client is throttled; only
+    // refusals are counted, so a successful request is never slowed.
+    if resp.status_code() == 401 && presented {
+        if let Ok(store) = &store {
+            match store
+                .count_auth_failure(&client, auth_failure_limit(&env))
+                .await
+            {
+                Ok(Some(retry_after)) => {
+                    resp = ApiError::new(
+                        429,
+                        "too_many_failures",
+                        format!("too many failed sign-ins from your address; try again in {retry_after} s"),
+                    )
+                    .into_response()?;
+                    let _ = resp
+                        .headers_mut()
+                        .set("Retry-After", &retry_after.to_string());
+                }
+                Ok(None) => {}
+                Err(e) => worker::console_error!(
+                    "{}",
+                    serde_json::json!({ "request_id": request_id, "error": "throttle", "detail": e.to_string() })
+                ),
+            }
+        }
+    }
     // No response of ours is ever to be sniffed into HTML by a browser.
     let _ = resp.headers_mut().set("X-Content-Type-Options", "nosniff");
     let _ = resp.headers_mut().set("X-Request-Id", &request_id);
@@ -163,6 +206,16 @@ async fn dispatch(req: Request, env: &Env, ctx: &Context, store: &Store, path: &
     }
 }
 
+/// Failed authentications a client may make per minute before 429
+/// (`AUTH_FAILURE_LIMIT`, 10 by default).
+fn auth_failure_limit(env: &Env) -> i64 {
+    env.var("AUTH_FAILURE_LIMIT")
+        .ok()
+        .and_then(|v| v.to_string().parse().ok())
+        .filter(|n: &i64| *n > 0)
+        .unwrap_or(10)
+}
+
 /// The cron job that syncs every upstream source (see `wrangler.toml`).
 pub async fn scheduled_sync(env: &Env) {
     match Store::from_env(env) {
@@ -184,6 +237,7 @@ pub async fn scheduled_gc(env: &Env) {
         let entries = store.gc_entries(3600).await?;
         let packs = store.gc_packs(30 * 24 * 3600).await?;
         let sessions = store.gc_sessions().await?;
+        store.gc_auth_failures().await?;
         Ok::<_, crate::storage::StorageError>((entries, packs, sessions))
     }
     .await;

@@ -28,6 +28,7 @@ pub mod edge;
 pub mod sessions;
 pub mod sources;
 pub mod store;
+pub mod throttle;
 pub mod uploads;
 pub mod users;
 pub mod view;
