@@ -29,10 +29,24 @@ fn a_100_mb_marketplace_imports_clones_and_zips_in_bounded_memory() {
         "{} files",
         files.len()
     );
+    // Under `wrangler dev` on a loaded machine, the first request after the
+    // two 100 MB uploads has gone unanswered (nothing reached the Worker's
+    // log; it was seen from the first commit of 2026-12-01 on): the probe
+    // is asked again, on a new connection, before it counts as a failure.
     let memory = || {
-        api.admin("GET", "/api/admin/runtime", None, 200)["wasm_memory_bytes"]
-            .as_u64()
-            .expect("wasm_memory_bytes")
+        for attempt in 1..=3 {
+            let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                api.admin("GET", "/api/admin/runtime", None, 200)["wasm_memory_bytes"]
+                    .as_u64()
+                    .expect("wasm_memory_bytes")
+            }));
+            match probe {
+                Ok(bytes) => return bytes,
+                Err(e) if attempt == 3 => std::panic::resume_unwind(e),
+                Err(_) => eprintln!("memory probe {attempt} got no answer; asking again"),
+            }
+        }
+        unreachable!()
     };
     let at_start = memory();
 

@@ -1,6 +1,7 @@
 // Admins in the browser: importing a curated marketplace, granting through
 // the access matrix (one plugin and a whole marketplace), disabling a
-// plugin, users and tokens, effective access, groups and the cache; and a
+// plugin, users and tokens (offboarding: disable, expiry, delete),
+// effective access, groups and the cache; and a
 // member who never sees any of it.
 import { test, expect } from "@playwright/test";
 import {
@@ -187,4 +188,39 @@ test("an admin makes a marketplace follow a git repository, syncs it and stops f
   } finally {
     upstream.close();
   }
+});
+
+test("an admin offboards a user: disables them, sees their tokens' use and expiry, and deletes them", async ({ page }) => {
+  const boss = uniq("boss");
+  await signIn(page, await newUser(boss, { isAdmin: true }));
+  const name = uniq("leaver");
+  const token = await newUser(name);
+  await call(token, "GET", "/api/me/stack", undefined, 200);
+  await page.goto(`${base()}/admin/users/${name}`);
+  await expect(page.getByRole("heading", { name })).toBeVisible();
+  const tokens = page.getByRole("list", { name: `Tokens of ${name}` });
+  // Its last use is recorded after the response.
+  await expect(async () => {
+    await page.reload();
+    await expect(tokens).toContainText("last used", { timeout: 1000 });
+  }).toPass();
+  await page.getByLabel("Token name").fill("laptop");
+  await page.getByLabel("Expires after (days, optional)").fill("30");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await expect(page.getByRole("region", { name: "New token" })).toBeVisible();
+  await expect(tokens).toContainText("expires");
+
+  await page.getByRole("switch", { name: "Disabled" }).click();
+  await expect(page.getByText(`${name} is disabled`)).toBeVisible();
+  await call(token, "GET", "/api/me/stack", undefined, 401);
+  await checkPage(page, "admin-user");
+  await page.getByRole("switch", { name: "Disabled" }).click();
+  await expect(page.getByText(`${name} is enabled again.`)).toBeVisible();
+  await call(token, "GET", "/api/me/stack", undefined, 200);
+
+  await page.getByRole("button", { name: "Delete user…" }).click();
+  await page.getByRole("button", { name: `Delete ${name} and everything they own` }).click();
+  await expect(page).toHaveURL(/\/admin\/users$/);
+  await call(token, "GET", "/api/me/stack", undefined, 401);
+  await admin("GET", `/api/admin/users/${name}`, undefined, 404);
 });

@@ -44,11 +44,47 @@ export async function render(main, { params }) {
     }
   });
 
+  // Offboarding: disabled, every token and session of theirs stops at once.
+  const disabledSwitch = h("input", { type: "checkbox", role: "switch", id: "disabled-switch", checked: !!u.disabled });
+  disabledSwitch.addEventListener("change", async () => {
+    disabledSwitch.disabled = true;
+    try {
+      await api(disabledSwitch.checked ? "PUT" : "DELETE", `/api/admin/users/${name}/disabled`);
+      toast(disabledSwitch.checked
+        ? `${name} is disabled: their tokens and sessions no longer work.`
+        : `${name} is enabled again.`);
+    } catch (e) {
+      disabledSwitch.checked = !disabledSwitch.checked;
+      toast(e.message);
+    } finally {
+      disabledSwitch.disabled = false;
+    }
+  });
+  // Deleting takes two clicks: the first only arms the second.
+  const confirmDelete = h("button", {
+    type: "button", class: "danger", hidden: true,
+    onclick: async () => {
+      try {
+        await api("DELETE", `/api/admin/users/${name}`);
+        toast(`Deleted ${name}.`);
+        location.assign("/admin/users");
+      } catch (e) { toast(e.message); }
+    },
+  }, `Delete ${name} and everything they own`);
+  const deleteButton = h("button", {
+    type: "button", class: "secondary",
+    onclick: () => { confirmDelete.hidden = false; confirmDelete.focus(); },
+  }, "Delete user…");
+
   const tokens = h("ul", { class: "tokens", "aria-label": `Tokens of ${name}` });
   const loadTokens = async () => {
     const { tokens: rows } = await api("GET", `/api/admin/users/${name}/tokens`);
     replace(tokens, rows.length ? rows.map((t) => h("li", {},
-      h("span", {}, h("strong", {}, t.name), ` · created ${formatTime(t.created_at)}`, t.revoked_at ? ` · revoked ${formatTime(t.revoked_at)}` : ""),
+      h("span", {}, h("strong", {}, t.name), t.prefix ? h("code", {}, ` ${t.prefix}…`) : "",
+        ` · created ${formatTime(t.created_at)}`,
+        ` · ${t.last_used_at ? `last used ${formatTime(t.last_used_at)}` : "never used"}`,
+        t.expires_at ? ` · expires ${formatTime(t.expires_at)}` : "",
+        t.revoked_at ? ` · revoked ${formatTime(t.revoked_at)}` : ""),
       t.revoked_at ? null : h("button", {
         type: "button", class: "secondary", "aria-label": `Revoke token ${t.name}`,
         onclick: async () => {
@@ -62,14 +98,19 @@ export async function render(main, { params }) {
   };
   await loadTokens();
   const tokenName = field("Token name", { required: true, maxlength: 100 });
+  const tokenDays = field("Expires after (days, optional)", { type: "number", min: 1, max: 3650, inputmode: "numeric" });
   const newToken = h("div", { "aria-live": "polite" });
   const tokenForm = h("form", {
     class: "inline",
     onsubmit: async (e) => {
       e.preventDefault();
       try {
-        const { token } = await api("POST", `/api/admin/users/${name}/tokens`, { name: tokenName.input.value.trim() });
+        const days = tokenDays.input.value.trim();
+        const body = { name: tokenName.input.value.trim() };
+        if (days) body.expires_in_days = Number(days);
+        const { token } = await api("POST", `/api/admin/users/${name}/tokens`, body);
         tokenName.input.value = "";
+        tokenDays.input.value = "";
         replace(newToken, h("div", { class: "new-token", role: "region", "aria-label": "New token" },
           h("p", {}, `A new token for ${name}. Hand it over now: it is shown only once.`),
           h("pre", {}, h("code", {}, token)), copyButton(token, "Copy token")));
@@ -78,13 +119,15 @@ export async function render(main, { params }) {
         replace(newToken, errorBox(err.message));
       }
     },
-  }, tokenName.el, h("button", { type: "submit" }, "Create token"));
+  }, tokenName.el, tokenDays.el, h("button", { type: "submit" }, "Create token"));
 
   replace(main,
     h("p", { class: "crumbs" }, h("a", { href: "/admin/users" }, "Users"), ` / ${name}`),
     h("h1", {}, name),
     h("p", { class: "meta" }, u.email),
     h("div", { class: "switch" }, adminSwitch, h("label", { for: "admin-switch" }, "Admin")),
+    h("div", { class: "switch" }, disabledSwitch, h("label", { for: "disabled-switch" }, "Disabled")),
+    h("p", { class: "actions" }, deleteButton, " ", confirmDelete),
     h("section", { "aria-labelledby": "groups-h" },
       h("h2", { id: "groups-h" }, "Groups"),
       detail.groups.length ? h("ul", {}, detail.groups.map((g) => h("li", {}, g))) : h("p", {}, "In no group, so no curated plugin reaches them."),
