@@ -5,7 +5,8 @@
 # (real workerd, local D1 and R2) and drive it with the real git and Claude
 # Code CLIs, and the browser tests of the web UI (Playwright driving
 # Debian's chromium against its own `wrangler dev`).
-# It ends with one line totalling every test binary's results.
+# Every binary runs even when one fails (--no-fail-fast), and the run ends
+# with one line totalling every test binary's results.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
@@ -17,7 +18,7 @@ trap 'rm -f "$log" "$status"' EXIT
 # Exit codes are captured by hand (a pipeline reports tee's), so errexit
 # must not end the group before it records the code.
 set +e
-{ cargo test --locked --all-targets 2>&1; echo $? > "$status"; } | tee "$log"
+{ cargo test --locked --all-targets --no-fail-fast 2>&1; echo $? > "$status"; } | tee "$log"
 rc=$(cat "$status")
 { npx playwright test 2>&1; echo $? > "$status"; } | tee -a "$log"
 ui_rc=$(cat "$status")
