@@ -62,7 +62,7 @@ export async function render(main, { params }) {
   });
   // Deleting takes two clicks: the first only arms the second.
   const confirmDelete = h("button", {
-    type: "button", class: "danger", hidden: true,
+    type: "button", class: "danger",
     onclick: async () => {
       try {
         await api("DELETE", `/api/admin/users/${name}`);
@@ -73,8 +73,10 @@ export async function render(main, { params }) {
   }, `Delete ${name} and everything they own`);
   const deleteButton = h("button", {
     type: "button", class: "secondary",
-    onclick: () => { confirmDelete.hidden = false; confirmDelete.focus(); },
+    onclick: () => { confirmBox.hidden = false; confirmDelete.focus(); },
   }, "Delete user…");
+  // Hidden by its box: a button's own display rule would show it.
+  const confirmBox = h("p", { hidden: true }, confirmDelete);
 
   const tokens = h("ul", { class: "tokens", "aria-label": `Tokens of ${name}` });
   const loadTokens = async () => {
@@ -127,7 +129,8 @@ export async function render(main, { params }) {
     h("p", { class: "meta" }, u.email),
     h("div", { class: "switch" }, adminSwitch, h("label", { for: "admin-switch" }, "Admin")),
     h("div", { class: "switch" }, disabledSwitch, h("label", { for: "disabled-switch" }, "Disabled")),
-    h("p", { class: "actions" }, deleteButton, " ", confirmDelete),
+    h("p", { class: "actions" }, deleteButton),
+    confirmBox,
     h("section", { "aria-labelledby": "groups-h" },
       h("h2", { id: "groups-h" }, "Groups"),
       detail.groups.length ? h("ul", {}, detail.groups.map((g) => h("li", {}, g))) : h("p", {}, "In no group, so no curated plugin reaches them."),
