@@ -1,7 +1,8 @@
 //! The one structured log line each request leaves (JSON, for Workers Logs
 //! and `wrangler tail`): what was asked, by whom, how it ended, how long
-//! it took, and which cache layer answered. It holds no secret by
-//! construction: no header, query string or body is ever put in it.
+//! it took, which cache layer answered and how much memory the isolate
+//! has grown to. It holds no secret by construction: no header, query
+//! string or body is ever put in it.
 
 use serde::Serialize;
 
@@ -20,6 +21,10 @@ pub struct RequestLog<'a> {
     pub ms: f64,
     /// `edge`, `r2` or `built`, for git and ZIP responses.
     pub cache: Option<&'a str>,
+    /// The isolate's WebAssembly memory when the response went (its
+    /// high-water mark, since linear memory only grows): how close the
+    /// isolate runs to the platform's 128 MB.
+    pub wasm_memory: Option<u64>,
 }
 
 impl RequestLog<'_> {
@@ -57,11 +62,12 @@ mod tests {
             bytes: None,
             ms: 12.5,
             cache: cache_layer("d1;count=1;dur=2.0, r2;count=0;dur=0.0, cache;desc=edge"),
+            wasm_memory: Some(2 << 20),
         }
         .line();
         assert_eq!(
             line,
-            r#"{"request_id":"00ff00ff00ff00ff","method":"POST","path":"/marketplace.git/git-upload-pack","status":200,"user":7,"bytes":null,"ms":12.5,"cache":"edge"}"#
+            r#"{"request_id":"00ff00ff00ff00ff","method":"POST","path":"/marketplace.git/git-upload-pack","status":200,"user":7,"bytes":null,"ms":12.5,"cache":"edge","wasm_memory":2097152}"#
         );
         assert!(!line.contains('\n'));
         assert_eq!(cache_layer("d1;count=1;dur=2.0"), None);

@@ -127,8 +127,9 @@ pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
     // The audit log: what changed, by whom (recorded before the response
     // goes, so a recorded change is never missing from it).
     if let (Ok(store), Some(action)) = (&store, crate::audit::action(method.as_ref(), &path)) {
-        if resp.status_code() < 400 {
-            let actor = store.actor_name().unwrap_or_else(|| "unknown".into());
+        // A change nobody authenticated for is nobody's (a sign-out
+        // without a session): nothing to record.
+        if let (true, Some(actor)) = (resp.status_code() < 400, store.actor_name()) {
             if let Err(e) = store
                 .record_audit(
                     &request_id,
@@ -157,6 +158,7 @@ pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         bytes,
         ms: crate::storage::clock_ms() - started,
         cache: timing.as_deref().and_then(crate::request_log::cache_layer),
+        wasm_memory: crate::timing::wasm_memory_bytes(),
     };
     worker::console_log!("{}", log.line());
     // A token's last use, recorded after the response (a token is noted

@@ -68,12 +68,17 @@ fn send(
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     // A server that answered early may stop reading: give up sending then.
     s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    // A bodiless GET or HEAD says nothing of a body, as browsers, curl and
+    // git send it: wrangler dev's proxy retries such a request when its
+    // local runtime reloads under it, but not one that declares a body
+    // (even `Content-Length: 0`), which then fails with a 500 of its own.
     let framing = match &body {
-        Body::Sized(b) => format!("Content-Length: {}", b.len()),
-        Body::Chunked { .. } => "Transfer-Encoding: chunked".to_string(),
+        Body::Sized(b) if b.is_empty() && matches!(method, "GET" | "HEAD") => String::new(),
+        Body::Sized(b) => format!("Content-Length: {}\r\n", b.len()),
+        Body::Chunked { .. } => "Transfer-Encoding: chunked\r\n".to_string(),
     };
     let mut req =
-        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{framing}\r\n");
+        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{framing}");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }

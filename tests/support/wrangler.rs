@@ -20,6 +20,7 @@ pub struct Wrangler {
     pub log: PathBuf,
     _state: TempDir,
     _guard: Mutex<(Child, ChildStdin)>,
+    _log_on_panic: LogOnPanic,
 }
 
 impl Wrangler {
@@ -54,6 +55,27 @@ impl Wrangler {
             )
         });
         v[0]["results"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// A failing test shows what wrangler dev said last (its reloads, runtime
+/// errors and request lines), since CI keeps only the test's output.
+struct LogOnPanic(PathBuf);
+
+impl Drop for LogOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let text = std::fs::read_to_string(&self.0).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(80)..];
+        eprintln!(
+            "--- last {} lines of {} ---\n{}\n---",
+            tail.len(),
+            self.0.display(),
+            tail.join("\n")
+        );
     }
 }
 
@@ -123,6 +145,55 @@ impl Wrangler {
         let Wrangler { _state, _guard, .. } = self;
         drop(_guard);
         start(_state, vars)
+    }
+
+    /// The most WebAssembly memory any request's log line reports, up to
+    /// and including request `request_id` (waiting up to 10 s for its
+    /// line: the Worker logs the isolate's memory with every response).
+    pub fn peak_wasm_memory_through(&self, request_id: &str) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let lines: Vec<serde_json::Value> = log
+                .lines()
+                .filter(|l| l.starts_with("{\"request_id\""))
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect();
+            if let Some(at) = lines.iter().position(|v| v["request_id"] == request_id) {
+                return lines[..=at]
+                    .iter()
+                    .filter_map(|v| v["wasm_memory"].as_u64())
+                    .max()
+                    .expect("the Worker's log lines report wasm_memory");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line for request {request_id}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits (up to two minutes) until `/healthz` answers three times in a
+    /// row: wrangler dev's local runtime, after very large request bodies,
+    /// has been seen to hold a request for a minute and then reload.
+    pub fn wait_until_settled(&self) {
+        let port: u16 = self
+            .base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port in the base URL");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut in_a_row = 0;
+        while in_a_row < 3 {
+            assert!(
+                Instant::now() < deadline,
+                "wrangler dev did not settle within two minutes"
+            );
+            in_a_row = if healthy(port) { in_a_row + 1 } else { 0 };
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 
     /// Whether the server's log shows it paused at failpoint `point`.
@@ -228,6 +299,7 @@ fn start(state: TempDir, vars: &[(&str, &str)]) -> Wrangler {
     }
     Wrangler {
         base,
+        _log_on_panic: LogOnPanic(log.clone()),
         log,
         _state: state,
         _guard: Mutex::new((child, stdin)),
