@@ -1,8 +1,9 @@
 //! What the audit log calls each recorded request: every admin change and
 //! every Store publish, edit, delete, install and opt-out (and token
-//! changes, which a security review asks about too). Pure: a method and a
-//! path in, an action name and its target out; reads and refusals are not
-//! recorded. The log never holds a body, header or query, so no secret.
+//! changes and web UI sign-ins and sign-outs, which a security review asks
+//! about too). Pure: a method and a path in, an action name and its target
+//! out; reads and refusals are not recorded. The log never holds a body,
+//! header or query, so no secret.
 
 /// A recorded action: its name (e.g. `grant.put`) and its target, the
 /// route's path below `/api/` (e.g. `admin/groups/eng/grants/acme/lint`).
@@ -52,6 +53,9 @@ pub fn action(method: &str, path: &str) -> Option<Action> {
         ("DELETE", ["me", "optouts", _, _]) => "optout.remove",
         ("POST", ["me", "tokens"]) => "token.create",
         ("DELETE", ["me", "tokens", _]) => "token.revoke",
+        // Web UI sessions: a sign-in with a token, a sign-out.
+        ("POST", ["session"]) => "session.sign_in",
+        ("DELETE", ["session"]) => "session.sign_out",
         _ => return None,
     };
     Some(Action {
@@ -96,7 +100,8 @@ mod tests {
             "a preview changes nothing"
         );
         assert_eq!(name("GET", "/api/admin/users"), None);
-        assert_eq!(name("POST", "/api/session"), None);
+        assert_eq!(name("POST", "/api/session"), Some("session.sign_in"));
+        assert_eq!(name("GET", "/api/session"), None, "who am I is a read");
         assert_eq!(name("POST", "/marketplace.git/git-upload-pack"), None);
     }
 }

@@ -493,12 +493,11 @@ fn bodies_without_a_length_are_refused_once_past_their_limit_and_never_held() {
         "sec-body-skill",
         &skill_zip("sec-body-skill"),
     ));
-    let memory = || {
-        api.admin("GET", "/api/admin/runtime", None, 200)["wasm_memory_bytes"]
-            .as_u64()
-            .unwrap()
-    };
-    let before = memory();
+    // The isolate's memory, from the log line of each response (a probe
+    // right after such bodies could meet wrangler dev mid-reload).
+    let r = api.call(ADMIN_TOKEN, "GET", "/api/admin/runtime", None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let before = w.peak_wasm_memory_through(r.header("x-request-id").unwrap());
     // 150 MB, chunked: more than the isolate's 128 MB could ever hold.
     let big = 150 << 20;
     let bearer = format!("Bearer {token}");
@@ -506,6 +505,7 @@ fn bodies_without_a_length_are_refused_once_past_their_limit_and_never_held() {
     let admin = format!("Bearer {ADMIN_TOKEN}");
     let form = "multipart/form-data; boundary=sec-body";
     let version = format!("/api/store/entities/{id}");
+    let mut last = String::new();
     for (what, method, path, headers) in [
         (
             "git",
@@ -542,8 +542,10 @@ fn bodies_without_a_length_are_refused_once_past_their_limit_and_never_held() {
         let r = support::http_client::request_chunked(&w.base, method, path, &headers, b'x', big);
         assert_eq!(r.status, 413, "{what}: {}", r.text());
         assert!(r.text().contains("body_too_large"), "{what}: {}", r.text());
+        last = r.header("x-request-id").unwrap().to_string();
     }
-    let after = memory();
+    // Each refusal went after its whole body was read (and dropped).
+    let after = w.peak_wasm_memory_through(&last);
     assert!(
         after < before + (32 << 20),
         "reading refused bodies grew WebAssembly memory from {before} to {after} bytes"
@@ -551,6 +553,7 @@ fn bodies_without_a_length_are_refused_once_past_their_limit_and_never_held() {
     // And the Worker still serves. (After bodies this large, wrangler dev
     // sometimes restarts the local runtime and answers 503 "restarted
     // mid-request" for a moment; it must serve again once back.)
+    w.wait_until_settled();
     let mut status = 0;
     for _ in 0..40 {
         status = ls_refs(&w.base, &token).status;
@@ -687,6 +690,24 @@ fn an_admin_unpublishes_a_store_entity_from_every_stack_and_restores_it() {
     assert!(
         serde_json::from_slice::<Value>(&own.body).unwrap()["entity"]["unpublished_at"].is_number()
     );
+    // Its owner sees it but cannot install it (nothing would be served).
+    let r = api.call(
+        &owner,
+        "POST",
+        &format!("/api/store/entities/{id}/install"),
+        None,
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("entity_unpublished"), "{}", r.text());
+    // Admins find it among the unpublished.
+    let unpublished = api.admin("GET", "/api/admin/store/unpublished", None, 200);
+    let found = unpublished["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id)
+        .expect("listed as unpublished");
+    assert!(found["unpublished_at"].is_number() && found.get("entries_key").is_none());
 
     api.admin(
         "DELETE",
@@ -695,6 +716,8 @@ fn an_admin_unpublishes_a_store_entity_from_every_stack_and_restores_it() {
         204,
     );
     assert!(in_stack() && listed(), "restored, it is back where it was");
+    let unpublished = api.admin("GET", "/api/admin/store/unpublished", None, 200);
+    assert!(!unpublished.to_string().contains("sec-mod-by-sec-mod-owner"));
     api.admin(
         "PUT",
         "/api/admin/store/entities/999999/unpublished",
@@ -823,6 +846,36 @@ fn the_audit_log_records_who_changed_what_and_pages_with_filters() {
     assert_eq!(
         api.call(&token, "GET", "/api/admin/audit", None).status,
         403
+    );
+
+    // Web UI sessions: a sign-in and a sign-out are the user's; a sign-out
+    // without a session is nobody's and leaves no entry.
+    let ui = [("Origin", w.base.as_str()), ("X-Marketplace-Edge", "ui")];
+    let mut headers = ui.to_vec();
+    headers.push(("Content-Type", "application/json"));
+    let body = json!({ "token": token }).to_string();
+    let r = request(&w.base, "POST", "/api/session", &headers, body.as_bytes());
+    assert_eq!(r.status, 201, "{}", r.text());
+    let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap();
+    let mut headers = ui.to_vec();
+    headers.push(("Cookie", cookie));
+    let r = request(&w.base, "DELETE", "/api/session", &headers, b"");
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = request(&w.base, "DELETE", "/api/session", &ui, b"");
+    assert_eq!(r.status, 204, "{}", r.text());
+    let sessions = page("?action=session");
+    let sessions: Vec<(&str, &str)> = sessions["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["actor"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        sessions,
+        [
+            ("sec-audit-user", "session.sign_out"),
+            ("sec-audit-user", "session.sign_in")
+        ]
     );
 }
 

@@ -140,6 +140,10 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                 .flatten();
             json(200, &json!({ "entries": entries, "next_before": next }))
         }
+        (Method::Get, ["store", "unpublished"]) => {
+            let entities = store.unpublished_entities().await?;
+            json(200, &json!({ "entities": entities }))
+        }
         (m @ (Method::Put | Method::Delete), ["store", "entities", id, "unpublished"]) => {
             // The emergency brake: the entity leaves every stack and the
             // Store on the next request; restoring brings it back.

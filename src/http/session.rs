@@ -56,6 +56,9 @@ pub async fn route(mut req: Request, env: &Env, store: &Store) -> ApiResult {
             };
             let id = format_session_id(&random_bytes::<32>()?);
             store.create_session(&token_hash(&id), &owner).await?;
+            // Recorded in the audit log as this user's sign-in.
+            let user = owner.user();
+            store.note_actor(Some(user.id), &user.username);
             let resp = json(201, &json!({ "user": me(&owner.user()) }))?;
             with_cookie(resp, &set_cookie(Some(&id), req.url()?.as_str()))
         }
@@ -63,9 +66,12 @@ pub async fn route(mut req: Request, env: &Env, store: &Store) -> ApiResult {
             let cookie = req.headers().get("Cookie")?.unwrap_or_default();
             if let Some(id) = session_from_cookie(&cookie) {
                 require_ui_proof(&req)?;
-                store
-                    .delete_session(&token_hash(&id.to_ascii_lowercase()))
-                    .await?;
+                let hash = token_hash(&id.to_ascii_lowercase());
+                // Whose session ends, for the audit log's sign-out entry.
+                if let Some(user) = store.session_user(&hash).await? {
+                    store.note_actor(Some(user.id), &user.username);
+                }
+                store.delete_session(&hash).await?;
             }
             let resp = Response::empty()?.with_status(204);
             with_cookie(resp, &set_cookie(None, req.url()?.as_str()))

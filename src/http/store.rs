@@ -132,6 +132,14 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
         (m @ (Method::Post | Method::Delete), ["entities", id, "install"]) => {
             let e = entity(store, id, &user).await?;
             if m == Method::Post {
+                // Its owner and admins still see it, but it is served to no one.
+                if e.unpublished_at.is_some() {
+                    return Err(ApiError::new(
+                        409,
+                        "entity_unpublished",
+                        "an admin unpublished this entity: it cannot be installed until an admin restores it",
+                    ));
+                }
                 store.install(user.id, e.id).await?;
             } else {
                 store.uninstall(user.id, e.id).await?;

@@ -317,6 +317,15 @@ impl Store {
         ))
     }
 
+    /// The entities admins have unpublished, most recently first.
+    pub async fn unpublished_entities(&self) -> StoreResult<Vec<EntityRow>> {
+        self.rows(
+            &format!("{ENTITY_SELECT} WHERE e.unpublished_at IS NOT NULL ORDER BY e.unpublished_at DESC, e.id DESC"),
+            &[],
+        )
+        .await
+    }
+
     /// Unpublishes (or restores) an entity; whether it exists.
     pub async fn set_unpublished(&self, id: i64, unpublished: bool) -> StoreResult<bool> {
         self.changed(

@@ -205,7 +205,7 @@ test("an admin offboards a user: disables them, sees their tokens' use and expir
     await expect(tokens).toContainText("last used", { timeout: 1000 });
   }).toPass();
   await page.getByLabel("Token name").fill("laptop");
-  await page.getByLabel("Expires after (days, optional)").fill("30");
+  await page.getByLabel("Expires after (days)").fill("30");
   await page.getByRole("button", { name: "Create token" }).click();
   await expect(page.getByRole("region", { name: "New token" })).toBeVisible();
   await expect(tokens).toContainText("expires");
@@ -223,4 +223,58 @@ test("an admin offboards a user: disables them, sees their tokens' use and expir
   await expect(page).toHaveURL(/\/admin\/users$/);
   await call(token, "GET", "/api/me/stack", undefined, 401);
   await admin("GET", `/api/admin/users/${name}`, undefined, 404);
+});
+
+test("an admin unpublishes a Store entry from its page, finds it in the audit log and restores it", async ({ page }) => {
+  const author = uniq("author");
+  const authorToken = await newUser(author);
+  const skill = await publish(authorToken, { name: uniq("brake"), title: uniq("Risky hook") });
+  const member = uniq("fan");
+  const memberToken = await newUser(member);
+  await call(memberToken, "POST", `/api/store/entities/${skill.id}/install`, undefined, 204);
+  const inStack = async () => (await call(memberToken, "GET", "/api/me/stack", undefined, 200)).store_installs.some((e) => e.id === skill.id);
+  expect(await inStack()).toBe(true);
+
+  const boss = uniq("mod");
+  await signIn(page, await newUser(boss, { isAdmin: true }));
+  await page.goto(`${base()}/store/${skill.id}`);
+  await page.getByRole("button", { name: "Unpublish…" }).click();
+  await expect(page.getByRole("alertdialog")).toContainText("Installs are kept");
+  await page.getByRole("button", { name: "Yes, unpublish it" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Unpublished by an admin" })).toBeVisible();
+  // Gone for the member at once: from their stack, the listing and its page.
+  expect(await inStack()).toBe(false);
+  const listed = await call(memberToken, "GET", `/api/store/entities?q=${encodeURIComponent(skill.title)}`, undefined, 200);
+  expect(listed.entities.map((e) => e.id)).not.toContain(skill.id);
+  await call(memberToken, "GET", `/api/store/entities/${skill.id}`, undefined, 404);
+  await checkPage(page, "store-unpublished");
+
+  // The audit log, filtered through the form (and so the URL).
+  await page.getByText("Admin", { exact: true }).click();
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await page.getByLabel("Actor").fill(boss);
+  await page.getByLabel("Action").fill("store");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(new RegExp(`/admin/audit\\?actor=${boss}&action=store$`));
+  const rows = page.getByRole("table").locator("tbody tr");
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText("store.unpublish");
+  await expect(rows.first()).toContainText(`admin/store/entities/${skill.id}/unpublished`);
+  await checkPage(page, "admin-audit");
+  await page.reload();
+  await expect(rows).toHaveCount(1);
+  await page.getByLabel("Action").fill("grant");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page.getByText("No entry matches these filters.")).toBeVisible();
+
+  // Restored from Store moderation: back in the member's stack.
+  await page.getByText("Admin", { exact: true }).click();
+  await page.getByRole("link", { name: "Store moderation" }).click();
+  await expect(page.getByRole("link", { name: skill.title })).toBeVisible();
+  await checkPage(page, "admin-store");
+  await page.getByRole("button", { name: `Restore ${skill.title}` }).click();
+  await expect(page.getByRole("link", { name: skill.title })).toHaveCount(0);
+  expect(await inStack()).toBe(true);
+  const restored = (await admin("GET", `/api/admin/audit?actor=${boss}&action=store.restore`, undefined, 200)).entries;
+  expect(restored.map((e) => e.target)).toEqual([`admin/store/entities/${skill.id}/unpublished`]);
 });

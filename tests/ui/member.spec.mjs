@@ -168,8 +168,13 @@ test("a token made in Connect Claude Code registers the marketplace in the real 
   await signIn(page, token);
   await page.goto(`${base()}/my-ai-stack`);
   await page.getByLabel("Token name").fill("laptop");
+  await page.getByLabel("Expires after (days)").fill("90");
   await page.getByRole("button", { name: "Create token" }).click();
   const line = await page.getByRole("region", { name: "New token" }).locator("pre code").nth(1).textContent();
+  // The expiry asked for is the token's, and its line says so.
+  await expect(page.getByRole("list", { name: "Your tokens" }).getByRole("listitem").filter({ hasText: "laptop" })).toContainText("expires");
+  const laptop = (await call(token, "GET", "/api/me/tokens", undefined, 200)).tokens.find((t) => t.name === "laptop");
+  expect(Math.abs(laptop.expires_at - laptop.created_at - 90 * 86400)).toBeLessThan(5);
   expect(line).toMatch(/^claude plugin marketplace add http:\/\/x:mpe_[0-9a-f]{40}@127\.0\.0\.1:\d+\/marketplace\.git$/);
   await expect(page.getByRole("button", { name: "Revoke token laptop" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Copy token" })).toBeVisible();

@@ -19,6 +19,8 @@ const ROUTES = [
   [/^\/admin\/marketplaces\/([a-z0-9][a-z0-9_-]*)$/, () => import("./pages/admin-marketplace.js"), { admin: true }],
   [/^\/admin\/access$/, () => import("./pages/admin-access.js"), { admin: true }],
   [/^\/admin\/cache$/, () => import("./pages/admin-cache.js"), { admin: true }],
+  [/^\/admin\/store$/, () => import("./pages/admin-store.js"), { admin: true }],
+  [/^\/admin\/audit$/, () => import("./pages/admin-audit.js"), { admin: true }],
 ];
 
 // `via` is how the user signed in: "session" (a token on the sign-in page)
@@ -56,7 +58,7 @@ function renderNav() {
   if (!u) return replace(nav);
   // The current page's link is the longest nav link the path starts with.
   const here = location.pathname;
-  const hrefs = ["/store", "/store/new", "/my-ai-stack", "/admin/users", "/admin/groups", "/admin/marketplaces", "/admin/access", "/admin/cache"];
+  const hrefs = ["/store", "/store/new", "/my-ai-stack", "/admin/users", "/admin/groups", "/admin/marketplaces", "/admin/access", "/admin/cache", "/admin/store", "/admin/audit"];
   const current = hrefs.filter((x) => here === x || here.startsWith(`${x}/`)).sort((a, b) => b.length - a.length)[0];
   const link = (href, text) => h("a", { href, "aria-current": href === current ? "page" : null }, text);
   const adminMenu = u.admin
@@ -67,7 +69,9 @@ function renderNav() {
           link("/admin/groups", "Groups"),
           link("/admin/marketplaces", "Curated Marketplaces"),
           link("/admin/access", "Access matrix"),
-          link("/admin/cache", "Cache")))
+          link("/admin/cache", "Cache"),
+          link("/admin/store", "Store moderation"),
+          link("/admin/audit", "Audit log")))
     : null;
   replace(nav,
     h("ul", {},

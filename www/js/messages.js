@@ -48,6 +48,7 @@ export const MESSAGES = {
   upstream_malformed: "The upstream repository's commit or tree is malformed.",
   zip_too_large: "This marketplace is too large for one ZIP download. Clone it with git instead.",
   bad_id: "That address does not point to a Store entry.",
+  entity_unpublished: "An admin unpublished this entry, so it cannot be installed until an admin restores it.",
   bad_query: "The page or filter in the address is not valid.",
   bad_type: "Pick whether you are uploading a skill, an agent or a plugin.",
   bad_field: "One of the fields holds a file where text was expected.",

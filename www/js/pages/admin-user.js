@@ -2,7 +2,8 @@
 // they are served and why).
 
 import { api } from "../api.js";
-import { h, replace, field, errorBox, toast, copyButton, formatTime, titled } from "../dom.js";
+import { h, replace, toast, copyButton, titled } from "../dom.js";
+import { tokenList, tokenForm } from "../tokens.js";
 
 function accessTable(access) {
   const why = (p) => {
@@ -79,49 +80,14 @@ export async function render(main, { params }) {
   const confirmBox = h("p", { hidden: true }, confirmDelete);
 
   const tokens = h("ul", { class: "tokens", "aria-label": `Tokens of ${name}` });
-  const loadTokens = async () => {
-    const { tokens: rows } = await api("GET", `/api/admin/users/${name}/tokens`);
-    replace(tokens, rows.length ? rows.map((t) => h("li", {},
-      h("span", {}, h("strong", {}, t.name), t.prefix ? h("code", {}, ` ${t.prefix}…`) : "",
-        ` · created ${formatTime(t.created_at)}`,
-        ` · ${t.last_used_at ? `last used ${formatTime(t.last_used_at)}` : "never used"}`,
-        t.expires_at ? ` · expires ${formatTime(t.expires_at)}` : "",
-        t.revoked_at ? ` · revoked ${formatTime(t.revoked_at)}` : ""),
-      t.revoked_at ? null : h("button", {
-        type: "button", class: "secondary", "aria-label": `Revoke token ${t.name}`,
-        onclick: async () => {
-          try {
-            await api("DELETE", `/api/admin/tokens/${t.id}`);
-            toast(`Revoked ${t.name}.`);
-            loadTokens();
-          } catch (e) { toast(e.message); }
-        },
-      }, "Revoke"))) : h("li", {}, "No tokens."));
-  };
+  const loadTokens = tokenList(tokens, { listPath: `/api/admin/users/${name}/tokens`, revokePath: "/api/admin/tokens", showRevoked: true });
   await loadTokens();
-  const tokenName = field("Token name", { required: true, maxlength: 100 });
-  const tokenDays = field("Expires after (days, optional)", { type: "number", min: 1, max: 3650, inputmode: "numeric" });
-  const newToken = h("div", { "aria-live": "polite" });
-  const tokenForm = h("form", {
-    class: "inline",
-    onsubmit: async (e) => {
-      e.preventDefault();
-      try {
-        const days = tokenDays.input.value.trim();
-        const body = { name: tokenName.input.value.trim() };
-        if (days) body.expires_in_days = Number(days);
-        const { token } = await api("POST", `/api/admin/users/${name}/tokens`, body);
-        tokenName.input.value = "";
-        tokenDays.input.value = "";
-        replace(newToken, h("div", { class: "new-token", role: "region", "aria-label": "New token" },
-          h("p", {}, `A new token for ${name}. Hand it over now: it is shown only once.`),
-          h("pre", {}, h("code", {}, token)), copyButton(token, "Copy token")));
-        loadTokens();
-      } catch (err) {
-        replace(newToken, errorBox(err.message));
-      }
-    },
-  }, tokenName.el, tokenDays.el, h("button", { type: "submit" }, "Create token"));
+  const { form: tokenForm_, status: newToken } = tokenForm(`/api/admin/users/${name}/tokens`, {
+    shown: (token) => h("div", { class: "new-token", role: "region", "aria-label": "New token" },
+      h("p", {}, `A new token for ${name}. Hand it over now: it is shown only once.`),
+      h("pre", {}, h("code", {}, token)), copyButton(token, "Copy token")),
+    created: loadTokens,
+  });
 
   replace(main,
     h("p", { class: "crumbs" }, h("a", { href: "/admin/users" }, "Users"), ` / ${name}`),
@@ -144,6 +110,6 @@ export async function render(main, { params }) {
         : h("p", {}, "No Store installs.")),
     h("section", { "aria-labelledby": "tokens-h" },
       h("h2", { id: "tokens-h" }, "Tokens"),
-      tokens, tokenForm, newToken));
+      tokens, tokenForm_, newToken));
   titled(main, name);
 }

@@ -69,6 +69,39 @@ function ownerActions(e, navigate) {
   return h("div", { class: "actions" }, h("a", { href: `/store/${e.id}/edit`, class: "button" }, "Edit"), del, confirmBox);
 }
 
+/**
+ * The admins' emergency brake: Unpublish (two clicks) takes the entity out
+ * of the Store and every stack at once; Restore brings it back, installs
+ * and all. Everyone who can still see an unpublished entity is told.
+ */
+function moderation(e, user, reload) {
+  const notice = e.unpublished_at
+    ? h("p", { class: "warning", role: "status" },
+        `Unpublished by an admin on ${formatTime(e.unpublished_at)}: it is in no one's stack and not listed in the Store. Only its owner and admins see this page.`)
+    : null;
+  if (!user.admin) return notice;
+  const act = async (method, done) => {
+    try {
+      await api(method, `/api/admin/store/entities/${e.id}/unpublished`);
+      toast(done);
+      reload();
+    } catch (err) {
+      toast(err.message);
+    }
+  };
+  if (e.unpublished_at) {
+    return h("div", {}, notice, h("div", { class: "actions" },
+      h("button", { type: "button", onclick: () => act("DELETE", `Restored ${e.title}: it is back in the Store and in its installers' stacks.`) }, "Restore")));
+  }
+  const yes = h("button", { type: "button", class: "danger", onclick: () => act("PUT", `Unpublished ${e.title}: it left the Store and every stack.`) }, "Yes, unpublish it");
+  const confirmBox = h("div", { class: "confirm", hidden: true, role: "alertdialog", "aria-labelledby": "unpublish-h" },
+    h("p", { id: "unpublish-h" }, `Unpublish “${e.title}”? It leaves the Store and the stack of everyone who installed it on their next update. Installs are kept, so restoring brings it back.`),
+    yes,
+    h("button", { type: "button", class: "secondary", onclick: () => { confirmBox.hidden = true; arm.focus(); } }, "Cancel"));
+  const arm = h("button", { type: "button", class: "secondary", onclick: () => { confirmBox.hidden = false; yes.focus(); } }, "Unpublish…");
+  return h("div", { class: "actions" }, arm, confirmBox);
+}
+
 export async function render(main, { user, params, navigate }) {
   const [detail, installed] = await Promise.all([
     api("GET", `/api/store/entities/${params[0]}`),
@@ -89,9 +122,11 @@ export async function render(main, { user, params, navigate }) {
           mine ? h("span", { class: "yours" }, "yours") : null,
           ` · version ${e.version} · `, installs, ` · updated ${formatTime(e.updated_at)}`),
         h("p", { class: "meta" }, "Served as ", h("code", {}, e.served_name)),
+        moderation(e, user, () => navigate(location.pathname, { replace: true })),
         mine
           ? ownerActions(e, navigate)
-          : h("div", { class: "actions" }, installButton(e, installed.has(e.id), (now) => {
+          // Nothing unpublished can be installed (it would not be served).
+          : e.unpublished_at ? null : h("div", { class: "actions" }, installButton(e, installed.has(e.id), (now) => {
               e.installs += now ? 1 : -1;
               installs.textContent = `${e.installs} install${e.installs === 1 ? "" : "s"}`;
             }))),

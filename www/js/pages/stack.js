@@ -3,7 +3,8 @@
 // member's own tokens (a new one is shown once).
 
 import { api } from "../api.js";
-import { h, replace, field, errorBox, toast, copyButton, formatTime, titled } from "../dom.js";
+import { h, replace, toast, copyButton, titled } from "../dom.js";
+import { tokenList, tokenForm } from "../tokens.js";
 
 function grantedRow(g) {
   const label = g.name || g.plugin;
@@ -71,50 +72,22 @@ function connectPanel(marketplace, firstPlugin) {
   const host = location.host;
   const url = `${origin}/marketplace.git`;
   const withToken = `${location.protocol}//x:<your-token>@${host}/marketplace.git`;
-  const newTokenBox = h("div", { "aria-live": "polite" });
   const tokensList = h("ul", { class: "tokens", "aria-label": "Your tokens" });
-
-  async function loadTokens() {
-    const { tokens } = await api("GET", "/api/me/tokens");
-    const live = tokens.filter((t) => !t.revoked_at);
-    replace(tokensList, live.length ? live.map((t) => h("li", {},
-      h("span", {}, h("strong", {}, t.name), ` · created ${formatTime(t.created_at)}`),
-      h("button", {
-        type: "button", class: "secondary", "aria-label": `Revoke token ${t.name}`,
-        onclick: async (ev) => {
-          ev.target.disabled = true;
-          try {
-            await api("DELETE", `/api/me/tokens/${t.id}`);
-            toast(`Revoked ${t.name}. Clones and sessions using it stop working now.`);
-            loadTokens();
-          } catch (err) {
-            toast(err.message);
-            ev.target.disabled = false;
-          }
-        },
-      }, "Revoke"))) : h("li", {}, "No tokens yet."));
-  }
-
-  const name = field("Token name", { required: true, maxlength: 100, placeholder: "laptop" }, "Where you will use it, so you know which to revoke later.");
-  const create = h("form", {
-    class: "inline",
-    onsubmit: async (e) => {
-      e.preventDefault();
-      try {
-        const { token } = await api("POST", "/api/me/tokens", { name: name.input.value.trim() });
-        name.input.value = "";
-        const line = `claude plugin marketplace add ${location.protocol}//x:${token}@${host}/marketplace.git`;
-        replace(newTokenBox, h("div", { class: "new-token", role: "region", "aria-label": "New token" },
-          h("p", {}, h("strong", {}, "Your new token. "), "Copy it now: it is shown only once."),
-          h("pre", {}, h("code", { class: "token-value" }, token)),
-          copyButton(token, "Copy token"),
-          commandBlock("Register your marketplace with it:", line, "the command with the new token")));
-        loadTokens();
-      } catch (err) {
-        replace(newTokenBox, errorBox(err.message));
-      }
-    },
-  }, name.el, h("button", { type: "submit" }, "Create token"));
+  const loadTokens = tokenList(tokensList, {
+    listPath: "/api/me/tokens", revokePath: "/api/me/tokens",
+    revokedNote: (t) => `Revoked ${t.name}. Clones and sessions using it stop working now.`,
+  });
+  const { form: create, status: newTokenBox } = tokenForm("/api/me/tokens", {
+    nameAttrs: { placeholder: "laptop" },
+    nameHint: "Where you will use it, so you know which to revoke later.",
+    shown: (token) => h("div", { class: "new-token", role: "region", "aria-label": "New token" },
+      h("p", {}, h("strong", {}, "Your new token. "), "Copy it now: it is shown only once."),
+      h("pre", {}, h("code", { class: "token-value" }, token)),
+      copyButton(token, "Copy token"),
+      commandBlock("Register your marketplace with it:",
+        `claude plugin marketplace add ${location.protocol}//x:${token}@${host}/marketplace.git`, "the command with the new token")),
+    created: loadTokens,
+  });
 
   loadTokens();
   return h("section", { class: "card", "aria-labelledby": "connect-h" },

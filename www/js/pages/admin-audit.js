@@ -1,0 +1,67 @@
+// Admin: the audit log, newest first, filtered by actor and action through
+// the URL (so a filtered page can be shared and survives a reload) and paged
+// backwards with `before`.
+
+import { api } from "../api.js";
+import { h, replace, field, formatTime, titled } from "../dom.js";
+
+/** Where a recorded target can be looked at, if anywhere. */
+function targetLink(target) {
+  const entity = target.match(/^(?:admin\/)?store\/entities\/(\d+)/);
+  if (entity) return `/store/${entity[1]}`;
+  const user = target.match(/^admin\/users\/([a-z0-9][a-z0-9-]*)/);
+  if (user) return `/admin/users/${user[1]}`;
+  const market = target.match(/^admin\/marketplaces\/([a-z0-9][a-z0-9_-]*)/);
+  if (market) return `/admin/marketplaces/${market[1]}`;
+  return null;
+}
+
+export async function render(main, { query, navigate }) {
+  const filters = { actor: query.get("actor") || "", action: query.get("action") || "" };
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(filters)) if (v) params.set(k, v);
+  if (query.get("before")) params.set("before", query.get("before"));
+  const { entries, next_before: nextBefore } = await api("GET", `/api/admin/audit?${params}`);
+
+  const actor = field("Actor", { value: filters.actor, autocomplete: "off", spellcheck: "false" }, "A username, or ADMIN_TOKEN.");
+  const action = field("Action", { value: filters.action, autocomplete: "off", spellcheck: "false" },
+    "An action such as store.unpublish, or its first part (grant, user, store) for all of its kind.");
+  const form = h("form", {
+    class: "filters", role: "search", "aria-label": "Filter the audit log",
+    onsubmit: (e) => {
+      e.preventDefault();
+      const next = new URLSearchParams();
+      if (actor.input.value.trim()) next.set("actor", actor.input.value.trim());
+      if (action.input.value.trim()) next.set("action", action.input.value.trim());
+      navigate(`/admin/audit${next.size ? `?${next}` : ""}`);
+    },
+  }, actor.el, action.el, h("div", { class: "field" }, h("button", { type: "submit" }, "Filter")));
+
+  const older = new URLSearchParams(params);
+  older.set("before", nextBefore);
+  const newest = new URLSearchParams(params);
+  newest.delete("before");
+  const filtered = filters.actor || filters.action;
+  replace(main,
+    h("h1", {}, "Audit log"),
+    h("p", { class: "lead" }, "Every admin change, Store publish, edit, delete and install, opt-out, token change, sign-in and sign-out: who, what, when, and the request id to find it in the Worker's logs. Reads and refused requests are not recorded, and no secret ever is."),
+    form,
+    entries.length
+      ? h("div", { class: "table-wrap" }, h("table", {},
+          h("caption", {}, filtered ? "Matching entries, newest first" : "Entries, newest first"),
+          h("thead", {}, h("tr", {}, ["When", "Actor", "Action", "Target", "Request id"].map((t) => h("th", { scope: "col" }, t)))),
+          h("tbody", {}, entries.map((e) => {
+            const link = targetLink(e.target);
+            return h("tr", {},
+              h("td", {}, formatTime(e.at)),
+              h("td", {}, e.actor),
+              h("td", {}, h("code", {}, e.action)),
+              h("td", {}, link ? h("a", { href: link }, e.target) : e.target),
+              h("td", {}, h("code", { class: "mono" }, e.request_id)));
+          }))))
+      : h("p", { class: "empty" }, filtered ? "No entry matches these filters. Clear a filter to see more." : "Nothing recorded yet."),
+    h("nav", { class: "pager", "aria-label": "Audit log pages" },
+      query.get("before") ? h("a", { href: `/admin/audit${newest.size ? `?${newest}` : ""}` }, "Newest entries") : null,
+      nextBefore ? h("a", { href: `/admin/audit?${older}` }, "Older entries") : null));
+  titled(main, "Audit log");
+}
