@@ -44,7 +44,7 @@ use support::checks::{basic_auth, v2_request as v2_body};
 use support::corpus::{generated_marketplace, CORPORA};
 use support::git_cli::{git, shallow_clone, TempDir};
 use support::http_backend::serve_http_backend;
-use support::http_client::request;
+use support::http_client::{request, RawResponse};
 use support::wrangler::wrangler;
 
 /// Runs per figure unless `BENCH_RUNS` says otherwise.
@@ -88,6 +88,11 @@ fn clone_once(url: &str) {
 
 /// One raw v2 POST to the server; checks it succeeded and returns its size.
 fn v2_post(s: &Server, body: &[u8]) -> usize {
+    v2_response(s, body).body.len()
+}
+
+/// One protocol v2 request's whole response.
+fn v2_response(s: &Server, body: &[u8]) -> RawResponse {
     let headers = vec![
         ("Content-Type", "application/x-git-upload-pack-request"),
         ("Git-Protocol", "version=2"),
@@ -101,7 +106,7 @@ fn v2_post(s: &Server, body: &[u8]) -> usize {
         body,
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    r.body.len()
+    r
 }
 
 /// A git server under test: where it is and how to reach it.
@@ -240,6 +245,15 @@ fn main() {
                 200,
             );
         };
+        // Where the Worker's time goes, by its own account.
+        purge();
+        for what in ["cold", "warm"] {
+            let r = v2_response(&worker, &fetch);
+            println!(
+                "  (a {what} fetch's Server-Timing: {})",
+                r.header("server-timing").unwrap_or("none")
+            );
+        }
         let row = |what: &str, (worker_ms, backend_ms): (f64, f64)| {
             println!(
                 "{label:<28} {what:<22} {worker_ms:>7.1} ms {backend_ms:>10.1} ms {:>6.2}x",

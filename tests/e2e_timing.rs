@@ -159,6 +159,10 @@ fn round_trips_and_cache_layers_are_reported() {
     // The miss's upload to R2 may still be finishing.
     let warm = until_layer("r2", || post(&auth, &fetch), |r| timing(r).2);
     assert_eq!(timing(&warm), (1, 1, Some("r2".into())));
+    // A stored pack goes out through the runtime's fixed-length stream,
+    // so its length is stated up front.
+    let stated = |r: &RawResponse| r.header("content-length").map(str::to_string);
+    assert_eq!(stated(&warm), Some(warm.body.len().to_string()));
     assert_eq!(
         pack_bytes(&warm.body),
         pack_bytes(&built.body),
@@ -169,6 +173,7 @@ fn round_trips_and_cache_layers_are_reported() {
     let edge = until_layer("edge", || post(&auth, &fetch), |r| timing(r).2);
     assert_eq!(timing(&edge), (1, 0, Some("edge".into())));
     assert_eq!(pack_bytes(&edge.body), pack_bytes(&built.body));
+    assert_eq!(stated(&edge), Some(edge.body.len().to_string()));
 
     // The ZIP: built once, then read from R2; If-None-Match answers from D1.
     let zip = |extra: &[(&str, &str)]| {
@@ -191,6 +196,7 @@ fn round_trips_and_cache_layers_are_reported() {
     let edge = until_layer("edge", || zip(&[]), |r| timing(r).2);
     assert_eq!(timing(&edge), (1, 0, Some("edge".into())));
     assert_eq!(edge.body, first.body);
+    assert_eq!(stated(&edge), Some(first.body.len().to_string()));
     let etag = second.header("etag").unwrap().to_string();
     let not_modified = zip(&[("If-None-Match", &etag)]);
     assert_eq!(not_modified.status, 304);

@@ -114,7 +114,11 @@ pub async fn git(
                 None
             };
             let (stored, objects, layer) = match edge {
-                Some((body, objects)) => (Some(StoredPack::Pipe(body)), objects, CacheLayer::Edge),
+                Some(hit) => (
+                    Some(StoredPack::Pipe(hit.body, hit.size)),
+                    hit.objects,
+                    CacheLayer::Edge,
+                ),
                 None => match store.cached_pack(&head.etag, pipe).await? {
                     Some((stored, objects)) => (Some(stored), objects, CacheLayer::R2),
                     None => (None, None, CacheLayer::Built),
@@ -194,7 +198,9 @@ fn send_stored(
 ) -> worker::Result<Response> {
     let count = objects.unwrap_or(p.objects.len());
     match stored {
-        StoredPack::Pipe(body) => head_then(ctx, PackFramer::start_counted(p, count).1, body),
+        StoredPack::Pipe(body, size) => {
+            head_then(ctx, PackFramer::start_counted(p, count).1, body, size)
+        }
         StoredPack::FramedChunks(chunks) => {
             let deframer = Rc::new(RefCell::new(SideBandDeframer::default()));
             let raw = chunks.map(move |chunk| {
@@ -293,13 +299,16 @@ pub async fn zip(req: Request, env: &Env, ctx: &Context, store: &Store) -> ApiRe
         "Content-Disposition",
         "attachment; filename=\"marketplace.zip\"",
     )?;
-    if let Some((body, _)) = store.edge_get(EdgeKind::Zip, &view_etag).await? {
+    if let Some(hit) = store.edge_get(EdgeKind::Zip, &view_etag).await? {
+        if let Some(size) = hit.size {
+            headers.set("Content-Length", &size.to_string())?;
+        }
         // Age for a later GC, after the response.
         let (later, etag) = (Store::from_env(env)?, view_etag.clone());
         ctx.wait_until(async move {
             let _ = later.touch_snapshot(&etag).await;
         });
-        let resp = Response::from_body(ResponseBody::Stream(body))?.with_headers(headers);
+        let resp = Response::from_body(ResponseBody::Stream(hit.body))?.with_headers(headers);
         return timed(resp, store, Some(CacheLayer::Edge), None);
     }
     if let Some((body, size)) = store.object_body(&zip_key(&view_etag)).await? {

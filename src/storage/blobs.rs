@@ -28,8 +28,9 @@ impl CachedView<'_> {
 /// packets of at most 65515 bytes (side-band-64k) followed by a flush:
 /// exactly what a side-band-64k client receives after the response head.
 pub enum StoredPack {
-    /// The stored form, for the runtime to pipe untouched.
-    Pipe(worker::web_sys::ReadableStream),
+    /// The stored form, for the runtime to pipe untouched, and its length
+    /// when known.
+    Pipe(worker::web_sys::ReadableStream, Option<u64>),
     /// The stored form, as chunks (for a client that wants other framing).
     FramedChunks(worker::ByteStream),
     /// A bare pack stored by an older version, as chunks.
@@ -242,12 +243,13 @@ impl Store {
             .get(PACK_FORMAT_KEY)
             .is_some_and(|f| f == PACK_FORMAT_FRAMED);
         let objects = meta.get(PACK_OBJECTS_KEY).and_then(|n| n.parse().ok());
+        let size = obj.size();
         let Some(body) = obj.body() else {
             return Ok(None);
         };
         let stored = match (framed, pipe) {
             (true, true) => match body.response_body().map_err(r2_err)? {
-                worker::ResponseBody::Stream(s) => StoredPack::Pipe(s),
+                worker::ResponseBody::Stream(s) => StoredPack::Pipe(s, Some(size)),
                 _ => return Ok(None),
             },
             (true, false) => StoredPack::FramedChunks(body.stream().map_err(r2_err)?),

@@ -41,6 +41,14 @@ impl EdgeKind {
     }
 }
 
+/// An edge copy found: its body for the runtime to pipe, its length and
+/// (for a pack) its object count, when recorded.
+pub struct EdgeHit {
+    pub body: worker::web_sys::ReadableStream,
+    pub size: Option<u64>,
+    pub objects: Option<usize>,
+}
+
 /// The synthetic URL an entry lives under (never a route of this Worker).
 fn edge_key(kind: EdgeKind, etag: &Etag) -> String {
     let folder = match kind {
@@ -68,11 +76,7 @@ fn cache_err(e: worker::Error) -> StorageError {
 
 impl Store {
     /// The edge copy of `etag`'s `kind` and, for a pack, its object count.
-    pub async fn edge_get(
-        &self,
-        kind: EdgeKind,
-        etag: &Etag,
-    ) -> StoreResult<Option<(worker::web_sys::ReadableStream, Option<usize>)>> {
+    pub async fn edge_get(&self, kind: EdgeKind, etag: &Etag) -> StoreResult<Option<EdgeHit>> {
         let Some(resp) = Cache::default()
             .get(edge_key(kind, etag), true)
             .await
@@ -80,13 +84,17 @@ impl Store {
         else {
             return Ok(None);
         };
-        let objects = resp
-            .headers()
-            .get(OBJECTS_HEADER)
-            .map_err(cache_err)?
-            .and_then(|n| n.parse().ok());
+        let header = |name: &str| -> StoreResult<Option<String>> {
+            resp.headers().get(name).map_err(cache_err)
+        };
+        let objects = header(OBJECTS_HEADER)?.and_then(|n| n.parse().ok());
+        let size = header("Content-Length")?.and_then(|n| n.parse().ok());
         let web: worker::web_sys::Response = resp.into();
-        Ok(web.body().map(|body| (body, objects)))
+        Ok(web.body().map(|body| EdgeHit {
+            body,
+            size,
+            objects,
+        }))
     }
 
     /// Copies `etag`'s `kind` from R2 into the edge tier, streaming
