@@ -35,6 +35,43 @@ const PLUGIN_COLS: &str =
 const FILE_COLS: &str = "f.marketplace, f.plugin, f.path, f.size, f.sha256, f.blob_id, f.exec, \
                          f.entry_offset, f.entry_len, f.entries_key";
 
+/// File rows per chunk of `packed_files`: a chunk's JSON stays far below
+/// D1's 2 MB limit on any value (a row is ~250 bytes).
+const FILES_PER_CHUNK: usize = 1000;
+
+/// `select` (`{FILE_COLS} FROM … ORDER BY …`, after an optional `WITH`
+/// prefix `with`) as a few rows of JSON arrays, one per
+/// `FILES_PER_CHUNK` files in order. Thousands of file rows cost D1 and
+/// the wasm boundary per row and per column; a few strings parsed in wasm
+/// cost a fraction (a medium corpus's cold fetch spent most of its head
+/// time there).
+fn packed_files(with: &str, select: &str) -> String {
+    format!(
+        "{with}SELECT json_group_array(json_array(marketplace, plugin, path, size, sha256, blob_id, exec, \
+         entry_offset, entry_len, entries_key)) AS files FROM (SELECT *, (ROW_NUMBER() OVER (ORDER BY marketplace, plugin, path) - 1) / {FILES_PER_CHUNK} AS chunk \
+         FROM (SELECT {select})) GROUP BY chunk ORDER BY chunk"
+    )
+}
+
+/// The file rows `packed_files` returned, in (marketplace, plugin, path)
+/// order (an aggregate's order is SQLite's choice, so it is sorted here).
+fn unpack_files(result: &worker::D1Result) -> StoreResult<Vec<FileRow>> {
+    #[derive(Deserialize)]
+    struct Chunk {
+        files: String,
+    }
+    let mut rows = Vec::new();
+    for chunk in result.results::<Chunk>().map_err(db_err)? {
+        let part: Vec<FileRow> = serde_json::from_str(&chunk.files)
+            .map_err(|e| StorageError::Corrupt(format!("packed file rows: {e}")))?;
+        rows.extend(part);
+    }
+    rows.sort_by(|a, b| {
+        (&a.marketplace, &a.plugin, &a.path).cmp(&(&b.marketplace, &b.plugin, &b.path))
+    });
+    Ok(rows)
+}
+
 /// Which view definition to load a view by (see migration 0010).
 #[derive(Debug, Clone, Copy)]
 pub enum Definition<'a> {
@@ -251,10 +288,13 @@ impl Store {
                 self.stmt(&format!("SELECT {def} AS definition"), &arg)?,
                 self.stmt(&format!("{plugins}SELECT {PLUGIN_COLS} FROM d JOIN plugins p ON {SAME_PLUGIN}"), &arg)?,
                 self.stmt(
-                    &format!(
-                        "{plugins}SELECT {FILE_COLS} FROM d JOIN plugins p ON {SAME_PLUGIN} \
-                         JOIN plugin_files f ON f.marketplace = p.marketplace AND f.plugin = p.name \
-                         ORDER BY f.marketplace, f.plugin, f.path"
+                    &packed_files(
+                        &plugins,
+                        &format!(
+                            "{FILE_COLS} FROM d JOIN plugins p ON {SAME_PLUGIN} \
+                             JOIN plugin_files f ON f.marketplace = p.marketplace AND f.plugin = p.name \
+                             ORDER BY f.marketplace, f.plugin, f.path"
+                        ),
                     ),
                     &arg,
                 )?,
@@ -299,7 +339,7 @@ impl Store {
         let definition: ViewDefinition = serde_json::from_str(&json)
             .map_err(|e| StorageError::Corrupt(format!("a view definition: {e}")))?;
         let mut plugin_rows: Vec<PluginRow> = plugin_rows.results().map_err(db_err)?;
-        let mut file_rows: Vec<FileRow> = file_rows.results().map_err(db_err)?;
+        let mut file_rows = unpack_files(&file_rows)?;
         for r in retired_plugins.results::<RetiredRow>().map_err(db_err)? {
             plugin_rows.push(r.row()?);
             file_rows.extend(r.files()?);
@@ -392,9 +432,12 @@ impl Store {
             " AND EXISTS (SELECT 1 FROM plugins p WHERE p.marketplace = f.marketplace AND p.name = f.plugin \
               AND (p.tree_id IS NULL OR p.files_digest IS NULL))"
         };
-        let file_sql = format!(
-            "SELECT {FILE_COLS} FROM plugin_files f WHERE {}{legacy_only}{skip} ORDER BY f.marketplace, f.plugin, f.path",
-            granted("f", "plugin")
+        let file_sql = packed_files(
+            "",
+            &format!(
+                "{FILE_COLS} FROM plugin_files f WHERE {}{legacy_only}{skip} ORDER BY f.marketplace, f.plugin, f.path",
+                granted("f", "plugin")
+            ),
         );
         let [installed_sql, installed_files_sql] =
             self.installed_statements(uid_sql, &args, files, &skip)?;
@@ -425,7 +468,7 @@ impl Store {
         let grants: Vec<GrantRow> = grants.results().map_err(db_err)?;
         let optouts: Vec<KeyRow> = optouts.results().map_err(db_err)?;
         let plugin_rows: Vec<PluginRow> = plugin_rows.results().map_err(db_err)?;
-        let file_rows: Vec<FileRow> = file_rows.results().map_err(db_err)?;
+        let file_rows = unpack_files(&file_rows)?;
         let installed_rows: Vec<EntityRow> = installed_rows.results().map_err(db_err)?;
         let installed_files: Vec<StoreFileRow> = installed_files.results().map_err(db_err)?;
         let installed = assemble_installed(&installed_rows, &installed_files)?;
