@@ -39,9 +39,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::api::Api;
 use support::archives::zip_of;
-use support::bench::median_ms;
+use support::bench::{median_ms, picked_corpora};
 use support::checks::{basic_auth, v2_request as v2_body};
-use support::corpus::{generated_marketplace, CORPORA};
 use support::git_cli::{git, shallow_clone, TempDir};
 use support::http_backend::serve_http_backend;
 use support::http_client::{request, RawResponse};
@@ -149,11 +148,6 @@ fn main() {
     if std::env::var_os("TMPDIR").is_none() && Path::new("/dev/shm").is_dir() {
         std::env::set_var("TMPDIR", "/dev/shm");
     }
-    let picked: Vec<String> = std::env::var("BENCH_CORPORA")
-        .unwrap_or_else(|_| "small,medium,large".into())
-        .split(',')
-        .map(str::to_owned)
-        .collect();
     let api = Api::new(&wrangler().base);
     println!(
         "{} runs per figure, alternating servers; medians; protocol v2; wrangler dev (workerd, local D1 and R2) \
@@ -165,18 +159,7 @@ fn main() {
         "{:<28} {:<22} {:>10} {:>13} {:>7}",
         "corpus", "request", "Worker", "http-backend", "ratio"
     );
-    for c in CORPORA
-        .iter()
-        .filter(|c| picked.iter().any(|p| p == c.name))
-    {
-        let files = generated_marketplace(c);
-        let bytes: usize = files.iter().map(|f| f.2.len()).sum();
-        let label = format!(
-            "{}: {} files, {:.0} MB",
-            c.name,
-            files.len(),
-            bytes as f64 / 1e6
-        );
+    for (c, files, label) in picked_corpora() {
         let slug = format!("bench-{}", c.name);
         let r = api.import(&slug, &zip_of(&files));
         if r.status != 200 {

@@ -24,8 +24,7 @@ use std::time::Instant;
 
 use serde_json::json;
 use support::api::{Api, ADMIN_TOKEN};
-use support::bench::median_ms;
-use support::corpus::{generated_marketplace, CORPORA};
+use support::bench::{median_ms, picked_corpora};
 use support::git_cli::{git, TempDir};
 use support::http_backend::serve_http_backend;
 use support::wrangler::wrangler;
@@ -36,11 +35,6 @@ fn runs() -> usize {
 }
 
 fn main() {
-    let picked: Vec<String> = std::env::var("BENCH_CORPORA")
-        .unwrap_or_else(|_| "small,medium,large".into())
-        .split(',')
-        .map(str::to_owned)
-        .collect();
     let api = Api::new(&wrangler().base);
     println!(
         "{} runs per figure; medians; wrangler dev (workerd, local D1 and R2) and git http-backend (CGI) on 127.0.0.1\n",
@@ -50,18 +44,7 @@ fn main() {
         "{:<28} {:<26} {:>11} {:>13} {:>7}",
         "corpus", "request", "Worker", "git CLI", "ratio"
     );
-    for c in CORPORA
-        .iter()
-        .filter(|c| picked.iter().any(|p| p == c.name))
-    {
-        let files = generated_marketplace(c);
-        let bytes: usize = files.iter().map(|f| f.2.len()).sum();
-        let label = format!(
-            "{}: {} files, {:.0} MB",
-            c.name,
-            files.len(),
-            bytes as f64 / 1e6
-        );
+    for (c, files, label) in picked_corpora() {
         // The upstream: one commit of the corpus, packed by gc.
         let (root, work) = (TempDir::new("bench-up-root"), TempDir::new("bench-up-work"));
         git(work.path(), &["init", "-q", "-b", "main", "."]);
