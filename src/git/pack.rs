@@ -36,6 +36,8 @@ pub enum PackError {
     TooLarge,
     #[error("pre-compressed entry is malformed: {0}")]
     BadEntry(&'static str),
+    #[error("an unhashed pack has no checksum to write: finish it with finish_unhashed")]
+    Unhashed,
 }
 
 /// Encodes a pack entry header: type and inflated size, 7 bits per byte.
@@ -136,16 +138,19 @@ pub fn inflate_entry(bytes: &[u8], max_size: u64) -> Result<(ObjectKind, Vec<u8>
     Ok((kind, out))
 }
 
-/// A sink wrapper that hashes everything written through it.
+/// A sink wrapper that hashes everything written through it (unless the
+/// caller hashes the bytes itself: `hasher` is then `None`).
 struct HashingWriter<W> {
     inner: W,
-    hasher: Sha1,
+    hasher: Option<Sha1>,
 }
 
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -169,9 +174,20 @@ impl<W: Write> PackWriter<W> {
 
     /// Like `new`, compressing fresh objects at zlib `level`.
     pub fn with_level(sink: W, count: u32, level: u32) -> Result<Self, PackError> {
+        Self::start(sink, count, level, Some(Sha1::new()))
+    }
+
+    /// Like `new`, but the caller computes the checksum of every byte the
+    /// sink receives (e.g. with the runtime's native SHA-1, several times
+    /// faster than SHA-1 in wasm) and writes it after `finish_unhashed`.
+    pub fn unhashed(sink: W, count: u32) -> Result<Self, PackError> {
+        Self::start(sink, count, DEFAULT_LEVEL, None)
+    }
+
+    fn start(sink: W, count: u32, level: u32, hasher: Option<Sha1>) -> Result<Self, PackError> {
         let mut out = HashingWriter {
             inner: sink,
-            hasher: Sha1::new(),
+            hasher,
         };
         let mut header = [0u8; 12];
         header[..4].copy_from_slice(b"PACK");
@@ -228,16 +244,29 @@ impl<W: Write> PackWriter<W> {
 
     /// Writes the trailer; returns the sink and the pack checksum.
     pub fn finish(mut self) -> Result<(W, ObjectId), PackError> {
+        self.check_count()?;
+        let hasher = self.out.hasher.take().ok_or(PackError::Unhashed)?;
+        let digest: [u8; 20] = hasher.finalize().into();
+        self.out.inner.write_all(&digest)?;
+        self.out.inner.flush()?;
+        Ok((self.out.inner, ObjectId::from_bytes(digest)))
+    }
+
+    /// Checks the object count and returns the sink, without a trailer:
+    /// the caller appends the checksum it kept (see `unhashed`).
+    pub fn finish_unhashed(self) -> Result<W, PackError> {
+        self.check_count()?;
+        Ok(self.out.inner)
+    }
+
+    fn check_count(&self) -> Result<(), PackError> {
         if self.written != self.declared {
             return Err(PackError::TooFewObjects {
                 declared: self.declared,
                 written: self.written,
             });
         }
-        let digest: [u8; 20] = self.out.hasher.finalize_reset().into();
-        self.out.inner.write_all(&digest)?;
-        self.out.inner.flush()?;
-        Ok((self.out.inner, ObjectId::from_bytes(digest)))
+        Ok(())
     }
 }
 
@@ -330,6 +359,26 @@ mod tests {
         }
         w.finish().unwrap();
         assert_eq!(seen.borrow().len(), before + 20, "trailer follows");
+    }
+
+    #[test]
+    fn an_unhashed_pack_is_the_hashed_one_without_its_trailer() {
+        let blobs: [&[u8]; 2] = [b"one\n", b"two\n"];
+        let mut hashed = PackWriter::new(Vec::new(), 2).unwrap();
+        let mut unhashed = PackWriter::unhashed(Vec::new(), 2).unwrap();
+        for b in blobs {
+            hashed.write_object(ObjectKind::Blob, b).unwrap();
+            unhashed.write_object(ObjectKind::Blob, b).unwrap();
+        }
+        let (whole, sum) = hashed.finish().unwrap();
+        let body = unhashed.finish_unhashed().unwrap();
+        assert_eq!(body, whole[..whole.len() - 20]);
+        let digest: [u8; 20] = Sha1::digest(&body).into();
+        assert_eq!(ObjectId::from_bytes(digest), sum);
+        assert!(matches!(
+            PackWriter::unhashed(Vec::new(), 0).unwrap().finish(),
+            Err(PackError::Unhashed)
+        ));
     }
 
     #[test]

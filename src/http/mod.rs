@@ -10,6 +10,7 @@ mod git;
 mod hooks;
 mod import;
 mod me;
+mod native_sha1;
 mod pack_stream;
 mod pipe;
 mod remote;

@@ -17,6 +17,7 @@ use worker::{Context, Env, FixedLengthStream, Response};
 
 use super::error::{ApiError, ApiResult};
 use super::git::git_headers;
+use super::native_sha1::NativeSha1;
 use super::tee::Tee;
 use super::view::View;
 use crate::catalog::snapshot::EntryRef;
@@ -112,7 +113,10 @@ pub fn stream_pack(
         let produce = async {
             tee.send_client(head).await;
             let result: Result<(), String> = async {
-                let mut w = PackWriter::new(Vec::new(), count).map_err(|e| e.to_string())?;
+                // The checksum is the runtime's (see `native_sha1`): it
+                // sees each chunk as it leaves, then goes last.
+                let mut w = PackWriter::unhashed(Vec::new(), count).map_err(|e| e.to_string())?;
+                let mut sum = NativeSha1::new().map_err(|e| e.to_string())?;
                 let mut entries = EntryReader::prefetching(
                     &store,
                     first_use_order(parts.iter().filter_map(|p| match p {
@@ -134,6 +138,7 @@ pub fn stream_pack(
                         continue;
                     }
                     let chunk = std::mem::take(w.get_mut());
+                    sum.update(&chunk).await.map_err(|e| e.to_string())?;
                     if tee.upload_open() {
                         tee.send_upload(stored_form.push(&chunk)).await;
                     }
@@ -146,7 +151,9 @@ pub fn stream_pack(
                         store.failpoint("pack-stream").await;
                     }
                 }
-                let (trailer, _) = w.finish().map_err(|e| e.to_string())?;
+                let mut trailer = w.finish_unhashed().map_err(|e| e.to_string())?;
+                sum.update(&trailer).await.map_err(|e| e.to_string())?;
+                trailer.extend_from_slice(&sum.finish().await.map_err(|e| e.to_string())?);
                 let mut last = stored_form.push(&trailer);
                 last.extend(stored_form.finish());
                 last.extend_from_slice(b"0000");
