@@ -47,17 +47,17 @@ export async function render(main, { query, navigate }) {
     h("p", { class: "lead" }, "Every admin change, Store publish, edit, delete and install, opt-out, token change, sign-in and sign-out: who, what, when, and the request id to find it in the Worker's logs. Reads and refused requests are not recorded, and no secret ever is."),
     form,
     entries.length
-      ? h("div", { class: "table-wrap" }, h("table", {},
+      ? h("div", { class: "table-wrap" }, h("table", { class: "records" },
           h("caption", {}, filtered ? "Matching entries, newest first" : "Entries, newest first"),
           h("thead", {}, h("tr", {}, ["When", "Actor", "Action", "Target", "Request id"].map((t) => h("th", { scope: "col" }, t)))),
           h("tbody", {}, entries.map((e) => {
             const link = targetLink(e.target);
             return h("tr", {},
-              h("td", {}, formatTime(e.at)),
-              h("td", {}, e.actor),
-              h("td", {}, h("code", {}, e.action)),
-              h("td", {}, link ? h("a", { href: link }, e.target) : e.target),
-              h("td", {}, h("code", { class: "mono" }, e.request_id)));
+              h("td", { "data-label": "When" }, formatTime(e.at)),
+              h("td", { "data-label": "Actor" }, e.actor),
+              h("td", { "data-label": "Action" }, h("code", {}, e.action)),
+              h("td", { "data-label": "Target" }, link ? h("a", { href: link }, e.target) : e.target),
+              h("td", { "data-label": "Request id" }, h("code", {}, e.request_id)));
           }))))
       : h("p", { class: "empty" }, filtered ? "No entry matches these filters. Clear a filter to see more." : "Nothing recorded yet."),
     h("nav", { class: "pager", "aria-label": "Audit log pages" },

@@ -26,14 +26,14 @@ export async function render(main, ctx) {
     h("p", { class: "lead" }, "To take a skill, agent or plugin out of the Store and out of every stack at once, open it in the ",
       h("a", { href: "/store" }, "Store"), " and choose Unpublish. Its installs are kept, so restoring it here brings it back for everyone who had it."),
     entities.length
-      ? h("div", { class: "table-wrap" }, h("table", {},
+      ? h("div", { class: "table-wrap" }, h("table", { class: "records" },
           h("caption", {}, "Unpublished Store entries"),
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Entry"), h("th", { scope: "col" }, "Owner"), h("th", { scope: "col" }, "Unpublished"), h("th", { scope: "col", class: "num" }, "Installs"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Action")))),
           h("tbody", {}, entities.map((e) => h("tr", {},
             h("td", {}, typeBadge(e.type), " ", h("a", { href: `/store/${e.id}` }, e.title)),
-            h("td", {}, e.owner),
-            h("td", {}, formatTime(e.unpublished_at)),
-            h("td", { class: "num" }, String(e.installs)),
+            h("td", { "data-label": "Owner" }, e.owner),
+            h("td", { "data-label": "Unpublished" }, formatTime(e.unpublished_at)),
+            h("td", { "data-label": "Installs", class: "num" }, String(e.installs)),
             h("td", {}, restore(e)))))))
       : h("p", { class: "empty" }, "Nothing is unpublished. Every Store entry is listed and served."));
   titled(main, "Store moderation");
