@@ -72,10 +72,7 @@ pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         Ok(resp) => resp,
         // Our failure: the details go to the log, the client gets the id.
         Err(e) if e.status == 500 => {
-            worker::console_error!(
-                "{}",
-                serde_json::json!({ "request_id": request_id, "error": e.code, "detail": e.message })
-            );
+            log_failure(&request_id, e.code, &e.message);
             ApiError::new(
                 500,
                 e.code,
@@ -89,27 +86,7 @@ pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
     // refusals are counted, so a successful request is never slowed.
     if resp.status_code() == 401 && presented {
         if let Ok(store) = &store {
-            match store
-                .count_auth_failure(&client, auth_failure_limit(&env))
-                .await
-            {
-                Ok(Some(retry_after)) => {
-                    resp = ApiError::new(
-                        429,
-                        "too_many_failures",
-                        format!("too many failed sign-ins from your address; try again in {retry_after} s"),
-                    )
-                    .into_response()?;
-                    let _ = resp
-                        .headers_mut()
-                        .set("Retry-After", &retry_after.to_string());
-                }
-                Ok(None) => {}
-                Err(e) => worker::console_error!(
-                    "{}",
-                    serde_json::json!({ "request_id": request_id, "error": "throttle", "detail": e.to_string() })
-                ),
-            }
+            resp = throttled(resp, store, &env, &client, &request_id).await?;
         }
     }
     // No response of ours is ever to be sniffed into HTML by a browser.
@@ -125,29 +102,15 @@ pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
             .flatten()
             .and_then(|l| l.parse().ok()),
     };
-    // The audit log: what changed, by whom (recorded before the response
-    // goes, so a recorded change is never missing from it).
-    if let (Ok(store), Some(action)) = (&store, crate::audit::action(method.as_ref(), &path)) {
-        // A change nobody authenticated for is nobody's (a sign-out
-        // without a session): nothing to record.
-        if let (true, Some(actor)) = (resp.status_code() < 400, store.actor_name()) {
-            if let Err(e) = store
-                .record_audit(
-                    &request_id,
-                    &actor,
-                    store.actor(),
-                    action.name,
-                    &action.target,
-                    resp.status_code(),
-                )
-                .await
-            {
-                worker::console_error!(
-                    "{}",
-                    serde_json::json!({ "request_id": request_id, "error": "audit", "detail": e.to_string() })
-                );
-            }
-        }
+    if let Ok(store) = &store {
+        audit(
+            store,
+            method.as_ref(),
+            &path,
+            resp.status_code(),
+            &request_id,
+        )
+        .await;
     }
     let resp_token = store.as_ref().ok().and_then(Store::used_token);
     let log = crate::request_log::RequestLog {
@@ -172,6 +135,74 @@ pub async fn route(req: Request, env: Env, ctx: Context) -> Result<Response> {
         });
     }
     Ok(resp)
+}
+
+/// Logs a failure of ours (the cause stays in the log; see `route`).
+fn log_failure(request_id: &str, error: &str, detail: &str) {
+    worker::console_error!(
+        "{}",
+        serde_json::json!({ "request_id": request_id, "error": error, "detail": detail })
+    );
+}
+
+/// A refusal of presented credentials, counted against `client`; past the
+/// limit it becomes 429 `too_many_failures` with `Retry-After`.
+async fn throttled(
+    resp: Response,
+    store: &Store,
+    env: &Env,
+    client: &str,
+    request_id: &str,
+) -> Result<Response> {
+    match store
+        .count_auth_failure(client, auth_failure_limit(env))
+        .await
+    {
+        Ok(Some(retry_after)) => {
+            let mut resp = ApiError::new(
+                429,
+                "too_many_failures",
+                format!("too many failed sign-ins from your address; try again in {retry_after} s"),
+            )
+            .into_response()?;
+            let _ = resp
+                .headers_mut()
+                .set("Retry-After", &retry_after.to_string());
+            Ok(resp)
+        }
+        Ok(None) => Ok(resp),
+        Err(e) => {
+            log_failure(request_id, "throttle", &e.to_string());
+            Ok(resp)
+        }
+    }
+}
+
+/// Records a successful change in the audit log, by whom (before the
+/// response goes, so a recorded change is never missing from it). A change
+/// nobody authenticated for is nobody's (a sign-out without a session):
+/// nothing is recorded.
+async fn audit(store: &Store, method: &str, path: &str, status: u16, request_id: &str) {
+    let (Some(action), Some(actor), true) = (
+        crate::audit::action(method, path),
+        store.actor_name(),
+        status < 400,
+    ) else {
+        return;
+    };
+    if let Err(e) = store
+        .record_audit(
+            request_id,
+            &actor,
+            store.actor(),
+            action.name,
+            &action.target,
+            status,
+        )
+        .await
+    {
+        log_failure(request_id, "audit", &e.to_string());
+    }
 }
 
 async fn dispatch(req: Request, env: &Env, ctx: &Context, store: &Store, path: &str) -> ApiResult {

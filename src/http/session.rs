@@ -59,7 +59,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store) -> ApiResult {
             // Recorded in the audit log as this user's sign-in.
             let user = owner.user();
             store.note_actor(Some(user.id), &user.username);
-            let resp = json(201, &json!({ "user": me(&owner.user()) }))?;
+            let resp = json(201, &json!({ "user": me(&user) }))?;
             with_cookie(resp, &set_cookie(Some(&id), req.url()?.as_str()))
         }
         Method::Delete => {

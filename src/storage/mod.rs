@@ -83,10 +83,9 @@ pub struct Store {
     /// long it pauses (`FAILPOINT_PAUSE_SECONDS`, ten minutes by default).
     failpoint: Option<String>,
     failpoint_secs: u64,
-    /// Who this request authenticated as (user id and name, or the
-    /// bootstrap token's name), for its log line and the audit log.
-    actor: Cell<Option<i64>>,
-    actor_name: std::cell::RefCell<Option<String>>,
+    /// Who this request authenticated as (user id and name, or no id and
+    /// the bootstrap token's name), for its log line and the audit log.
+    actor: std::cell::RefCell<Option<(Option<i64>, String)>>,
     /// The hash of the token it authenticated with, to record its use.
     used_token: std::cell::RefCell<Option<String>>,
 }
@@ -125,8 +124,7 @@ impl Store {
                 .ok()
                 .and_then(|v| v.to_string().parse().ok())
                 .unwrap_or(600),
-            actor: Cell::new(None),
-            actor_name: std::cell::RefCell::new(None),
+            actor: std::cell::RefCell::new(None),
             used_token: std::cell::RefCell::new(None),
         })
     }
@@ -144,18 +142,17 @@ impl Store {
     /// Notes who this request authenticated as: a user (id and name) or
     /// the bootstrap token (no id).
     pub fn note_actor(&self, user_id: Option<i64>, name: &str) {
-        self.actor.set(user_id);
-        *self.actor_name.borrow_mut() = Some(name.to_string());
+        *self.actor.borrow_mut() = Some((user_id, name.to_string()));
     }
 
     /// The name this request authenticated as, if any.
     pub fn actor_name(&self) -> Option<String> {
-        self.actor_name.borrow().clone()
+        self.actor.borrow().as_ref().map(|(_, name)| name.clone())
     }
 
     /// The user this request authenticated as, if any.
     pub fn actor(&self) -> Option<i64> {
-        self.actor.get()
+        self.actor.borrow().as_ref().and_then(|(id, _)| *id)
     }
 
     /// A crash test's pause: when `FAILPOINT_PAUSE` names `point`, logs

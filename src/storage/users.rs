@@ -77,7 +77,8 @@ impl Store {
         .await
     }
 
-    /// Disables (or enables again) a user; whether they exist.
+    /// Disables (or enables again) a user (the caller has checked they
+    /// exist).
     pub async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> StoreResult<()> {
         self.exec(
             "UPDATE users SET disabled_at = CASE WHEN ?2 THEN COALESCE(disabled_at, ?3) ELSE NULL END WHERE id = ?1",
