@@ -9,7 +9,7 @@ use serde_json::json;
 use support::api::Api;
 use support::archives::{marketplace, plugin_files, zip_of};
 use support::checks::clone_view;
-use support::store::{created_id, skill_zip, upload};
+use support::store::{published, skill_zip};
 use support::wrangler::{wrangler, wrangler_with};
 
 #[test]
@@ -26,14 +26,7 @@ fn gc_collects_orphaned_entries_and_nothing_in_use() {
     assert_eq!(w.r2_object_count(), base_count + 1);
     // A deleted Store entity orphans its entries object too.
     let owner = api.user_with_token("gc-owner");
-    let id = created_id(&upload(
-        &w.base,
-        &owner,
-        "/api/store/entities",
-        "skill",
-        "gone",
-        &skill_zip("gone"),
-    ));
+    let id = published(&w.base, &owner, "skill", "gone", &skill_zip("gone"));
     assert_eq!(
         api.call(&owner, "DELETE", &format!("/api/store/entities/{id}"), None)
             .status,

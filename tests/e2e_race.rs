@@ -18,7 +18,7 @@ use support::archives::{marketplace, zip_of};
 use support::checks::{basic_auth, pkt};
 use support::git_cli::{git, git_raw, TempDir};
 use support::http_client::request;
-use support::store::{created_id, send, skill_zip_with, upload};
+use support::store::{published, send, skill_zip_with};
 use support::wrangler::{wrangler, wrangler_with};
 
 /// `HEAD`'s commit as `git ls-remote` (protocol v2, so `ls-refs`) shows it.
@@ -206,14 +206,13 @@ fn a_store_version_published_since_the_advertisement_does_not_reach_that_fetch()
     let base = &wrangler().base;
     let owner = api.user_with_token("race-store-owner");
     let member = api.user_with_token("race-store-member");
-    let id = created_id(&upload(
+    let id = published(
         base,
         &owner,
-        "/api/store/entities",
         "skill",
         "race-tips",
         &skill_zip_with("race-tips", "first tips"),
-    ));
+    );
     api.install(&member, id);
     let url = api.git_url(&member);
     let shown = ls_remote(&url);

@@ -13,7 +13,7 @@ use support::archives::{zip_of, FileSpec};
 use support::checks::{upload_pack_v2, v2_request};
 use support::git_cli::{shallow_clone, TempDir};
 use support::http_client::{request, RawResponse};
-use support::store::{created_id, skill_zip, upload};
+use support::store::{created_id, published, skill_zip, upload};
 use support::wrangler::{wrangler, wrangler_with};
 
 fn f(path: &str, content: &str) -> FileSpec {
@@ -85,14 +85,7 @@ fn a_store_file_of_any_name_is_served_as_a_download() {
         f("sec-files-skill/résumé.md", "# accented\n"),
         f("sec-files-skill/page.html", "<script>alert(1)</script>\n"),
     ]);
-    let id = created_id(&upload(
-        &w.base,
-        &owner,
-        "/api/store/entities",
-        "skill",
-        "sec-files-skill",
-        &zip,
-    ));
+    let id = published(&w.base, &owner, "skill", "sec-files-skill", &zip);
     let detail: Value = serde_json::from_slice(
         &api.call(&owner, "GET", &format!("/api/store/entities/{id}"), None)
             .body,
@@ -380,14 +373,13 @@ fn a_disabled_user_is_shut_out_at_once_and_their_store_entities_stay() {
     let w = wrangler_with(&[]);
     let api = Api::new(&w.base);
     let token = api.scenario("sec-off", &[("alpha", "available")]);
-    let id = created_id(&upload(
+    let id = published(
         &w.base,
         &token,
-        "/api/store/entities",
         "skill",
         "sec-off-skill",
         &skill_zip("sec-off-skill"),
-    ));
+    );
     let member = api.user_with_token("sec-off-member");
     api.install(&member, id);
     let cookie = format!("mpe_session={}", api.ui_session(&token));
@@ -485,14 +477,13 @@ fn bodies_without_a_length_are_refused_once_past_their_limit_and_never_held() {
     let w = wrangler_with(&[]);
     let api = Api::new(&w.base);
     let token = api.scenario("sec-body", &[("alpha", "available")]);
-    let id = created_id(&upload(
+    let id = published(
         &w.base,
         &token,
-        "/api/store/entities",
         "skill",
         "sec-body-skill",
         &skill_zip("sec-body-skill"),
-    ));
+    );
     // The isolate's memory, from the log line of each response (a probe
     // right after such bodies could meet wrangler dev mid-reload).
     let r = api.call(ADMIN_TOKEN, "GET", "/api/admin/runtime", None);
@@ -571,14 +562,13 @@ fn a_store_version_with_a_bad_detail_changes_nothing() {
     let api = Api::new(&w.base);
     let owner = api.user_with_token("sec-ver-owner");
     let member = api.user_with_token("sec-ver-member");
-    let id = created_id(&upload(
+    let id = published(
         &w.base,
         &owner,
-        "/api/store/entities",
         "skill",
         "sec-ver",
         &support::store::skill_zip_with("sec-ver", "first tips"),
-    ));
+    );
     api.install(&member, id);
     let skill_body = || {
         let dir = TempDir::new("sec-ver");
@@ -632,14 +622,7 @@ fn an_admin_unpublishes_a_store_entity_from_every_stack_and_restores_it() {
     let api = Api::new(&w.base);
     let owner = api.user_with_token("sec-mod-owner");
     let member = api.user_with_token("sec-mod-member");
-    let id = created_id(&upload(
-        &w.base,
-        &owner,
-        "/api/store/entities",
-        "skill",
-        "sec-mod",
-        &skill_zip("sec-mod"),
-    ));
+    let id = published(&w.base, &owner, "skill", "sec-mod", &skill_zip("sec-mod"));
     api.install(&member, id);
     let in_stack = || {
         let dir = TempDir::new("sec-mod");

@@ -7,7 +7,7 @@ mod support;
 use serde_json::Value;
 use support::api::Api;
 use support::archives::{tar_gz_of, tar_gz_with_symlink, zip_of, zip_with_encrypted_entry};
-use support::store::{agent_zip, created_id, plugin_zip, skill_zip, upload};
+use support::store::{agent_zip, plugin_zip, published, skill_zip, upload};
 use support::wrangler::wrangler;
 
 #[test]
@@ -116,14 +116,7 @@ fn every_refused_upload_leaves_no_row_and_no_r2_object() {
     assert_eq!(listing["total"], 0, "no catalog row");
     assert_eq!(w.r2_object_count(), before, "no R2 object");
     // The count does see writes: a valid upload adds its entries object.
-    created_id(&upload(
-        &w.base,
-        &owner,
-        "/api/store/entities",
-        "skill",
-        "s",
-        &skill_zip("s"),
-    ));
+    published(&w.base, &owner, "skill", "s", &skill_zip("s"));
     assert_eq!(
         w.r2_object_count(),
         before + 1,

@@ -102,6 +102,12 @@ pub fn upload(
     send(base, token, "POST", path, &fields, zip)
 }
 
+/// Publishes an entity with complete metadata; its id (the upload must
+/// answer 201).
+pub fn published(base: &str, token: &str, kind: &str, name: &str, zip: &[u8]) -> i64 {
+    created_id(&upload(base, token, "/api/store/entities", kind, name, zip))
+}
+
 /// The id of a 201 upload response.
 pub fn created_id(r: &RawResponse) -> i64 {
     assert_eq!(r.status, 201, "{}", r.text());
