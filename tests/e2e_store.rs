@@ -335,6 +335,53 @@ fn owner_updates_metadata_and_versions_others_cannot() {
         (Some("Better notes"), Some("writing"), Some(1))
     );
 
+    // A JSON edit is held to the upload form's rules: no whitespace inside a
+    // URL, no over-long field; either refusal changes nothing, and a blank
+    // value keeps the stored one.
+    for (patch, code) in [
+        (
+            serde_json::json!({"title": "Ignored", "photo_url": "https://example.com/a b.png"}),
+            "bad_url",
+        ),
+        (
+            serde_json::json!({"category": "x", "tagline": "t".repeat(4_001)}),
+            "field_too_long",
+        ),
+    ] {
+        let r = api.call(
+            &owner,
+            "PUT",
+            &format!("/api/store/entities/{id}"),
+            Some(&patch),
+        );
+        assert!(
+            r.status == 400 && r.text().contains(code),
+            "{patch}: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+    let r = api.call(
+        &owner,
+        "PUT",
+        &format!("/api/store/entities/{id}"),
+        Some(&serde_json::json!({"title": "  ", "photo_url": " https://example.com/p.png "})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        (
+            v["entity"]["title"].as_str(),
+            v["entity"]["category"].as_str(),
+            v["entity"]["photo_url"].as_str()
+        ),
+        (
+            Some("Better notes"),
+            Some("writing"),
+            Some("https://example.com/p.png")
+        )
+    );
+
     // A type mismatch on a new version is refused and changes nothing.
     assert_eq!(put_version(&owner, id, &agent_zip("notes")).status, 422);
     let r = put_version(&owner, id, &skill_zip_v("notes", "v2 body"));

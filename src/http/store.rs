@@ -104,20 +104,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             if ctype.starts_with("multipart/form-data") {
                 new_version(&mut req, store, &user, &e).await?;
             } else {
-                let patch: MetaPatch = super::read_json(&mut req).await?;
-                for (name, v) in [
-                    ("photo_url", &patch.photo_url),
-                    ("video_url", &patch.video_url),
-                ] {
-                    if v.as_deref()
-                        .is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://")))
-                    {
-                        return Err(ApiError::bad_request(
-                            "bad_url",
-                            format!("`{name}` must be an http(s) URL"),
-                        ));
-                    }
-                }
+                let patch = checked_patch(super::read_json(&mut req).await?)?;
                 store.update_entity_meta(e.id, &patch).await?;
             }
             let updated = entity(store, id, &user).await?;
@@ -192,30 +179,45 @@ async fn zip_field(form: &FormData) -> Result<Vec<u8>, ApiError> {
 
 fn field(form: &FormData, name: &str, required: bool) -> Result<Option<String>, ApiError> {
     match form.get(name) {
-        Some(FormEntry::Field(v)) if !v.trim().is_empty() => {
-            if v.chars().count() > MAX_FIELD_CHARS {
-                return Err(ApiError::bad_request(
-                    "field_too_long",
-                    format!("`{name}` is longer than {MAX_FIELD_CHARS} characters"),
-                ));
-            }
-            Ok(Some(v.trim().to_string()))
-        }
+        Some(FormEntry::Field(v)) => match text_value(name, &v)? {
+            None if required => Err(missing_field(name)),
+            v => Ok(v),
+        },
         Some(FormEntry::File(_)) => Err(ApiError::bad_request(
             "bad_field",
             format!("`{name}` must be a text field"),
         )),
-        _ if required => Err(ApiError::bad_request(
-            "missing_field",
-            format!("the form field `{name}` is required"),
-        )),
-        _ => Ok(None),
+        None if required => Err(missing_field(name)),
+        None => Ok(None),
     }
 }
 
-fn url_field(form: &FormData, name: &str) -> Result<Option<String>, ApiError> {
-    let v = field(form, name, false)?;
-    if let Some(u) = &v {
+fn missing_field(name: &str) -> ApiError {
+    ApiError::bad_request(
+        "missing_field",
+        format!("the form field `{name}` is required"),
+    )
+}
+
+/// A metadata value as stored: trimmed, `None` when blank, at most
+/// `MAX_FIELD_CHARS` long; the one rule for forms and JSON edits alike.
+fn text_value(name: &str, raw: &str) -> Result<Option<String>, ApiError> {
+    let v = raw.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.chars().count() > MAX_FIELD_CHARS {
+        return Err(ApiError::bad_request(
+            "field_too_long",
+            format!("`{name}` is longer than {MAX_FIELD_CHARS} characters"),
+        ));
+    }
+    Ok(Some(v.to_string()))
+}
+
+/// A media link as stored: an http(s) URL with no whitespace in it.
+fn url_value(name: &str, raw: Option<String>) -> Result<Option<String>, ApiError> {
+    if let Some(u) = &raw {
         if !(u.starts_with("https://") || u.starts_with("http://"))
             || u.contains(char::is_whitespace)
         {
@@ -225,7 +227,28 @@ fn url_field(form: &FormData, name: &str) -> Result<Option<String>, ApiError> {
             ));
         }
     }
-    Ok(v)
+    Ok(raw)
+}
+
+fn url_field(form: &FormData, name: &str) -> Result<Option<String>, ApiError> {
+    url_value(name, field(form, name, false)?)
+}
+
+/// A JSON details edit under the form's rules; a blank value keeps the
+/// stored one, as an absent one does.
+fn checked_patch(patch: MetaPatch) -> Result<MetaPatch, ApiError> {
+    let text = |name: &str, v: Option<String>| match v {
+        Some(v) => text_value(name, &v),
+        None => Ok(None),
+    };
+    Ok(MetaPatch {
+        title: text("title", patch.title)?,
+        tagline: text("tagline", patch.tagline)?,
+        description: text("description", patch.description)?,
+        category: text("category", patch.category)?,
+        photo_url: url_value("photo_url", text("photo_url", patch.photo_url)?)?,
+        video_url: url_value("video_url", text("video_url", patch.video_url)?)?,
+    })
 }
 
 /// `POST /api/store/entities[/preview]`: validate, then store unless previewing.
