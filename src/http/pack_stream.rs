@@ -25,7 +25,7 @@ use crate::catalog::snapshot::ObjectSource;
 use crate::git::pack::{PackEntry, PackWriter, DEFAULT_LEVEL};
 use crate::git::sideband::{framed_len, SideBandFramer, MAX_PAYLOAD_64K};
 use crate::git::upload_pack::{band_error, PackFramer, PackResponse};
-use crate::git::ObjectId;
+use crate::git::{ObjectId, ObjectKind};
 use crate::storage::blobs::{first_use_order, CachedView, EntryReader};
 use crate::storage::Store;
 
@@ -47,6 +47,10 @@ fn plan(view: &View, objects: &[ObjectId]) -> Result<(Vec<Part>, u64), ApiError>
     let mut parts = Vec::with_capacity(objects.len());
     for id in objects {
         let part = match view.snapshot.source(id) {
+            // Trees are kept uncompressed (see `PackEntry::stored`).
+            Some(ObjectSource::Fresh(ObjectKind::Tree, body)) => {
+                Part::Fresh(PackEntry::stored(ObjectKind::Tree, body).into_bytes())
+            }
             Some(ObjectSource::Fresh(kind, body)) => {
                 Part::Fresh(PackEntry::compress(kind, body, DEFAULT_LEVEL).into_bytes())
             }
