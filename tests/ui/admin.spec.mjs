@@ -1,7 +1,7 @@
 // Admins in the browser: importing a curated marketplace, granting through
 // the access matrix (one plugin and a whole marketplace), disabling a
 // plugin, users and tokens (offboarding: disable, expiry, delete),
-// effective access, groups and the cache; and a
+// effective access, groups and the cache; the audit log's pages; and a
 // member who never sees any of it.
 import { test, expect } from "@playwright/test";
 import {
@@ -277,4 +277,25 @@ test("an admin unpublishes a Store entry from its page, finds it in the audit lo
   expect(await inStack()).toBe(true);
   const restored = (await admin("GET", `/api/admin/audit?actor=${boss}&action=store.restore`, undefined, 200)).entries;
   expect(restored.map((e) => e.target)).toEqual([`admin/store/entities/${skill.id}/unpublished`]);
+});
+
+test("the audit log pages back to older entries and returns to the newest", async ({ page }) => {
+  // 53 entries by one member: a page of 50 and an older page of 3.
+  const busy = uniq("busy");
+  const busyToken = await newUser(busy);
+  for (let i = 0; i < 53; i++) await call(busyToken, "POST", "/api/me/tokens", { name: `t${i}` }, 201);
+  await signIn(page, await newUser(uniq("pager"), { isAdmin: true }));
+  await page.goto(`${base()}/admin/audit?actor=${busy}`);
+  const rows = page.getByRole("table").locator("tbody tr");
+  await expect(rows).toHaveCount(50);
+  await expect(page.getByRole("link", { name: "Newest entries" })).toHaveCount(0);
+  await page.getByRole("link", { name: "Older entries" }).click();
+  await expect(page).toHaveURL(new RegExp(`/admin/audit\\?actor=${busy}&before=\\d+$`));
+  await expect(rows).toHaveCount(3);
+  for (const row of await rows.all()) await expect(row).toContainText("token.create");
+  // The last page offers no older one; the filter survives the way back.
+  await expect(page.getByRole("link", { name: "Older entries" })).toHaveCount(0);
+  await page.getByRole("link", { name: "Newest entries" }).click();
+  await expect(page).toHaveURL(new RegExp(`/admin/audit\\?actor=${busy}$`));
+  await expect(rows).toHaveCount(50);
 });
