@@ -366,6 +366,41 @@ fn tokens_expire_and_listings_show_prefix_and_last_use() {
     assert_eq!(api.zip(&short).status, 401);
     // The user's other token still works.
     assert_eq!(ls_refs(&w.base, &token).status, 200);
+
+    // At most 100 live tokens: with the scenario's one (the expired token
+    // does not count), 99 more fit; the next is refused and stores
+    // nothing, until one is revoked.
+    let create = |name: &str| {
+        api.call(
+            &token,
+            "POST",
+            "/api/me/tokens",
+            Some(&json!({ "name": name })),
+        )
+    };
+    let mut last = Value::Null;
+    for i in 0..99 {
+        let r = create(&format!("bulk-{i}"));
+        assert_eq!(r.status, 201, "token {i}: {}", r.text());
+        last = serde_json::from_slice(&r.body).unwrap();
+    }
+    let count = || listed()["tokens"].as_array().unwrap().len();
+    let before = count();
+    let refused = create("one-too-many");
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    assert!(
+        refused.text().contains("too_many_tokens"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(count(), before);
+    let id = last["id"].as_str().unwrap();
+    assert_eq!(
+        api.call(&token, "DELETE", &format!("/api/me/tokens/{id}"), None)
+            .status,
+        204
+    );
+    assert_eq!(create("after-a-revoke").status, 201);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::catalog::resolve::Requirement;
 use crate::catalog::token::{token_hash, token_prefix, MAX_TOKEN_DAYS};
 use crate::storage::audit::AuditQuery;
 use crate::storage::edge::ZonePurge;
-use crate::storage::users::{GroupRow, UserRow};
+use crate::storage::users::{GroupRow, UserRow, MAX_LIVE_TOKENS};
 use crate::storage::Store;
 
 #[derive(Deserialize)]
@@ -512,7 +512,7 @@ pub async fn issue_token(
         }
     };
     let (id, token) = new_token()?;
-    store
+    let stored = store
         .create_token(
             user_id,
             &id,
@@ -522,6 +522,13 @@ pub async fn issue_token(
             expires_at,
         )
         .await?;
+    if !stored {
+        return Err(ApiError::new(
+            409,
+            "too_many_tokens",
+            format!("a user holds at most {MAX_LIVE_TOKENS} live tokens; revoke one that is no longer used first"),
+        ));
+    }
     Ok((id, token))
 }
 

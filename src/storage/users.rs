@@ -40,6 +40,11 @@ pub struct GroupRow {
 
 pub(crate) const USER_COLS: &str = "id, username, email, is_admin, created_at, disabled_at";
 
+/// Live (unrevoked, unexpired) tokens one user may hold: far more than
+/// anyone needs, and a bound on what a script creating tokens in a loop
+/// can leave behind.
+pub const MAX_LIVE_TOKENS: i64 = 100;
+
 impl Store {
     /// Creates a user; `Conflict` if the username is taken.
     pub async fn create_user(
@@ -104,7 +109,8 @@ impl Store {
     }
 
     /// Stores a token's hash for `user_id`, with its non-secret prefix and
-    /// expiry (seconds since the epoch, if any).
+    /// expiry (seconds since the epoch, if any), unless the user already
+    /// holds `MAX_LIVE_TOKENS` live tokens; whether it was stored.
     pub async fn create_token(
         &self,
         user_id: i64,
@@ -113,10 +119,14 @@ impl Store {
         hash: &str,
         prefix: &str,
         expires_at: Option<i64>,
-    ) -> StoreResult<()> {
-        let sql = "INSERT INTO tokens (id, user_id, name, token_sha256, created_at, prefix, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    ) -> StoreResult<bool> {
+        // The count and the insert are one statement, so two requests at
+        // once cannot both take the last place.
+        let sql = "INSERT INTO tokens (id, user_id, name, token_sha256, created_at, prefix, expires_at) \
+                   SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE (SELECT count(*) FROM tokens WHERE user_id = ?2 \
+                   AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?5)) < ?8";
         let expires = expires_at.map(n).unwrap_or(wasm_bindgen::JsValue::NULL);
-        self.exec(
+        self.changed(
             sql,
             &[
                 s(id),
@@ -126,6 +136,7 @@ impl Store {
                 n(now()),
                 s(prefix),
                 expires,
+                n(MAX_LIVE_TOKENS),
             ],
         )
         .await
