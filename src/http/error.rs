@@ -95,6 +95,7 @@ impl From<StorageError> for ApiError {
         match e {
             StorageError::Conflict(_) => ApiError::new(409, "conflict", e.to_string()),
             StorageError::GcRunning => ApiError::new(503, "gc_running", e.to_string()),
+            StorageError::TooManyEntities => ApiError::new(409, "too_many_entities", e.to_string()),
             _ => ApiError::new(500, "storage", e.to_string()),
         }
     }

@@ -18,7 +18,7 @@ use crate::percent::{attachment, decode_segment};
 use crate::storage::blobs::EntryReader;
 use crate::storage::store::{store_file, EntityMeta, EntityQuery, EntityRow, MetaPatch};
 use crate::storage::users::UserRow;
-use crate::storage::Store;
+use crate::storage::{StorageError, Store};
 
 /// Most `docs` files per upload, and bytes per doc.
 const MAX_DOCS: usize = 10;
@@ -302,16 +302,19 @@ async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool)
             docs.push((f.name(), f.bytes().await?));
         }
     }
-    // Refuse a taken name before anything reaches R2.
-    if store.served_name_taken(&meta.served_name).await? {
-        return Err(ApiError::new(
-            409,
-            "conflict",
-            format!(
-                "you already published `{}`; update it with PUT /api/store/entities/{{id}}",
-                meta.name
-            ),
-        ));
+    // Refuse a taken name, or one entry too many, before anything reaches R2.
+    match store.check_new_entity(user.id, &meta.served_name).await {
+        Err(StorageError::Conflict(_)) => {
+            return Err(ApiError::new(
+                409,
+                "conflict",
+                format!(
+                    "you already published `{}`; update it with PUT /api/store/entities/{{id}}",
+                    meta.name
+                ),
+            ))
+        }
+        other => other?,
     }
     let ingested = ingest_files(&v.files);
     let row = store

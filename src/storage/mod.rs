@@ -59,6 +59,11 @@ pub enum StorageError {
     Corrupt(String),
     #[error("garbage collection is running; try again in a minute")]
     GcRunning,
+    #[error(
+        "you own {} Store entries, the most anyone may; delete one you no longer need first",
+        store::MAX_ENTITIES_PER_OWNER
+    )]
+    TooManyEntities,
 }
 
 /// Shorthand for storage results.

@@ -119,6 +119,10 @@ fn opt(v: &Option<String>) -> JsValue {
     v.as_deref().map(s).unwrap_or(JsValue::NULL)
 }
 
+/// Store entities one user may own: a bound on what one member's uploads
+/// can put in R2 (each at most the Store's archive limit).
+pub const MAX_ENTITIES_PER_OWNER: i64 = 200;
+
 impl Store {
     /// Stores a new entity (entries in R2 first, then one D1 batch).
     pub async fn create_entity(
@@ -134,10 +138,14 @@ impl Store {
         let (root_id, root_mode) = root_args(meta.entity_type, files);
         let t = now();
         let mut batch = vec![
+            // Nothing is inserted once the owner holds the most entities
+            // allowed; the files' insert then finds no entity and fails
+            // the whole batch (see the error mapping below).
             self.stmt(
                 "INSERT INTO store_entities (owner_id, type, name, served_name, title, tagline, description, category, photo_url, video_url, version, entries_key, created_at, updated_at, root_id, root_mode, files_digest) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?12, ?13, ?14, ?15)",
-                &[n(owner_id), s(meta.entity_type.as_str()), s(&meta.name), s(&meta.served_name), s(&meta.title), s(&meta.tagline), s(&meta.description), s(&meta.category), opt(&meta.photo_url), opt(&meta.video_url), s(&files.entries_key), n(t), root_id, root_mode, s(&files.digest)],
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?12, ?13, ?14, ?15 \
+                 WHERE (SELECT count(*) FROM store_entities WHERE owner_id = ?1) < ?16",
+                &[n(owner_id), s(meta.entity_type.as_str()), s(&meta.name), s(&meta.served_name), s(&meta.title), s(&meta.tagline), s(&meta.description), s(&meta.category), opt(&meta.photo_url), opt(&meta.video_url), s(&files.entries_key), n(t), root_id, root_mode, s(&files.digest), n(MAX_ENTITIES_PER_OWNER)],
             )?,
             self.stmt(
                 &format!(
@@ -161,6 +169,12 @@ impl Store {
                     "Store entity `{}`",
                     meta.served_name
                 )))
+            }
+            Err(e)
+                if e.to_string()
+                    .contains("NOT NULL constraint failed: store_files.entity_id") =>
+            {
+                return Err(StorageError::TooManyEntities)
             }
             Err(e) => return Err(db_err(e)),
         }
@@ -224,20 +238,30 @@ impl Store {
         )
     }
 
-    /// Whether a served name is taken.
-    pub async fn served_name_taken(&self, served_name: &str) -> StoreResult<bool> {
+    /// Whether a new entity of `owner_id` under `served_name` can be
+    /// stored: `Conflict` if the name is taken, `TooManyEntities` if the
+    /// owner holds `MAX_ENTITIES_PER_OWNER` already (one round trip, before
+    /// anything reaches R2; `create_entity` checks both again atomically).
+    pub async fn check_new_entity(&self, owner_id: i64, served_name: &str) -> StoreResult<()> {
         #[derive(Deserialize)]
-        struct Id {
-            #[allow(dead_code)]
-            id: i64,
+        struct Check {
+            taken: i64,
+            owned: i64,
         }
-        let row: Option<Id> = self
+        let row: Option<Check> = self
             .row(
-                "SELECT id FROM store_entities WHERE served_name = ?1",
-                &[s(served_name)],
+                "SELECT EXISTS (SELECT 1 FROM store_entities WHERE served_name = ?1) AS taken, \
+                 (SELECT count(*) FROM store_entities WHERE owner_id = ?2) AS owned",
+                &[s(served_name), n(owner_id)],
             )
             .await?;
-        Ok(row.is_some())
+        match row {
+            Some(c) if c.taken != 0 => Err(StorageError::Conflict(format!(
+                "Store entity `{served_name}`"
+            ))),
+            Some(c) if c.owned >= MAX_ENTITIES_PER_OWNER => Err(StorageError::TooManyEntities),
+            _ => Ok(()),
+        }
     }
 
     /// One entity.

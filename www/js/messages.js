@@ -67,6 +67,7 @@ export const MESSAGES = {
   bad_token_name: "Give the token a name of 1 to 100 characters.",
   too_many_failures: "Too many failed sign-ins from your address. Wait a minute and try again.",
   bad_expiry: "Choose a lifetime from 1 to 3650 days, or none for a token that does not expire.",
+  too_many_entities: "You own 200 Store entries, the most anyone may. Delete one you no longer need, then publish this one.",
   too_many_tokens: "This account already holds 100 live tokens, the most anyone may. Revoke one that is no longer used, then create this one.",
   not_kebab_case: "The name must be kebab-case: lowercase words joined by single dashes, like `my-skill`.",
   ambiguous_name: "That name contains `-by-` or ends in `-by`, which would make its served name `<name>-by-<you>` look like someone else's. Choose another name.",
