@@ -1,7 +1,7 @@
 //! End to end under `wrangler dev`: web UI sessions. A PAT opens a session
 //! only from the UI; the cookie has the right attributes; D1 holds only the
 //! id's hash; use renews it, expiry and the token's revocation end it;
-//! sign-out needs the UI's proof too.
+//! sign-out needs the UI's proof too; a token keeps at most 20 sessions.
 
 mod support;
 
@@ -157,4 +157,33 @@ fn sessions_open_renew_expire_and_end() {
         204,
     );
     assert_eq!(with_session(&id, "GET", "/api/me/stack", false).status, 401);
+}
+
+#[test]
+fn a_token_keeps_at_most_20_sessions_and_signing_in_again_ends_the_oldest() {
+    let w = wrangler();
+    let api = Api::new(&w.base);
+    let token = api.user_with_token("sess-many");
+    let origin = w.base.clone();
+    let ui = [("Origin", origin.as_str()), (UI, "ui")];
+    let ids: Vec<String> = (0..21)
+        .map(|_| {
+            let r = sign_in(&token, &ui);
+            assert_eq!(r.status, 201, "{}", r.text());
+            session_id(&r)
+        })
+        .collect();
+    assert_eq!(
+        with_session(&ids[0], "GET", "/api/session", false).status,
+        401,
+        "the oldest session ended"
+    );
+    for id in [&ids[1], &ids[20]] {
+        assert_eq!(with_session(id, "GET", "/api/session", false).status, 200);
+    }
+    let rows = w.d1(
+        "SELECT count(*) AS n FROM sessions WHERE token_id = \
+         (SELECT t.id FROM tokens t JOIN users u ON u.id = t.user_id WHERE u.username = 'sess-many')",
+    );
+    assert_eq!(rows[0]["n"], 20, "{rows:?}");
 }

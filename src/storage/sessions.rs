@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 use super::users::UserRow;
-use super::{n, now, s, Store, StoreResult};
+use super::{db_err, n, now, s, Store, StoreResult};
 use crate::session::{RENEW_AFTER_SECONDS, SESSION_TTL_SECONDS};
 
 /// A user found by token hash, with the token's id.
@@ -45,6 +45,11 @@ struct SessionUser {
     expires_at: i64,
 }
 
+/// Sessions one token may have open at once: a browser per device and
+/// then some. Signing in once more ends the oldest, so a script signing in
+/// in a loop leaves at most this many rows behind.
+pub const MAX_SESSIONS_PER_TOKEN: i64 = 20;
+
 impl Store {
     /// The owner of a live (unrevoked, unexpired) token with this hash,
     /// with the token id.
@@ -57,14 +62,25 @@ impl Store {
         self.row(sql, &[s(hash)]).await
     }
 
-    /// Opens a session for the token's owner.
+    /// Opens a session for the token's owner, ending the token's oldest
+    /// sessions beyond `MAX_SESSIONS_PER_TOKEN` in the same batch.
     pub async fn create_session(&self, id_hash: &str, owner: &TokenOwner) -> StoreResult<()> {
         let t = now();
-        self.exec(
-            "INSERT INTO sessions (id_sha256, user_id, token_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            &[s(id_hash), n(owner.id), s(&owner.token_id), n(t), n(t + SESSION_TTL_SECONDS)],
-        )
+        self.batch_all(vec![
+            self.stmt(
+                "INSERT INTO sessions (id_sha256, user_id, token_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                &[s(id_hash), n(owner.id), s(&owner.token_id), n(t), n(t + SESSION_TTL_SECONDS)],
+            )?,
+            // Newest by insertion (rowid): `created_at` has ties within a second.
+            self.stmt(
+                "DELETE FROM sessions WHERE token_id = ?1 AND rowid NOT IN \
+                 (SELECT rowid FROM sessions WHERE token_id = ?1 ORDER BY rowid DESC LIMIT ?2)",
+                &[s(&owner.token_id), n(MAX_SESSIONS_PER_TOKEN)],
+            )?,
+        ])
         .await
+        .map_err(db_err)?;
+        Ok(())
     }
 
     /// The user of a live session, renewing it when enough of its life has
