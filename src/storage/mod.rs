@@ -351,3 +351,9 @@ pub(crate) fn now() -> i64 {
 pub(crate) fn is_unique_violation(e: &worker::Error) -> bool {
     e.to_string().contains("UNIQUE constraint failed")
 }
+
+/// Whether a D1 error is a NOT NULL violation of `column` (`table.column`).
+pub(crate) fn is_not_null_violation(e: &worker::Error, column: &str) -> bool {
+    e.to_string()
+        .contains(&format!("NOT NULL constraint failed: {column}"))
+}

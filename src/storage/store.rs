@@ -6,8 +6,8 @@ use wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
 
 use super::{
-    db_err, file_rows_from_json, file_rows_json, is_unique_violation, n, now, s, served_file,
-    StorageError, Store, StoreResult,
+    db_err, file_rows_from_json, file_rows_json, is_not_null_violation, is_unique_violation, n,
+    now, s, served_file, StorageError, Store, StoreResult,
 };
 use crate::catalog::ingest::IngestedFiles;
 use crate::catalog::snapshot::ServedFile;
@@ -119,6 +119,11 @@ fn opt(v: &Option<String>) -> JsValue {
     v.as_deref().map(s).unwrap_or(JsValue::NULL)
 }
 
+/// The conflict of a served name someone already published under.
+fn name_taken(served_name: &str) -> StorageError {
+    StorageError::Conflict(format!("Store entity `{served_name}`"))
+}
+
 /// Store entities one user may own: a bound on what one member's uploads
 /// can put in R2 (each at most the Store's archive limit).
 pub const MAX_ENTITIES_PER_OWNER: i64 = 200;
@@ -164,16 +169,8 @@ impl Store {
         }
         match self.batch_all(batch).await {
             Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StorageError::Conflict(format!(
-                    "Store entity `{}`",
-                    meta.served_name
-                )))
-            }
-            Err(e)
-                if e.to_string()
-                    .contains("NOT NULL constraint failed: store_files.entity_id") =>
-            {
+            Err(e) if is_unique_violation(&e) => return Err(name_taken(&meta.served_name)),
+            Err(e) if is_not_null_violation(&e, "store_files.entity_id") => {
                 return Err(StorageError::TooManyEntities)
             }
             Err(e) => return Err(db_err(e)),
@@ -256,9 +253,7 @@ impl Store {
             )
             .await?;
         match row {
-            Some(c) if c.taken != 0 => Err(StorageError::Conflict(format!(
-                "Store entity `{served_name}`"
-            ))),
+            Some(c) if c.taken != 0 => Err(name_taken(served_name)),
             Some(c) if c.owned >= MAX_ENTITIES_PER_OWNER => Err(StorageError::TooManyEntities),
             _ => Ok(()),
         }
