@@ -257,7 +257,7 @@ fn main() {
     let (t, size) = best_of(|| {
         let mut w = PackWriter::new(CountingSink(0), entries.len() as u32).unwrap();
         for e in &entries {
-            w.write_entry(e).unwrap();
+            w.write_entry_bytes(e.as_bytes()).unwrap();
         }
         w.finish().unwrap().0 .0
     });
@@ -284,7 +284,7 @@ fn main() {
     git(&dir, &["init", "-q", "--bare", "."], None);
     let mut w = PackWriter::new(Vec::new(), entries.len() as u32).unwrap();
     for e in &entries {
-        w.write_entry(e).unwrap();
+        w.write_entry_bytes(e.as_bytes()).unwrap();
     }
     let pack = w.finish().unwrap().0;
     git(&dir, &["index-pack", "--stdin"], Some(&pack));

@@ -36,7 +36,7 @@ fn main() {
     }
     let clients = env_or("LOAD_CLIENTS", 32) as usize;
     let seconds = env_or("LOAD_SECONDS", 30);
-    let report = support::load::run(&wrangler().base, clients, Duration::from_secs(seconds));
+    let report = support::load::run(wrangler(), clients, Duration::from_secs(seconds));
     println!(
         "wrangler dev (workerd, local D1 and R2) on 127.0.0.1; {}\n",
         git(Path::new("."), &["--version"]).trim()

@@ -4,13 +4,13 @@
 
 mod support;
 
-use marketplace_edge::demo::{demo_files, demo_repo};
 use marketplace_edge::git::memory::{MemoryRepo, SnapshotFile};
 use marketplace_edge::git::object::{encode_commit, parse_commit_links, SNAPSHOT_SIGNATURE};
 use marketplace_edge::git::repo::{ObjectStore, Repository};
 use marketplace_edge::git::tree::FileMode;
 use marketplace_edge::git::{ObjectKind, RepoPath};
 use support::checks::{check_clone, check_gzip_request, check_ls_remote, expected_files};
+use support::demo::{demo_files, demo_repo};
 use support::git_cli::{git, TempDir};
 use support::http_server::serve;
 

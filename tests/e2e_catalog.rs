@@ -765,3 +765,70 @@ fn users_manage_their_own_tokens() {
         400
     );
 }
+
+/// A marketplace named `name` with one plugin, `plugin`.
+fn one_plugin(name: &str, plugin: &str) -> Vec<u8> {
+    let manifest = format!(
+        r#"{{"name":"{name}","owner":{{"name":"Test"}},"plugins":[{{"name":"{plugin}","source":"./plugins/{plugin}"}}]}}"#
+    );
+    zip_of(&[
+        (
+            ".claude-plugin/marketplace.json".into(),
+            false,
+            manifest.into_bytes(),
+        ),
+        (
+            format!("plugins/{plugin}/commands/{plugin}.md"),
+            false,
+            format!("{name} {plugin}\n").into_bytes(),
+        ),
+    ])
+}
+
+#[test]
+fn a_plugin_directory_belongs_to_one_plugin_catalog_wide() {
+    // `clash`/`x-lint` and `clash-x`/`lint` would both be served at
+    // plugins/clash-x-lint/: the second import is refused in words.
+    let api = api();
+    let r = api.import("clash", &one_plugin("clash", "x-lint"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = api.import("clash-x", &one_plugin("clash-x", "lint"));
+    assert_eq!(r.status, 409, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.contains("directory_taken")
+            && text.contains("plugins/clash-x-lint/")
+            && text.contains("clash/x-lint"),
+        "{text}"
+    );
+    let r = api.call(
+        support::api::ADMIN_TOKEN,
+        "GET",
+        "/api/admin/marketplaces/clash-x",
+        None,
+    );
+    assert_eq!(r.status, 404, "nothing was stored: {}", r.text());
+    // Re-importing the holder is fine; so is another name.
+    assert_eq!(
+        api.import("clash", &one_plugin("clash", "x-lint")).status,
+        200
+    );
+    let r = api.import("clash-x", &one_plugin("clash-x", "lint2"));
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Rows stored before the rule (made here by hand): a member granted
+    // both is served one of them, never a 500.
+    wrangler().d1("PRAGMA defer_foreign_keys = on; \
+         UPDATE plugins SET name = 'lint', served_dir = NULL WHERE marketplace = 'clash-x'; \
+         UPDATE plugin_files SET plugin = 'lint' WHERE marketplace = 'clash-x'");
+    let token = api.user_with_token("clash-user");
+    api.group("clash-g", &["clash-user"]);
+    api.grant("clash-g", "clash", "x-lint", "available");
+    api.grant("clash-g", "clash-x", "lint", "available");
+    assert_eq!(served_dirs(&api, &token), ["clash-x-lint"]);
+    let c = clone_view(&api.git_url(&token), 2, true);
+    assert_eq!(c.plugin("clash-x-lint").len(), 1, "one plugin's files");
+    // And its re-import now says who holds the directory.
+    let r = api.import("clash-x", &one_plugin("clash-x", "lint"));
+    assert_eq!(r.status, 409, "{}", r.text());
+}

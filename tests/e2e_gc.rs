@@ -190,8 +190,15 @@ fn gc_and_writers_exclude_each_other() {
         (json!(true), json!(0)),
         "{deferred}"
     );
-    // A writer that died an hour ago does not block it.
-    w.d1("UPDATE writers SET started_at = unixepoch() - 7200 WHERE id = 'in-flight'");
+    // A writer that stopped renewing its lease (120 s) has died: it no
+    // longer blocks GC.
+    w.d1("UPDATE writers SET started_at = unixepoch() - 90 WHERE id = 'in-flight'");
+    assert_eq!(
+        gc()["deferred"],
+        true,
+        "90 s without renewal is within the lease"
+    );
+    w.d1("UPDATE writers SET started_at = unixepoch() - 130 WHERE id = 'in-flight'");
     let ran = gc();
     assert_eq!(ran["deferred"], false, "{ran}");
     assert_eq!(ran["deleted"], 1, "{ran}");
@@ -207,13 +214,70 @@ fn gc_and_writers_exclude_each_other() {
         r.text()
     );
     assert_eq!(w.r2_object_count(), objects, "nothing written");
-    // A lock left by a GC that died expires.
-    w.d1("UPDATE gc_lock SET started_at = unixepoch() - 3600 WHERE id = 1");
+    // A lock left by a GC that died expires with its lease.
+    w.d1("UPDATE gc_lock SET started_at = unixepoch() - 130 WHERE id = 1");
     assert_eq!(
         api.import("excl", &zip_of(&marketplace("excl", "3.0.0")))
             .status,
         200
     );
+}
+
+#[test]
+fn writers_and_the_gc_renew_their_leases_while_they_work() {
+    // A GC pauses 40 s between listing and deleting, then an import pauses
+    // 40 s before its D1 batch: each renews its lease (every 30 s) all
+    // along, so neither is taken for dead while it works.
+    let w = wrangler_with(&[
+        ("FAILPOINT_PAUSE", "gc-entries,catalog-commit:slow-v2"),
+        ("FAILPOINT_PAUSE_SECONDS", "40"),
+    ]);
+    let api = Api::new(&w.base);
+    api.scenario("slow", &[("alpha", "available")]);
+    let column = |sql: &str| {
+        w.d1(sql)
+            .first()
+            .and_then(|r| r["t"].as_i64())
+            .unwrap_or_else(|| panic!("no row for {sql}"))
+    };
+
+    let base = w.base.clone();
+    let collecting = std::thread::spawn(move || {
+        Api::new(&base).admin(
+            "POST",
+            "/api/admin/gc",
+            Some(&json!({"min_age_seconds": 0})),
+            200,
+        )
+    });
+    w.wait_for_pause("gc-entries");
+    let lock = "SELECT started_at AS t FROM gc_lock WHERE started_at IS NOT NULL";
+    let first = column(lock);
+    std::thread::sleep(std::time::Duration::from_secs(33));
+    assert!(column(lock) > first, "the GC lock was renewed");
+    assert_eq!(collecting.join().unwrap()["deferred"], false);
+    assert!(w.d1(lock).is_empty(), "released at the end");
+
+    let base = w.base.clone();
+    let importing = std::thread::spawn(move || {
+        Api::new(&base)
+            .import("slow", &zip_of(&marketplace("slow-v2", "2.0.0")))
+            .status
+    });
+    w.wait_for_pause("catalog-commit:slow-v2");
+    let writer = "SELECT started_at AS t FROM writers";
+    let first = column(writer);
+    std::thread::sleep(std::time::Duration::from_secs(33));
+    assert!(column(writer) > first, "the writer's lease was renewed");
+    let deferred = api.admin(
+        "POST",
+        "/api/admin/gc",
+        Some(&json!({"min_age_seconds": 0})),
+        200,
+    );
+    assert_eq!(deferred["deferred"], true, "{deferred}");
+    assert_eq!(importing.join().unwrap(), 200);
+    assert!(w.d1(writer).is_empty(), "released at the end");
 }
 
 /// Moves every retired row an hour into the past, as if the advertisement

@@ -310,3 +310,112 @@ fn after_the_window_an_earlier_commit_is_not_ours() {
     );
     assert_eq!(left[0]["n"], 0, "{left:?}");
 }
+
+/// Clones `url` at depth 1 (so the pack of its view is cached); the commit.
+fn clone_head(url: &str) -> String {
+    let clone = TempDir::new("race-brake");
+    git(clone.path(), &["clone", "-q", "--depth", "1", url, "w"]);
+    git(&clone.path().join("w"), &["rev-parse", "HEAD"])
+}
+
+#[test]
+fn a_disable_or_an_unpublish_holds_for_a_commit_advertised_moments_ago() {
+    let api = Api::new(&wrangler().base);
+    let base = &wrangler().base;
+
+    // A disabled plugin: the advertised commit (its pack cached) is no
+    // longer served, on the very next request.
+    let token = api.scenario("race-brake", &[("alpha", "available")]);
+    let url = api.git_url(&token);
+    let shown = clone_head(&url);
+    let (_dir, out) = fetch_commit(&url, &shown);
+    assert!(out.status.success(), "before: {}", stderr(&out));
+    api.admin(
+        "PUT",
+        "/api/admin/plugins/race-brake/alpha/disabled",
+        None,
+        204,
+    );
+    let (_dir, out) = fetch_commit(&url, &shown);
+    assert!(
+        !out.status.success(),
+        "a disabled plugin's commit must not be served"
+    );
+    assert!(stderr(&out).contains("not our ref"), "{}", stderr(&out));
+    let now = api.info(&token)["commit"].as_str().unwrap().to_string();
+    let (_dir, out) = fetch_commit(&url, &now);
+    assert!(out.status.success(), "the current view: {}", stderr(&out));
+
+    // An unpublished Store entity, likewise.
+    let owner = api.user_with_token("race-brake-owner");
+    let member = api.user_with_token("race-brake-member");
+    let id = published(
+        base,
+        &owner,
+        "skill",
+        "brake-tips",
+        &skill_zip_with("brake-tips", "tips"),
+    );
+    api.install(&member, id);
+    let url = api.git_url(&member);
+    let shown = clone_head(&url);
+    let (_dir, out) = fetch_commit(&url, &shown);
+    assert!(out.status.success(), "before: {}", stderr(&out));
+    api.admin(
+        "PUT",
+        &format!("/api/admin/store/entities/{id}/unpublished"),
+        None,
+        204,
+    );
+    let (_dir, out) = fetch_commit(&url, &shown);
+    assert!(
+        !out.status.success(),
+        "an unpublished entity's commit must not be served"
+    );
+    assert!(stderr(&out).contains("not our ref"), "{}", stderr(&out));
+
+    // A grant revoked since the advertisement: also a brake.
+    let token = api.scenario("race-revoke", &[("alpha", "available")]);
+    let url = api.git_url(&token);
+    let shown = clone_head(&url);
+    let r = api.call(
+        support::api::ADMIN_TOKEN,
+        "DELETE",
+        "/api/admin/groups/race-revoke-g/grants/race-revoke/alpha",
+        None,
+    );
+    assert_eq!(r.status, 204, "{}", r.text());
+    let (_dir, out) = fetch_commit(&url, &shown);
+    assert!(!out.status.success(), "a revoked grant's commit");
+    assert!(stderr(&out).contains("not our ref"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_zip_built_after_its_view_changed_carries_the_etag_of_what_it_holds() {
+    // The ZIP's head is read, then the build pauses 3 s; beta is granted
+    // meanwhile, so the files are the new view's.
+    let w = wrangler_with(&[
+        ("FAILPOINT_PAUSE", "zip-build"),
+        ("FAILPOINT_PAUSE_SECONDS", "3"),
+    ]);
+    let api = Api::new(&w.base);
+    let token = api.scenario("race-zip", &[("alpha", "available")]);
+    let before = api.info(&token)["etag"].as_str().unwrap().to_string();
+    let (base, t) = (w.base.clone(), token.clone());
+    let zipping = std::thread::spawn(move || Api::new(&base).zip(&t));
+    w.wait_for_pause("zip-build");
+    api.grant("race-zip-g", "race-zip", "beta", "available");
+    let r = zipping.join().unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let after = api.info(&token)["etag"].as_str().unwrap().to_string();
+    assert_ne!(before, after, "granting beta changes the view");
+    assert_eq!(r.header("etag"), Some(format!("\"{after}\"").as_str()));
+    let files = support::archives::python_unzip(&r.body);
+    assert!(
+        files
+            .keys()
+            .any(|n| n.starts_with("plugins/race-zip-beta/")),
+        "{:?}",
+        files.keys()
+    );
+}

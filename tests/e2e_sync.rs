@@ -17,7 +17,9 @@ use support::archives::{marketplace, zip_of, FileSpec};
 use support::checks::clone_view;
 use support::claude::{add_and_install, update};
 use support::git_cli::{git, TempDir};
-use support::http_backend::{serve_http_backend, serve_http_backend_v0, serve_redirect, Backend};
+use support::http_backend::{
+    serve_http_backend, serve_http_backend_closing, serve_http_backend_v0, serve_redirect, Backend,
+};
 use support::http_client::request;
 use support::wrangler::wrangler_with;
 
@@ -135,11 +137,39 @@ fn wait_for_commit(api: &Api, slug: &str, commit: &str) -> Value {
     panic!("{slug} never served {commit}: {}", state(api, slug));
 }
 
+/// The newest audit row of a sync by `actor` (`webhook` or `cron`).
+fn last_sync_audit(api: &Api, actor: &str) -> Value {
+    wait_for_audit(api, actor, |_| true)
+}
+
+/// Waits (up to 10 s) for the newest audit row of a sync by `actor` to
+/// satisfy `ok`; that row.
+fn wait_for_audit(api: &Api, actor: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let page = api.admin(
+            "GET",
+            &format!("/api/admin/audit?actor={actor}&action=source.sync"),
+            None,
+            200,
+        );
+        if let Some(row) = page["entries"].as_array().and_then(|e| e.first()) {
+            if ok(row) {
+                return row.clone();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!(
+        "no matching {actor} sync in the audit log: {}",
+        api.admin("GET", "/api/admin/audit?action=source.sync", None, 200)
+    );
+}
+
 #[test]
 fn a_marketplace_follows_its_upstream_repository() {
     let w = wrangler_with(&[
         ("UPSTREAM_TOKEN", UPSTREAM_TOKEN),
-        ("HOOK_SECRET", HOOK_SECRET),
+        ("UPSTREAM_HOOK", HOOK_SECRET),
     ]);
     let api = Api::new(&w.base);
     let up = Upstream::new();
@@ -150,10 +180,10 @@ fn a_marketplace_follows_its_upstream_repository() {
     let set = source(
         &api,
         "synced",
-        json!({"url": url, "webhook_secret": "HOOK_SECRET"}),
+        json!({"url": url, "webhook_secret": "UPSTREAM_HOOK"}),
     );
     assert_eq!(set["source"]["url"], url.as_str());
-    assert!(set["source"].get("HOOK_SECRET").is_none());
+    assert!(!set.to_string().contains(HOOK_SECRET), "{set}");
     let r = sync(&api, "synced");
     assert_eq!(r.status, 200, "{}", r.text());
     let v1 = up.head();
@@ -250,12 +280,59 @@ fn a_marketplace_follows_its_upstream_repository() {
     assert_eq!(r.status, 202, "{}", r.text());
     wait_for_commit(&api, "synced", &v4);
     assert!(String::from_utf8_lossy(&served_alpha(&api, &token)).contains("alpha-upstream-4.0.0"));
+    let row = last_sync_audit(&api, "webhook");
+    assert_eq!(
+        (
+            row["request_id"].as_str(),
+            row["target"].as_str(),
+            row["status"].as_i64()
+        ),
+        (
+            r.header("x-request-id"),
+            Some("admin/marketplaces/synced/sync"),
+            Some(200)
+        ),
+        "{row}"
+    );
+    let detail: Value = serde_json::from_str(row["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        detail,
+        json!({"upstream_commit": v4, "outcome": "served"}),
+        "{row}"
+    );
 
     // The cron path syncs every source.
     let v5 = up.commit(&marketplace("upstream", "5.0.0"), "v5");
     let r = request(&w.base, "GET", "/__scheduled?cron=*/15+*+*+*+*", &[], b"");
     assert_eq!(r.status, 200, "{}", r.text());
     wait_for_commit(&api, "synced", &v5);
+    let row = wait_for_audit(&api, "cron", |row| {
+        row["detail"].as_str().is_some_and(|d| d.contains(&v5))
+    });
+    assert!(
+        row["request_id"].as_str().unwrap().starts_with("cron-"),
+        "{row}"
+    );
+    // The next scheduled run finds nothing new, and says so; a failing
+    // one records its error.
+    let r = request(&w.base, "GET", "/__scheduled?cron=*/15+*+*+*+*", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_for_audit(&api, "cron", |row| {
+        row["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("unchanged"))
+    });
+    w.d1("UPDATE marketplace_sources SET ref = 'no-such-branch' WHERE slug = 'synced'");
+    let r = request(&w.base, "GET", "/__scheduled?cron=*/15+*+*+*+*", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let row = wait_for_audit(&api, "cron", |row| row["status"] == 422);
+    assert!(
+        row["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("\"failed\"") && d.contains("upstream_ref_not_found")),
+        "{row}"
+    );
+    w.d1("UPDATE marketplace_sources SET ref = NULL WHERE slug = 'synced'");
 
     // Removing the source makes the marketplace archive-managed again.
     assert_eq!(
@@ -280,7 +357,8 @@ fn a_private_upstream_needs_its_secret() {
     let w = wrangler_with(&[("UPSTREAM_TOKEN", UPSTREAM_TOKEN)]);
     let api = Api::new(&w.base);
     let up = Upstream::new();
-    let expected = marketplace_edge::credentials::basic_authorization(UPSTREAM_TOKEN);
+    let expected =
+        marketplace_edge::catalog::auth::credentials::basic_authorization(UPSTREAM_TOKEN);
     let private = serve_http_backend(up.root.path().to_path_buf(), Some(expected));
     let url = format!("{}/up.git", private.base);
 
@@ -305,7 +383,7 @@ fn a_private_upstream_needs_its_secret() {
     source(
         &api,
         "private",
-        json!({"url": url, "auth_secret": "NO_SUCH_SECRET"}),
+        json!({"url": url, "auth_secret": "UPSTREAM_NO_SUCH_SECRET"}),
     );
     let r = sync(&api, "private");
     assert_eq!(
@@ -523,4 +601,188 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
         .collect()
+}
+
+#[test]
+fn a_source_may_name_only_upstream_secrets() {
+    let w = wrangler_with(&[("UPSTREAM_TOKEN", UPSTREAM_TOKEN)]);
+    let api = Api::new(&w.base);
+    let up = Upstream::new();
+    let plain = serve_http_backend(up.root.path().to_path_buf(), None);
+    let url = format!("{}/up.git", plain.base);
+    // Any other secret of the Worker is refused by name, for either use.
+    for field in ["auth_secret", "webhook_secret"] {
+        for name in ["ADMIN_TOKEN", "CF_API_TOKEN", "SECRET", "UPSTREAM_"] {
+            let r = api.call(
+                ADMIN_TOKEN,
+                "PUT",
+                "/api/admin/marketplaces/leak/source",
+                Some(&json!({"url": url, field: name})),
+            );
+            assert_eq!(
+                (r.status, r.text().contains("secret_not_allowed")),
+                (400, true),
+                "{field} {name}: {}",
+                r.text()
+            );
+        }
+    }
+    assert_eq!(
+        api.call(ADMIN_TOKEN, "GET", "/api/admin/marketplaces/leak", None)
+            .status,
+        404,
+        "a refused source is not stored"
+    );
+
+    // A source stored before the rule that names ADMIN_TOKEN stops
+    // syncing, in words, and nothing is sent anywhere.
+    source(
+        &api,
+        "leak",
+        json!({"url": url, "auth_secret": "UPSTREAM_TOKEN"}),
+    );
+    w.d1("UPDATE marketplace_sources SET auth_secret = 'ADMIN_TOKEN' WHERE slug = 'leak'");
+    let before = plain.requests();
+    let r = sync(&api, "leak");
+    assert_eq!(
+        (r.status, r.text().contains("secret_not_allowed")),
+        (422, true),
+        "{}",
+        r.text()
+    );
+    assert_eq!(plain.requests(), before, "no request reached the upstream");
+    assert_eq!(
+        state(&api, "leak")["last_error"]["code"],
+        "secret_not_allowed"
+    );
+
+    // Nor does a stored webhook secret of another name verify anything:
+    // signed with the admin token's own value, the hook is refused.
+    w.d1("UPDATE marketplace_sources SET auth_secret = NULL, webhook_secret = 'ADMIN_TOKEN' WHERE slug = 'leak'");
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let r = request(
+        &w.base,
+        "POST",
+        "/api/hooks/leak",
+        &[("X-Gitlab-Token", ADMIN_TOKEN)],
+        body,
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(plain.requests(), before, "no sync started");
+
+    // Changed to an UPSTREAM_ secret, it syncs again.
+    source(
+        &api,
+        "leak",
+        json!({"url": url, "auth_secret": "UPSTREAM_TOKEN"}),
+    );
+    let r = sync(&api, "leak");
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn a_subtree_bomb_upstream_is_refused_within_seconds_and_changes_nothing() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    let up = Upstream::new();
+    let plain = serve_http_backend(up.root.path().to_path_buf(), None);
+    source(
+        &api,
+        "synced",
+        json!({"url": format!("{}/up.git", plain.base)}),
+    );
+    assert_eq!(sync(&api, "synced").status, 200);
+    let token = api.user_with_token("bomb-user");
+    api.group("bomb-g", &["bomb-user"]);
+    api.grant("bomb-g", "synced", "alpha", "available");
+    let served_before = api.info(&token)["commit"].clone();
+    let v1 = up.head();
+
+    let bare = up.root.path().join("up.git");
+    support::git_cli::commit_subtree_bomb(&bare, "main", 40);
+    let started = std::time::Instant::now();
+    let r = sync(&api, "synced");
+    let took = started.elapsed();
+    assert_eq!(
+        (r.status, r.text().contains("too_many_directories")),
+        (422, true),
+        "{}",
+        r.text()
+    );
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    let s = state(&api, "synced");
+    assert_eq!(s["last_error"]["code"], "too_many_directories", "{s}");
+    assert_eq!(s["upstream_commit"], v1.as_str(), "still serving v1");
+    assert!(s["syncing"] == false, "the lease is released: {s}");
+    assert_eq!(api.info(&token)["commit"], served_before);
+    assert!(String::from_utf8_lossy(&served_alpha(&api, &token)).contains("alpha-upstream-1.0.0"));
+}
+
+#[test]
+fn a_server_that_closes_every_connection_is_synced() {
+    let w = wrangler_with(&[]);
+    let api = Api::new(&w.base);
+    let up = Upstream::new();
+    let closing = serve_http_backend_closing(up.root.path().to_path_buf());
+    source(
+        &api,
+        "closing",
+        json!({"url": format!("{}/up.git", closing.base)}),
+    );
+    for version in ["2.0.0", "3.0.0"] {
+        let r = sync(&api, "closing");
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            state(&api, "closing")["upstream_commit"],
+            up.head().as_str()
+        );
+        up.commit(&marketplace("upstream", version), version);
+    }
+    assert!(
+        closing.dropped() > 0,
+        "the runtime never reused a connection, so no retry was needed: this test proves nothing"
+    );
+}
+
+#[test]
+fn a_sync_that_outlived_its_lease_leaves_its_successors_lease_alone() {
+    // The sync pauses 12 s before it records its outcome; meanwhile its
+    // lease is taken over (as after it expired) by another sync. The pause
+    // outlasts the takeover's own `wrangler d1 execute` (a node process
+    // that can take seconds to start on a loaded machine), whose write
+    // lock on the local database would otherwise meet the resumed sync's
+    // write (SQLITE_BUSY, seen once in CI with a 3 s pause).
+    let w = wrangler_with(&[
+        ("FAILPOINT_PAUSE", "sync-end:held"),
+        ("FAILPOINT_PAUSE_SECONDS", "12"),
+    ]);
+    let api = Api::new(&w.base);
+    let up = Upstream::new();
+    let plain = serve_http_backend(up.root.path().to_path_buf(), None);
+    source(
+        &api,
+        "held",
+        json!({"url": format!("{}/up.git", plain.base)}),
+    );
+    let base = w.base.clone();
+    let slow = std::thread::spawn(move || sync(&Api::new(&base), "held").status);
+    w.wait_for_pause("sync-end:held");
+    w.d1("UPDATE marketplace_sources SET lease_holder = 'successor', lease_until = unixepoch() + 300 WHERE slug = 'held'");
+    assert_eq!(slow.join().unwrap(), 200);
+    let row =
+        &w.d1("SELECT lease_holder, lease_until FROM marketplace_sources WHERE slug = 'held'")[0];
+    assert_eq!(row["lease_holder"], "successor", "{row}");
+    assert!(
+        row["lease_until"].is_number(),
+        "the successor's lease stays: {row}"
+    );
+    assert_eq!(state(&api, "held")["syncing"], true);
+    let r = sync(&api, "held");
+    assert_eq!(
+        (r.status, r.text().contains("sync_in_progress")),
+        (409, true),
+        "{}",
+        r.text()
+    );
 }

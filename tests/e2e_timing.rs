@@ -203,53 +203,6 @@ fn round_trips_and_cache_layers_are_reported() {
     assert_eq!(timing(&not_modified), (1, 0, None));
 }
 
-#[test]
-fn rows_without_summaries_serve_the_same_view() {
-    let _serial = serial();
-    let w = wrangler();
-    let api = Api::new(&w.base);
-    let token = api.scenario("legacy", &[("alpha", "available"), ("beta", "available")]);
-    // A Store skill and agent too, so the bundle is part of the view.
-    let maker = api.user_with_token("legacy-maker");
-    for (kind, name, zip) in [
-        ("skill", "old-skill", support::store::skill_zip("old-skill")),
-        ("agent", "old-agent", support::store::agent_zip("old-agent")),
-    ] {
-        let r = support::store::upload(&w.base, &maker, "/api/store/entities", kind, name, &zip);
-        assert_eq!(r.status, 201, "{}", r.text());
-        api.install(&token, support::store::created_id(&r));
-    }
-    let before = api.info(&token);
-    let cloned = support::checks::clone_view(&api.git_url(&token), 2, true);
-    assert_eq!(cloned.commit, before["commit"].as_str().unwrap());
-
-    // As rows written before summaries existed: the Worker computes the
-    // same tree ids and digests from the files.
-    w.d1("UPDATE plugins SET tree_id = NULL, files_digest = NULL WHERE marketplace = 'legacy'");
-    w.d1("UPDATE store_entities SET root_id = NULL, root_mode = NULL, files_digest = NULL");
-    let after = api.info(&token);
-    assert_eq!(after["etag"], before["etag"]);
-    assert_eq!(after["commit"], before["commit"]);
-    let r = post(
-        &basic_auth(&token),
-        &v2("ls-refs", &["ref-prefix HEAD".into()]),
-    );
-    assert!(
-        r.text().contains(before["commit"].as_str().unwrap()),
-        "{}",
-        r.text()
-    );
-    api.admin(
-        "POST",
-        "/api/admin/cache/purge",
-        Some(&json!({"all": true})),
-        200,
-    );
-    let recloned = support::checks::clone_view(&api.git_url(&token), 2, true);
-    assert_eq!(recloned.commit, cloned.commit);
-    assert_eq!(recloned.files, cloned.files);
-}
-
 /// Fetches the whole snapshot of `token`'s view; returns (pack, layer).
 fn whole_fetch(api: &Api, token: &str) -> (Vec<u8>, Option<String>) {
     let commit = api.info(token)["commit"].as_str().unwrap().to_string();

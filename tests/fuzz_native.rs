@@ -157,7 +157,7 @@ proptest! {
         let good = tar_gz(&market());
         let bad = damaged(&good, &e, cut);
         bounded(|| {
-            let _ = read_archive(&bad, IMPORT_LIMITS);
+            let _ = read_archive(bad.as_slice(), IMPORT_LIMITS);
             let mut r = TarGzReader::new(IMPORT_LIMITS);
             let mut ok = true;
             for chunk in bad.chunks(piece) {
@@ -172,8 +172,8 @@ proptest! {
         let good = zip(&market());
         let bad = damaged(&good, &e, cut);
         bounded(|| {
-            let _ = read_archive(&bad, IMPORT_LIMITS);
-            let _ = validate_upload(&bad, EntityType::Plugin, "fuzzed", "owner");
+            let _ = read_archive(bad.as_slice(), IMPORT_LIMITS);
+            let _ = validate_upload(bad.as_slice(), EntityType::Plugin, "fuzzed", "owner");
         });
     }
 

@@ -4,12 +4,12 @@
 
 mod support;
 
-use marketplace_edge::demo::demo_repo;
 use marketplace_edge::git::repo::Repository;
 use marketplace_edge::git::smart_http::{handle, GitRequest};
 use marketplace_edge::git::upload_pack::{serve as upload_pack, ProtocolVersion, Server};
 use proptest::prelude::*;
 use support::checks::check_hostile;
+use support::demo::demo_repo;
 use support::http_server::serve;
 
 #[test]

@@ -4,13 +4,13 @@
 
 mod support;
 
-use marketplace_edge::demo::demo_files;
 use marketplace_edge::git::memory::{MemoryRepo, SnapshotFile};
 use marketplace_edge::git::negotiate::{plan_fetch, FetchScope};
 use marketplace_edge::git::pack::{PackEntry, PackWriter, DEFAULT_LEVEL};
 use marketplace_edge::git::repo::{ObjectStore, Repository};
 use marketplace_edge::git::tree::FileMode;
 use marketplace_edge::git::{ObjectKind, RepoPath};
+use support::demo::demo_files;
 use support::git_cli::{git, index_and_fsck, init_bare, TempDir};
 
 fn big_files() -> Vec<SnapshotFile> {
@@ -56,7 +56,7 @@ fn write_pack(
     for id in &plan.objects {
         let (kind, body) = repo.object(id).unwrap();
         match splice(kind, &body) {
-            Some(entry) => w.write_entry(&entry).unwrap(),
+            Some(entry) => w.write_entry_bytes(entry.as_bytes()).unwrap(),
             None => w.write_object(kind, &body).unwrap(),
         }
     }

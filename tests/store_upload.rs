@@ -58,7 +58,7 @@ fn code(zip: &[u8], t: EntityType, name: &str) -> String {
 
 #[test]
 fn each_type_validates_and_is_rooted_at_the_entity() {
-    let s = validate_upload(&skill_zip(), EntityType::Skill, "pdf-tools", "ann").unwrap();
+    let s = validate_upload(skill_zip(), EntityType::Skill, "pdf-tools", "ann").unwrap();
     assert_eq!(s.served_name, "pdf-tools-by-ann");
     let paths: Vec<&str> = s.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(
@@ -67,14 +67,14 @@ fn each_type_validates_and_is_rooted_at_the_entity() {
     );
     assert!(s.files[1].exec, "exec bit kept");
 
-    let a = validate_upload(&agent_zip(), EntityType::Agent, "reviewer", "bob").unwrap();
+    let a = validate_upload(agent_zip(), EntityType::Agent, "reviewer", "bob").unwrap();
     assert_eq!(
         (a.files.len(), a.files[0].path.as_str()),
         (1, "reviewer.md")
     );
     assert_eq!(a.warnings.len(), 1, "the README is ignored, and said so");
 
-    let p = validate_upload(&plugin_zip(), EntityType::Plugin, "my-plugin", "cy").unwrap();
+    let p = validate_upload(plugin_zip(), EntityType::Plugin, "my-plugin", "cy").unwrap();
     assert_eq!(p.served_name, "my-plugin-by-cy");
     assert!(p
         .files

@@ -8,7 +8,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use marketplace_edge::git::unpack::{UnpackError, UnpackLimits, Unpacked};
+use marketplace_edge::git::unpack::{
+    PackWindows, TrailerCheck, UnpackError, UnpackLimits, Unpacked,
+};
 use marketplace_edge::git::{ObjectId, ObjectKind};
 use proptest::prelude::*;
 use support::git_cli::{git, git_in, git_raw, TempDir};
@@ -102,6 +104,56 @@ fn check_all(pack: &[u8], expected: &BTreeMap<String, (String, Vec<u8>)>) {
             "{id}"
         );
     }
+    check_windowed(pack, expected);
+}
+
+/// Runs `step` on `u`, loading from `pack` whatever it says it needs,
+/// until it ends; counts the loads in `loads`.
+fn loading<T>(
+    u: &mut Unpacked<PackWindows>,
+    pack: &[u8],
+    loads: &mut usize,
+    mut step: impl FnMut(&mut Unpacked<PackWindows>) -> Result<T, UnpackError>,
+) -> T {
+    loop {
+        match step(u) {
+            Err(UnpackError::Need { offset, len }) => {
+                *loads += 1;
+                assert!(*loads < 1_000_000, "no progress");
+                u.source_mut()
+                    .supply(offset, pack[offset..offset + len].to_vec());
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
+/// The same pack read through small windows (a few hundred bytes, at most
+/// three held), as a staged upstream pack is read: every object the same.
+fn check_windowed(pack: &[u8], expected: &BTreeMap<String, (String, Vec<u8>)>) {
+    let mut trailer = TrailerCheck::default();
+    for piece in pack.chunks(7) {
+        trailer.push(piece);
+    }
+    assert_eq!(trailer.finish(), Ok(pack.len()));
+    let mut loads = 0;
+    let mut windows = PackWindows::new(pack.len(), 300, 900);
+    // Open needs the header: loaded first, as a Need would ask.
+    windows.supply(0, pack[..300.min(pack.len())].to_vec());
+    let mut u = Unpacked::open(windows, LIMITS).unwrap();
+    loading(&mut u, pack, &mut loads, |u| u.index());
+    loading(&mut u, pack, &mut loads, |u| u.name());
+    assert_eq!(u.len(), expected.len());
+    for (id, (kind, body)) in expected {
+        let oid = ObjectId::from_hex(id.as_bytes()).unwrap();
+        let (k, got) = loading(&mut u, pack, &mut loads, |u| u.object(&oid));
+        assert_eq!(
+            (kind_name(k), got.as_slice()),
+            (kind.as_str(), body.as_slice()),
+            "windowed {id}"
+        );
+    }
+    assert!(loads > 1, "the windows were loaded on demand");
 }
 
 #[test]
@@ -243,4 +295,20 @@ fn small_pack() -> Vec<u8> {
         pack_of(w, &["--delta-base-offset"], "main\n")
     })
     .clone()
+}
+
+#[test]
+fn a_trailer_check_refuses_a_pack_changed_in_transit() {
+    let repo = repo_with_history();
+    let pack = pack_of(repo.path(), &["--delta-base-offset"], "main\n");
+    let mut flipped = pack.clone();
+    flipped[pack.len() / 2] ^= 1;
+    let mut check = TrailerCheck::default();
+    for piece in flipped.chunks(4096) {
+        check.push(piece);
+    }
+    assert_eq!(check.finish(), Err(UnpackError::BadChecksum));
+    let mut short = TrailerCheck::default();
+    short.push(&pack[..20]);
+    assert_eq!(short.finish(), Err(UnpackError::Truncated));
 }

@@ -68,8 +68,7 @@ pub fn compute_etag(marketplace_name: &str, plugins: &[EtagPlugin<'_>]) -> Etag 
     // serde_json's Map is ordered by key (no `preserve_order`), so this is canonical.
     let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
     let digest = Sha256::digest(&bytes);
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    Etag(hex)
+    Etag(crate::git::hex::encode(&digest[..8]))
 }
 
 #[cfg(test)]

@@ -13,11 +13,8 @@
 
 use std::collections::HashMap;
 
-use sha2::{Digest, Sha256};
-
 use super::archive::ArchiveFile;
-use super::snapshot::{EntryRef, FileSource, ServedFile};
-use super::summary::{files_digest, files_tree};
+use super::served::{files_digest, files_tree, sha256_hex, EntryRef, FileSource, ServedFile};
 use crate::git::pack::{PackEntry, DEFAULT_LEVEL};
 use crate::git::{ObjectId, ObjectKind, RepoPath};
 
@@ -65,19 +62,6 @@ pub struct IngestedFiles {
     pub entries_key: String,
     pub tree: Option<ObjectId>,
     pub digest: String,
-}
-
-/// Lowercase hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// R2 key of a raw file: `blobs/<sha256>`.
-pub fn blob_key(sha256: &str) -> String {
-    format!("blobs/{sha256}")
 }
 
 /// A file hashed and placed, waiting for its chunk's key.
@@ -142,17 +126,25 @@ impl Ingester {
         let (chunk, entry) = match self.placed.get(&blob) {
             Some(&at) => at,
             None => {
-                let bytes = stored.unwrap_or_else(|| {
-                    PackEntry::compress(ObjectKind::Blob, &f.content, DEFAULT_LEVEL).into_bytes()
-                });
+                let offset = self.chunk.len();
+                match stored {
+                    // An empty chunk takes a large stored entry as it is.
+                    Some(bytes) if self.chunk.is_empty() => self.chunk = bytes,
+                    Some(bytes) => self.chunk.extend_from_slice(&bytes),
+                    None => PackEntry::compress_into(
+                        ObjectKind::Blob,
+                        &f.content,
+                        DEFAULT_LEVEL,
+                        &mut self.chunk,
+                    ),
+                }
                 let at = (
                     self.keys.len(),
                     EntryRef {
-                        offset: self.chunk.len() as u64,
-                        len: bytes.len() as u64,
+                        offset: offset as u64,
+                        len: (self.chunk.len() - offset) as u64,
                     },
                 );
-                self.chunk.extend_from_slice(&bytes);
                 self.placed.insert(blob, at);
                 at
             }
@@ -236,13 +228,18 @@ impl Ingested {
     }
 }
 
-/// Hashes and compresses a Store entity's files into one object.
-pub fn ingest_files(files: &[ArchiveFile]) -> IngestedFiles {
-    let mut sorted: Vec<&ArchiveFile> = files.iter().collect();
+/// Hashes and compresses a Store entity's files into one object. Each
+/// file's content is dropped once compressed, and the object is sized up
+/// front (an incompressible file's entry is barely larger than the file),
+/// so an upload is held about twice at most, never more.
+pub fn ingest_files(files: Vec<ArchiveFile>) -> IngestedFiles {
+    let mut sorted = files;
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let total: usize = sorted.iter().map(|f| f.content.len()).sum();
     let mut ingester = Ingester::new(usize::MAX, |_| false);
+    ingester.chunk = Vec::with_capacity(total + total / 64 + 64 * (sorted.len() + 1));
     for f in sorted {
-        ingester.add(f.clone());
+        ingester.add(f);
     }
     let (object, ingested) = ingester.finish();
     let object = object.unwrap_or_else(|| EntriesObject {
@@ -276,8 +273,8 @@ mod tests {
     #[test]
     fn entries_are_deterministic_deduplicated_and_spliceable() {
         let files = vec![f("b.md", "same"), f("a.md", "same"), f("c.md", "other")];
-        let one = ingest_files(&files);
-        assert_eq!(one.entries_key, ingest_files(&files).entries_key);
+        let one = ingest_files(files.clone());
+        assert_eq!(one.entries_key, ingest_files(files.clone()).entries_key);
         assert_eq!(one.files[0].path.as_str(), "a.md");
         assert_eq!(
             one.files[0].source, one.files[1].source,
@@ -291,7 +288,7 @@ mod tests {
             };
             assert_eq!(object, &one.entries_key);
             let slice = &one.entries[entry.offset as usize..(entry.offset + entry.len) as usize];
-            w.write_entry(&PackEntry::from_bytes(slice.to_vec()).unwrap())
+            w.write_entry_bytes(PackEntry::from_bytes(slice.to_vec()).unwrap().as_bytes())
                 .unwrap();
         }
         w.finish().unwrap();

@@ -1,9 +1,11 @@
 //! The catalog: pure domain logic for marketplaces, plugins, resolution,
-//! naming, the served tree, its ETag and archive validation. No I/O and no
-//! `worker` types; storage loads plain structs and hands them here.
+//! naming, the served tree, its ETag, archive validation, the Store's rules
+//! and authentication's pure parts (`auth`). No I/O and no `worker` types;
+//! storage loads plain structs and hands them here.
 
 pub mod access;
 pub mod archive;
+pub mod auth;
 pub mod definition;
 pub mod etag;
 pub mod frontmatter;
@@ -11,10 +13,11 @@ pub mod ingest;
 pub mod marketplace;
 pub mod names;
 pub mod resolve;
+pub mod secret_name;
+pub mod served;
 pub mod snapshot;
 pub mod store;
 pub mod store_view;
 pub mod summary;
-pub mod token;
 pub mod upstream;
 pub mod zip_export;

@@ -8,75 +8,14 @@
 //! are built per request. A snapshot holds only the plugins passed in, so a
 //! pack made from it cannot contain another plugin's objects.
 
-use std::collections::{HashMap, HashSet};
-
-use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 
 use super::etag::Etag;
-use super::names::PluginKey;
-use super::summary::{files_tree, PluginSummary, SnapshotHead};
-use crate::git::path::RepoPath;
+use super::served::{files_tree, EntryRef, FileSource, ServedPlugin};
+use super::summary::{PluginSummary, SnapshotHead};
 use crate::git::repo::{Refs, Repository};
 use crate::git::tree::TreeError;
 use crate::git::{ObjectId, ObjectKind};
-
-/// Where a file's pack entry lies inside its plugin's entries object in R2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EntryRef {
-    pub offset: u64,
-    pub len: u64,
-}
-
-/// Where a served file's bytes come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileSource {
-    /// A pre-compressed pack entry inside R2 object `object`.
-    Entry { object: String, entry: EntryRef },
-    /// Synthesized per view (the Store bundle's plugin.json).
-    Inline(Vec<u8>),
-}
-
-/// A file of a served plugin.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServedFile {
-    /// Relative to the plugin root.
-    pub path: RepoPath,
-    pub size: u64,
-    pub sha256: String,
-    pub blob: ObjectId,
-    pub exec: bool,
-    pub source: FileSource,
-}
-
-/// Where a served plugin comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
-    /// A curated plugin, served at `plugins/<slug>-<plugin>`.
-    Curated(PluginKey),
-    /// A Store plugin, served at `plugins/store-<id>`.
-    Store { id: i64 },
-    /// All installed Store skills and agents, at `plugins/store-bundle`.
-    Bundle,
-}
-
-/// A plugin the user is served, with its files (empty if external).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServedPlugin {
-    pub origin: Origin,
-    /// The directory under `plugins/`.
-    pub dir: String,
-    pub manifest_name: String,
-    pub version: Option<String>,
-    /// The upstream marketplace entry (or a synthesized one).
-    pub entry: Map<String, Value>,
-    pub external: bool,
-    /// The tree of its directory and the digest of its files, when known
-    /// without the files (stored at import); else computed from `files`.
-    pub tree: Option<ObjectId>,
-    pub digest: Option<String>,
-    /// Sorted by path; empty when only the view's head is needed.
-    pub files: Vec<ServedFile>,
-}
 
 /// How to produce one object of the pack.
 #[derive(Debug, Clone, Copy)]
@@ -99,49 +38,6 @@ pub struct Snapshot {
     blobs: HashMap<ObjectId, (String, EntryRef)>,
     /// Every object but the commit: trees, then the manifest, then file blobs.
     contents: Vec<ObjectId>,
-}
-
-/// The served marketplace.json for `plugins` at `etag`.
-pub fn manifest_json(marketplace_name: &str, etag: &Etag, plugins: &[PluginSummary]) -> Vec<u8> {
-    let mut taken: HashSet<String> = HashSet::new();
-    let entries: Vec<Value> = plugins
-        .iter()
-        .map(|p| {
-            let mut entry = p.entry.clone();
-            // Claude Code's plugin namespace is flat: on a clash across
-            // marketplaces the later plugin is served as `<slug>-<plugin>`.
-            let mut name = p.manifest_name.clone();
-            if taken.contains(&name) {
-                name = p.dir.clone();
-                let mut n = 2;
-                while taken.contains(&name) {
-                    name = format!("{}-{n}", p.dir);
-                    n += 1;
-                }
-            }
-            taken.insert(name.clone());
-            entry.insert("name".into(), Value::String(name));
-            if !p.external {
-                entry.insert(
-                    "source".into(),
-                    Value::String(format!("./plugins/{}", p.dir)),
-                );
-            }
-            if let Some(v) = &p.version {
-                entry.insert("version".into(), Value::String(v.clone()));
-            }
-            Value::Object(entry)
-        })
-        .collect();
-    let manifest = json!({
-        "name": marketplace_name,
-        "owner": { "name": marketplace_name },
-        "metadata": { "version": etag.as_str(), "description": "Served by marketplace-edge" },
-        "plugins": entries,
-    });
-    let mut out = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-    out.push(b'\n');
-    out
 }
 
 impl Snapshot {
@@ -231,18 +127,6 @@ impl Snapshot {
                 entry: *entry,
             })
     }
-
-    /// How many objects the snapshot has (what a full fetch sends).
-    pub fn object_count(&self) -> usize {
-        1 + self.contents.len()
-    }
-
-    /// Every object of the snapshot: the commit, then its contents.
-    pub fn all_objects(&self) -> Vec<ObjectId> {
-        std::iter::once(self.commit_id)
-            .chain(self.contents.iter().copied())
-            .collect()
-    }
 }
 
 impl Repository for Snapshot {
@@ -266,7 +150,10 @@ impl Repository for Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::names::{PluginName, Slug};
+    use crate::catalog::names::{PluginKey, PluginName, Slug};
+    use crate::catalog::served::{one_per_dir, Origin, ServedFile};
+    use crate::git::RepoPath;
+    use serde_json::{json, Value};
 
     fn plugin(
         slug: &str,
@@ -327,8 +214,7 @@ mod tests {
         );
         assert_eq!(m["plugins"][1]["description"], "d", "upstream fields kept");
         // commit, root, .claude-plugin, plugins, acme-lint, beta-lint, manifest, 2 blobs
-        assert_eq!(s.all_objects().len(), 9);
-        assert_eq!(s.object_count(), 9);
+        assert_eq!(1 + s.contents.len(), 9, "the commit and its contents");
         assert!(matches!(
             s.source(&s.commit_id),
             Some(ObjectSource::Fresh(ObjectKind::Commit, _))
@@ -356,6 +242,26 @@ mod tests {
             Snapshot::build("mk", &changed).unwrap().commit_id
         );
         assert_ne!(one.etag, Snapshot::build("mk", &changed).unwrap().etag);
+    }
+
+    #[test]
+    fn plugins_that_clash_on_a_directory_are_served_once() {
+        let first = plugin("acme", "x-lint", "x-lint", &[("a", "1", false)]);
+        let second = plugin("acme-x", "lint", "lint", &[("b", "2", false)]);
+        assert_eq!(first.dir, second.dir, "both are served at acme-x-lint");
+        let clash = vec![first.clone(), second.clone()];
+        assert!(
+            matches!(
+                Snapshot::build("mk", &clash),
+                Err(TreeError::DuplicatePath(_))
+            ),
+            "one tree cannot hold both"
+        );
+        let (kept, dropped) = one_per_dir(clash);
+        assert_eq!((kept, dropped), (vec![first], vec![second]));
+        let (kept, dropped) = one_per_dir(vec![plugin("acme", "a", "a", &[("x", "1", false)])]);
+        assert_eq!((kept.len(), dropped.len()), (1, 0));
+        assert!(Snapshot::build("mk", &kept).is_ok());
     }
 
     #[test]

@@ -6,8 +6,6 @@
 //! file, a plugin's root), and a served name `<name>-by-<owner>` that cannot
 //! collide with another owner's upload of the same name.
 
-use std::collections::BTreeMap;
-
 use super::archive::{read_archive, ArchiveError, ArchiveFile, ArchiveLimits};
 use super::frontmatter::parse_frontmatter;
 use crate::git::RepoPath;
@@ -149,21 +147,19 @@ fn common_top(files: &[ArchiveFile]) -> Option<String> {
         .then_some(first)
 }
 
-/// Files re-rooted under `prefix` (`""` keeps them as they are).
-fn under(files: &[ArchiveFile], prefix: &str) -> Vec<ArchiveFile> {
+/// Files re-rooted under `prefix` (`""` keeps them as they are); the
+/// others are dropped. Contents move, never copy: an upload's files are
+/// most of what it costs the isolate.
+fn under(files: Vec<ArchiveFile>, prefix: &str) -> Vec<ArchiveFile> {
+    if prefix.is_empty() {
+        return files;
+    }
+    let prefix = format!("{prefix}/");
     files
-        .iter()
+        .into_iter()
         .filter_map(|f| {
-            let rel = if prefix.is_empty() {
-                Some(f.path.as_str())
-            } else {
-                f.path.as_str().strip_prefix(&format!("{prefix}/"))
-            }?;
-            Some(ArchiveFile {
-                path: RepoPath::parse(rel).ok()?,
-                exec: f.exec,
-                content: f.content.clone(),
-            })
+            let path = RepoPath::parse(f.path.as_str().strip_prefix(&prefix)?).ok()?;
+            Some(ArchiveFile { path, ..f })
         })
         .collect()
 }
@@ -178,7 +174,7 @@ struct Shape {
     agents: Vec<usize>,
 }
 
-fn shape(raw: &[ArchiveFile]) -> Shape {
+fn shape(raw: Vec<ArchiveFile>) -> Shape {
     // A ZIP of a folder has one top folder to look inside; but a root that
     // already holds the entity's manifest is the entity itself.
     let rooted = raw
@@ -187,7 +183,7 @@ fn shape(raw: &[ArchiveFile]) -> Shape {
     let top = if rooted {
         String::new()
     } else {
-        common_top(raw).unwrap_or_default()
+        common_top(&raw).unwrap_or_default()
     };
     let files = under(raw, &top);
     let depth = |f: &ArchiveFile| f.path.as_str().matches('/').count();
@@ -232,7 +228,7 @@ fn has_name_and_description(content: &[u8]) -> bool {
 
 /// Validates an upload of `zip` as `declared`, named `name`, owned by `owner`.
 pub fn validate_upload(
-    zip: &[u8],
+    zip: impl Into<Vec<u8>>,
     declared: EntityType,
     name: &str,
     owner: &str,
@@ -244,7 +240,7 @@ pub fn validate_upload(
         return Err(UploadError::AmbiguousName(name.to_string()));
     }
     let raw = read_archive(zip, STORE_LIMITS)?;
-    let s = shape(&raw);
+    let mut s = shape(raw);
     let mut warnings = Vec::new();
     let files = match declared {
         EntityType::Skill => {
@@ -279,7 +275,7 @@ pub fn validate_upload(
                 .unwrap_or("")
                 .trim_end_matches('/')
                 .to_string();
-            under(&s.files, &dir)
+            under(s.files, &dir)
         }
         EntityType::Agent => {
             if s.plugin_json {
@@ -291,15 +287,15 @@ pub fn validate_upload(
             if s.agents.len() != 1 {
                 return Err(UploadError::AgentCount(s.agents.len()));
             }
-            let agent = &s.files[s.agents[0]];
-            if s.files.len() > 1 {
+            let others = s.files.len() - 1;
+            let agent = s.files.swap_remove(s.agents[0]);
+            if others > 0 {
                 warnings.push(format!(
-                    "only the agent file `{}` is served; {} other file(s) are ignored",
-                    agent.path,
-                    s.files.len() - 1
+                    "only the agent file `{}` is served; {others} other file(s) are ignored",
+                    agent.path
                 ));
             }
-            vec![agent.clone()]
+            vec![agent]
         }
         EntityType::Plugin => {
             if !s.plugin_json {
@@ -315,9 +311,9 @@ pub fn validate_upload(
                 .files
                 .iter()
                 .find(|f| f.path.as_str() == ".claude-plugin/plugin.json")
-                .map(|f| f.content.clone())
+                .map(|f| f.content.as_slice())
                 .unwrap_or_default();
-            let v: serde_json::Value = serde_json::from_slice(&pj)
+            let v: serde_json::Value = serde_json::from_slice(pj)
                 .map_err(|e| UploadError::BadPluginJson(e.to_string()))?;
             let pj_name = v.get("name").and_then(|n| n.as_str()).ok_or_else(|| {
                 UploadError::BadPluginJson("`name` is missing or not a string".into())
@@ -341,15 +337,4 @@ pub fn validate_upload(
         files,
         warnings,
     })
-}
-
-/// Per-type counts of what a ZIP holds, for previews and error messages.
-pub fn describe(files: &[ArchiveFile]) -> BTreeMap<&'static str, usize> {
-    let s = shape(files);
-    BTreeMap::from([
-        ("plugin_json", s.plugin_json as usize),
-        ("skill_md", s.skill_mds),
-        ("agents", s.agents.len()),
-        ("files", s.files.len()),
-    ])
 }

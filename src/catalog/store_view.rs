@@ -18,10 +18,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::ingest::sha256_hex;
-use super::snapshot::{FileSource, Origin, ServedFile, ServedPlugin};
+use super::served::sha256_hex;
+use super::served::{digest_version, file_mode, files_tree};
+use super::served::{FileSource, Origin, ServedFile, ServedPlugin};
 use super::store::EntityType;
-use super::summary::{digest_version, file_mode, files_digest, files_tree};
 use crate::git::tree::{build_tree, FileMode, TreeError, TreeFile};
 use crate::git::{ObjectId, ObjectKind, RepoPath};
 
@@ -38,10 +38,10 @@ pub struct InstalledEntity {
     /// Rooted at the entity (a skill's folder, an agent's one file, a
     /// plugin's root); empty when only the view's head is needed.
     pub files: Vec<ServedFile>,
-    /// Its root as placed in a tree (stored at upload), if known.
-    pub root: Option<(FileMode, ObjectId)>,
-    /// The digest of its files (stored at upload), if known.
-    pub digest: Option<String>,
+    /// Its root as placed in a tree (stored at upload).
+    pub root: (FileMode, ObjectId),
+    /// The digest of its files (stored at upload).
+    pub digest: String,
 }
 
 /// An entity's root: a skill's or plugin's tree, or an agent's one file.
@@ -52,21 +52,6 @@ pub fn entity_root(
     match (entity_type, files) {
         (EntityType::Agent, [f]) => Ok((file_mode(f.exec), f.blob)),
         _ => Ok((FileMode::Tree, files_tree(files)?.root)),
-    }
-}
-
-impl InstalledEntity {
-    fn root(&self) -> Result<(FileMode, ObjectId), TreeError> {
-        match self.root {
-            Some(r) => Ok(r),
-            None => entity_root(self.entity_type, &self.files),
-        }
-    }
-
-    fn digest(&self) -> String {
-        self.digest
-            .clone()
-            .unwrap_or_else(|| files_digest(&self.files))
     }
 }
 
@@ -85,8 +70,8 @@ pub fn store_plugins(installed: &[InstalledEntity]) -> Result<Vec<ServedPlugin>,
     let mut bundle_tree: Vec<TreeFile> = Vec::new();
     let mut bundle_lines: Vec<String> = Vec::new();
     for e in sorted {
-        let digest = e.digest();
-        let (mode, root) = e.root()?;
+        let digest = e.digest.clone();
+        let (mode, root) = e.root;
         let placed = match e.entity_type {
             EntityType::Plugin => {
                 let dir = format!("store-{}", e.id);
@@ -176,7 +161,7 @@ pub fn store_plugins(installed: &[InstalledEntity]) -> Result<Vec<ServedPlugin>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::snapshot::EntryRef;
+    use crate::catalog::served::{files_digest, EntryRef};
 
     fn file(path: &str, content: &str) -> ServedFile {
         ServedFile {
@@ -198,9 +183,9 @@ mod tests {
             entity_type: t,
             served_name: name.into(),
             description: "d".into(),
+            root: entity_root(t, &files).unwrap(),
+            digest: files_digest(&files),
             files,
-            root: None,
-            digest: None,
         }
     }
 
@@ -264,8 +249,7 @@ mod tests {
         };
         let one = v(std::slice::from_ref(&a));
         assert_ne!(one, v(&[a.clone(), b.clone()]), "install changes it");
-        let mut a2 = a.clone();
-        a2.files = vec![file("SKILL.md", "v2")];
+        let a2 = entity(1, EntityType::Skill, "a-by-x", vec![file("SKILL.md", "v2")]);
         assert_ne!(one, v(&[a2]), "re-upload changes it");
         assert_eq!(one, v(&[a]), "same installs, same version");
         assert!(
@@ -304,8 +288,6 @@ mod tests {
         let rows: Vec<InstalledEntity> = installed
             .iter()
             .map(|e| InstalledEntity {
-                root: Some(entity_root(e.entity_type, &e.files).unwrap()),
-                digest: Some(files_digest(&e.files)),
                 files: Vec::new(),
                 ..e.clone()
             })

@@ -9,54 +9,59 @@
 //! `Snapshot::build` gives over their files (git trees are addressed by
 //! content, so a subtree placed by id equals the one built from its files).
 
-use serde_json::{Map, Value};
+use std::collections::HashSet;
+
+use serde_json::{json, Map, Value};
 
 use super::etag::{compute_etag, Etag, EtagPlugin};
-use super::ingest::sha256_hex;
 use super::marketplace::MANIFEST_PATH;
-use super::snapshot::{manifest_json, ServedFile, ServedPlugin};
+use super::served::{files_digest, files_tree, ServedPlugin};
 use crate::git::object::snapshot_commit;
 use crate::git::repo::{Refs, Repository};
-use crate::git::tree::{build_tree, BuiltTree, FileMode, TreeError, TreeFile};
+use crate::git::tree::{build_tree, FileMode, TreeError, TreeFile};
 use crate::git::{ObjectId, ObjectKind, RepoPath};
 
-/// The digest of a file set: sha256 hex over its sorted
-/// `path\0sha256\0exec\n` lines. Any change of a path, a content or a mode
-/// changes it.
-pub fn files_digest(files: &[ServedFile]) -> String {
-    let mut lines: Vec<String> = files
+/// The served marketplace.json for `plugins` at `etag`.
+pub fn manifest_json(marketplace_name: &str, etag: &Etag, plugins: &[PluginSummary]) -> Vec<u8> {
+    let mut taken: HashSet<String> = HashSet::new();
+    let entries: Vec<Value> = plugins
         .iter()
-        .map(|f| format!("{}\0{}\0{}\n", f.path, f.sha256, f.exec as u8))
-        .collect();
-    lines.sort();
-    sha256_hex(lines.concat().as_bytes())
-}
-
-/// A version string derived from a digest: `0.0.0-<12 hex digits>`.
-pub fn digest_version(digest: &str) -> String {
-    format!("0.0.0-{}", &digest[..12.min(digest.len())])
-}
-
-/// The mode a served file has in a tree.
-pub fn file_mode(exec: bool) -> FileMode {
-    if exec {
-        FileMode::Executable
-    } else {
-        FileMode::Regular
-    }
-}
-
-/// The trees of a file set, paths relative to its root.
-pub fn files_tree(files: &[ServedFile]) -> Result<BuiltTree, TreeError> {
-    let entries: Vec<TreeFile> = files
-        .iter()
-        .map(|f| TreeFile {
-            path: f.path.clone(),
-            mode: file_mode(f.exec),
-            blob: f.blob,
+        .map(|p| {
+            let mut entry = p.entry.clone();
+            // Claude Code's plugin namespace is flat: on a clash across
+            // marketplaces the later plugin is served as `<slug>-<plugin>`.
+            let mut name = p.manifest_name.clone();
+            if taken.contains(&name) {
+                name = p.dir.clone();
+                let mut n = 2;
+                while taken.contains(&name) {
+                    name = format!("{}-{n}", p.dir);
+                    n += 1;
+                }
+            }
+            taken.insert(name.clone());
+            entry.insert("name".into(), Value::String(name));
+            if !p.external {
+                entry.insert(
+                    "source".into(),
+                    Value::String(format!("./plugins/{}", p.dir)),
+                );
+            }
+            if let Some(v) = &p.version {
+                entry.insert("version".into(), Value::String(v.clone()));
+            }
+            Value::Object(entry)
         })
         .collect();
-    build_tree(&entries)
+    let manifest = json!({
+        "name": marketplace_name,
+        "owner": { "name": marketplace_name },
+        "metadata": { "version": etag.as_str(), "description": "Served by marketplace-edge" },
+        "plugins": entries,
+    });
+    let mut out = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    out.push(b'\n');
+    out
 }
 
 /// A served plugin as the view's head sees it.
@@ -223,7 +228,10 @@ impl Repository for HeadIds {
 mod tests {
     use super::*;
     use crate::catalog::names::PluginKey;
-    use crate::catalog::snapshot::{EntryRef, FileSource, Origin, Snapshot};
+    use crate::catalog::served::{
+        digest_version, sha256_hex, EntryRef, FileSource, Origin, ServedFile,
+    };
+    use crate::catalog::snapshot::Snapshot;
 
     fn file(path: &str, content: &str, exec: bool) -> ServedFile {
         ServedFile {

@@ -5,12 +5,16 @@
 //!
 //! Invariants: symbolic links (mode 120000) and submodules (160000) are
 //! refused like their archive counterparts; every path is a valid
-//! `RepoPath`; the tree walk is bounded by the file limit and a depth
-//! limit, and a file's size is checked before its content is kept.
+//! `RepoPath`; the tree walk is bounded by the file limit, a depth limit
+//! and a directory limit, and a file's size is checked before its content
+//! is kept. A tree may name the same subtree many times (git shares
+//! identical directories), so the walk counts every directory it enters,
+//! not only files: forty levels of a tree naming one subtree twice would
+//! otherwise be 2^40 paths to walk with not a single file among them.
 
 use super::archive::{ArchiveError, ArchiveFile, ArchiveLimits, Collector};
 use crate::git::tree::parse_tree;
-use crate::git::unpack::{UnpackError, Unpacked};
+use crate::git::unpack::{PackBytes, UnpackError, Unpacked};
 use crate::git::{ObjectId, ObjectKind, RepoPath};
 
 /// Deepest directory nesting accepted.
@@ -27,6 +31,8 @@ pub enum UpstreamError {
     Missing(String),
     #[error("upstream object {0} is not what the commit says it is")]
     Malformed(String),
+    #[error("the upstream tree has more than {limit} directories (counting each time a shared subtree appears)")]
+    TooManyDirectories { limit: usize },
 }
 
 impl UpstreamError {
@@ -37,6 +43,7 @@ impl UpstreamError {
             UpstreamError::Archive(e) => e.code(),
             UpstreamError::Missing(_) => "upstream_incomplete",
             UpstreamError::Malformed(_) => "upstream_malformed",
+            UpstreamError::TooManyDirectories { .. } => "too_many_directories",
         }
     }
 }
@@ -53,8 +60,8 @@ pub struct UpstreamTree {
 
 impl UpstreamTree {
     /// Lists the tree at `commit`, refusing what an archive may not hold.
-    pub fn list(
-        pack: &mut Unpacked<'_>,
+    pub fn list<S: PackBytes>(
+        pack: &mut Unpacked<S>,
         commit: &ObjectId,
         limits: ArchiveLimits,
     ) -> Result<Self, UpstreamError> {
@@ -68,7 +75,15 @@ impl UpstreamTree {
         let mut files = Vec::new();
         // Depth-first, each directory's entries in tree order.
         let mut stack = vec![(String::new(), tree, 0usize)];
+        // A tree git writes has no more directories than files (it stores
+        // no empty ones), so the file limit bounds them too.
+        let max_dirs = limits.max_files;
+        let mut dirs = 0usize;
         while let Some((dir, id, depth)) = stack.pop() {
+            dirs += 1;
+            if dirs > max_dirs {
+                return Err(UpstreamError::TooManyDirectories { limit: max_dirs });
+            }
             if depth > MAX_DEPTH {
                 return Err(ArchiveError::Corrupt(format!("`{dir}` is nested too deeply")).into());
             }
@@ -96,30 +111,33 @@ impl UpstreamTree {
 
     /// The next file with its content, checked against the size limits,
     /// and its pack entry when the upstream stored it whole (so ingest can
-    /// keep it instead of compressing the content again).
-    pub fn next_file(
+    /// keep it instead of compressing the content again). Resumable: a
+    /// call stopped by `UnpackError::Need` takes the same file again.
+    pub fn next_file<S: PackBytes>(
         &mut self,
-        pack: &mut Unpacked<'_>,
+        pack: &mut Unpacked<S>,
     ) -> Result<Option<(ArchiveFile, Option<StoredEntry>)>, UpstreamError> {
         let Some((path, exec, id)) = self.files.get(self.next).cloned() else {
             return Ok(None);
         };
+        // The entry first: both read the same bytes of the pack, and the
+        // object is then taken, not copied (a file is held once).
+        let entry = pack.stored_entry(&id)?;
+        let content = owned_object(pack, &id, ObjectKind::Blob)?;
+        self.c.reserve(&path, content.len() as u64)?;
         self.next += 1;
-        let body = object(pack, &id, ObjectKind::Blob)?;
-        self.c.reserve(&path, body.len() as u64)?;
-        let entry = pack.stored_entry(&id).map(<[u8]>::to_vec);
         let file = ArchiveFile {
             path,
             exec,
-            content: body.to_vec(),
+            content,
         };
         Ok(Some((file, entry)))
     }
 }
 
 /// Object `id` of kind `kind` from the pack.
-fn object(
-    pack: &mut Unpacked<'_>,
+fn object<S: PackBytes>(
+    pack: &mut Unpacked<S>,
     id: &ObjectId,
     kind: ObjectKind,
 ) -> Result<std::rc::Rc<Vec<u8>>, UpstreamError> {
@@ -135,4 +153,14 @@ fn object(
         return Err(UpstreamError::Malformed(id.to_hex()));
     }
     Ok(body)
+}
+
+/// Blob `id`'s content, owned (see `Unpacked::object_owned`).
+fn owned_object<S: PackBytes>(
+    pack: &mut Unpacked<S>,
+    id: &ObjectId,
+    kind: ObjectKind,
+) -> Result<Vec<u8>, UpstreamError> {
+    object(pack, id, kind)?;
+    Ok(pack.object_owned(id)?.1)
 }

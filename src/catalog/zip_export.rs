@@ -235,7 +235,7 @@ mod tests {
         let b = vec![a[2].clone(), a[1].clone(), a[0].clone()];
         let (za, zb) = (build_zip(&a).unwrap(), build_zip(&b).unwrap());
         assert_eq!(za, zb, "input order does not matter");
-        let back = read_archive(&za, IMPORT_LIMITS).unwrap();
+        let back = read_archive(za.as_slice(), IMPORT_LIMITS).unwrap();
         assert_eq!(back.len(), 3);
         assert_eq!((back[0].path.as_str(), back[0].exec), ("a.md", false));
         assert_eq!(
@@ -271,7 +271,7 @@ mod tests {
         zip.extend(w.finish());
         assert_eq!(zip.len() as u64, len);
         assert_eq!(
-            read_archive(&zip, IMPORT_LIMITS).unwrap()[0].content,
+            read_archive(zip.as_slice(), IMPORT_LIMITS).unwrap()[0].content,
             content
         );
     }

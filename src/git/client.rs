@@ -12,7 +12,7 @@ use super::oid::ObjectId;
 use super::pktline::{write_delim, write_flush, write_line, Packet, PktReader};
 
 /// What the client calls itself, in `agent=` and `User-Agent`.
-pub use crate::AGENT;
+use super::AGENT;
 
 /// Why a server's answer could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -228,101 +228,188 @@ pub fn fetch_request_v0(want: &ObjectId, server_caps: &[String]) -> Vec<u8> {
     out
 }
 
-/// The offset just after the text line that ends the part of a fetch
-/// answer before the pack: `ends(line)` says whether a line is that one,
-/// reads on, or refuses a line that has no business there. An `ERR` line
-/// is the server's error; running out of lines means there is no pack.
-fn pack_start(
-    body: &[u8],
-    ends: impl Fn(&[u8]) -> Result<bool, ClientError>,
-) -> Result<usize, ClientError> {
-    let mut r = PktReader::new(body);
-    while let Some(p) = r
-        .next_packet()
-        .map_err(|e| ClientError::Framing(e.to_string()))?
-    {
-        let Some(line) = p.text() else { continue };
-        if let Some(msg) = line.strip_prefix(b"ERR ") {
-            return Err(ClientError::Remote(
-                String::from_utf8_lossy(msg).trim().into(),
-            ));
-        }
-        if ends(line)? {
-            return Ok(body.len() - r.remaining());
+/// Which fetch answer a `FetchReader` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchAnswer {
+    /// A v2 `fetch`: sections, the pack in the `packfile` one.
+    V2,
+    /// A v0 fetch: `shallow` lines, `NAK`, then side-band packets or the
+    /// bare pack.
+    V0,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Text lines before the pack.
+    BeforePack,
+    /// Side-band packets of the pack (`bare` while a v0 answer may still
+    /// turn out to send the pack without side-band).
+    SideBand { bare: bool },
+    /// The pack itself, unframed, to the end.
+    Raw,
+    /// The pack's section ended; anything after is ignored.
+    Done,
+}
+
+/// Reads a fetch answer as it arrives, in pieces of any size, and hands
+/// out the pack it carries: the side-band is demultiplexed on the way, so
+/// the pack can go on (to R2) without the answer ever being held whole.
+/// Only a partial packet (at most 64 KiB) is kept between pieces.
+pub struct FetchReader {
+    answer: FetchAnswer,
+    stage: Stage,
+    pending: Vec<u8>,
+}
+
+impl FetchReader {
+    /// A reader for an answer of kind `answer`.
+    pub fn new(answer: FetchAnswer) -> Self {
+        FetchReader {
+            answer,
+            stage: Stage::BeforePack,
+            pending: Vec::new(),
         }
     }
-    Err(ClientError::NoPack)
+
+    /// Takes the next piece of the answer; appends the pack bytes it
+    /// completes to `out`.
+    pub fn push(&mut self, piece: &[u8], out: &mut Vec<u8>) -> Result<(), ClientError> {
+        match self.stage {
+            Stage::Raw => {
+                out.extend_from_slice(piece);
+                return Ok(());
+            }
+            Stage::Done => return Ok(()),
+            _ => {}
+        }
+        self.pending.extend_from_slice(piece);
+        let mut at = 0;
+        let read = self.packets(&mut at, out);
+        self.pending.drain(..at);
+        read
+    }
+
+    /// Ends the answer: an error if it held no pack, or stopped inside a
+    /// packet of it.
+    pub fn finish(self) -> Result<(), ClientError> {
+        match self.stage {
+            Stage::BeforePack => Err(ClientError::NoPack),
+            Stage::SideBand { .. } if !self.pending.is_empty() => {
+                Err(ClientError::Framing("a truncated packet".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads the whole packets in `pending[at..]`, moving `at` past them.
+    fn packets(&mut self, at: &mut usize, out: &mut Vec<u8>) -> Result<(), ClientError> {
+        loop {
+            let buf = &self.pending[*at..];
+            match self.stage {
+                Stage::Done => {
+                    *at = self.pending.len();
+                    return Ok(());
+                }
+                Stage::Raw => {
+                    out.extend_from_slice(buf);
+                    *at = self.pending.len();
+                    return Ok(());
+                }
+                _ => {}
+            }
+            if buf.len() < 4 {
+                return Ok(());
+            }
+            if let Stage::SideBand { bare: true } = self.stage {
+                // Not hex, so never a packet length.
+                if buf.starts_with(b"PACK") {
+                    self.stage = Stage::Raw;
+                    continue;
+                }
+                self.stage = Stage::SideBand { bare: false };
+            }
+            let len = std::str::from_utf8(&buf[..4])
+                .ok()
+                .and_then(|h| usize::from_str_radix(h, 16).ok())
+                .ok_or_else(|| ClientError::Framing("a packet length is not hex".into()))?;
+            if len < 4 {
+                // A flush, delimiter or response end: a flush in the pack
+                // ends its section; before the pack, sections go by.
+                *at += 4;
+                if len == 0 && matches!(self.stage, Stage::SideBand { .. }) {
+                    self.stage = Stage::Done;
+                }
+                continue;
+            }
+            if len == 4 {
+                return Err(ClientError::Framing("an empty packet".into()));
+            }
+            if buf.len() < len {
+                return Ok(());
+            }
+            let payload = &buf[4..len];
+            match self.stage {
+                Stage::BeforePack => {
+                    let line = payload.strip_suffix(b"\n").unwrap_or(payload);
+                    if let Some(msg) = line.strip_prefix(b"ERR ") {
+                        return Err(ClientError::Remote(
+                            String::from_utf8_lossy(msg).trim().into(),
+                        ));
+                    }
+                    if self.ends_preamble(line)? {
+                        self.stage = Stage::SideBand {
+                            bare: self.answer == FetchAnswer::V0,
+                        };
+                    }
+                }
+                _ => match payload[0] {
+                    1 => out.extend_from_slice(&payload[1..]),
+                    2 => {}
+                    3 => {
+                        return Err(ClientError::Remote(
+                            String::from_utf8_lossy(&payload[1..]).trim().to_string(),
+                        ))
+                    }
+                    _ => return Err(ClientError::Malformed("a pack packet is on no known band")),
+                },
+            }
+            *at += len;
+        }
+    }
+
+    /// Whether `line` is the last before the pack; an error for a line
+    /// that has no business there.
+    fn ends_preamble(&self, line: &[u8]) -> Result<bool, ClientError> {
+        match self.answer {
+            FetchAnswer::V2 => Ok(line == b"packfile"),
+            FetchAnswer::V0 => match line {
+                b"NAK" | b"ACK" => Ok(true),
+                t if t.starts_with(b"ACK ") => Ok(true),
+                t if t.starts_with(b"shallow ") || t.starts_with(b"unshallow ") => Ok(false),
+                _ => Err(ClientError::Malformed("an unexpected line before the pack")),
+            },
+        }
+    }
+}
+
+/// The pack inside a whole fetch answer of kind `answer`.
+pub fn parse_fetch(answer: FetchAnswer, body: &[u8]) -> Result<Vec<u8>, ClientError> {
+    let mut reader = FetchReader::new(answer);
+    let mut pack = Vec::new();
+    reader.push(body, &mut pack)?;
+    reader.finish()?;
+    Ok(pack)
 }
 
 /// The pack inside a v2 `fetch` answer (its `packfile` section, side-band
-/// demultiplexed), in the answer's own buffer: a pack can be most of the
-/// isolate's memory, so it is never copied.
-pub fn parse_fetch_v2(mut body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
-    let start = pack_start(&body, |line| Ok(line == b"packfile"))?;
-    demux_in_place(&mut body, start)?;
-    Ok(body)
+/// demultiplexed).
+pub fn parse_fetch_v2(body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
+    parse_fetch(FetchAnswer::V2, &body)
 }
 
 /// The pack inside a v0 fetch answer: `shallow` lines, a flush, `NAK`,
 /// then side-band packets (or the bare pack when side-band was not
-/// offered); in the answer's own buffer.
-pub fn parse_fetch_v0(mut body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
-    let start = pack_start(&body, |line| match line {
-        b"NAK" | b"ACK" => Ok(true),
-        t if t.starts_with(b"ACK ") => Ok(true),
-        t if t.starts_with(b"shallow ") || t.starts_with(b"unshallow ") => Ok(false),
-        _ => Err(ClientError::Malformed("an unexpected line before the pack")),
-    })?;
-    if body[start..].starts_with(b"PACK") {
-        body.drain(..start);
-        return Ok(body);
-    }
-    demux_in_place(&mut body, start)?;
-    Ok(body)
-}
-
-/// Moves the band-1 payloads of the side-band packets in `buf[start..]` to
-/// the front of `buf` and drops the rest. Payloads only ever move towards
-/// the front (each packet's header is skipped), so no copy of the pack is
-/// needed.
-fn demux_in_place(buf: &mut Vec<u8>, start: usize) -> Result<(), ClientError> {
-    let (mut read, mut write) = (start, 0);
-    while read < buf.len() {
-        let head = buf
-            .get(read..read + 4)
-            .ok_or_else(|| ClientError::Framing("a truncated packet length".into()))?;
-        let len = std::str::from_utf8(head)
-            .ok()
-            .and_then(|h| usize::from_str_radix(h, 16).ok())
-            .ok_or_else(|| ClientError::Framing("a packet length is not hex".into()))?;
-        if len < 4 {
-            // A flush (or delimiter) ends the section.
-            read += 4;
-            if len == 0 {
-                break;
-            }
-            continue;
-        }
-        if read + len > buf.len() || len < 5 {
-            return Err(ClientError::Framing("a truncated packet".into()));
-        }
-        match buf[read + 4] {
-            1 => {
-                buf.copy_within(read + 5..read + len, write);
-                write += len - 5;
-            }
-            2 => {}
-            3 => {
-                return Err(ClientError::Remote(
-                    String::from_utf8_lossy(&buf[read + 5..read + len])
-                        .trim()
-                        .to_string(),
-                ))
-            }
-            _ => return Err(ClientError::Malformed("a pack packet is on no known band")),
-        }
-        read += len;
-    }
-    buf.truncate(write);
-    Ok(())
+/// offered).
+pub fn parse_fetch_v0(body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
+    parse_fetch(FetchAnswer::V0, &body)
 }

@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod client;
+pub mod hex;
 pub mod memory;
 pub mod negotiate;
 pub mod object;
@@ -18,6 +19,9 @@ pub mod smart_http;
 pub mod tree;
 pub mod unpack;
 pub mod upload_pack;
+
+/// The `agent=` string this server (and its git client) sends.
+pub const AGENT: &str = concat!("marketplace-edge/", env!("CARGO_PKG_VERSION"));
 
 pub use object::ObjectKind;
 pub use oid::ObjectId;

@@ -8,6 +8,8 @@ use std::fmt;
 
 use sha1::{Digest, Sha1};
 
+use super::hex;
+
 /// A git object name (SHA-1).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectId([u8; 20]);
@@ -56,28 +58,17 @@ impl ObjectId {
 
     /// Writes the 40-digit hex form into `out`.
     pub fn write_hex(&self, out: &mut Vec<u8>) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        for b in self.0 {
-            out.push(HEX[(b >> 4) as usize]);
-            out.push(HEX[(b & 15) as usize]);
-        }
+        hex::write(&self.0, out);
     }
 
     /// The 40-digit hex form.
     pub fn to_hex(&self) -> String {
-        let mut v = Vec::with_capacity(40);
-        self.write_hex(&mut v);
-        // Only ASCII hex digits were pushed.
-        String::from_utf8(v).unwrap_or_default()
+        hex::encode(&self.0)
     }
 }
 
 fn nibble(c: u8) -> Result<u8, BadObjectId> {
-    match c {
-        b'0'..=b'9' => Ok(c - b'0'),
-        b'a'..=b'f' => Ok(c - b'a' + 10),
-        _ => Err(BadObjectId),
-    }
+    hex::digit(c).ok_or(BadObjectId)
 }
 
 impl fmt::Display for ObjectId {

@@ -90,13 +90,18 @@ impl PackEntry {
     /// Compresses `body` into an entry at zlib `level` (0–9).
     pub fn compress(kind: ObjectKind, body: &[u8], level: u32) -> PackEntry {
         let mut bytes = Vec::with_capacity(body.len() / 2 + 16);
-        entry_header(kind, body.len() as u64, &mut bytes);
-        let mut z = ZlibEncoder::new(bytes, Compression::new(level.min(9)));
+        Self::compress_into(kind, body, level, &mut bytes);
+        PackEntry { bytes }
+    }
+
+    /// Appends the entry `compress` makes to `out` (no buffer of its own:
+    /// an ingest writes entries straight into the object it fills).
+    pub fn compress_into(kind: ObjectKind, body: &[u8], level: u32, out: &mut Vec<u8>) {
+        entry_header(kind, body.len() as u64, out);
+        let mut z = ZlibEncoder::new(out, Compression::new(level.min(9)));
         // Writing into a Vec cannot fail.
         let _ = z.write_all(body);
-        PackEntry {
-            bytes: z.finish().unwrap_or_default(),
-        }
+        let _ = z.finish();
     }
 
     /// An entry whose zlib stream keeps `body` as it is (deflate's stored
@@ -252,11 +257,6 @@ impl<W: Write> PackWriter<W> {
         Ok(())
     }
 
-    /// Splices an entry that was compressed earlier, without recompressing.
-    pub fn write_entry(&mut self, entry: &PackEntry) -> Result<(), PackError> {
-        self.write_entry_bytes(entry.as_bytes())
-    }
-
     /// Splices raw entry bytes (header + zlib data) read from storage.
     pub fn write_entry_bytes(&mut self, bytes: &[u8]) -> Result<(), PackError> {
         self.claim_slot()?;
@@ -365,7 +365,9 @@ mod tests {
         fresh.write_object(ObjectKind::Blob, body).unwrap();
         let mut spliced = PackWriter::new(Vec::new(), 1).unwrap();
         spliced
-            .write_entry(&PackEntry::compress(ObjectKind::Blob, body, DEFAULT_LEVEL))
+            .write_entry_bytes(
+                PackEntry::compress(ObjectKind::Blob, body, DEFAULT_LEVEL).as_bytes(),
+            )
             .unwrap();
         assert_eq!(fresh.finish().unwrap().0, spliced.finish().unwrap().0);
     }

@@ -40,11 +40,6 @@ impl Refs {
             .find(|(n, _)| n == target)
             .map(|(_, id)| *id)
     }
-
-    /// Whether `id` is the tip of some advertised ref.
-    pub fn is_tip(&self, id: &ObjectId) -> bool {
-        self.refs.iter().any(|(_, t)| t == id)
-    }
 }
 
 /// The graph questions upload-pack asks of a repository.

@@ -39,8 +39,6 @@ pub enum GitBody {
 pub struct GitResponse {
     pub status: u16,
     pub content_type: &'static str,
-    /// Whether caches must revalidate (true for everything git-related).
-    pub no_cache: bool,
     pub body: GitBody,
 }
 
@@ -51,7 +49,6 @@ impl GitResponse {
         GitResponse {
             status,
             content_type: "text/plain; charset=utf-8",
-            no_cache: true,
             body: GitBody::Bytes(body),
         }
     }
@@ -60,7 +57,6 @@ impl GitResponse {
         GitResponse {
             status: 200,
             content_type,
-            no_cache: true,
             body,
         }
     }

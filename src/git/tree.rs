@@ -160,13 +160,6 @@ pub struct TreeEntry {
     pub id: ObjectId,
 }
 
-impl TreeEntry {
-    /// Whether the entry is a subtree.
-    pub fn is_tree(&self) -> bool {
-        self.mode == b"40000"
-    }
-}
-
 /// Parses a tree object's body; `None` if it is malformed.
 pub fn parse_tree(mut body: &[u8]) -> Option<Vec<TreeEntry>> {
     let mut out = Vec::new();

@@ -96,6 +96,7 @@ impl From<StorageError> for ApiError {
             StorageError::Conflict(_) => ApiError::new(409, "conflict", e.to_string()),
             StorageError::GcRunning => ApiError::new(503, "gc_running", e.to_string()),
             StorageError::TooManyEntities => ApiError::new(409, "too_many_entities", e.to_string()),
+            StorageError::DirectoryTaken(_) => ApiError::new(409, "directory_taken", e.to_string()),
             _ => ApiError::new(500, "storage", e.to_string()),
         }
     }
@@ -118,7 +119,7 @@ impl From<crate::catalog::upstream::UpstreamError> for ApiError {
         use crate::catalog::upstream::UpstreamError as U;
         // A refused tree is the content's fault; an unreadable pack, the server's.
         let status = match &e {
-            U::Archive(_) => 422,
+            U::Archive(_) | U::TooManyDirectories { .. } => 422,
             _ => 502,
         };
         ApiError::new(status, e.code(), e.to_string())
@@ -134,6 +135,12 @@ impl From<NameError> for ApiError {
             NameError::BadGroupName(_) => "bad_group_name",
         };
         ApiError::bad_request(code, e.to_string())
+    }
+}
+
+impl From<crate::catalog::secret_name::SecretNameError> for ApiError {
+    fn from(e: crate::catalog::secret_name::SecretNameError) -> Self {
+        ApiError::bad_request(e.code(), e.to_string())
     }
 }
 

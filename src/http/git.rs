@@ -10,7 +10,7 @@ use crate::git::upload_pack::{ProtocolVersion, Server};
 
 /// The server identity every git response carries.
 pub const SERVER: Server<'static> = Server {
-    agent: crate::AGENT,
+    agent: crate::git::AGENT,
 };
 
 /// The parts of a Worker request that smart HTTP reads, owned.

@@ -12,9 +12,10 @@ use serde_json::json;
 use worker::{Context, Env, Request};
 
 use super::error::{ApiError, ApiResult};
+use super::sync::Trigger;
 use super::{json, read_body};
-use crate::storage::Store;
-use crate::webhook::{github_signature_valid, gitlab_token_valid};
+use crate::catalog::auth::webhook::{github_signature_valid, gitlab_token_valid};
+use crate::storage::Storage;
 
 /// Largest webhook body read (GitHub caps payloads at 25 MB; the push
 /// events that matter are far smaller).
@@ -25,8 +26,9 @@ pub async fn hook(
     mut req: Request,
     env: &Env,
     ctx: &Context,
-    store: &Store,
+    storage: &Storage,
     slug: &str,
+    request_id: &str,
 ) -> ApiResult {
     let body = read_body(&mut req, MAX_HOOK_BYTES).await?;
     let refused = || {
@@ -36,11 +38,9 @@ pub async fn hook(
             "the webhook's signature or token is missing or wrong",
         )
     };
-    let secret = match store.source(slug).await?.and_then(|s| s.webhook_secret) {
-        Some(name) => env
-            .secret(&name)
-            .map(|s| s.to_string())
-            .map_err(|_| refused())?,
+    let secret = match storage.source(slug).await?.and_then(|s| s.webhook_secret) {
+        // Only an `UPSTREAM_…` secret is ever read (see `upstream_secret`).
+        Some(name) => super::sync::upstream_secret(env, &name).map_err(|_| refused())?,
         None => return Err(refused()),
     };
     let headers = req.headers();
@@ -55,11 +55,11 @@ pub async fn hook(
     if !valid {
         return Err(refused());
     }
-    let (env, slug_owned) = (env.clone(), slug.to_string());
+    let (env, slug_owned, request_id) = (env.clone(), slug.to_string(), request_id.to_string());
     ctx.wait_until(async move {
         let result = async {
-            let store = Store::from_env(&env)?;
-            super::sync::sync(&env, &store, &slug_owned).await
+            let storage = Storage::from_env(&env)?;
+            super::sync::sync(&env, &storage, &slug_owned, Trigger::Webhook(&request_id)).await
         }
         .await;
         match result {

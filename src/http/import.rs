@@ -23,12 +23,12 @@ use crate::catalog::archive::{ArchiveFile, ArchiveFormat, IMPORT_LIMITS};
 use crate::catalog::ingest::{Ingester, IMPORT_CHUNK_BYTES};
 use crate::catalog::marketplace::{is_manifest, parse_marketplace, ImportError};
 use crate::catalog::names::Slug;
-use crate::storage::Store;
+use crate::storage::Storage;
 
 /// Imports the request's archive as marketplace `slug`.
-pub async fn import(req: &mut Request, store: &Store, slug: &str) -> ApiResult {
+pub async fn import(req: &mut Request, storage: &Storage, slug: &str) -> ApiResult {
     let slug = Slug::parse(slug)?;
-    if store.source(slug.as_str()).await?.is_some() {
+    if storage.source(slug.as_str()).await?.is_some() {
         return Err(ApiError::new(
             409,
             "marketplace_synced",
@@ -58,14 +58,14 @@ pub async fn import(req: &mut Request, store: &Store, slug: &str) -> ApiResult {
         .body()
         .ok_or_else(|| ApiError::bad_request("empty_body", "the request has no body"))?;
     // A registered writer: GC never deletes what this import writes.
-    let listed = store
+    let listed = storage
         .while_writing(async {
-            let staged = store.stage_upload(body).await?;
-            let read = read_staged(store, &staged, len).await;
-            if let Err(e) = store.delete_object(&staged).await {
+            let staged = storage.stage_upload(body).await?;
+            let read = read_staged(storage, &staged, len).await;
+            if let Err(e) = storage.delete_object(&staged).await {
                 worker::console_error!("deleting staged upload {staged} failed: {e}");
             }
-            replace_from(store, slug.as_str(), read?).await
+            replace_from(storage, slug.as_str(), read?).await
         })
         .await?;
     json(200, &listed)
@@ -74,13 +74,13 @@ pub async fn import(req: &mut Request, store: &Store, slug: &str) -> ApiResult {
 /// Seals the ingester's last object, parses the marketplace and replaces
 /// `slug`'s rows with it in one D1 batch; the import's summary.
 pub(crate) async fn replace_from(
-    store: &Store,
+    storage: &Storage,
     slug: &str,
     ingester: Ingester,
 ) -> Result<serde_json::Value, ApiError> {
     let (last, mut ingested) = ingester.finish();
     if let Some(object) = last {
-        store.put_object(&object.key, object.bytes).await?;
+        storage.put_object(&object.key, object.bytes).await?;
     }
     let market = parse_marketplace(std::mem::take(&mut ingested.listing))?;
     let plugins: Vec<_> = market
@@ -92,8 +92,8 @@ pub(crate) async fn replace_from(
             (p, files)
         })
         .collect();
-    store
-        .replace_marketplace(slug, &market.name, &plugins)
+    storage
+        .replace_marketplace(&Slug::parse(slug)?, &market.name, &plugins)
         .await?;
     let listed: Vec<_> = plugins
         .iter()
@@ -112,12 +112,12 @@ pub(crate) async fn replace_from(
 
 /// Adds `files`, writing any entries object they filled.
 async fn ingest(
-    store: &Store,
+    storage: &Storage,
     ingester: &mut Ingester,
     files: Vec<ArchiveFile>,
 ) -> Result<(), ApiError> {
     for f in files {
-        ingest_one(store, ingester, f, None).await?;
+        ingest_one(storage, ingester, f, None).await?;
     }
     Ok(())
 }
@@ -125,42 +125,42 @@ async fn ingest(
 /// Adds one file (with its pack entry, if it already has one), writing the
 /// entries object it filled.
 pub(crate) async fn ingest_one(
-    store: &Store,
+    storage: &Storage,
     ingester: &mut Ingester,
     file: ArchiveFile,
     stored: Option<Vec<u8>>,
 ) -> Result<(), ApiError> {
     if let Some(object) = ingester.add_with_entry(file, stored) {
-        store.put_object(&object.key, object.bytes).await?;
+        storage.put_object(&object.key, object.bytes).await?;
     }
     Ok(())
 }
 
 /// Reads the staged archive (`len` bytes at `key`) into an ingester,
 /// writing each sealed entries object as soon as it fills.
-async fn read_staged(store: &Store, key: &str, len: u64) -> Result<Ingester, ApiError> {
+async fn read_staged(storage: &Storage, key: &str, len: u64) -> Result<Ingester, ApiError> {
     let refused = |e| ApiError::from(ImportError::from(e));
     let mut ingester = Ingester::new(IMPORT_CHUNK_BYTES, is_manifest);
-    let head = store.get_range(key, 0, 4).await?;
+    let head = storage.get_range(key, 0, 4).await?;
     match ArchiveFormat::detect(&head).map_err(refused)? {
         ArchiveFormat::TarGz => {
             let mut tar = TarGzReader::new(IMPORT_LIMITS);
-            let mut chunks = store.get_stream(key).await?;
+            let mut chunks = storage.get_stream(key).await?;
             while let Some(chunk) = chunks.next().await {
                 let chunk = chunk.map_err(|e| ApiError::internal(e.to_string()))?;
                 let files = tar.push(&chunk).map_err(refused)?;
-                ingest(store, &mut ingester, files).await?;
+                ingest(storage, &mut ingester, files).await?;
             }
             let files = tar.finish().map_err(refused)?;
-            ingest(store, &mut ingester, files).await?;
+            ingest(storage, &mut ingester, files).await?;
         }
         ArchiveFormat::Zip => {
             let mut zip = ZipReader::new(len, IMPORT_LIMITS).map_err(refused)?;
             loop {
                 match zip.next().map_err(refused)? {
-                    ZipStep::File(f) => ingest(store, &mut ingester, vec![f]).await?,
+                    ZipStep::File(f) => ingest(storage, &mut ingester, vec![f]).await?,
                     ZipStep::Need { offset, len } => {
-                        zip.supply(offset, store.get_range(key, offset, len).await?)
+                        zip.supply(offset, storage.get_range(key, offset, len).await?)
                     }
                     ZipStep::Done => break,
                 }

@@ -3,19 +3,20 @@
 use serde_json::json;
 use worker::{Env, Method, Request};
 
-use super::admin::{issue_token, NewToken};
 use super::auth::require_user;
+use super::auth::tokens::{issue_token, NewToken};
 use super::error::{ApiError, ApiResult};
 use super::{json, no_content, read_json};
 use crate::catalog::names::{PluginName, Slug};
-use crate::storage::Store;
+use crate::http::route::Me;
+use crate::storage::Storage;
 
-/// Routes `/api/me/<segs…>`.
-pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) -> ApiResult {
-    let user = require_user(&req, env, store).await?;
-    match (req.method(), segs) {
-        (Method::Get, ["stack"]) => {
-            let view = store.user_view(user.id, false).await?;
+/// Answers one `/api/me/…` route, for the signed-in user.
+pub async fn route(mut req: Request, env: &Env, storage: &Storage, route: Me<'_>) -> ApiResult {
+    let user = require_user(&req, env, storage).await?;
+    match route {
+        Me::Stack => {
+            let view = storage.user_view(user.id, false).await?;
             let granted: Vec<_> = view
                 .entitlements
                 .iter()
@@ -39,15 +40,15 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                 &json!({ "user": user.username, "granted": granted, "store_installs": view.installed_rows }),
             )
         }
-        (m @ (Method::Put | Method::Delete), ["optouts", slug, plugin]) => {
+        Me::OptOut { slug, plugin } | Me::OptIn { slug, plugin } => {
             let (slug, plugin) = (Slug::parse(slug)?, PluginName::parse(plugin)?);
-            if m == Method::Delete {
-                store
+            if req.method() == Method::Delete {
+                storage
                     .delete_optout(user.id, slug.as_str(), plugin.as_str())
                     .await?;
                 return no_content();
             }
-            let view = store.user_view(user.id, false).await?;
+            let view = storage.user_view(user.id, false).await?;
             let Some(ent) = view
                 .entitlements
                 .iter()
@@ -64,29 +65,29 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                     format!("`{slug}/{plugin}` is required for you and cannot be opted out"),
                 ));
             }
-            store
+            storage
                 .put_optout(user.id, slug.as_str(), plugin.as_str())
                 .await?;
             no_content()
         }
-        (Method::Get, ["tokens"]) => {
-            json(200, &json!({ "tokens": store.list_tokens(user.id).await? }))
-        }
-        (Method::Post, ["tokens"]) => {
+        Me::Tokens => json(
+            200,
+            &json!({ "tokens": storage.list_tokens(user.id).await? }),
+        ),
+        Me::CreateToken => {
             let body: NewToken = read_json(&mut req).await?;
-            let (id, token) = issue_token(store, user.id, &body).await?;
+            let (id, token) = issue_token(storage, user.id, &body).await?;
             json(
                 201,
-                &json!({ "id": id, "token": token, "prefix": crate::catalog::token::token_prefix(&token) }),
+                &json!({ "id": id, "token": token, "prefix": crate::catalog::auth::token::token_prefix(&token) }),
             )
         }
-        (Method::Delete, ["tokens", id]) => {
-            if store.revoke_token(id, Some(user.id)).await? {
+        Me::RevokeToken { id } => {
+            if storage.revoke_token(id, Some(user.id)).await? {
                 no_content()
             } else {
                 Err(ApiError::missing(format!("active token `{id}`")))
             }
         }
-        _ => Err(ApiError::not_found(&req.path())),
     }
 }

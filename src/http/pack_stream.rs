@@ -20,14 +20,15 @@ use super::git::git_headers;
 use super::native_sha1::NativeSha1;
 use super::tee::Tee;
 use super::view::View;
-use crate::catalog::snapshot::EntryRef;
+use crate::catalog::served::EntryRef;
 use crate::catalog::snapshot::ObjectSource;
 use crate::git::pack::{PackEntry, PackWriter, DEFAULT_LEVEL};
 use crate::git::sideband::{framed_len, SideBandFramer, MAX_PAYLOAD_64K};
 use crate::git::upload_pack::{band_error, PackFramer, PackResponse};
 use crate::git::{ObjectId, ObjectKind};
-use crate::storage::blobs::{first_use_order, CachedView, EntryReader};
-use crate::storage::Store;
+use crate::storage::entries::{first_use_order, EntryReader};
+use crate::storage::pack_cache::CachedView;
+use crate::storage::Storage;
 
 /// Pack bytes gathered before a chunk goes out. Each chunk crosses into the
 /// runtime twice (client and R2), which costs tens of microseconds; one
@@ -93,7 +94,7 @@ pub fn stream_pack(
         view.snapshot.tree_id.to_hex(),
         view.curated_keys(),
     );
-    let store = Store::from_env(env)?;
+    let storage = Storage::from_env(env)?;
     let stored_len = framed_len(total_len, MAX_PAYLOAD_64K) + 4;
     let mut stored_form = SideBandFramer::new(MAX_PAYLOAD_64K);
 
@@ -102,7 +103,7 @@ pub fn stream_pack(
         // R2 keeps the pack in its stored form (see `StoredPack`).
         let put = async {
             if cache {
-                store
+                storage
                     .store_framed_pack(
                         &etag,
                         FixedLengthStream::wrap(to_r2, stored_len),
@@ -122,7 +123,7 @@ pub fn stream_pack(
                 let mut w = PackWriter::unhashed(Vec::new(), count).map_err(|e| e.to_string())?;
                 let mut sum = NativeSha1::new().map_err(|e| e.to_string())?;
                 let mut entries = EntryReader::prefetching(
-                    &store,
+                    &storage,
                     first_use_order(parts.iter().filter_map(|p| match p {
                         Part::Entry { object, .. } => Some(object.as_str()),
                         Part::Fresh(_) => None,
@@ -152,7 +153,7 @@ pub fn stream_pack(
                     tee.still_read()?;
                     // Crash tests stop here, part of the pack sent to both.
                     if std::mem::take(&mut first_chunk) {
-                        store.failpoint("pack-stream").await;
+                        storage.failpoint("pack-stream").await;
                     }
                 }
                 let mut trailer = w.finish_unhashed().map_err(|e| e.to_string())?;
@@ -187,7 +188,7 @@ pub fn stream_pack(
                 tree: &tree,
                 plugins,
             };
-            let _ = store.record_snapshot(&cached, total_len as i64).await;
+            let _ = storage.record_snapshot(&cached, total_len as i64).await;
         }
     };
     ctx.wait_until(task);

@@ -5,24 +5,31 @@
 //! Invariants: every request carries a `User-Agent`; redirects are followed
 //! by hand, at most `MAX_REDIRECTS`, and never to another origin while
 //! credentials are configured; every answer is read with a size limit, so
-//! a hostile server cannot exhaust the isolate's memory.
+//! a hostile server cannot exhaust the isolate's memory; a pack goes to R2
+//! as it arrives, so the isolate holds one part of it (`PART_BYTES`), not
+//! the pack.
 
 use futures_util::StreamExt;
 use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 use super::error::ApiError;
+use crate::catalog::archive::IMPORT_LIMITS;
 use crate::git::client::{
-    fetch_request_v0, fetch_request_v2, is_v2_advertisement, ls_refs_request, parse_fetch_v0,
-    parse_fetch_v2, parse_ls_refs, parse_v0_advertisement, ClientError, RemoteRefs, AGENT,
+    fetch_request_v0, fetch_request_v2, is_v2_advertisement, ls_refs_request, parse_ls_refs,
+    parse_v0_advertisement, ClientError, FetchAnswer, FetchReader, RemoteRefs,
 };
+use crate::git::unpack::TrailerCheck;
 use crate::git::ObjectId;
+use crate::storage::uploads::Staged;
+use crate::storage::Storage;
 
 /// Redirects followed per request.
 const MAX_REDIRECTS: usize = 5;
 /// Largest ref advertisement read.
 const MAX_REFS_BYTES: usize = 8 << 20;
-/// Largest pack read: with its index and one file, it fits the isolate.
-pub const MAX_PACK_BYTES: usize = 64 << 20;
+/// Largest pack fetched: as large as an import's files may be in all (it
+/// is staged in R2 and read back by windows, never held whole).
+pub const MAX_PACK_BYTES: usize = IMPORT_LIMITS.max_total_bytes;
 
 /// Which protocol the server speaks, learned from its advertisement.
 pub enum Protocol {
@@ -44,6 +51,15 @@ fn unreachable(e: impl std::fmt::Display) -> ApiError {
         502,
         "upstream_unreachable",
         format!("the upstream repository could not be reached: {e}"),
+    )
+}
+
+/// The upstream's `what` (answer, pack) is over `limit` bytes.
+fn too_large(what: &str, limit: usize) -> ApiError {
+    ApiError::new(
+        502,
+        "upstream_too_large",
+        format!("the upstream's {what} is larger than {limit} bytes"),
     )
 }
 
@@ -125,29 +141,83 @@ impl Remote {
         }
     }
 
-    /// The pack of `commit` at depth 1.
-    pub async fn fetch(
+    /// Fetches the pack of `commit` at depth 1 into R2 as it arrives
+    /// (side-band demultiplexed on the way, its trailer checked, never
+    /// held whole past one part); the staged pack.
+    pub async fn fetch_staged(
         &mut self,
+        storage: &Storage,
         proto: &Protocol,
         commit: &ObjectId,
-    ) -> Result<Vec<u8>, ApiError> {
-        let request = match proto {
-            Protocol::V2 => fetch_request_v2(commit),
-            Protocol::V0(caps) => fetch_request_v0(commit, caps),
+    ) -> Result<StagedPack, ApiError> {
+        let (request, answer) = match proto {
+            Protocol::V2 => (fetch_request_v2(commit), FetchAnswer::V2),
+            Protocol::V0(caps) => (fetch_request_v0(commit, caps), FetchAnswer::V0),
         };
-        let body = self
-            .call(
-                Method::Post,
-                "/git-upload-pack",
-                Some(request),
-                MAX_PACK_BYTES,
-            )
+        let mut resp = self
+            .open(Method::Post, "/git-upload-pack", Some(request))
             .await?;
-        match proto {
-            Protocol::V2 => parse_fetch_v2(body),
-            Protocol::V0(_) => parse_fetch_v0(body),
+        let mut chunks = resp.stream().map_err(unreachable)?;
+        let mut reader = FetchReader::new(answer);
+        let mut trailer = TrailerCheck::default();
+        let mut staged = storage.begin_staged();
+        let copied = async {
+            let mut pack = Vec::new();
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.map_err(unreachable)?;
+                pack.clear();
+                reader.push(&chunk, &mut pack).map_err(protocol)?;
+                if staged.taken() + pack.len() > MAX_PACK_BYTES {
+                    return Err(too_large("pack", MAX_PACK_BYTES));
+                }
+                trailer.push(&pack);
+                staged.write(storage, &pack).await?;
+            }
+            reader.finish().map_err(protocol)?;
+            let len = trailer
+                .finish()
+                .map_err(crate::catalog::upstream::UpstreamError::from)?;
+            Ok(len)
         }
-        .map_err(protocol)
+        .await;
+        match copied {
+            Ok(len) => Ok(StagedPack {
+                staged: staged.finish(storage).await?,
+                len,
+            }),
+            Err(e) => {
+                staged.abort(storage).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends one request to `url`, without following redirects.
+    async fn send(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&[u8]>,
+    ) -> worker::Result<worker::Response> {
+        let headers = Headers::new();
+        headers.set("User-Agent", crate::git::AGENT)?;
+        headers.set("Git-Protocol", "version=2")?;
+        if let Some(a) = &self.auth {
+            headers.set("Authorization", a)?;
+        }
+        if body.is_some() {
+            headers.set("Content-Type", "application/x-git-upload-pack-request")?;
+            headers.set("Accept", "application/x-git-upload-pack-result")?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(method.clone())
+            .with_headers(headers)
+            .with_redirect(RequestRedirect::Manual);
+        if let Some(b) = body {
+            init.with_body(Some(worker::js_sys::Uint8Array::from(b).into()));
+        }
+        let req = Request::new_with_init(url, &init)?;
+        Fetch::Request(req).send().await
     }
 
     /// One request to `base + path`, following redirects by hand; the body,
@@ -159,27 +229,42 @@ impl Remote {
         body: Option<Vec<u8>>,
         limit: usize,
     ) -> Result<Vec<u8>, ApiError> {
+        let mut resp = self.open(method, path, body).await?;
+        let mut out = Vec::new();
+        let mut chunks = resp.stream().map_err(unreachable)?;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(unreachable)?;
+            if out.len() + chunk.len() > limit {
+                return Err(too_large("answer", limit));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    /// One request to `base + path`, following redirects by hand; the
+    /// answer, once it is a success (its body not read yet).
+    async fn open(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<worker::Response, ApiError> {
         let mut url = format!("{}{path}", self.base);
         for _ in 0..=MAX_REDIRECTS {
-            let headers = Headers::new();
-            headers.set("User-Agent", AGENT)?;
-            headers.set("Git-Protocol", "version=2")?;
-            if let Some(a) = &self.auth {
-                headers.set("Authorization", a)?;
-            }
-            if body.is_some() {
-                headers.set("Content-Type", "application/x-git-upload-pack-request")?;
-                headers.set("Accept", "application/x-git-upload-pack-result")?;
-            }
-            let mut init = RequestInit::new();
-            init.with_method(method.clone())
-                .with_headers(headers)
-                .with_redirect(RequestRedirect::Manual);
-            if let Some(b) = &body {
-                init.with_body(Some(worker::js_sys::Uint8Array::from(b.as_slice()).into()));
-            }
-            let req = Request::new_with_init(&url, &init).map_err(unreachable)?;
-            let mut resp = Fetch::Request(req).send().await.map_err(unreachable)?;
+            // Both requests are idempotent (an advertisement, an
+            // upload-pack exchange). A server that closes each connection
+            // after answering (HTTP/1.0, CGI setups) races the runtime's
+            // reuse of that connection and the request fails with
+            // "Network connection lost" before any answer: such a request
+            // is sent once more, on a new connection, as curl does.
+            let resp = match self.send(&method, &url, body.as_deref()).await {
+                Ok(resp) => resp,
+                Err(first) => self
+                    .send(&method, &url, body.as_deref())
+                    .await
+                    .map_err(|e| unreachable(format!("{e} (the first attempt: {first})")))?,
+            };
             let status = resp.status_code();
             if (300..400).contains(&status) {
                 let to = resp
@@ -218,28 +303,15 @@ impl Remote {
                     format!("the upstream answered {status} to {path}"),
                 ));
             }
-            // Sized once when the length is known: growing a buffer by
-            // doubling would briefly need twice a pack's size.
-            let declared = resp
-                .headers()
-                .get("Content-Length")?
-                .and_then(|l| l.parse::<usize>().ok())
-                .filter(|l| *l <= limit);
-            let mut out = Vec::with_capacity(declared.unwrap_or(0));
-            let mut chunks = resp.stream().map_err(unreachable)?;
-            while let Some(chunk) = chunks.next().await {
-                let chunk = chunk.map_err(unreachable)?;
-                if out.len() + chunk.len() > limit {
-                    return Err(ApiError::new(
-                        502,
-                        "upstream_too_large",
-                        format!("the upstream's answer is larger than {limit} bytes"),
-                    ));
-                }
-                out.extend_from_slice(&chunk);
-            }
-            return Ok(out);
+            return Ok(resp);
         }
         Err(unreachable(format!("more than {MAX_REDIRECTS} redirects")))
     }
+}
+
+/// A fetched pack, its trailer checked: in R2 (`uploads/<random>`), or
+/// kept in memory when it is smaller than one part of a staged write.
+pub struct StagedPack {
+    pub staged: Staged,
+    pub len: usize,
 }

@@ -22,23 +22,23 @@ use super::view::{
     advertised_head, build_head, build_view, marketplace_name, served_head, served_user,
     served_view,
 };
-use crate::catalog::snapshot::Origin;
+use crate::catalog::served::Origin;
 use crate::git::memory::MemoryRepo;
 use crate::git::sideband::{SideBandDeframer, MAX_PAYLOAD_64K};
 use crate::git::smart_http::{self, GitBody};
 use crate::git::upload_pack::Framing;
 use crate::git::upload_pack::{err_packet, PackFramer, PackResponse};
-use crate::storage::blobs::{zip_key, StoredPack};
 use crate::storage::edge::EdgeKind;
-use crate::storage::{clock_ms, Store};
-use crate::timing::{CacheLayer, Timing};
+use crate::storage::pack_cache::{zip_key, StoredPack};
+use crate::storage::timing::{CacheLayer, Timing};
+use crate::storage::{clock_ms, Storage};
 
 /// `/marketplace.git/…`.
 pub async fn git(
     mut req: Request,
     env: &Env,
     ctx: &Context,
-    store: &Store,
+    storage: &Storage,
     rel: &str,
 ) -> ApiResult {
     // Push and dumb HTTP are refused before anyone is asked to log in.
@@ -56,13 +56,13 @@ pub async fn git(
         // no refs: it needs credentials present (so git sends them from the
         // start) but not checked: the next request checks them with the view.
         if req.headers().get("Authorization")?.is_none() {
-            served_user(&req, env, store).await?;
+            served_user(&req, env, storage).await?;
         }
         let resp = smart_http::handle(&incoming.request(), &MemoryRepo::new(), &SERVER);
         if let GitBody::Bytes(b) = resp.body {
             return timed(
                 git_bytes(resp.status, resp.content_type, b)?,
-                store,
+                storage,
                 None,
                 None,
             );
@@ -73,7 +73,7 @@ pub async fn git(
     // alone): advertisements, ls-refs, negotiation, and a whole-snapshot
     // fetch whose pack is cached. Only a miss or a partial fetch loads the
     // files, in a second round trip.
-    let served = served_head(&req, env, ctx, store).await?;
+    let served = served_head(&req, env, ctx, storage).await?;
     let request = incoming.request();
     let wants = smart_http::wants(&request);
     // A fetch of a commit that is no longer the caller's view: a clone
@@ -81,7 +81,7 @@ pub async fn git(
     // the advertisement window; anything else is `not our ref`.
     let served = match wants.first() {
         Some(want) if !wants.contains(&served.head.commit_id) => {
-            advertised_head(env, store, &served.user, want)
+            advertised_head(env, storage, &served.user, want)
                 .await?
                 .unwrap_or(served)
         }
@@ -97,7 +97,7 @@ pub async fn git(
             }
             return timed(
                 git_bytes(resp.status, resp.content_type, b)?,
-                store,
+                storage,
                 None,
                 None,
             );
@@ -109,7 +109,7 @@ pub async fn git(
             // The data centre's edge copy first, then R2 (which then fills
             // the edge copy after the response).
             let edge = if pipe {
-                store.edge_get(EdgeKind::Pack, &head.etag).await?
+                storage.edge_get(EdgeKind::Pack, &head.etag).await?
             } else {
                 None
             };
@@ -119,14 +119,14 @@ pub async fn git(
                     hit.objects,
                     CacheLayer::Edge,
                 ),
-                None => match store.cached_pack(&head.etag, pipe).await? {
+                None => match storage.cached_pack(&head.etag, pipe).await? {
                     Some((stored, objects)) => (Some(stored), objects, CacheLayer::R2),
                     None => (None, None, CacheLayer::Built),
                 },
             };
             if let Some(stored) = stored {
                 // Age for a later pack GC (and fill the edge), after the response.
-                let (later, etag) = (Store::from_env(env)?, head.etag.clone());
+                let (later, etag) = (Storage::from_env(env)?, head.etag.clone());
                 let fill = pipe && layer == CacheLayer::R2;
                 ctx.wait_until(async move {
                     let _ = later.touch_snapshot(&etag).await;
@@ -139,7 +139,7 @@ pub async fn git(
                 let body = send_stored(ctx, &p, stored, objects)?;
                 return timed(
                     body.with_headers(git_headers(resp.content_type)?),
-                    store,
+                    storage,
                     Some(layer),
                     None,
                 );
@@ -151,7 +151,7 @@ pub async fn git(
     // The files of exactly the view the head names: a catalog change since
     // (between this request's two reads, or since an advertisement) that
     // touched its plugins means it can no longer be built.
-    let Some(view) = served.load_view(env, store).await? else {
+    let Some(view) = served.load_view(env, storage).await? else {
         return timed(
             git_bytes(
                 200,
@@ -161,7 +161,7 @@ pub async fn git(
                      you were shown can no longer be built; run the command again",
                 ),
             )?,
-            store,
+            storage,
             None,
             None,
         );
@@ -170,7 +170,7 @@ pub async fn git(
     match resp.body {
         GitBody::Bytes(b) => timed(
             git_bytes(resp.status, resp.content_type, b)?,
-            store,
+            storage,
             None,
             None,
         ),
@@ -180,7 +180,7 @@ pub async fn git(
             let build = clock_ms() - started;
             timed(
                 stream_pack(ctx, env, view, &p, resp.content_type, whole)?,
-                store,
+                storage,
                 Some(CacheLayer::Built),
                 Some(build),
             )
@@ -211,7 +211,6 @@ fn send_stored(
             });
             Response::from_stream(framed_stream(p, count, raw))
         }
-        StoredPack::RawChunks(chunks) => Response::from_stream(framed_stream(p, count, chunks)),
     }
 }
 
@@ -220,11 +219,11 @@ fn send_stored(
 /// the build time.
 fn timed(
     mut resp: Response,
-    store: &Store,
+    storage: &Storage,
     layer: Option<CacheLayer>,
     build_ms: Option<f64>,
 ) -> ApiResult {
-    let (d1, r2) = store.trips();
+    let (d1, r2) = storage.trips();
     let timing = Timing {
         d1,
         r2,
@@ -251,8 +250,8 @@ fn framed_stream(
 }
 
 /// `GET /marketplace/info`: the view's ETag, commit and plugins.
-pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
-    let (_, uv) = served_view(&req, env, store, false).await?;
+pub async fn info(req: Request, env: &Env, storage: &Storage) -> ApiResult {
+    let (_, uv) = served_view(&req, env, storage, false).await?;
     let view = build_head(env, uv)?;
     let plugins: Vec<_> = view
         .plugins
@@ -278,9 +277,9 @@ pub async fn info(req: Request, env: &Env, store: &Store) -> ApiResult {
 
 /// `GET /marketplace.zip`: the same tree as a deterministic ZIP, with the
 /// view's ETag as a strong `ETag` (so `If-None-Match` gives 304).
-pub async fn zip(req: Request, env: &Env, ctx: &Context, store: &Store) -> ApiResult {
+pub async fn zip(req: Request, env: &Env, ctx: &Context, storage: &Storage) -> ApiResult {
     // The head names the ZIP; only a miss needs the files.
-    let view_etag = served_head(&req, env, ctx, store).await?.head.etag;
+    let view_etag = served_head(&req, env, ctx, storage).await?.head.etag;
     let etag = format!("\"{view_etag}\"");
     let headers = Headers::new();
     headers.set("ETag", &etag)?;
@@ -289,7 +288,7 @@ pub async fn zip(req: Request, env: &Env, ctx: &Context, store: &Store) -> ApiRe
     if inm.is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*")) {
         return timed(
             Response::empty()?.with_status(304).with_headers(headers),
-            store,
+            storage,
             None,
             None,
         );
@@ -299,22 +298,22 @@ pub async fn zip(req: Request, env: &Env, ctx: &Context, store: &Store) -> ApiRe
         "Content-Disposition",
         "attachment; filename=\"marketplace.zip\"",
     )?;
-    if let Some(hit) = store.edge_get(EdgeKind::Zip, &view_etag).await? {
+    if let Some(hit) = storage.edge_get(EdgeKind::Zip, &view_etag).await? {
         if let Some(size) = hit.size {
             headers.set("Content-Length", &size.to_string())?;
         }
         // Age for a later GC, after the response.
-        let (later, etag) = (Store::from_env(env)?, view_etag.clone());
+        let (later, etag) = (Storage::from_env(env)?, view_etag.clone());
         ctx.wait_until(async move {
             let _ = later.touch_snapshot(&etag).await;
         });
         let resp = Response::from_body(ResponseBody::Stream(hit.body))?.with_headers(headers);
-        return timed(resp, store, Some(CacheLayer::Edge), None);
+        return timed(resp, storage, Some(CacheLayer::Edge), None);
     }
-    if let Some((body, size)) = store.object_body(&zip_key(&view_etag)).await? {
+    if let Some((body, size)) = storage.object_body(&zip_key(&view_etag)).await? {
         headers.set("Content-Length", &size.to_string())?;
         // Fill this data centre's edge copy from R2, after the response.
-        let (later, fill) = (Store::from_env(env)?, view_etag.clone());
+        let (later, fill) = (Storage::from_env(env)?, view_etag.clone());
         ctx.wait_until(async move {
             let _ = later.touch_snapshot(&fill).await;
             if let Err(e) = later.fill_edge(EdgeKind::Zip, &fill).await {
@@ -322,12 +321,19 @@ pub async fn zip(req: Request, env: &Env, ctx: &Context, store: &Store) -> ApiRe
             }
         });
         let resp = Response::from_body(ResponseBody::Stream(body))?.with_headers(headers);
-        return timed(resp, store, Some(CacheLayer::R2), None);
+        return timed(resp, storage, Some(CacheLayer::R2), None);
     }
     let started = clock_ms();
-    let (_, uv) = served_view(&req, env, store, true).await?;
+    storage.failpoint("zip-build").await;
+    let (_, uv) = served_view(&req, env, storage, true).await?;
     let view = build_view(env, uv)?;
+    // The view may have changed since its head was read: the ETag sent is
+    // always the one of the content sent (it is not stored under the old
+    // one either; see `stream_and_store`).
+    if view.snapshot.etag != view_etag {
+        headers.set("ETag", &format!("\"{}\"", view.snapshot.etag))?;
+    }
     let build = clock_ms() - started;
     let resp = super::zip_stream::stream_and_store(ctx, env, view, view_etag, headers)?;
-    timed(resp, store, Some(CacheLayer::Built), Some(build))
+    timed(resp, storage, Some(CacheLayer::Built), Some(build))
 }

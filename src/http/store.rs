@@ -9,16 +9,18 @@ use super::auth::require_user;
 use super::error::{ApiError, ApiResult};
 use super::{json, no_content, read_form, Query};
 use crate::catalog::ingest::ingest_files;
-use crate::catalog::snapshot::FileSource;
+use crate::catalog::served::FileSource;
 use crate::catalog::store::{
     validate_upload, EntityType, UploadError, ValidatedUpload, STORE_LIMITS,
 };
 use crate::git::pack::inflate_entry;
-use crate::percent::{attachment, decode_segment};
-use crate::storage::blobs::EntryReader;
-use crate::storage::store::{store_file, EntityMeta, EntityQuery, EntityRow, MetaPatch};
+use crate::http::percent::{attachment, decode_segment};
+use crate::http::route::Store;
+use crate::storage::entries::EntryReader;
+use crate::storage::store::{EntityMeta, EntityQuery, EntityRow, MetaPatch};
 use crate::storage::users::UserRow;
-use crate::storage::{StorageError, Store};
+use crate::storage::view_rows::store_file;
+use crate::storage::{Storage, StorageError};
 
 /// Most `docs` files per upload, and bytes per doc.
 const MAX_DOCS: usize = 10;
@@ -38,26 +40,26 @@ impl From<UploadError> for ApiError {
     }
 }
 
-/// Routes `/api/store/<segs…>`.
-pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) -> ApiResult {
-    let user = require_user(&req, env, store).await?;
-    match (req.method(), segs) {
-        (Method::Post, ["entities"]) => upload(&mut req, store, &user, false).await,
-        (Method::Post, ["entities", "preview"]) => upload(&mut req, store, &user, true).await,
-        (Method::Get, ["entities"]) => list(&req, store).await,
-        (Method::Get, ["facets"]) => {
-            let (categories, owners) = store.store_facets().await?;
+/// Answers one `/api/store/…` route, for the signed-in user.
+pub async fn route(mut req: Request, env: &Env, storage: &Storage, route: Store<'_>) -> ApiResult {
+    let user = require_user(&req, env, storage).await?;
+    match route {
+        Store::Publish => upload(&mut req, storage, &user, false).await,
+        Store::Preview => upload(&mut req, storage, &user, true).await,
+        Store::List => list(&req, storage).await,
+        Store::Facets => {
+            let (categories, owners) = storage.store_facets().await?;
             json(200, &json!({ "categories": categories, "owners": owners }))
         }
-        (Method::Get, ["entities", id]) => {
-            let e = entity(store, id, &user).await?;
-            let files: Vec<Value> = store
+        Store::Get { id } => {
+            let e = entity(storage, id, &user).await?;
+            let files: Vec<Value> = storage
                 .entity_files(e.id)
                 .await?
                 .iter()
                 .map(|f| json!({ "path": f.path, "size": f.size, "executable": f.exec != 0 }))
                 .collect();
-            let docs: Vec<Value> = store
+            let docs: Vec<Value> = storage
                 .entity_docs(e.id)
                 .await?
                 .into_iter()
@@ -65,8 +67,8 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                 .collect();
             json(200, &json!({ "entity": e, "files": files, "docs": docs }))
         }
-        (Method::Get, ["entities", id, "files", path @ ..]) => {
-            let e = entity(store, id, &user).await?;
+        Store::File { id, path } => {
+            let e = entity(storage, id, &user).await?;
             // Segments arrive percent-encoded (spaces, non-ASCII names).
             let path = path
                 .iter()
@@ -79,7 +81,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                     )
                 })?
                 .join("/");
-            let rows = store.entity_files(e.id).await?;
+            let rows = storage.entity_files(e.id).await?;
             let row = rows
                 .iter()
                 .find(|f| f.path == path)
@@ -88,7 +90,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             let FileSource::Entry { object, entry } = &file.source else {
                 return Err(ApiError::internal("store files are entries"));
             };
-            let mut reader = EntryReader::new(store);
+            let mut reader = EntryReader::new(storage);
             let (_, content) = inflate_entry(reader.slice(object, *entry).await?, file.size)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
             // A download, never rendered: users' files are not our pages.
@@ -97,28 +99,28 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
             headers.set("Content-Disposition", &attachment(&path))?;
             Ok(worker::Response::from_bytes(content)?.with_headers(headers))
         }
-        (Method::Put, ["entities", id]) => {
-            let e = entity(store, id, &user).await?;
+        Store::Edit { id } => {
+            let e = entity(storage, id, &user).await?;
             require_owner(&e, &user, "change")?;
             let ctype = req.headers().get("Content-Type")?.unwrap_or_default();
             if ctype.starts_with("multipart/form-data") {
-                new_version(&mut req, store, &user, &e).await?;
+                new_version(&mut req, storage, &user, &e).await?;
             } else {
                 let patch = checked_patch(super::read_json(&mut req).await?)?;
-                store.update_entity_meta(e.id, &patch).await?;
+                storage.update_entity_meta(e.id, &patch).await?;
             }
-            let updated = entity(store, id, &user).await?;
+            let updated = entity(storage, id, &user).await?;
             json(200, &json!({ "entity": updated }))
         }
-        (Method::Delete, ["entities", id]) => {
-            let e = entity(store, id, &user).await?;
+        Store::Delete { id } => {
+            let e = entity(storage, id, &user).await?;
             require_owner(&e, &user, "delete")?;
-            store.delete_entity(e.id).await?;
+            storage.delete_entity(e.id).await?;
             no_content()
         }
-        (m @ (Method::Post | Method::Delete), ["entities", id, "install"]) => {
-            let e = entity(store, id, &user).await?;
-            if m == Method::Post {
+        Store::Install { id } | Store::Uninstall { id } => {
+            let e = entity(storage, id, &user).await?;
+            if req.method() == Method::Post {
                 // Its owner and admins still see it, but it is served to no one.
                 if e.unpublished_at.is_some() {
                     return Err(ApiError::new(
@@ -127,13 +129,12 @@ pub async fn route(mut req: Request, env: &Env, store: &Store, segs: &[&str]) ->
                         "an admin unpublished this entity: it cannot be installed until an admin restores it",
                     ));
                 }
-                store.install(user.id, e.id).await?;
+                storage.install(user.id, e.id).await?;
             } else {
-                store.uninstall(user.id, e.id).await?;
+                storage.uninstall(user.id, e.id).await?;
             }
             no_content()
         }
-        _ => Err(ApiError::not_found(&req.path())),
     }
 }
 
@@ -149,11 +150,11 @@ fn require_owner(e: &EntityRow, user: &UserRow, action: &str) -> Result<(), ApiE
     }
 }
 
-async fn entity(store: &Store, id: &str, user: &UserRow) -> Result<EntityRow, ApiError> {
+async fn entity(storage: &Storage, id: &str, user: &UserRow) -> Result<EntityRow, ApiError> {
     let n: i64 = id
         .parse()
         .map_err(|_| ApiError::bad_request("bad_id", format!("`{id}` is not an entity id")))?;
-    store
+    storage
         .entity(n)
         .await?
         // An unpublished entity is gone for everyone but its owner and admins.
@@ -252,7 +253,7 @@ fn checked_patch(patch: MetaPatch) -> Result<MetaPatch, ApiError> {
 }
 
 /// `POST /api/store/entities[/preview]`: validate, then store unless previewing.
-async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool) -> ApiResult {
+async fn upload(req: &mut Request, storage: &Storage, user: &UserRow, preview: bool) -> ApiResult {
     let form = read_form(req, MAX_FORM_BYTES).await?;
     let type_text = field(&form, "type", true)?.unwrap_or_default();
     let entity_type = EntityType::parse(&type_text).ok_or_else(|| {
@@ -263,8 +264,8 @@ async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool)
     })?;
     let name = field(&form, "name", true)?.unwrap_or_default();
     let zip = zip_field(&form).await?;
-    let mut v = validate_upload(&zip, entity_type, &name, &user.username)?;
-    drop(zip);
+    // The archive moves in and is gone once read: only its files remain.
+    let mut v = validate_upload(zip, entity_type, &name, &user.username)?;
     if v.entity_type == EntityType::Plugin {
         rename_plugin_json(&mut v);
     }
@@ -303,7 +304,7 @@ async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool)
         }
     }
     // Refuse a taken name, or one entry too many, before anything reaches R2.
-    match store.check_new_entity(user.id, &meta.served_name).await {
+    match storage.check_new_entity(user.id, &meta.served_name).await {
         Err(StorageError::Conflict(_)) => {
             return Err(ApiError::new(
                 409,
@@ -316,9 +317,9 @@ async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool)
         }
         other => other?,
     }
-    let ingested = ingest_files(&v.files);
-    let row = store
-        .while_writing(store.create_entity(user.id, &meta, &ingested, &docs))
+    let ingested = ingest_files(std::mem::take(&mut v.files));
+    let row = storage
+        .while_writing(storage.create_entity(user.id, &meta, ingested, &docs))
         .await?;
     json(
         201,
@@ -330,7 +331,7 @@ async fn upload(req: &mut Request, store: &Store, user: &UserRow, preview: bool)
 /// type and name; replaces its files and bumps its version.
 async fn new_version(
     req: &mut Request,
-    store: &Store,
+    storage: &Storage,
     user: &UserRow,
     e: &EntityRow,
 ) -> Result<(), ApiError> {
@@ -348,13 +349,13 @@ async fn new_version(
     let zip = zip_field(&form).await?;
     let entity_type = EntityType::parse(&e.entity_type)
         .ok_or_else(|| ApiError::internal("stored entity has an unknown type"))?;
-    let mut v = validate_upload(&zip, entity_type, &e.name, &user.username)?;
+    let mut v = validate_upload(zip, entity_type, &e.name, &user.username)?;
     if v.entity_type == EntityType::Plugin {
         rename_plugin_json(&mut v);
     }
-    let ingested = ingest_files(&v.files);
-    store
-        .while_writing(store.replace_entity_version(e.id, entity_type, &ingested, &patch))
+    let ingested = ingest_files(std::mem::take(&mut v.files));
+    storage
+        .while_writing(storage.replace_entity_version(e.id, entity_type, ingested, &patch))
         .await?;
     Ok(())
 }
@@ -379,7 +380,7 @@ fn rename_plugin_json(v: &mut ValidatedUpload) {
 }
 
 /// `GET /api/store/entities?type=&category=&owner=&q=&page=&per_page=`.
-async fn list(req: &Request, store: &Store) -> ApiResult {
+async fn list(req: &Request, storage: &Storage) -> ApiResult {
     let query = Query::of(req)?;
     let param = |k: &str| query.get(k);
     let num = |k: &str, default: i64, max: i64| -> Result<i64, ApiError> {
@@ -393,7 +394,7 @@ async fn list(req: &Request, store: &Store) -> ApiResult {
         page: num("page", 1, 1_000_000)?,
         per_page: num("per_page", 20, 100)?,
     };
-    let (total, rows) = store.list_entities(&q).await?;
+    let (total, rows) = storage.list_entities(&q).await?;
     json(
         200,
         &json!({ "total": total, "page": q.page, "per_page": q.per_page, "entities": rows }),

@@ -7,20 +7,21 @@ use worker::{Context, Env, Request};
 
 use super::auth::{authenticate, is_admin_token, Channel, Principal};
 use super::error::ApiError;
+use crate::catalog::auth::credentials::parse_authorization;
+use crate::catalog::auth::token::token_hash;
 use crate::catalog::definition::ViewDefinition;
 use crate::catalog::etag::{Etag, ETAG_FORMAT};
 use crate::catalog::resolve::served_keys;
-use crate::catalog::snapshot::{Origin, ServedPlugin, Snapshot};
+use crate::catalog::served::{one_per_dir, Origin, ServedPlugin};
+use crate::catalog::snapshot::Snapshot;
 use crate::catalog::store_view::store_plugins;
 use crate::catalog::summary::{HeadIds, PluginSummary, SnapshotHead};
-use crate::catalog::token::token_hash;
-use crate::credentials::parse_authorization;
 use crate::git::tree::TreeError;
 use crate::git::ObjectId;
 use crate::storage::advertised::ADVERTISEMENT_REFRESH_SECS;
 use crate::storage::users::UserRow;
-use crate::storage::view::{Definition, MemoRow, UserView, Viewer};
-use crate::storage::Store;
+use crate::storage::view_rows::{Definition, MemoRow, UserView, Viewer};
+use crate::storage::Storage;
 
 /// The served view of a user: their plugins and the snapshot of them.
 pub struct View {
@@ -60,6 +61,14 @@ fn served_plugins(mut uv: UserView) -> Result<Vec<ServedPlugin>, ApiError> {
         .filter_map(|k| uv.plugins.remove(k))
         .collect();
     plugins.extend(store_plugins(&uv.installed).map_err(tree_err)?);
+    let (plugins, clashing) = one_per_dir(plugins);
+    for p in clashing {
+        worker::console_error!(
+            "not serving {:?}: its directory plugins/{} is another plugin's (re-import its marketplace to see which)",
+            p.origin,
+            p.dir
+        );
+    }
     Ok(plugins)
 }
 
@@ -91,8 +100,8 @@ pub fn marketplace_name(env: &Env) -> String {
 }
 
 /// Authenticates a user for the served channels (git asks for Basic on 401).
-pub async fn served_user(req: &Request, env: &Env, store: &Store) -> Result<UserRow, ApiError> {
-    match authenticate(req, env, store, Channel::Served).await? {
+pub async fn served_user(req: &Request, env: &Env, storage: &Storage) -> Result<UserRow, ApiError> {
+    match authenticate(req, env, storage, Channel::Served).await? {
         Some(Principal::User(u)) => Ok(u),
         Some(Principal::BootstrapAdmin) => Err(ApiError::forbidden(
             "ADMIN_TOKEN has no marketplace; use a user's token",
@@ -108,7 +117,7 @@ enum Caller {
     User(UserRow),
 }
 
-async fn caller(req: &Request, env: &Env, store: &Store) -> Result<Caller, ApiError> {
+async fn caller(req: &Request, env: &Env, storage: &Storage) -> Result<Caller, ApiError> {
     let header = req.headers().get("Authorization")?;
     if let Some(cred) = header.as_deref().and_then(parse_authorization) {
         if is_admin_token(cred.secret(), env)? {
@@ -118,7 +127,7 @@ async fn caller(req: &Request, env: &Env, store: &Store) -> Result<Caller, ApiEr
         }
         return Ok(Caller::TokenHash(token_hash(cred.secret())));
     }
-    Ok(Caller::User(served_user(req, env, store).await?))
+    Ok(Caller::User(served_user(req, env, storage).await?))
 }
 
 /// The caller and what storage holds of their view (with the files when
@@ -128,21 +137,21 @@ async fn caller(req: &Request, env: &Env, store: &Store) -> Result<Caller, ApiEr
 pub async fn served_view(
     req: &Request,
     env: &Env,
-    store: &Store,
+    storage: &Storage,
     files: bool,
 ) -> Result<(UserRow, UserView), ApiError> {
-    match caller(req, env, store).await? {
+    match caller(req, env, storage).await? {
         Caller::TokenHash(hash) => {
-            let (user, uv) = store
+            let (user, uv) = storage
                 .user_view_by_token(&hash, files)
                 .await?
                 .ok_or_else(|| ApiError::unauthorized().with_challenge())?;
-            store.note_actor(Some(user.id), &user.username);
-            store.note_token(&hash);
+            storage.note_actor(Some(user.id), &user.username);
+            storage.note_token(&hash);
             Ok((user, uv))
         }
         Caller::User(user) => {
-            let uv = store.user_view(user.id, files).await?;
+            let uv = storage.user_view(user.id, files).await?;
             Ok((user, uv))
         }
     }
@@ -180,8 +189,8 @@ impl ServedHead {
     /// The full view these ids name, with every file, if the catalog still
     /// makes exactly it (same ETag and commit); `None` once it no longer
     /// does (a plugin in it changed, or its definition is gone).
-    pub async fn load_view(&self, env: &Env, store: &Store) -> Result<Option<View>, ApiError> {
-        let Some(uv) = store.defined_view(self.definition()).await? else {
+    pub async fn load_view(&self, env: &Env, storage: &Storage) -> Result<Option<View>, ApiError> {
+        let Some(uv) = storage.defined_view(self.definition()).await? else {
             return Ok(None);
         };
         let view = build_view(env, uv)?;
@@ -193,14 +202,14 @@ impl ServedHead {
     /// Records, after the response, that the caller was shown this head
     /// (unless a record of it is fresher than the refresh interval).
     pub fn record_advertisement(&self, env: &Env, ctx: &Context) -> Result<(), ApiError> {
-        let now = (worker::Date::now().as_millis() / 1000) as i64;
+        let now = crate::storage::now();
         if self
             .advertised_at
             .is_some_and(|t| now - t < ADVERTISEMENT_REFRESH_SECS)
         {
             return Ok(());
         }
-        let (later, user_id, row) = (Store::from_env(env)?, self.user.id, memo_row(&self.head));
+        let (later, user_id, row) = (Storage::from_env(env)?, self.user.id, memo_row(&self.head));
         ctx.wait_until(async move {
             if let Err(e) = later.record_advertisement(user_id, &row).await {
                 worker::console_error!("recording an advertisement to user {user_id} failed: {e}");
@@ -224,11 +233,11 @@ pub fn advertisement_window(env: &Env) -> i64 {
 /// (a clone that raced a change to their view), else `None`.
 pub async fn advertised_head(
     env: &Env,
-    store: &Store,
+    storage: &Storage,
     user: &UserRow,
     want: &ObjectId,
 ) -> Result<Option<ServedHead>, ApiError> {
-    let Some(ad) = store
+    let Some(ad) = storage
         .advertised(user.id, &want.to_hex(), advertisement_window(env))
         .await?
     else {
@@ -269,18 +278,18 @@ pub async fn served_head(
     req: &Request,
     env: &Env,
     ctx: &Context,
-    store: &Store,
+    storage: &Storage,
 ) -> Result<ServedHead, ApiError> {
     let key = memo_key(env);
-    let (user, uv) = match caller(req, env, store).await? {
+    let (user, uv) = match caller(req, env, storage).await? {
         Caller::TokenHash(hash) => {
-            store.note_token(&hash);
-            store.memo_view(Viewer::TokenHash(&hash), &key).await?
+            storage.note_token(&hash);
+            storage.memo_view(Viewer::TokenHash(&hash), &key).await?
         }
-        Caller::User(user) => store.memo_view(Viewer::Id(user.id), &key).await?,
+        Caller::User(user) => storage.memo_view(Viewer::Id(user.id), &key).await?,
     };
     let user = user.ok_or_else(|| ApiError::unauthorized().with_challenge())?;
-    store.note_actor(Some(user.id), &user.username);
+    storage.note_actor(Some(user.id), &user.username);
     if let Some(m) = &uv.memo {
         let head = head_ids(&user, m)?;
         return Ok(ServedHead {
@@ -297,11 +306,11 @@ pub async fn served_head(
             let digest = uv.plugins.get(&k)?.digest.clone();
             Some((k, digest))
         }),
-        uv.installed.iter().map(|e| (e.id, e.digest.clone())),
+        uv.installed.iter().map(|e| (e.id, Some(e.digest.clone()))),
     );
     let head = build_head(env, uv)?.head.ids();
     if let Some(generation) = generation {
-        let (later, user_id, row) = (Store::from_env(env)?, user.id, memo_row(&head));
+        let (later, user_id, row) = (Storage::from_env(env)?, user.id, memo_row(&head));
         let definition = definition.clone();
         ctx.wait_until(async move {
             if let Err(e) = later

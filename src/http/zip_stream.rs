@@ -17,13 +17,14 @@ use super::tee::Tee;
 use super::view::View;
 use crate::catalog::etag::Etag;
 use crate::catalog::marketplace::MANIFEST_PATH;
-use crate::catalog::snapshot::{EntryRef, FileSource};
+use crate::catalog::served::{EntryRef, FileSource};
 use crate::catalog::zip_export::{
     crc32, deflate, entry_deflate, entry_deflated_len, layout, ZipMember, ZipWriter,
 };
 use crate::git::pack::inflate_entry;
-use crate::storage::blobs::{first_use_order, zip_key, CachedView, EntryReader};
-use crate::storage::Store;
+use crate::storage::entries::{first_use_order, EntryReader};
+use crate::storage::pack_cache::{zip_key, CachedView};
+use crate::storage::Storage;
 
 /// Where a member's bytes come from.
 enum Source {
@@ -94,7 +95,7 @@ pub fn stream_and_store(
     headers: Headers,
 ) -> ApiResult {
     let (members, len) = plan(&view)?;
-    let store = Store::from_env(env)?;
+    let storage = Storage::from_env(env)?;
     let (commit, tree, plugins) = (
         view.snapshot.commit_id.to_hex(),
         view.snapshot.tree_id.to_hex(),
@@ -107,7 +108,7 @@ pub fn stream_and_store(
     let task = async move {
         let put = async {
             if cacheable {
-                store
+                storage
                     .put_stream(&zip_key(&requested), FixedLengthStream::wrap(to_r2, len))
                     .await
             } else {
@@ -118,7 +119,7 @@ pub fn stream_and_store(
         let produce = async {
             let result: Result<(), String> = async {
                 let mut entries = EntryReader::prefetching(
-                    &store,
+                    &storage,
                     first_use_order(members.iter().filter_map(|(_, s)| match s {
                         Source::Entry { object, .. } => Some(object.as_str()),
                         Source::Inline { .. } => None,
@@ -145,7 +146,7 @@ pub fn stream_and_store(
                         tee.send_both(std::mem::take(&mut chunk)).await?;
                         // Crash tests stop here, part of the ZIP sent to both.
                         if std::mem::take(&mut first_chunk) {
-                            store.failpoint("zip-stream").await;
+                            storage.failpoint("zip-stream").await;
                         }
                     }
                 }
@@ -168,7 +169,7 @@ pub fn stream_and_store(
                 tree: &tree,
                 plugins,
             };
-            if let Err(e) = store.record_zip(&cached).await {
+            if let Err(e) = storage.record_zip(&cached).await {
                 worker::console_error!("recording ZIP {requested} failed: {e}");
             }
         }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{db_err, key, n, s, Store, StoreResult};
+use super::{db_err, key, n, rows_changed, s, Storage, StorageResult};
 use crate::catalog::access::GroupGrant;
 use crate::catalog::names::PluginKey;
 use crate::catalog::resolve::Requirement;
@@ -63,9 +63,9 @@ struct NamedRow {
     name: String,
 }
 
-impl Store {
+impl Storage {
     /// Everything that decides a user's curated access, in one round trip.
-    pub async fn user_access(&self, user_id: i64) -> StoreResult<UserAccess> {
+    pub async fn user_access(&self, user_id: i64) -> StorageResult<UserAccess> {
         let uid = [n(user_id)];
         let [grants, optouts, plugins, groups, installs] = self
             .batch(vec![
@@ -128,7 +128,7 @@ impl Store {
     }
 
     /// Every group's member usernames, by group name.
-    pub async fn group_members(&self) -> StoreResult<BTreeMap<String, Vec<String>>> {
+    pub async fn group_members(&self) -> StorageResult<BTreeMap<String, Vec<String>>> {
         #[derive(Deserialize)]
         struct Row {
             group: String,
@@ -149,7 +149,7 @@ impl Store {
     }
 
     /// The access matrix: every curated plugin and every grant.
-    pub async fn access_matrix(&self) -> StoreResult<(Vec<MatrixPlugin>, Vec<GrantRow>)> {
+    pub async fn access_matrix(&self) -> StorageResult<(Vec<MatrixPlugin>, Vec<GrantRow>)> {
         let [plugins, grants] = self
             .batch(vec![
                 self.stmt(
@@ -170,7 +170,7 @@ impl Store {
     }
 
     /// Sets a user's admin flag; whether the user exists.
-    pub async fn set_admin(&self, username: &str, admin: bool) -> StoreResult<bool> {
+    pub async fn set_admin(&self, username: &str, admin: bool) -> StorageResult<bool> {
         self.changed(
             "UPDATE users SET is_admin = ?2 WHERE username = ?1",
             &[s(username), n(admin as i64)],
@@ -184,7 +184,7 @@ impl Store {
         group_id: i64,
         slug: &str,
         req: Requirement,
-    ) -> StoreResult<usize> {
+    ) -> StorageResult<usize> {
         self.count_changed(
             "INSERT INTO grants (group_id, marketplace, plugin, requirement) SELECT ?1, marketplace, name, ?3 FROM plugins WHERE marketplace = ?2 \
              ON CONFLICT(group_id, marketplace, plugin) DO UPDATE SET requirement = excluded.requirement",
@@ -196,7 +196,7 @@ impl Store {
     /// Revokes every grant of a marketplace's plugins to a group (dropping
     /// opt-outs of plugins no group grants any more, as `delete_grant`
     /// does); how many grants went.
-    pub async fn revoke_marketplace(&self, group_id: i64, slug: &str) -> StoreResult<usize> {
+    pub async fn revoke_marketplace(&self, group_id: i64, slug: &str) -> StorageResult<usize> {
         let results = self
             .batch_all(vec![
                 self.stmt(
@@ -211,10 +211,6 @@ impl Store {
             ])
             .await
             .map_err(db_err)?;
-        Ok(results
-            .first()
-            .and_then(|r| r.meta().ok().flatten())
-            .and_then(|m| m.changes)
-            .unwrap_or(0))
+        Ok(rows_changed(results.first()))
     }
 }

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use worker::D1PreparedStatement;
 
-use super::view::MemoRow;
-use super::{n, now, s, Store, StoreResult};
+use super::view_rows::MemoRow;
+use super::{n, now, s, Storage, StorageResult};
 
 /// An advertisement of an unchanged head is recorded again only once its
 /// record is this old, so a busy view costs a D1 write per 5 s, not per
@@ -41,10 +41,26 @@ impl Advertised {
     }
 }
 
-impl Store {
+/// The condition (on definition `d`, user `?1`) that every plugin of an
+/// advertised view is still granted to the user through a group and not
+/// disabled, and every Store entity in it still exists and is published.
+/// An admin's revocation, disable or unpublish is a brake that holds on
+/// the very next request, even for a clone that raced it; the user's own
+/// opt-outs and uninstalls are not revocations and do not stop it.
+const STILL_RECEIVABLE: &str = "\
+    AND NOT EXISTS (SELECT 1 FROM json_each(d.definition, '$.plugins') j \
+      WHERE NOT EXISTS (SELECT 1 FROM plugins p \
+        JOIN grants g ON g.marketplace = p.marketplace AND g.plugin = p.name \
+        JOIN group_members m ON m.group_id = g.group_id AND m.user_id = ?1 \
+        WHERE p.admin_disabled = 0 AND p.marketplace || '/' || p.name = json_extract(j.value, '$[0]'))) \
+    AND NOT EXISTS (SELECT 1 FROM json_each(d.definition, '$.store') j \
+      WHERE NOT EXISTS (SELECT 1 FROM store_entities e \
+        WHERE e.id = json_extract(j.value, '$[0]') AND e.unpublished_at IS NULL))";
+
+impl Storage {
     /// Records that `user_id` was just shown `head` (refreshing the time
     /// of an earlier showing).
-    pub async fn record_advertisement(&self, user_id: i64, head: &MemoRow) -> StoreResult<()> {
+    pub async fn record_advertisement(&self, user_id: i64, head: &MemoRow) -> StorageResult<()> {
         self.exec(
             "INSERT INTO advertisements (user_id, commit_id, etag, tree_id, advertised_at) VALUES (?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT(user_id, commit_id) DO UPDATE SET advertised_at = excluded.advertised_at",
@@ -54,19 +70,23 @@ impl Store {
     }
 
     /// The head with `commit_id` if it was advertised to `user_id` within
-    /// the last `window_secs`, with its view's stored definition. A record
-    /// may lag its last showing by the refresh interval, so records that
-    /// much older count too: the window is never shorter than promised.
+    /// the last `window_secs`, with its view's stored definition, while
+    /// everything in it is still something the user may receive (see
+    /// `STILL_RECEIVABLE`). A record may lag its last showing by the
+    /// refresh interval, so records that much older count too: the window
+    /// is never shorter than promised.
     pub async fn advertised(
         &self,
         user_id: i64,
         commit_id: &str,
         window_secs: i64,
-    ) -> StoreResult<Option<Advertised>> {
+    ) -> StorageResult<Option<Advertised>> {
         self.row(
-            "SELECT a.etag, a.commit_id, a.tree_id, d.definition FROM advertisements a \
-             LEFT JOIN view_definitions d ON d.etag = a.etag \
-             WHERE a.user_id = ?1 AND a.commit_id = ?2 AND a.advertised_at >= ?3",
+            &format!(
+                "SELECT a.etag, a.commit_id, a.tree_id, d.definition FROM advertisements a \
+                 JOIN view_definitions d ON d.etag = a.etag \
+                 WHERE a.user_id = ?1 AND a.commit_id = ?2 AND a.advertised_at >= ?3 {STILL_RECEIVABLE}"
+            ),
             &[
                 n(user_id),
                 s(commit_id),
@@ -83,7 +103,7 @@ impl Store {
         &self,
         slug: &str,
         keep: &str,
-    ) -> StoreResult<D1PreparedStatement> {
+    ) -> StorageResult<D1PreparedStatement> {
         self.stmt(
             "INSERT OR REPLACE INTO retired_plugins (marketplace, name, files_digest, plugin_json, files_json, retired_at) \
              SELECT p.marketplace, p.name, p.files_digest, \
@@ -92,7 +112,7 @@ impl Store {
                  'admin_disabled', p.admin_disabled, 'tree_id', p.tree_id, 'files_digest', p.files_digest), \
                (SELECT json_group_array(json_object('marketplace', f.marketplace, 'plugin', f.plugin, 'path', f.path, 'size', f.size, \
                   'sha256', f.sha256, 'blob_id', f.blob_id, 'exec', f.exec, 'entry_offset', f.entry_offset, 'entry_len', f.entry_len, \
-                  'entries_key', COALESCE(f.entries_key, p.entries_key))) \
+                  'entries_key', f.entries_key)) \
                 FROM plugin_files f WHERE f.marketplace = p.marketplace AND f.plugin = p.name), \
                ?2 \
              FROM plugins p WHERE p.marketplace = ?1 AND p.files_digest IS NOT NULL \
@@ -105,7 +125,7 @@ impl Store {
 
     /// A statement (for the caller's batch, before it deletes or replaces
     /// rows) retiring Store entity `id` and its files.
-    pub(crate) fn retire_entity(&self, id: i64) -> StoreResult<D1PreparedStatement> {
+    pub(crate) fn retire_entity(&self, id: i64) -> StorageResult<D1PreparedStatement> {
         self.stmt(
             "INSERT OR REPLACE INTO retired_entities (entity_id, files_digest, entity_json, files_json, retired_at) \
              SELECT e.id, e.files_digest, \
@@ -121,41 +141,5 @@ impl Store {
              FROM store_entities e JOIN users u ON u.id = e.owner_id WHERE e.id = ?1 AND e.files_digest IS NOT NULL",
             &[n(id), n(now())],
         )
-    }
-
-    /// Deletes advertisements and retired rows older than `window_secs`, and the definitions
-    /// (stored before that) of views that neither a memoised head nor a
-    /// remaining advertisement names; how many of each. A definition stored
-    /// with a memo that lost to a newer one is thus kept long enough for
-    /// the advertisement recorded after it to name it.
-    pub async fn gc_advertisements(&self, window_secs: i64) -> StoreResult<(usize, usize)> {
-        // As old as no lookup would accept (see `advertised`).
-        let cutoff = [n(now().saturating_sub(
-            window_secs
-                .max(0)
-                .saturating_add(ADVERTISEMENT_REFRESH_SECS),
-        ))];
-        let ads = self
-            .count_changed(
-                "DELETE FROM advertisements WHERE advertised_at < ?1",
-                &cutoff,
-            )
-            .await?;
-        // Their `entries/` objects are then unreferenced, for `gc_entries`.
-        self.exec("DELETE FROM retired_plugins WHERE retired_at < ?1", &cutoff)
-            .await?;
-        self.exec(
-            "DELETE FROM retired_entities WHERE retired_at < ?1",
-            &cutoff,
-        )
-        .await?;
-        let definitions = self
-            .count_changed(
-                "DELETE FROM view_definitions WHERE created_at < ?1 AND etag NOT IN (SELECT etag FROM view_heads) \
-                 AND etag NOT IN (SELECT etag FROM advertisements)",
-                &cutoff,
-            )
-            .await?;
-        Ok((ads, definitions))
     }
 }

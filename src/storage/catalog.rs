@@ -8,9 +8,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{db_err, file_rows_from_json, file_rows_json, n, now, s, Store, StoreResult};
+use super::{
+    db_err, file_rows_from_json, file_rows_json, is_unique_violation, n, now, rows_changed, s,
+    Storage, StorageError, StorageResult,
+};
 use crate::catalog::ingest::PluginFiles;
 use crate::catalog::marketplace::ImportedPlugin;
+use crate::catalog::names::{PluginKey, Slug};
 use crate::catalog::resolve::Requirement;
 
 /// A marketplace row with its plugin count.
@@ -34,16 +38,26 @@ pub struct PluginRow {
     pub files: i64,
 }
 
-impl Store {
+impl Storage {
     /// Replaces marketplace `slug` with `plugins` atomically (their entries
     /// objects are already in R2); disabled flags of plugins that survive
     /// the re-import are kept.
+    /// A plugin whose served directory another marketplace's plugin holds
+    /// is refused (`DirectoryTaken`), and nothing changes.
     pub async fn replace_marketplace(
         &self,
-        slug: &str,
+        market: &Slug,
         name: &str,
         plugins: &[(ImportedPlugin, Option<PluginFiles>)],
-    ) -> StoreResult<()> {
+    ) -> StorageResult<()> {
+        let slug = market.as_str();
+        let dir_of = |p: &ImportedPlugin| {
+            PluginKey {
+                slug: market.clone(),
+                plugin: p.name.clone(),
+            }
+            .served_dir()
+        };
         // Plugins whose files change are retired first (migration 0010).
         let keep: Vec<(&str, &str)> = plugins
             .iter()
@@ -87,13 +101,16 @@ impl Store {
                 .as_ref()
                 .map(|i| s(&i.digest))
                 .unwrap_or(wasm_bindgen::JsValue::NULL);
+            // The unique index on `served_dir` (migration 0014) refuses a
+            // directory another marketplace's plugin holds.
             batch.push(self.stmt(
-                "INSERT INTO plugins (marketplace, name, position, manifest_name, version, entry_json, external, entries_key, admin_disabled, tree_id, files_digest) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10) \
+                "INSERT INTO plugins (marketplace, name, position, manifest_name, version, entry_json, external, entries_key, admin_disabled, tree_id, files_digest, served_dir) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11) \
                  ON CONFLICT(marketplace, name) DO UPDATE SET position = excluded.position, manifest_name = excluded.manifest_name, \
                  version = excluded.version, entry_json = excluded.entry_json, external = excluded.external, \
-                 entries_key = excluded.entries_key, tree_id = excluded.tree_id, files_digest = excluded.files_digest",
-                &[s(slug), s(p.name.as_str()), n(pos as i64), s(&p.manifest_name), version, s(&entry_json), n(p.external as i64), entries_key, tree, digest],
+                 entries_key = excluded.entries_key, tree_id = excluded.tree_id, files_digest = excluded.files_digest, \
+                 served_dir = excluded.served_dir",
+                &[s(slug), s(p.name.as_str()), n(pos as i64), s(&p.manifest_name), version, s(&entry_json), n(p.external as i64), entries_key, tree, digest, s(&dir_of(p))],
             )?);
             if let Some(i) = ingested {
                 let sql = format!(
@@ -106,12 +123,49 @@ impl Store {
                 )?);
             }
         }
-        self.batch_all(batch).await.map_err(db_err)?;
-        Ok(())
+        match self.batch_all(batch).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => {
+                let dirs: Vec<String> = plugins.iter().map(|(p, _)| dir_of(p)).collect();
+                Err(self.directory_holder(slug, &dirs).await)
+            }
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    /// Why an import of `slug` serving `dirs` was refused: which plugin of
+    /// another marketplace holds one of them.
+    async fn directory_holder(&self, slug: &str, dirs: &[String]) -> StorageError {
+        #[derive(Deserialize)]
+        struct Holder {
+            marketplace: String,
+            name: String,
+            served_dir: String,
+        }
+        let dirs = serde_json::to_string(dirs).unwrap_or_else(|_| "[]".into());
+        let found: StorageResult<Option<Holder>> = self
+            .row(
+                "SELECT marketplace, name, served_dir FROM plugins WHERE marketplace <> ?1 \
+                 AND served_dir IN (SELECT value FROM json_each(?2)) ORDER BY served_dir LIMIT 1",
+                &[s(slug), s(&dirs)],
+            )
+            .await;
+        match found {
+            Ok(Some(h)) => StorageError::DirectoryTaken(format!(
+                "`{slug}` would serve a plugin at plugins/{}/, where `{}/{}` is already served; \
+                 rename the marketplace or the plugin",
+                h.served_dir, h.marketplace, h.name
+            )),
+            // Taken and released again between the two reads.
+            Ok(None) => StorageError::DirectoryTaken(format!(
+                "another marketplace's plugin held one of `{slug}`'s directories; try again"
+            )),
+            Err(e) => e,
+        }
     }
 
     /// Whether marketplace `slug` has been imported (or synced).
-    pub async fn marketplace_exists(&self, slug: &str) -> StoreResult<bool> {
+    pub async fn marketplace_exists(&self, slug: &str) -> StorageResult<bool> {
         let row: Option<NameOnly> = self
             .row(
                 "SELECT slug AS name FROM marketplaces WHERE slug = ?1",
@@ -122,7 +176,7 @@ impl Store {
     }
 
     /// All marketplaces with plugin counts.
-    pub async fn list_marketplaces(&self) -> StoreResult<Vec<MarketplaceRow>> {
+    pub async fn list_marketplaces(&self) -> StorageResult<Vec<MarketplaceRow>> {
         let sql = "SELECT m.slug, m.name, m.imported_at, \
                    (SELECT COUNT(*) FROM plugins p WHERE p.marketplace = m.slug) AS plugins \
                    FROM marketplaces m ORDER BY m.slug";
@@ -130,7 +184,7 @@ impl Store {
     }
 
     /// The plugins of one marketplace, in upstream order (`None` if absent).
-    pub async fn marketplace_plugins(&self, slug: &str) -> StoreResult<Option<Vec<PluginRow>>> {
+    pub async fn marketplace_plugins(&self, slug: &str) -> StorageResult<Option<Vec<PluginRow>>> {
         if !self.marketplace_exists(slug).await? {
             return Ok(None);
         }
@@ -141,7 +195,7 @@ impl Store {
     }
 
     /// Deletes a marketplace and its plugins; whether it existed.
-    pub async fn delete_marketplace(&self, slug: &str) -> StoreResult<bool> {
+    pub async fn delete_marketplace(&self, slug: &str) -> StorageResult<bool> {
         let results = self
             .batch_all(vec![
                 self.retire_plugins(slug, "[]")?,
@@ -154,16 +208,11 @@ impl Store {
             ])
             .await
             .map_err(db_err)?;
-        let changed = results
-            .last()
-            .and_then(|r| r.meta().ok().flatten())
-            .and_then(|m| m.changes)
-            .unwrap_or(0);
-        Ok(changed > 0)
+        Ok(rows_changed(results.last()) > 0)
     }
 
     /// Whether plugin `slug/plugin` exists.
-    pub async fn plugin_exists(&self, slug: &str, plugin: &str) -> StoreResult<bool> {
+    pub async fn plugin_exists(&self, slug: &str, plugin: &str) -> StorageResult<bool> {
         let row: Option<NameOnly> = self
             .row(
                 "SELECT name FROM plugins WHERE marketplace = ?1 AND name = ?2",
@@ -179,7 +228,7 @@ impl Store {
         slug: &str,
         plugin: &str,
         disabled: bool,
-    ) -> StoreResult<bool> {
+    ) -> StorageResult<bool> {
         let sql = "UPDATE plugins SET admin_disabled = ?3 WHERE marketplace = ?1 AND name = ?2";
         self.changed(sql, &[s(slug), s(plugin), n(disabled as i64)])
             .await
@@ -192,7 +241,7 @@ impl Store {
         slug: &str,
         plugin: &str,
         req: Requirement,
-    ) -> StoreResult<()> {
+    ) -> StorageResult<()> {
         let sql = "INSERT INTO grants (group_id, marketplace, plugin, requirement) VALUES (?1, ?2, ?3, ?4) \
                    ON CONFLICT(group_id, marketplace, plugin) DO UPDATE SET requirement = excluded.requirement";
         self.exec(sql, &[n(group_id), s(slug), s(plugin), s(req.as_str())])
@@ -201,7 +250,12 @@ impl Store {
 
     /// Revokes a grant; whether it existed. When no group grants the plugin
     /// any more, every opt-out of it goes too, so a re-grant starts enabled.
-    pub async fn delete_grant(&self, group_id: i64, slug: &str, plugin: &str) -> StoreResult<bool> {
+    pub async fn delete_grant(
+        &self,
+        group_id: i64,
+        slug: &str,
+        plugin: &str,
+    ) -> StorageResult<bool> {
         let results = self
             .batch_all(vec![
                 self.stmt(
@@ -216,23 +270,18 @@ impl Store {
             ])
             .await
             .map_err(db_err)?;
-        let changed = results
-            .first()
-            .and_then(|r| r.meta().ok().flatten())
-            .and_then(|m| m.changes)
-            .unwrap_or(0);
-        Ok(changed > 0)
+        Ok(rows_changed(results.first()) > 0)
     }
 
     /// Records a user's opt-out (idempotent).
-    pub async fn put_optout(&self, user_id: i64, slug: &str, plugin: &str) -> StoreResult<()> {
+    pub async fn put_optout(&self, user_id: i64, slug: &str, plugin: &str) -> StorageResult<()> {
         let sql =
             "INSERT OR IGNORE INTO optouts (user_id, marketplace, plugin) VALUES (?1, ?2, ?3)";
         self.exec(sql, &[n(user_id), s(slug), s(plugin)]).await
     }
 
     /// Removes a user's opt-out (idempotent).
-    pub async fn delete_optout(&self, user_id: i64, slug: &str, plugin: &str) -> StoreResult<()> {
+    pub async fn delete_optout(&self, user_id: i64, slug: &str, plugin: &str) -> StorageResult<()> {
         let sql = "DELETE FROM optouts WHERE user_id = ?1 AND marketplace = ?2 AND plugin = ?3";
         self.exec(sql, &[n(user_id), s(slug), s(plugin)]).await
     }

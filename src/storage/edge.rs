@@ -12,8 +12,8 @@
 
 use worker::{Cache, Fetch, Headers, Method, Request, RequestInit, Response, ResponseBody};
 
-use super::blobs::{pack_key, zip_key, PACK_FORMAT_FRAMED, PACK_FORMAT_KEY, PACK_OBJECTS_KEY};
-use super::{r2_err, StorageError, Store, StoreResult};
+use super::pack_cache::{pack_key, zip_key, PACK_FORMAT_FRAMED, PACK_FORMAT_KEY, PACK_OBJECTS_KEY};
+use super::{r2_err, Storage, StorageError, StorageResult};
 use crate::catalog::etag::Etag;
 
 /// How long an edge copy lives without a purge (its content never changes).
@@ -71,12 +71,16 @@ pub struct ZonePurge {
 const TAGS_PER_PURGE: usize = 30;
 
 fn cache_err(e: worker::Error) -> StorageError {
-    StorageError::Bucket(format!("cache: {e}"))
+    StorageError::EdgeCache(e.to_string())
 }
 
-impl Store {
+fn purge_err(e: worker::Error) -> StorageError {
+    StorageError::ZonePurge(e.to_string())
+}
+
+impl Storage {
     /// The edge copy of `etag`'s `kind` and, for a pack, its object count.
-    pub async fn edge_get(&self, kind: EdgeKind, etag: &Etag) -> StoreResult<Option<EdgeHit>> {
+    pub async fn edge_get(&self, kind: EdgeKind, etag: &Etag) -> StorageResult<Option<EdgeHit>> {
         let Some(resp) = Cache::default()
             .get(edge_key(kind, etag), true)
             .await
@@ -84,7 +88,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let header = |name: &str| -> StoreResult<Option<String>> {
+        let header = |name: &str| -> StorageResult<Option<String>> {
             resp.headers().get(name).map_err(cache_err)
         };
         let objects = header(OBJECTS_HEADER)?.and_then(|n| n.parse().ok());
@@ -100,7 +104,7 @@ impl Store {
     /// Copies `etag`'s `kind` from R2 into the edge tier, streaming
     /// (memory stays bounded; meant to run after the response). Packs go
     /// only in their stored (framed) form.
-    pub async fn fill_edge(&self, kind: EdgeKind, etag: &Etag) -> StoreResult<()> {
+    pub async fn fill_edge(&self, kind: EdgeKind, etag: &Etag) -> StorageResult<()> {
         let Some(obj) = self
             .r2(self.bucket.get(kind.r2_key(etag)).execute())
             .await
@@ -146,7 +150,7 @@ impl Store {
 
     /// Purges the edge copies of `etags` in every data centre of the zone
     /// (a Cache API delete reaches only the local one).
-    pub async fn purge_zone_tags(&self, zone: &ZonePurge, etags: &[Etag]) -> StoreResult<()> {
+    pub async fn purge_zone_tags(&self, zone: &ZonePurge, etags: &[Etag]) -> StorageResult<()> {
         let url = format!(
             "{}/zones/{}/purge_cache",
             zone.api_base.trim_end_matches('/'),
@@ -158,23 +162,23 @@ impl Store {
             let headers = Headers::new();
             headers
                 .set("Authorization", &format!("Bearer {}", zone.token))
-                .map_err(cache_err)?;
+                .map_err(purge_err)?;
             headers
                 .set("Content-Type", "application/json")
-                .map_err(cache_err)?;
+                .map_err(purge_err)?;
             let mut init = RequestInit::new();
             init.with_method(Method::Post)
                 .with_headers(headers)
                 .with_body(Some(body.into()));
-            let req = Request::new_with_init(&url, &init).map_err(cache_err)?;
-            let mut resp = Fetch::Request(req).send().await.map_err(cache_err)?;
+            let req = Request::new_with_init(&url, &init).map_err(purge_err)?;
+            let mut resp = Fetch::Request(req).send().await.map_err(purge_err)?;
             let status = resp.status_code();
             let text = resp.text().await.unwrap_or_default();
             let ok = status == 200
                 && serde_json::from_str::<serde_json::Value>(&text)
                     .is_ok_and(|v| v["success"] == serde_json::Value::Bool(true));
             if !ok {
-                return Err(StorageError::Bucket(format!(
+                return Err(StorageError::ZonePurge(format!(
                     "the zone purge answered HTTP {status}"
                 )));
             }
@@ -183,7 +187,7 @@ impl Store {
     }
 
     /// Drops the edge copies of `etag`'s pack and ZIP in this data centre.
-    pub async fn purge_edge(&self, etag: &Etag) -> StoreResult<()> {
+    pub async fn purge_edge(&self, etag: &Etag) -> StorageResult<()> {
         for kind in [EdgeKind::Pack, EdgeKind::Zip] {
             Cache::default()
                 .delete(edge_key(kind, etag), true)

@@ -3,18 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
-use worker::D1PreparedStatement;
 
 use super::{
     db_err, file_rows_from_json, file_rows_json, is_not_null_violation, is_unique_violation, n,
-    now, s, served_file, StorageError, Store, StoreResult,
+    now, rows_changed, s, Storage, StorageError, StorageResult,
 };
 use crate::catalog::ingest::IngestedFiles;
-use crate::catalog::snapshot::ServedFile;
 use crate::catalog::store::EntityType;
-use crate::catalog::store_view::{entity_root, InstalledEntity};
-use crate::git::tree::FileMode;
-use crate::git::ObjectId;
+use crate::catalog::store_view::entity_root;
 
 /// A Store entity as the API shows it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -101,6 +97,9 @@ pub struct EntityQuery {
     pub per_page: i64,
 }
 
+/// Which entities the Store lists (on entity `e`): those not unpublished.
+const LISTED: &str = "e.unpublished_at IS NULL";
+
 pub(crate) const ENTITY_SELECT: &str = "SELECT e.id, u.username AS owner, e.owner_id, e.type AS entity_type, e.name, e.served_name, e.title, e.tagline, \
      e.description, e.category, e.photo_url, e.video_url, e.version, e.entries_key, e.created_at, e.updated_at, e.root_id, e.root_mode, e.files_digest, e.unpublished_at, \
      (SELECT COUNT(*) FROM store_installs i WHERE i.entity_id = e.id) AS installs \
@@ -128,16 +127,18 @@ fn name_taken(served_name: &str) -> StorageError {
 /// can put in R2 (each at most the Store's archive limit).
 pub const MAX_ENTITIES_PER_OWNER: i64 = 200;
 
-impl Store {
+impl Storage {
     /// Stores a new entity (entries in R2 first, then one D1 batch).
     pub async fn create_entity(
         &self,
         owner_id: i64,
         meta: &EntityMeta,
-        files: &IngestedFiles,
+        mut files: IngestedFiles,
         docs: &[(String, Vec<u8>)],
-    ) -> StoreResult<EntityRow> {
-        self.put_object(&files.entries_key.clone(), files.entries.clone())
+    ) -> StorageResult<EntityRow> {
+        let files = &mut files;
+        // Moved into the runtime's buffer, not copied within the isolate.
+        self.put_object(&files.entries_key, std::mem::take(&mut files.entries))
             .await?;
         self.failpoint(&format!("store-commit:{}", meta.name)).await;
         let (root_id, root_mode) = root_args(meta.entity_type, files);
@@ -191,10 +192,12 @@ impl Store {
         &self,
         id: i64,
         entity_type: EntityType,
-        files: &IngestedFiles,
+        mut files: IngestedFiles,
         patch: &MetaPatch,
-    ) -> StoreResult<()> {
-        self.put_object(&files.entries_key.clone(), files.entries.clone())
+    ) -> StorageResult<()> {
+        let files = &mut files;
+        // Moved into the runtime's buffer, not copied within the isolate.
+        self.put_object(&files.entries_key, std::mem::take(&mut files.entries))
             .await?;
         let (root_id, root_mode) = root_args(entity_type, files);
         self.batch_all(vec![
@@ -219,7 +222,7 @@ impl Store {
     }
 
     /// Updates the given metadata fields of an entity (others unchanged).
-    pub async fn update_entity_meta(&self, id: i64, patch: &MetaPatch) -> StoreResult<()> {
+    pub async fn update_entity_meta(&self, id: i64, patch: &MetaPatch) -> StorageResult<()> {
         self.batch_all(vec![self.meta_stmt(id, patch)?])
             .await
             .map_err(db_err)?;
@@ -227,7 +230,7 @@ impl Store {
     }
 
     /// The statement applying `patch` to entity `id`.
-    fn meta_stmt(&self, id: i64, patch: &MetaPatch) -> StoreResult<worker::D1PreparedStatement> {
+    fn meta_stmt(&self, id: i64, patch: &MetaPatch) -> StorageResult<worker::D1PreparedStatement> {
         self.stmt(
             "UPDATE store_entities SET title = COALESCE(?2, title), tagline = COALESCE(?3, tagline), description = COALESCE(?4, description), \
              category = COALESCE(?5, category), photo_url = COALESCE(?6, photo_url), video_url = COALESCE(?7, video_url), updated_at = ?8 WHERE id = ?1",
@@ -239,7 +242,7 @@ impl Store {
     /// stored: `Conflict` if the name is taken, `TooManyEntities` if the
     /// owner holds `MAX_ENTITIES_PER_OWNER` already (one round trip, before
     /// anything reaches R2; `create_entity` checks both again atomically).
-    pub async fn check_new_entity(&self, owner_id: i64, served_name: &str) -> StoreResult<()> {
+    pub async fn check_new_entity(&self, owner_id: i64, served_name: &str) -> StorageResult<()> {
         #[derive(Deserialize)]
         struct Check {
             taken: i64,
@@ -260,13 +263,13 @@ impl Store {
     }
 
     /// One entity.
-    pub async fn entity(&self, id: i64) -> StoreResult<Option<EntityRow>> {
+    pub async fn entity(&self, id: i64) -> StorageResult<Option<EntityRow>> {
         self.row(&format!("{ENTITY_SELECT} WHERE e.id = ?1"), &[n(id)])
             .await
     }
 
     /// An entity's files, by path.
-    pub async fn entity_files(&self, id: i64) -> StoreResult<Vec<StoreFileRow>> {
+    pub async fn entity_files(&self, id: i64) -> StorageResult<Vec<StoreFileRow>> {
         self.rows(
             "SELECT * FROM store_files WHERE entity_id = ?1 ORDER BY path",
             &[n(id)],
@@ -275,7 +278,7 @@ impl Store {
     }
 
     /// An entity's docs: (name, content), by name.
-    pub async fn entity_docs(&self, id: i64) -> StoreResult<Vec<(String, String)>> {
+    pub async fn entity_docs(&self, id: i64) -> StorageResult<Vec<(String, String)>> {
         #[derive(Deserialize)]
         struct Doc {
             name: String,
@@ -291,9 +294,11 @@ impl Store {
     }
 
     /// A filtered, paginated listing in a stable order (newest first, then id).
-    pub async fn list_entities(&self, q: &EntityQuery) -> StoreResult<(i64, Vec<EntityRow>)> {
-        let filter = "WHERE e.unpublished_at IS NULL AND (?1 IS NULL OR e.type = ?1) AND (?2 IS NULL OR e.category = ?2) AND (?3 IS NULL OR u.username = ?3) \
-                      AND (?4 IS NULL OR instr(lower(e.title || ' ' || e.tagline || ' ' || e.description), lower(?4)) > 0)";
+    pub async fn list_entities(&self, q: &EntityQuery) -> StorageResult<(i64, Vec<EntityRow>)> {
+        let filter = format!(
+            "WHERE {LISTED} AND (?1 IS NULL OR e.type = ?1) AND (?2 IS NULL OR e.category = ?2) AND (?3 IS NULL OR u.username = ?3) \
+             AND (?4 IS NULL OR instr(lower(e.title || ' ' || e.tagline || ' ' || e.description), lower(?4)) > 0)"
+        );
         let args = [
             opt(&q.entity_type),
             opt(&q.category),
@@ -312,9 +317,10 @@ impl Store {
         Ok((total.map(|c| c.total).unwrap_or(0), rows))
     }
 
-    /// The categories and owners that have at least one entity, sorted:
-    /// the Store's filter choices.
-    pub async fn store_facets(&self) -> StoreResult<(Vec<String>, Vec<String>)> {
+    /// The categories and owners that have at least one listed entity,
+    /// sorted: the Store's filter choices (an unpublished entity's category
+    /// and owner are not shown to anyone through them).
+    pub async fn store_facets(&self) -> StorageResult<(Vec<String>, Vec<String>)> {
         #[derive(Deserialize)]
         struct Facet {
             kind: String,
@@ -322,9 +328,11 @@ impl Store {
         }
         let rows: Vec<Facet> = self
             .rows(
-                "SELECT DISTINCT 'category' AS kind, category AS value FROM store_entities \
-                 UNION SELECT DISTINCT 'owner', u.username FROM store_entities e JOIN users u ON u.id = e.owner_id \
-                 ORDER BY kind, value",
+                &format!(
+                    "SELECT DISTINCT 'category' AS kind, e.category AS value FROM store_entities e WHERE {LISTED} \
+                     UNION SELECT DISTINCT 'owner', u.username FROM store_entities e JOIN users u ON u.id = e.owner_id WHERE {LISTED} \
+                     ORDER BY kind, value"
+                ),
                 &[],
             )
             .await?;
@@ -336,17 +344,24 @@ impl Store {
         ))
     }
 
-    /// The entities admins have unpublished, most recently first.
-    pub async fn unpublished_entities(&self) -> StoreResult<Vec<EntityRow>> {
+    /// A page of the entities admins have unpublished, newest entity
+    /// first: at most `limit`, with ids below `before` if given.
+    pub async fn unpublished_entities(
+        &self,
+        before: Option<i64>,
+        limit: i64,
+    ) -> StorageResult<Vec<EntityRow>> {
         self.rows(
-            &format!("{ENTITY_SELECT} WHERE e.unpublished_at IS NOT NULL ORDER BY e.unpublished_at DESC, e.id DESC"),
-            &[],
+            &format!(
+                "{ENTITY_SELECT} WHERE e.unpublished_at IS NOT NULL AND (?1 IS NULL OR e.id < ?1) ORDER BY e.id DESC LIMIT ?2"
+            ),
+            &[before.map(n).unwrap_or(JsValue::NULL), n(limit)],
         )
         .await
     }
 
     /// Unpublishes (or restores) an entity; whether it exists.
-    pub async fn set_unpublished(&self, id: i64, unpublished: bool) -> StoreResult<bool> {
+    pub async fn set_unpublished(&self, id: i64, unpublished: bool) -> StorageResult<bool> {
         self.changed(
             "UPDATE store_entities SET unpublished_at = CASE WHEN ?2 THEN COALESCE(unpublished_at, ?3) ELSE NULL END WHERE id = ?1",
             &[n(id), n(unpublished as i64), n(now())],
@@ -355,7 +370,7 @@ impl Store {
     }
 
     /// Deletes an entity (and its installs); whether it existed.
-    pub async fn delete_entity(&self, id: i64) -> StoreResult<bool> {
+    pub async fn delete_entity(&self, id: i64) -> StorageResult<bool> {
         let results = self
             .batch_all(vec![
                 self.retire_entity(id)?,
@@ -363,106 +378,20 @@ impl Store {
             ])
             .await
             .map_err(db_err)?;
-        Ok(results
-            .last()
-            .and_then(|r| r.meta().ok().flatten())
-            .and_then(|m| m.changes)
-            .is_some_and(|c| c > 0))
+        Ok(rows_changed(results.last()) > 0)
     }
 
     /// Installs an entity for a user (idempotent).
-    pub async fn install(&self, user_id: i64, id: i64) -> StoreResult<()> {
+    pub async fn install(&self, user_id: i64, id: i64) -> StorageResult<()> {
         self.exec("INSERT OR IGNORE INTO store_installs (user_id, entity_id, installed_at) VALUES (?1, ?2, ?3)", &[n(user_id), n(id), n(now())]).await
     }
 
     /// Uninstalls (idempotent).
-    pub async fn uninstall(&self, user_id: i64, id: i64) -> StoreResult<()> {
+    pub async fn uninstall(&self, user_id: i64, id: i64) -> StorageResult<()> {
         self.exec(
             "DELETE FROM store_installs WHERE user_id = ?1 AND entity_id = ?2",
             &[n(user_id), n(id)],
         )
         .await
     }
-
-    /// The two queries that load a user's installs (entities, then files),
-    /// for batching with the rest of the view.
-    /// `skip` is a condition appended to both (`""` for none) and `args`
-    /// their arguments.
-    pub(crate) fn installed_statements(
-        &self,
-        uid_sql: &str,
-        args: &[JsValue],
-        files: bool,
-        skip: &str,
-    ) -> StoreResult<[D1PreparedStatement; 2]> {
-        let arg = args;
-        // Without `files`, only entities stored before summaries need theirs.
-        let legacy_only = if files {
-            ""
-        } else {
-            " AND EXISTS (SELECT 1 FROM store_entities e WHERE e.id = f.entity_id AND (e.root_id IS NULL OR e.files_digest IS NULL))"
-        };
-        Ok([
-            self.stmt(&format!("{ENTITY_SELECT} WHERE e.unpublished_at IS NULL AND e.id IN (SELECT entity_id FROM store_installs WHERE user_id = {uid_sql}){skip} ORDER BY e.id"), arg)?,
-            self.stmt(
-                &format!("SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id \
-                          JOIN store_entities pe ON pe.id = f.entity_id AND pe.unpublished_at IS NULL \
-                          WHERE i.user_id = {uid_sql}{legacy_only}{skip} ORDER BY f.entity_id, f.path"),
-                arg,
-            )?,
-        ])
-    }
-}
-
-/// Installed entities from the rows `installed_statements` returned.
-pub(crate) fn assemble_installed(
-    rows: &[EntityRow],
-    files: &[StoreFileRow],
-) -> StoreResult<Vec<InstalledEntity>> {
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let entity_type = EntityType::parse(&r.entity_type)
-            .ok_or_else(|| StorageError::Corrupt(format!("entity {} type", r.id)))?;
-        let served = files
-            .iter()
-            .filter(|f| f.entity_id == r.id)
-            .map(|f| store_file(f, &r.entries_key))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let root = match (&r.root_id, r.root_mode.as_deref()) {
-            (Some(id), Some(mode)) => Some((
-                match mode {
-                    "40000" => FileMode::Tree,
-                    "100755" => FileMode::Executable,
-                    _ => FileMode::Regular,
-                },
-                ObjectId::from_hex(id.as_bytes())
-                    .map_err(|_| StorageError::Corrupt(format!("entity {} root", r.id)))?,
-            )),
-            _ => None,
-        };
-        out.push(InstalledEntity {
-            id: r.id,
-            entity_type,
-            served_name: r.served_name.clone(),
-            description: r.tagline.clone(),
-            files: served,
-            root,
-            digest: r.files_digest.clone(),
-        });
-    }
-    Ok(out)
-}
-
-/// A stored file row as a served file.
-pub fn store_file(f: &StoreFileRow, entries_key: &str) -> StoreResult<ServedFile> {
-    served_file(
-        &f.path,
-        f.size,
-        &f.sha256,
-        &f.blob_id,
-        f.exec,
-        f.entry_offset,
-        f.entry_len,
-        entries_key,
-    )
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{db_err, is_unique_violation, n, now, s, StorageError, Store, StoreResult};
+use super::{db_err, is_unique_violation, n, now, s, Storage, StorageError, StorageResult};
 
 /// A user row.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -45,14 +45,14 @@ pub(crate) const USER_COLS: &str = "id, username, email, is_admin, created_at, d
 /// can leave behind.
 pub const MAX_LIVE_TOKENS: i64 = 100;
 
-impl Store {
+impl Storage {
     /// Creates a user; `Conflict` if the username is taken.
     pub async fn create_user(
         &self,
         username: &str,
         email: &str,
         admin: bool,
-    ) -> StoreResult<UserRow> {
+    ) -> StorageResult<UserRow> {
         let sql = format!(
             "INSERT INTO users (username, email, is_admin, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING {USER_COLS}"
         );
@@ -63,7 +63,7 @@ impl Store {
     }
 
     /// A user by name.
-    pub async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRow>> {
+    pub async fn user_by_name(&self, username: &str) -> StorageResult<Option<UserRow>> {
         self.row(
             &format!("SELECT {USER_COLS} FROM users WHERE username = ?1"),
             &[s(username)],
@@ -72,7 +72,7 @@ impl Store {
     }
 
     /// The enabled users with this email (case-insensitive).
-    pub async fn users_by_email(&self, email: &str) -> StoreResult<Vec<UserRow>> {
+    pub async fn users_by_email(&self, email: &str) -> StorageResult<Vec<UserRow>> {
         self.rows(
             &format!(
                 "SELECT {USER_COLS} FROM users WHERE lower(email) = lower(?1) AND disabled_at IS NULL ORDER BY id LIMIT 2"
@@ -84,7 +84,7 @@ impl Store {
 
     /// Disables (or enables again) a user (the caller has checked they
     /// exist).
-    pub async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> StoreResult<()> {
+    pub async fn set_user_disabled(&self, user_id: i64, disabled: bool) -> StorageResult<()> {
         self.exec(
             "UPDATE users SET disabled_at = CASE WHEN ?2 THEN COALESCE(disabled_at, ?3) ELSE NULL END WHERE id = ?1",
             &[n(user_id), n(disabled as i64), n(now())],
@@ -94,16 +94,18 @@ impl Store {
 
     /// Deletes a user with their tokens, sessions, memberships, opt-outs,
     /// installs and Store entities (by cascade).
-    pub async fn delete_user(&self, user_id: i64) -> StoreResult<()> {
+    pub async fn delete_user(&self, user_id: i64) -> StorageResult<()> {
         self.exec("DELETE FROM users WHERE id = ?1", &[n(user_id)])
             .await
     }
 
-    /// All users, by name.
-    pub async fn list_users(&self) -> StoreResult<Vec<UserRow>> {
+    /// A page of users by name: at most `limit`, after `after` if given.
+    pub async fn list_users(&self, after: Option<&str>, limit: i64) -> StorageResult<Vec<UserRow>> {
         self.rows(
-            &format!("SELECT {USER_COLS} FROM users ORDER BY username"),
-            &[],
+            &format!(
+                "SELECT {USER_COLS} FROM users WHERE (?1 IS NULL OR username > ?1) ORDER BY username LIMIT ?2"
+            ),
+            &[after.map(s).unwrap_or(wasm_bindgen::JsValue::NULL), n(limit)],
         )
         .await
     }
@@ -119,7 +121,7 @@ impl Store {
         hash: &str,
         prefix: &str,
         expires_at: Option<i64>,
-    ) -> StoreResult<bool> {
+    ) -> StorageResult<bool> {
         // The count and the insert are one statement, so two requests at
         // once cannot both take the last place.
         let sql = "INSERT INTO tokens (id, user_id, name, token_sha256, created_at, prefix, expires_at) \
@@ -144,7 +146,7 @@ impl Store {
 
     /// Records that the token with this hash was just used (at most once a
     /// minute: the write is skipped while the record is fresh).
-    pub async fn touch_token(&self, hash: &str) -> StoreResult<()> {
+    pub async fn touch_token(&self, hash: &str) -> StorageResult<()> {
         self.exec(
             "UPDATE tokens SET last_used_at = ?2 WHERE token_sha256 = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - 60)",
             &[s(hash), n(now())],
@@ -153,20 +155,20 @@ impl Store {
     }
 
     /// Revokes a token (of `user_id`, when given); whether one was revoked.
-    pub async fn revoke_token(&self, id: &str, user_id: Option<i64>) -> StoreResult<bool> {
+    pub async fn revoke_token(&self, id: &str, user_id: Option<i64>) -> StorageResult<bool> {
         let sql = "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL AND (?3 IS NULL OR user_id = ?3)";
         let owner = user_id.map(n).unwrap_or(wasm_bindgen::JsValue::NULL);
         self.changed(sql, &[s(id), n(now()), owner]).await
     }
 
     /// A user's tokens, newest first.
-    pub async fn list_tokens(&self, user_id: i64) -> StoreResult<Vec<TokenRow>> {
+    pub async fn list_tokens(&self, user_id: i64) -> StorageResult<Vec<TokenRow>> {
         let sql = "SELECT id, name, prefix, created_at, last_used_at, expires_at, revoked_at FROM tokens WHERE user_id = ?1 ORDER BY created_at DESC, id";
         self.rows(sql, &[n(user_id)]).await
     }
 
     /// Creates a group; `Conflict` if the name is taken.
-    pub async fn create_group(&self, name: &str) -> StoreResult<GroupRow> {
+    pub async fn create_group(&self, name: &str) -> StorageResult<GroupRow> {
         let sql =
             "INSERT INTO groups (name, created_at) VALUES (?1, ?2) RETURNING id, name, created_at";
         let stmt = self.stmt(sql, &[s(name), n(now())])?;
@@ -176,7 +178,7 @@ impl Store {
     }
 
     /// A group by name.
-    pub async fn group_by_name(&self, name: &str) -> StoreResult<Option<GroupRow>> {
+    pub async fn group_by_name(&self, name: &str) -> StorageResult<Option<GroupRow>> {
         self.row(
             "SELECT id, name, created_at FROM groups WHERE name = ?1",
             &[s(name)],
@@ -185,13 +187,13 @@ impl Store {
     }
 
     /// All groups, by name.
-    pub async fn list_groups(&self) -> StoreResult<Vec<GroupRow>> {
+    pub async fn list_groups(&self) -> StorageResult<Vec<GroupRow>> {
         self.rows("SELECT id, name, created_at FROM groups ORDER BY name", &[])
             .await
     }
 
     /// Adds a member (idempotent).
-    pub async fn add_member(&self, group_id: i64, user_id: i64) -> StoreResult<()> {
+    pub async fn add_member(&self, group_id: i64, user_id: i64) -> StorageResult<()> {
         self.exec(
             "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)",
             &[n(group_id), n(user_id)],
@@ -200,7 +202,7 @@ impl Store {
     }
 
     /// Removes a member (idempotent).
-    pub async fn remove_member(&self, group_id: i64, user_id: i64) -> StoreResult<()> {
+    pub async fn remove_member(&self, group_id: i64, user_id: i64) -> StorageResult<()> {
         self.exec(
             "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
             &[n(group_id), n(user_id)],
@@ -210,7 +212,7 @@ impl Store {
 }
 
 /// The row an `INSERT … RETURNING` gave back, or `Conflict` on a taken name.
-fn inserted<T>(res: worker::Result<Option<T>>, what: impl FnOnce() -> String) -> StoreResult<T> {
+fn inserted<T>(res: worker::Result<Option<T>>, what: impl FnOnce() -> String) -> StorageResult<T> {
     match res {
         Ok(Some(row)) => Ok(row),
         Ok(None) => Err(StorageError::Corrupt("insert returned no row".into())),

@@ -2,223 +2,27 @@
 //! rows of the plugins granted to them. D1 only — never R2 — so the ref
 //! advertisement and an up-to-date pull read nothing from R2.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 
-use super::store::{assemble_installed, EntityRow, StoreFileRow, ENTITY_SELECT};
+use super::store::{EntityRow, StoreFileRow, ENTITY_SELECT};
 use super::users::{UserRow, USER_COLS};
-use super::{db_err, key, n, now, s, served_file, StorageError, Store, StoreResult};
+use super::view_rows::{
+    assemble_installed, assemble_plugins, packed_files, unpack_files, Definition, GenerationRow,
+    GrantRow, KeyRow, MemoRow, PluginRow, RetiredRow, UserView, Viewer, DEFINITION, GRANTED_FILE,
+    GRANTED_PLUGIN, PLUGIN_COLS, UNLESS_MEMO_FRESH, VIEWER_ID,
+};
+use super::{db_err, key, n, now, s, Storage, StorageError, StorageResult};
 use crate::catalog::definition::ViewDefinition;
 use crate::catalog::names::PluginKey;
-use crate::catalog::resolve::{entitlements, Entitlement, Grant, Requirement};
-use crate::catalog::snapshot::{Origin, ServedFile, ServedPlugin};
-use crate::catalog::store_view::InstalledEntity;
-use crate::git::ObjectId;
+use crate::catalog::resolve::{entitlements, Grant, Requirement};
 
-/// Plugins granted to the user `{uid}` through any of their groups.
-const GRANTED: &str = "EXISTS (SELECT 1 FROM grants g JOIN group_members m ON m.group_id = g.group_id \
-                       WHERE m.user_id = {uid} AND g.marketplace = {t}.marketplace AND g.plugin = {t}.{col})";
-
-/// True while the viewer's memoised head is current: same key (`?2`),
-/// same catalog generation (see migration 0007).
-const MEMO_FRESH: &str =
-    "EXISTS (SELECT 1 FROM view_heads v WHERE v.user_id = {uid} AND v.key = ?2 \
-                          AND v.generation = (SELECT n FROM catalog_generation WHERE id = 1))";
-
-/// The plugin columns a view is assembled from.
-const PLUGIN_COLS: &str =
-    "p.marketplace, p.name, p.manifest_name, p.version, p.entry_json, p.external, \
-                           p.entries_key, p.admin_disabled, p.tree_id, p.files_digest";
-
-/// The file columns a view is assembled from.
-const FILE_COLS: &str = "f.marketplace, f.plugin, f.path, f.size, f.sha256, f.blob_id, f.exec, \
-                         f.entry_offset, f.entry_len, f.entries_key";
-
-/// File rows per chunk of `packed_files`: a chunk's JSON stays far below
-/// D1's 2 MB limit on any value (a row is ~250 bytes).
-const FILES_PER_CHUNK: usize = 1000;
-
-/// The file rows of `from` (`FROM … WHERE …` over `plugin_files f`, after
-/// an optional `WITH` prefix `with`) as a few rows of JSON arrays of at
-/// most `FILES_PER_CHUNK` files each. Thousands of file rows cost D1 and
-/// the wasm boundary per row and per column; a few strings parsed in wasm
-/// cost a fraction (a medium corpus's cold fetch spent most of its head
-/// time there). Chunks are runs of rowids, which bounds each one without
-/// a window function (numbering the rows in order made SQLite take three
-/// times as long); `unpack_files` puts the rows in order.
-fn packed_files(with: &str, from: &str) -> String {
-    format!(
-        "{with}SELECT json_group_array(json_array({FILE_COLS})) AS files {from} \
-         GROUP BY f.rowid / {FILES_PER_CHUNK}"
-    )
-}
-
-/// The file rows `packed_files` returned, in (marketplace, plugin, path)
-/// order (an aggregate's order is SQLite's choice, so it is sorted here).
-fn unpack_files(result: &worker::D1Result) -> StoreResult<Vec<FileRow>> {
-    #[derive(Deserialize)]
-    struct Chunk {
-        files: String,
-    }
-    let mut rows = Vec::new();
-    for chunk in result.results::<Chunk>().map_err(db_err)? {
-        let part: Vec<FileRow> = serde_json::from_str(&chunk.files)
-            .map_err(|e| StorageError::Corrupt(format!("packed file rows: {e}")))?;
-        rows.extend(part);
-    }
-    rows.sort_by(|a, b| {
-        (&a.marketplace, &a.plugin, &a.path).cmp(&(&b.marketplace, &b.plugin, &b.path))
-    });
-    Ok(rows)
-}
-
-/// Which view definition to load a view by (see migration 0010).
-#[derive(Debug, Clone, Copy)]
-pub enum Definition<'a> {
-    /// One in hand, as `ViewDefinition::to_json` wrote it.
-    Json(&'a str),
-    /// The one stored for the view with this ETag.
-    Stored(&'a str),
-}
-
-impl Definition<'_> {
-    /// The SQL giving the definition's JSON (binding `?1`), and its argument.
-    fn sql(&self) -> (&'static str, wasm_bindgen::JsValue) {
-        match self {
-            Definition::Json(json) => ("?1", s(json)),
-            Definition::Stored(etag) => (
-                "(SELECT definition FROM view_definitions WHERE etag = ?1)",
-                s(etag),
-            ),
-        }
-    }
-}
-
-/// A plugin's or Store entity's rows as a write retired them (migration
-/// 0010): its row and its file rows, as JSON.
-#[derive(Deserialize)]
-struct RetiredRow {
-    row_json: String,
-    files_json: String,
-}
-
-impl RetiredRow {
-    fn row<T: serde::de::DeserializeOwned>(&self) -> StoreResult<T> {
-        serde_json::from_str(&self.row_json)
-            .map_err(|e| StorageError::Corrupt(format!("a retired row: {e}")))
-    }
-
-    fn files<T: serde::de::DeserializeOwned>(&self) -> StoreResult<Vec<T>> {
-        serde_json::from_str(&self.files_json)
-            .map_err(|e| StorageError::Corrupt(format!("retired file rows: {e}")))
-    }
-}
-
-/// A memoised view head: the ids a git request is answered from.
-#[derive(Debug, Clone, Deserialize)]
-pub struct MemoRow {
-    pub etag: String,
-    pub commit_id: String,
-    pub tree_id: String,
-}
-
-#[derive(Deserialize)]
-struct GenerationRow {
-    generation: i64,
-    etag: Option<String>,
-    commit_id: Option<String>,
-    tree_id: Option<String>,
-    advertised_at: Option<i64>,
-}
-
-/// Whose view to load: a user by id, or the owner of an unrevoked token by
-/// its hash (so a git request's token check and view share one round trip).
-#[derive(Debug, Clone, Copy)]
-pub enum Viewer<'a> {
-    Id(i64),
-    TokenHash(&'a str),
-}
-
-impl Viewer<'_> {
-    /// The SQL naming the user id (bound as `?1`) and its argument.
-    fn sql(&self) -> (&'static str, wasm_bindgen::JsValue) {
-        match self {
-            Viewer::Id(id) => ("?1", n(*id)),
-            Viewer::TokenHash(hash) => (
-                concat!(
-                    "(SELECT user_id FROM tokens WHERE token_sha256 = ?1 AND ",
-                    live_token!(""),
-                    ")"
-                ),
-                s(hash),
-            ),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct GrantRow {
-    marketplace: String,
-    plugin: String,
-    requirement: String,
-}
-
-#[derive(Deserialize)]
-struct KeyRow {
-    marketplace: String,
-    plugin: String,
-}
-
-#[derive(Deserialize)]
-struct PluginRow {
-    marketplace: String,
-    name: String,
-    manifest_name: String,
-    version: Option<String>,
-    entry_json: String,
-    external: i64,
-    entries_key: Option<String>,
-    admin_disabled: i64,
-    tree_id: Option<String>,
-    files_digest: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct FileRow {
-    marketplace: String,
-    plugin: String,
-    path: String,
-    size: i64,
-    sha256: String,
-    blob_id: String,
-    exec: i64,
-    entry_offset: i64,
-    entry_len: i64,
-    entries_key: Option<String>,
-}
-
-/// Everything resolution and the snapshot need for one user.
-pub struct UserView {
-    pub entitlements: Vec<Entitlement>,
-    /// Catalog rows of every granted plugin, by key.
-    pub plugins: BTreeMap<PluginKey, ServedPlugin>,
-    /// Store entities the user installed, as listed and as served.
-    pub installed_rows: Vec<EntityRow>,
-    pub installed: Vec<InstalledEntity>,
-    /// When loaded with a memo key: the catalog generation read, and the
-    /// memoised head if it is current (then nothing else was loaded), with
-    /// when it was last recorded as advertised to this user.
-    pub generation: Option<i64>,
-    pub memo: Option<MemoRow>,
-    pub memo_advertised_at: Option<i64>,
-}
-
-impl Store {
+impl Storage {
     /// Loads, in one D1 round trip, a user's grants, opt-outs, granted
     /// plugins and Store installs; with `files`, their files too (else only
     /// the files of rows stored without a summary).
-    pub async fn user_view(&self, user_id: i64, files: bool) -> StoreResult<UserView> {
+    pub async fn user_view(&self, user_id: i64, files: bool) -> StorageResult<UserView> {
         Ok(self.view_of(Viewer::Id(user_id), files, None).await?.1)
     }
 
@@ -229,7 +33,7 @@ impl Store {
         &self,
         viewer: Viewer<'_>,
         memo_key: &str,
-    ) -> StoreResult<(Option<UserRow>, UserView)> {
+    ) -> StorageResult<(Option<UserRow>, UserView)> {
         self.view_of(viewer, false, Some(memo_key)).await
     }
 
@@ -243,7 +47,7 @@ impl Store {
         memo_key: &str,
         head: &MemoRow,
         definition: &ViewDefinition,
-    ) -> StoreResult<()> {
+    ) -> StorageResult<()> {
         let statements = vec![
             self.stmt(
                 "INSERT INTO view_heads (user_id, generation, key, etag, commit_id, tree_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
@@ -265,8 +69,11 @@ impl Store {
     /// digest, else from the rows a later write retired (migration 0010);
     /// `None` when no definition is stored under the ETag asked for. The
     /// caller checks that it makes the view it expects.
-    pub async fn defined_view(&self, definition: Definition<'_>) -> StoreResult<Option<UserView>> {
-        let (def, arg) = definition.sql();
+    pub async fn defined_view(
+        &self,
+        definition: Definition<'_>,
+    ) -> StorageResult<Option<UserView>> {
+        let def = DEFINITION;
         // The defined plugins and entities as tables; `json_each` drives
         // the joins, so the key indexes are used.
         let plugins = format!(
@@ -283,7 +90,7 @@ impl Store {
                                    AND (d.digest IS NULL OR p.files_digest IS NULL OR p.files_digest = d.digest)";
         const SAME_ENTITY: &str =
             "e.id = d.id AND (d.digest IS NULL OR e.files_digest IS NULL OR e.files_digest = d.digest)";
-        let arg = [arg];
+        let arg = definition.args();
         let [definition, plugin_rows, file_rows, retired_plugins, installed_rows, installed_files, retired_entities] = self
             .batch(vec![
                 self.stmt(&format!("SELECT {def} AS definition"), &arg)?,
@@ -382,7 +189,7 @@ impl Store {
         &self,
         hash: &str,
         files: bool,
-    ) -> StoreResult<Option<(UserRow, UserView)>> {
+    ) -> StorageResult<Option<(UserRow, UserView)>> {
         let (user, view) = self.view_of(Viewer::TokenHash(hash), files, None).await?;
         Ok(user.map(|u| (u, view)))
     }
@@ -393,65 +200,45 @@ impl Store {
         viewer: Viewer<'_>,
         files: bool,
         memo_key: Option<&str>,
-    ) -> StoreResult<(Option<UserRow>, UserView)> {
-        let (uid_sql, arg) = viewer.sql();
-        let uid = [arg];
-        // With a memo key, every statement but the user's row returns
-        // nothing while the memo is current.
-        let (skip, args) = match memo_key {
-            Some(k) => (
-                format!(" AND NOT {}", MEMO_FRESH.replace("{uid}", uid_sql)),
-                vec![uid[0].clone(), s(k)],
-            ),
-            None => (String::new(), uid.to_vec()),
-        };
-        let memo_sql = match memo_key {
-            Some(_) => format!(
-                "SELECT c.n AS generation, v.etag, v.commit_id, v.tree_id, a.advertised_at FROM catalog_generation c \
-                 LEFT JOIN view_heads v ON v.user_id = {uid_sql} AND v.key = ?2 AND v.generation = c.n \
-                 LEFT JOIN advertisements a ON a.user_id = v.user_id AND a.commit_id = v.commit_id WHERE c.id = 1"
-            ),
-            None => "SELECT NULL AS generation, NULL AS etag, NULL AS commit_id, NULL AS tree_id, NULL AS advertised_at WHERE 0"
-                .to_string(),
-        };
-        let memo_args = if memo_key.is_some() { &args[..] } else { &[] };
-        let granted = |t: &str, col: &str| {
-            GRANTED
-                .replace("{uid}", uid_sql)
-                .replace("{t}", t)
-                .replace("{col}", col)
-        };
-        let plugin_sql = format!(
-            "SELECT {PLUGIN_COLS} FROM plugins p WHERE {}{skip}",
-            granted("p", "name")
-        );
-        // Without `files`, only rows stored before summaries existed need theirs.
-        let legacy_only = if files {
-            ""
-        } else {
-            " AND EXISTS (SELECT 1 FROM plugins p WHERE p.marketplace = f.marketplace AND p.name = f.plugin \
-              AND (p.tree_id IS NULL OR p.files_digest IS NULL))"
-        };
-        let file_sql = packed_files(
-            "",
-            &format!(
-                "FROM plugin_files f WHERE {}{legacy_only}{skip}",
-                granted("f", "plugin")
-            ),
-        );
-        let [installed_sql, installed_files_sql] =
-            self.installed_statements(uid_sql, &args, files, &skip)?;
+    ) -> StorageResult<(Option<UserRow>, UserView)> {
+        // Every statement binds the viewer (`?1`, `?2`), most the memo key
+        // (`?3`), and the file queries whether files are wanted (`?4`);
+        // each takes as many arguments as the highest it names.
+        let [id, token] = viewer.args();
+        let args = [
+            id,
+            token,
+            memo_key.map(s).unwrap_or(wasm_bindgen::JsValue::NULL),
+            n(files as i64),
+        ];
+        let (viewer_args, memo_args) = (&args[..2], &args[..3]);
         // One round trip for the whole view: D1 runs a batch as one request.
         let [user, memo, grants, optouts, plugin_rows, file_rows, installed_rows, installed_files] = self
             .batch(vec![
-                self.stmt(&format!("SELECT {USER_COLS} FROM users WHERE id = {uid_sql}"), &uid)?,
-                self.stmt(&memo_sql, memo_args)?,
-                self.stmt(&format!("SELECT g.marketplace, g.plugin, g.requirement FROM grants g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = {uid_sql}{skip}"), &args)?,
-                self.stmt(&format!("SELECT marketplace, plugin FROM optouts WHERE user_id = {uid_sql}{skip}"), &args)?,
-                self.stmt(&plugin_sql, &args)?,
-                self.stmt(&file_sql, &args)?,
-                installed_sql,
-                installed_files_sql,
+                self.stmt(&format!("SELECT {USER_COLS} FROM users WHERE id = {VIEWER_ID}"), viewer_args)?,
+                self.stmt(
+                    &format!(
+                        "SELECT c.n AS generation, v.etag, v.commit_id, v.tree_id, a.advertised_at FROM catalog_generation c \
+                         LEFT JOIN view_heads v ON v.user_id = {VIEWER_ID} AND v.key = ?3 AND v.generation = c.n \
+                         LEFT JOIN advertisements a ON a.user_id = v.user_id AND a.commit_id = v.commit_id \
+                         WHERE c.id = 1 AND ?3 IS NOT NULL"
+                    ),
+                    memo_args,
+                )?,
+                self.stmt(&format!("SELECT g.marketplace, g.plugin, g.requirement FROM grants g JOIN group_members m ON m.group_id = g.group_id WHERE m.user_id = {VIEWER_ID}{UNLESS_MEMO_FRESH}"), memo_args)?,
+                self.stmt(&format!("SELECT marketplace, plugin FROM optouts WHERE user_id = {VIEWER_ID}{UNLESS_MEMO_FRESH}"), memo_args)?,
+                self.stmt(&format!("SELECT {PLUGIN_COLS} FROM plugins p WHERE {GRANTED_PLUGIN}{UNLESS_MEMO_FRESH}"), memo_args)?,
+                // Without files (`?4` false) the head is built from stored summaries alone.
+                self.stmt(&packed_files("", &format!("FROM plugin_files f WHERE {GRANTED_FILE} AND ?4{UNLESS_MEMO_FRESH}")), &args)?,
+                self.stmt(&format!("{ENTITY_SELECT} WHERE e.unpublished_at IS NULL AND e.id IN (SELECT entity_id FROM store_installs WHERE user_id = {VIEWER_ID}){UNLESS_MEMO_FRESH} ORDER BY e.id"), memo_args)?,
+                self.stmt(
+                    &format!(
+                        "SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id \
+                         JOIN store_entities pe ON pe.id = f.entity_id AND pe.unpublished_at IS NULL \
+                         WHERE i.user_id = {VIEWER_ID} AND ?4{UNLESS_MEMO_FRESH} ORDER BY f.entity_id, f.path"
+                    ),
+                    &args,
+                )?,
             ])
             .await?;
         let memo: Option<GenerationRow> = memo.results().map_err(db_err)?.into_iter().next();
@@ -500,74 +287,4 @@ impl Store {
             },
         ))
     }
-}
-
-/// Served plugins (by key) and their disabled flags, from plugin rows and
-/// the file rows loaded with them.
-fn assemble_plugins(
-    plugin_rows: Vec<PluginRow>,
-    file_rows: Vec<FileRow>,
-) -> StoreResult<(BTreeMap<PluginKey, ServedPlugin>, BTreeMap<PluginKey, bool>)> {
-    let objects: HashMap<(String, String), String> = plugin_rows
-        .iter()
-        .filter_map(|p| {
-            Some((
-                (p.marketplace.clone(), p.name.clone()),
-                p.entries_key.clone()?,
-            ))
-        })
-        .collect();
-    let mut files: HashMap<PluginKey, Vec<ServedFile>> = HashMap::new();
-    for f in file_rows {
-        let k = key(&f.marketplace, &f.plugin)?;
-        let corrupt = |what: &str| StorageError::Corrupt(format!("{what} of {k}/{}", f.path));
-        // Rows written before migration 0006 use their plugin's object.
-        let object = match &f.entries_key {
-            Some(own) => own.clone(),
-            None => objects
-                .get(&(f.marketplace.clone(), f.plugin.clone()))
-                .cloned()
-                .ok_or_else(|| corrupt("entries object"))?,
-        };
-        files.entry(k.clone()).or_default().push(served_file(
-            &f.path,
-            f.size,
-            &f.sha256,
-            &f.blob_id,
-            f.exec,
-            f.entry_offset,
-            f.entry_len,
-            &object,
-        )?);
-    }
-    let mut plugins = BTreeMap::new();
-    let mut disabled = BTreeMap::new();
-    for p in plugin_rows {
-        let k = key(&p.marketplace, &p.name)?;
-        let entry = serde_json::from_str(&p.entry_json)
-            .map_err(|e| StorageError::Corrupt(format!("entry of {k}: {e}")))?;
-        let tree = match &p.tree_id {
-            Some(hex) => Some(
-                ObjectId::from_hex(hex.as_bytes())
-                    .map_err(|_| StorageError::Corrupt(format!("tree id of {k}")))?,
-            ),
-            None => None,
-        };
-        disabled.insert(k.clone(), p.admin_disabled != 0);
-        plugins.insert(
-            k.clone(),
-            ServedPlugin {
-                files: files.remove(&k).unwrap_or_default(),
-                dir: k.served_dir(),
-                origin: Origin::Curated(k),
-                manifest_name: p.manifest_name,
-                version: p.version,
-                entry,
-                external: p.external != 0,
-                tree,
-                digest: p.files_digest,
-            },
-        );
-    }
-    Ok((plugins, disabled))
 }

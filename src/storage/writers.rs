@@ -6,13 +6,23 @@
 //! run that saw no live writer after taking its lock, and a writer only
 //! writes after seeing no live GC after registering; so an object a writer
 //! puts (even one identical to an orphan) is never deleted under it.
+//!
+//! Both are leases renewed while their holder works (`started_at` is the
+//! last heartbeat, migration 0014): a holder that dies stops renewing, so
+//! its row stops counting a short lease later, not an hour later; and one
+//! that works longer than a lease keeps it.
 
-use super::{n, now, s, StorageError, Store, StoreResult};
+use std::future::Future;
 
-/// A writer older than this has died (an import ends far sooner).
-pub const WRITER_EXPIRY_SECS: i64 = 3600;
-/// A GC lock older than this was left by a GC that died.
-pub const GC_LOCK_EXPIRY_SECS: i64 = 600;
+use futures_util::future::{select, Either};
+
+use super::{n, now, random_id, s, Storage, StorageError, StorageResult};
+
+/// A writer or GC lock not renewed for this long belongs to one that died.
+pub const LEASE_SECS: i64 = 120;
+/// How often a live holder renews its lease (well inside `LEASE_SECS`, so
+/// a slow D1 round trip never lets it lapse).
+const RENEW_EVERY_SECS: u64 = 30;
 /// How long a writer waits for a running GC before giving up.
 const WAIT_MS: u64 = 5000;
 const POLL_MS: u64 = 250;
@@ -27,14 +37,11 @@ struct Running {
     running: i64,
 }
 
-impl Store {
+impl Storage {
     /// Registers a writer, waiting while GC runs; `GcRunning` if it does
     /// not finish in time.
-    pub async fn begin_write(&self) -> StoreResult<Writer> {
-        let mut raw = [0u8; 12];
-        getrandom::getrandom(&mut raw)
-            .map_err(|e| StorageError::Db(format!("no randomness for a writer id: {e}")))?;
-        let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    pub async fn begin_write(&self) -> StorageResult<Writer> {
+        let id = random_id()?;
         self.exec(
             "INSERT INTO writers (id, started_at) VALUES (?1, ?2)",
             &[s(&id), n(now())],
@@ -46,7 +53,7 @@ impl Store {
             let r: Option<Running> = self
                 .row(
                     "SELECT COUNT(*) AS running FROM gc_lock WHERE started_at > ?1",
-                    &[n(now() - GC_LOCK_EXPIRY_SECS)],
+                    &[n(now() - LEASE_SECS)],
                 )
                 .await?;
             if r.map(|r| r.running).unwrap_or(0) == 0 {
@@ -62,15 +69,49 @@ impl Store {
     }
 
     /// Runs `work` (which writes R2 objects and then the D1 rows naming
-    /// them) as a registered writer, released whatever the outcome.
+    /// them) as a registered writer, renewed while it runs and released
+    /// whatever the outcome.
     pub async fn while_writing<T, E: From<StorageError>>(
         &self,
-        work: impl std::future::Future<Output = Result<T, E>>,
+        work: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
         let w = self.begin_write().await?;
-        let out = work.await;
+        let out = self
+            .renewing(work, || async {
+                self.exec(
+                    "UPDATE writers SET started_at = ?2 WHERE id = ?1",
+                    &[s(&w.id), n(now())],
+                )
+                .await
+            })
+            .await;
         self.end_write(&w).await;
         out
+    }
+
+    /// Runs `work`, calling `renew` every `RENEW_EVERY_SECS` until it ends
+    /// (a failed renewal is logged; the next one may succeed).
+    pub(crate) async fn renewing<T, R>(
+        &self,
+        work: impl Future<Output = T>,
+        renew: impl Fn() -> R,
+    ) -> T
+    where
+        R: Future<Output = StorageResult<()>>,
+    {
+        let heartbeat = async {
+            loop {
+                worker::Delay::from(std::time::Duration::from_secs(RENEW_EVERY_SECS)).await;
+                if let Err(e) = renew().await {
+                    worker::console_error!("renewing a lease failed: {e}");
+                }
+            }
+        };
+        let (work, heartbeat) = (std::pin::pin!(work), std::pin::pin!(heartbeat));
+        match select(work, heartbeat).await {
+            Either::Left((out, _)) => out,
+            Either::Right((never, _)) => never,
+        }
     }
 
     /// Releases a writer (failures are logged: the row expires anyway).
@@ -83,29 +124,52 @@ impl Store {
         }
     }
 
-    /// Takes the GC lock; false if another GC holds it.
-    pub(crate) async fn take_gc_lock(&self) -> StoreResult<bool> {
-        self.changed(
-            "UPDATE gc_lock SET started_at = ?1 WHERE id = 1 AND (started_at IS NULL OR started_at <= ?2)",
-            &[n(now()), n(now() - GC_LOCK_EXPIRY_SECS)],
-        )
-        .await
+    /// Runs `work` holding the GC lock, renewed while it runs; `None`
+    /// (and `work` not run) when another live GC holds it.
+    pub(crate) async fn holding_gc_lock<T>(
+        &self,
+        work: impl Future<Output = StorageResult<T>>,
+    ) -> StorageResult<Option<T>> {
+        let holder = random_id()?;
+        let taken = self
+            .changed(
+                "UPDATE gc_lock SET started_at = ?1, holder = ?3 WHERE id = 1 AND (started_at IS NULL OR started_at <= ?2)",
+                &[n(now()), n(now() - LEASE_SECS), s(&holder)],
+            )
+            .await?;
+        if !taken {
+            return Ok(None);
+        }
+        let out = self
+            .renewing(work, || async {
+                self.exec(
+                    "UPDATE gc_lock SET started_at = ?2 WHERE id = 1 AND holder = ?1",
+                    &[s(&holder), n(now())],
+                )
+                .await
+            })
+            .await;
+        // Only this GC's own lock is released (one that outlived its lease
+        // leaves its successor's alone).
+        let released = self
+            .exec(
+                "UPDATE gc_lock SET started_at = NULL, holder = NULL WHERE id = 1 AND holder = ?1",
+                &[s(&holder)],
+            )
+            .await;
+        let out = out?;
+        released?;
+        Ok(Some(out))
     }
 
     /// Whether a live writer is registered.
-    pub(crate) async fn writers_active(&self) -> StoreResult<bool> {
+    pub(crate) async fn writers_active(&self) -> StorageResult<bool> {
         let r: Option<Running> = self
             .row(
                 "SELECT COUNT(*) AS running FROM writers WHERE started_at > ?1",
-                &[n(now() - WRITER_EXPIRY_SECS)],
+                &[n(now() - LEASE_SECS)],
             )
             .await?;
         Ok(r.map(|r| r.running).unwrap_or(0) > 0)
-    }
-
-    /// Releases the GC lock.
-    pub(crate) async fn release_gc_lock(&self) -> StoreResult<()> {
-        self.exec("UPDATE gc_lock SET started_at = NULL WHERE id = 1", &[])
-            .await
     }
 }

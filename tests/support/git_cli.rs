@@ -135,3 +135,28 @@ pub fn index_and_fsck(repo: &Path, pack: &[u8], head: &str) {
     git(repo, &["update-ref", "refs/heads/main", head]);
     git(repo, &["fsck", "--strict", "--no-dangling"]);
 }
+
+/// Commits, on top of `branch` in `repo`, its tree plus a directory
+/// `bomb/` that names one subtree twice at each of `levels` levels, with an
+/// empty tree at the bottom: 2^levels paths and not one file, a few dozen
+/// objects. Returns the new commit.
+pub fn commit_subtree_bomb(repo: &Path, branch: &str, levels: usize) -> String {
+    let mut tree = git_in(repo, &["mktree"], Some(b""));
+    for _ in 0..levels {
+        let listing = format!("040000 tree {tree}\ta\n040000 tree {tree}\tb\n");
+        tree = git_in(repo, &["mktree"], Some(listing.as_bytes()));
+    }
+    let mut root = git(repo, &["ls-tree", branch]);
+    root.push_str(&format!("\n040000 tree {tree}\tbomb\n"));
+    let root = git_in(repo, &["mktree"], Some(root.as_bytes()));
+    let parent = git(repo, &["rev-parse", branch]);
+    let commit = git(
+        repo,
+        &["commit-tree", &root, "-p", &parent, "-m", "subtree bomb"],
+    );
+    git(
+        repo,
+        &["update-ref", &format!("refs/heads/{branch}"), &commit],
+    );
+    commit
+}

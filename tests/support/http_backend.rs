@@ -14,6 +14,7 @@ use std::sync::Arc;
 pub struct Backend {
     pub base: String,
     requests: Arc<AtomicUsize>,
+    dropped: Arc<AtomicUsize>,
 }
 
 impl Backend {
@@ -21,38 +22,86 @@ impl Backend {
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
+
+    /// Requests that arrived on a connection the server then closed
+    /// without answering (see `serve_http_backend_closing`).
+    pub fn dropped(&self) -> usize {
+        self.dropped.load(Ordering::SeqCst)
+    }
+}
+
+/// How the server treats a connection after its first answer.
+#[derive(Clone, Copy, PartialEq)]
+enum Close {
+    /// Says `Connection: close` and closes: no client reuses it.
+    Announced,
+    /// Says nothing (as if keeping it alive), then closes it when the next
+    /// request arrives on it, unanswered: the race a server that closes
+    /// each connection after answering (CGI setups, HTTP/1.0 servers) runs
+    /// with a client that reuses connections, made certain to be lost.
+    Unannounced,
 }
 
 /// Serves the repositories under `root`; with `basic`, only to requests
 /// whose `Authorization` is exactly that value (else 401 with a challenge).
 pub fn serve_http_backend(root: PathBuf, basic: Option<String>) -> Backend {
-    serve(root, basic, true)
+    serve(root, basic, true, Close::Announced)
+}
+
+/// Like `serve_http_backend`, but every connection is closed after one
+/// answer without saying so: a request sent on it again is lost.
+pub fn serve_http_backend_closing(root: PathBuf) -> Backend {
+    serve(root, None, true, Close::Unannounced)
 }
 
 /// Like `serve_http_backend`, but as a server that only speaks protocol v0
 /// (it never passes the client's `Git-Protocol` on to git).
 pub fn serve_http_backend_v0(root: PathBuf) -> Backend {
-    serve(root, None, false)
+    serve(root, None, false, Close::Announced)
 }
 
-fn serve(root: PathBuf, basic: Option<String>, v2: bool) -> Backend {
+fn serve(root: PathBuf, basic: Option<String>, v2: bool, close: Close) -> Backend {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&requests);
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let (counter, lost) = (Arc::clone(&requests), Arc::clone(&dropped));
     std::thread::spawn(move || {
         for conn in listener.incoming().flatten() {
-            let (root, basic, counter) = (root.clone(), basic.clone(), Arc::clone(&counter));
+            let (root, basic) = (root.clone(), basic.clone());
+            let (counter, lost) = (Arc::clone(&counter), Arc::clone(&lost));
             std::thread::spawn(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
-                let _ = cgi(conn, &root, basic.as_deref(), v2);
+                let Ok(kept) = conn.try_clone() else { return };
+                let _ = cgi(conn, &root, basic.as_deref(), v2, close);
+                if close == Close::Unannounced && next_request_arrives(&kept) {
+                    lost.fetch_add(1, Ordering::SeqCst);
+                }
+                // Dropping `kept` closes the connection.
             });
         }
     });
-    Backend { base, requests }
+    Backend {
+        base,
+        requests,
+        dropped,
+    }
 }
 
-fn cgi(stream: TcpStream, root: &Path, basic: Option<&str>, v2: bool) -> std::io::Result<()> {
+/// Whether another request starts on `conn` within two seconds.
+fn next_request_arrives(conn: &TcpStream) -> bool {
+    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    let mut byte = [0u8; 1];
+    matches!(conn.peek(&mut byte), Ok(n) if n > 0)
+}
+
+fn cgi(
+    stream: TcpStream,
+    root: &Path,
+    basic: Option<&str>,
+    v2: bool,
+    close: Close,
+) -> std::io::Result<()> {
     let req = super::http_server::read_request(&stream, 64 << 20)?;
     if let Some(expected) = basic {
         if req.header("authorization") != Some(expected) {
@@ -115,9 +164,13 @@ fn cgi(stream: TcpStream, root: &Path, basic: Option<&str>, v2: bool) -> std::io
             None => {}
         }
     }
+    let connection = match close {
+        Close::Announced => "Connection: close\r\n",
+        Close::Unannounced => "",
+    };
     write!(
         s,
-        "HTTP/1.1 {status}\r\n{resp_headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\n{resp_headers}Content-Length: {}\r\n{connection}\r\n",
         payload.len()
     )?;
     s.write_all(payload)?;

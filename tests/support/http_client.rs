@@ -34,7 +34,20 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> RawResponse {
-    send(base, method, path, headers, Body::Sized(body))
+    send(base, method, path, headers, Body::Sized(body), 60)
+}
+
+/// Like `request`, but waits up to `secs` for the answer (a request known
+/// to take long under wrangler dev on a loaded machine).
+pub fn request_waiting(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    secs: u64,
+) -> RawResponse {
+    send(base, method, path, headers, Body::Sized(body), secs)
 }
 
 /// Like `request`, but sends `len` bytes of `fill` with
@@ -48,7 +61,7 @@ pub fn request_chunked(
     fill: u8,
     len: usize,
 ) -> RawResponse {
-    send(base, method, path, headers, Body::Chunked { fill, len })
+    send(base, method, path, headers, Body::Chunked { fill, len }, 60)
 }
 
 enum Body<'a> {
@@ -62,10 +75,12 @@ fn send(
     path: &str,
     headers: &[(&str, &str)],
     body: Body<'_>,
+    wait_secs: u64,
 ) -> RawResponse {
     let host = base.strip_prefix("http://").expect("http base URL");
     let mut s = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(wait_secs)))
+        .unwrap();
     // A server that answered early may stop reading: give up sending then.
     s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
     // A bodiless GET or HEAD says nothing of a body, as browsers, curl and

@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use marketplace_edge::git::body::MAX_REQUEST_BYTES;
 use marketplace_edge::git::memory::MemoryRepo;
+use marketplace_edge::git::pack::{PackError, PackWriter};
+use marketplace_edge::git::repo::ObjectStore;
 use marketplace_edge::git::smart_http::{handle, GitBody, GitRequest};
-use marketplace_edge::git::upload_pack::{write_pack_response, Server};
+use marketplace_edge::git::upload_pack::{write_framed, PackResponse, Server};
+use marketplace_edge::git::ObjectId;
 
 /// A running server; it lives until the test process exits.
 pub struct TestServer {
@@ -130,7 +133,7 @@ fn handle_conn(stream: TcpStream, repo: &MemoryRepo) -> std::io::Result<()> {
                 &greq,
                 repo,
                 &Server {
-                    agent: marketplace_edge::AGENT,
+                    agent: marketplace_edge::git::AGENT,
                 },
             );
             let out = match resp.body {
@@ -166,4 +169,30 @@ fn read_chunked(r: &mut impl BufRead, max_body: usize) -> std::io::Result<Vec<u8
         r.read_exact(&mut chunk)?;
         out.extend_from_slice(&chunk[..size]);
     }
+}
+
+/// Writes a whole pack response synchronously from an `ObjectStore`
+/// (the Worker streams its packs instead; see `http/pack_stream.rs`).
+fn write_pack_response<W: Write>(
+    resp: &PackResponse,
+    store: &impl ObjectStore,
+    sink: W,
+) -> Result<W, PackError> {
+    write_framed(resp, sink, |w| {
+        write_objects(&resp.objects, store, w).map(|_| ())
+    })
+}
+
+fn write_objects<W: Write>(
+    ids: &[ObjectId],
+    store: &impl ObjectStore,
+    sink: W,
+) -> Result<W, PackError> {
+    let count = u32::try_from(ids.len()).map_err(|_| PackError::TooLarge)?;
+    let mut pack = PackWriter::new(sink, count)?;
+    for id in ids {
+        let (kind, body) = store.object(id).ok_or(PackError::MissingObject(*id))?;
+        pack.write_object(kind, &body)?;
+    }
+    Ok(pack.finish()?.0)
 }

@@ -9,7 +9,15 @@
 //! clones and pulls pass `fsck --strict` and sit at a commit that was the
 //! user's view at some moment during the request, `ls-refs` shows such a
 //! commit, a ZIP carries such a view's ETag and reads back whole, and every
-//! response is a success. Nothing here judges speed; it reports it.
+//! response is a success, but one: a clone or fetch of a commit advertised
+//! just before the admin revoked a plugin in it is refused (`not our ref`,
+//! issue 17's brake: what was revoked is never served again), and is run
+//! once more, as a client's next try would; those are counted. A 503 is
+//! also run once more and counted, but only when the Worker's own log shows
+//! it never answered 503: `wrangler dev`'s proxy in front of the Worker
+//! drops a request that lands as it closes an idle keep-alive connection
+//! and answers 503 "restarted mid-request" for it (workers-sdk#14641).
+//! Nothing here judges speed; it reports it.
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -27,6 +35,7 @@ use super::checks::{basic_auth, v2_request};
 use super::git_cli::{git, git_raw, shallow_clone, TempDir};
 use super::http_client::request;
 use super::store::{created_id, skill_zip, upload};
+use super::wrangler::Wrangler;
 
 /// The marketplace the load runs against.
 const SLUG: &str = "load";
@@ -114,12 +123,14 @@ impl Report {
     /// A table: requests, rate, p50 and p99 per kind.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{} clients for {:.1} s, {} view changes, {} distinct commits cloned, {} clones and pulls finished after their view changed\n\n{:<10} {:>9} {:>9} {:>10} {:>10}\n",
+            "{} clients for {:.1} s, {} view changes, {} distinct commits cloned, {} clones and pulls finished after their view changed, {} refused once by a revocation and run again, {} dropped once by wrangler dev's proxy (503) and run again\n\n{:<10} {:>9} {:>9} {:>10} {:>10}\n",
             self.clients,
             self.elapsed.as_secs_f64(),
             self.changes,
             self.commits_cloned,
             self.raced,
+            BRAKED.load(Ordering::SeqCst),
+            PROXY_DROPPED.load(Ordering::SeqCst),
             "request",
             "count",
             "per s",
@@ -190,8 +201,9 @@ fn setup(api: &Api) -> Vec<User> {
     users
 }
 
-/// Runs the load: `clients` threads for `duration` against the Worker at `base`.
-pub fn run(base: &str, clients: usize, duration: Duration) -> Report {
+/// Runs the load: `clients` threads for `duration` against the Worker `w`.
+pub fn run(w: &Wrangler, clients: usize, duration: Duration) -> Report {
+    let base = w.base.as_str();
     let api = Arc::new(Api::new(base));
     let users = Arc::new(setup(&api));
     // A Store skill, installed and uninstalled by user 3 as a view change.
@@ -341,6 +353,14 @@ pub fn run(base: &str, clients: usize, duration: Duration) -> Report {
         }
         samples.entry(r.kind).or_default().push(r.end - r.start);
     }
+    let own_503 = w.responses_with_status(503);
+    if w.responses_with_status(200) == 0 {
+        failures.push("the Worker's log shows no response at all, so its own 503s cannot be told from the proxy's".into());
+    } else if own_503 > 0 {
+        failures.push(format!(
+            "the Worker itself answered 503 {own_503} times (its log's status field)"
+        ));
+    }
     let commits_cloned = cloned.len();
     Report {
         clients,
@@ -396,13 +416,62 @@ fn change(api: &Api, users: &[User], skill: i64, step: usize) {
     }
 }
 
+/// Clones and fetches refused because an admin revoked something in the
+/// view they were shown (issue 17's brake: `not our ref`), then run again.
+pub static BRAKED: AtomicUsize = AtomicUsize::new(0);
+
+/// Requests answered 503 by `wrangler dev`'s proxy, then run again; `run`
+/// fails unless the Worker's own log has no 503 at all.
+pub static PROXY_DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs a git command; when it is refused with `not our ref` (the brake on
+/// an advertised commit whose plugins were revoked meanwhile) or answered
+/// 503 (see `PROXY_DROPPED`), runs it once more, as a client's next try
+/// would, and counts it.
+fn git_braked(run: impl Fn() -> std::process::Output) -> std::process::Output {
+    let out = run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        return out;
+    }
+    if stderr.contains("not our ref") {
+        BRAKED.fetch_add(1, Ordering::SeqCst);
+        return run();
+    }
+    if stderr.contains("returned error: 503") {
+        PROXY_DROPPED.fetch_add(1, Ordering::SeqCst);
+        return run();
+    }
+    out
+}
+
+/// `request`, sent once more when `wrangler dev`'s proxy answers 503 for
+/// it (see `PROXY_DROPPED`).
+fn request_once_more(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> super::http_client::RawResponse {
+    let r = request(base, method, path, headers, body);
+    if r.status == 503 && r.text().contains("restarted mid-request") {
+        PROXY_DROPPED.fetch_add(1, Ordering::SeqCst);
+        return request(base, method, path, headers, body);
+    }
+    r
+}
+
 /// One request of `kind` for user `u`, checked; the commits or ETags it
 /// was served (to check against the timeline).
 fn one(kind: &str, base: &str, u: &User, pulls: &Path) -> Result<Vec<String>, String> {
     match kind {
         "clone" => {
             let dir = TempDir::new("load-clone");
-            let out = shallow_clone(dir.path(), &u.url);
+            let out = git_braked(|| {
+                let _ = std::fs::remove_dir_all(dir.path().join("w"));
+                shallow_clone(dir.path(), &u.url)
+            });
             if !out.status.success() {
                 return Err(format!(
                     "git clone: {}",
@@ -416,7 +485,10 @@ fn one(kind: &str, base: &str, u: &User, pulls: &Path) -> Result<Vec<String>, St
         "pull" => {
             let w = pulls.join("w");
             if !w.exists() {
-                let out = git_raw(pulls, &["clone", "-q", "--depth", "1", &u.url, "w"], None);
+                let out = git_braked(|| {
+                    let _ = std::fs::remove_dir_all(&w);
+                    git_raw(pulls, &["clone", "-q", "--depth", "1", &u.url, "w"], None)
+                });
                 if !out.status.success() {
                     return Err(format!(
                         "git clone for pulls: {}",
@@ -425,7 +497,8 @@ fn one(kind: &str, base: &str, u: &User, pulls: &Path) -> Result<Vec<String>, St
                 }
             } else {
                 // A view is a new root commit each time: fetch and move to it.
-                let out = git_raw(&w, &["fetch", "-q", "--depth", "1", "origin"], None);
+                let out =
+                    git_braked(|| git_raw(&w, &["fetch", "-q", "--depth", "1", "origin"], None));
                 if !out.status.success() {
                     return Err(format!(
                         "git fetch: {}",
@@ -445,7 +518,7 @@ fn one(kind: &str, base: &str, u: &User, pulls: &Path) -> Result<Vec<String>, St
         }
         "ls-refs" => {
             let body = v2_request("ls-refs", &["symrefs".into(), "ref-prefix HEAD".into()]);
-            let r = request(
+            let r = request_once_more(
                 base,
                 "POST",
                 "/marketplace.git/git-upload-pack",
@@ -468,7 +541,7 @@ fn one(kind: &str, base: &str, u: &User, pulls: &Path) -> Result<Vec<String>, St
             Ok(vec![commit.to_string()])
         }
         "zip" => {
-            let r = request(
+            let r = request_once_more(
                 base,
                 "GET",
                 "/marketplace.zip",
@@ -494,7 +567,7 @@ fn one(kind: &str, base: &str, u: &User, pulls: &Path) -> Result<Vec<String>, St
             Ok(vec![etag])
         }
         _ => {
-            let r = request(
+            let r = request_once_more(
                 base,
                 "GET",
                 "/api/store/entities",

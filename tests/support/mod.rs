@@ -10,6 +10,7 @@ pub mod bench;
 pub mod checks;
 pub mod claude;
 pub mod corpus;
+pub mod demo;
 pub mod git_cli;
 pub mod http_backend;
 pub mod http_client;

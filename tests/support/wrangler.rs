@@ -147,18 +147,32 @@ impl Wrangler {
         start(_state, vars)
     }
 
+    /// The Worker's request log lines (one JSON object per response).
+    fn request_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("{\"request_id\""))
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// How many responses the Worker itself logged with `status` (not
+    /// wrangler dev's proxy, whose own answers the Worker never sees).
+    pub fn responses_with_status(&self, status: u16) -> usize {
+        self.request_lines()
+            .iter()
+            .filter(|v| v["status"] == status)
+            .count()
+    }
+
     /// The most WebAssembly memory any request's log line reports, up to
     /// and including request `request_id` (waiting up to 10 s for its
     /// line: the Worker logs the isolate's memory with every response).
     pub fn peak_wasm_memory_through(&self, request_id: &str) -> u64 {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let lines: Vec<serde_json::Value> = log
-                .lines()
-                .filter(|l| l.starts_with("{\"request_id\""))
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect();
+            let lines = self.request_lines();
             if let Some(at) = lines.iter().position(|v| v["request_id"] == request_id) {
                 return lines[..=at]
                     .iter()
@@ -218,6 +232,15 @@ impl Wrangler {
 }
 
 fn start(state: TempDir, vars: &[(&str, &str)]) -> Wrangler {
+    start_on_free_ports(state, vars, 2)
+}
+
+/// Starts `wrangler dev` on ports picked free a moment before. Another
+/// process can take such a port before workerd binds it (or re-binds it,
+/// on the reload after wrangler's rebuild: the ports lie in the range the
+/// kernel hands clients); then workerd dies with "Address already in use"
+/// and the server is started again on new ports, up to `tries` in all.
+fn start_on_free_ports(state: TempDir, vars: &[(&str, &str)], tries: u32) -> Wrangler {
     let root = repo_root();
     require(
         &root.join("node_modules/.bin/wrangler"),
@@ -288,6 +311,12 @@ fn start(state: TempDir, vars: &[(&str, &str)]) -> Wrangler {
                     break;
                 }
             }
+        }
+        if tries > 1 && log_text().contains("Address already in use") {
+            // Closing the guard's stdin makes its shell stop this server.
+            drop((stdin, child));
+            std::thread::sleep(Duration::from_secs(3));
+            return start_on_free_ports(state, vars, tries - 1);
         }
         if Instant::now() > deadline {
             panic!(

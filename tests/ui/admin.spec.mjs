@@ -8,6 +8,7 @@ import {
   base, uniq, admin, call, newUser, newGroup, importMarketplace, marketplaceZip, publish, signIn, cloneFiles, checkPage,
   gitUpstream, marketplaceFiles,
 } from "./helpers.mjs";
+import { UI_HOOK_SECRET } from "./server.mjs";
 
 test("an admin imports an archive and grants a plugin; the member then receives it", async ({ page }) => {
   const boss = uniq("boss");
@@ -127,7 +128,7 @@ test("users, tokens and groups from the admin pages", async ({ page }) => {
   await page.getByLabel("Group name").fill(group);
   await page.getByRole("button", { name: "Create group" }).click();
   await expect(page.getByRole("heading", { name: group })).toBeVisible();
-  await page.getByLabel(`User to add to ${group}`).selectOption(name);
+  await page.getByLabel(`User to add to ${group}`).fill(name);
   await page.getByRole("button", { name: `Add to ${group}` }).click();
   await expect(page.getByRole("list", { name: `Members of ${group}` })).toContainText(name);
   await checkPage(page, "admin-groups");
@@ -172,6 +173,16 @@ test("an admin makes a marketplace follow a git repository, syncs it and stops f
     await expect(page.getByText(`${slug} is in sync with its repository.`)).toBeVisible();
     await expect(page.getByRole("switch", { name: "auditor enabled" })).toBeChecked();
     await expect(page.getByRole("region", { name: "Upstream repository" })).toContainText(next.slice(0, 12));
+
+    // A push webhook syncs too; the audit log says what it did, in words.
+    await admin("PUT", `/api/admin/marketplaces/${slug}/source`, { url: upstream.url, webhook_secret: "UPSTREAM_UI_HOOK" }, 200);
+    const hook = await fetch(`${base()}/api/hooks/${slug}`, { method: "POST", headers: { "X-Gitlab-Token": UI_HOOK_SECRET }, body: "{}" });
+    expect(hook.status).toBe(202);
+    await expect.poll(async () => (await admin("GET", `/api/admin/audit?actor=webhook&action=source.sync`, undefined, 200)).entries
+      .filter((e) => e.target === `admin/marketplaces/${slug}/sync`).length).toBe(1);
+    await page.goto(`${base()}/admin/audit?actor=webhook`);
+    await expect(page.getByRole("table").locator("tbody tr").first()).toContainText(`now serving upstream commit ${next.slice(0, 12)}`);
+    await page.goto(`${base()}/admin/marketplaces/${slug}`);
 
     // An upstream the Worker refuses: the error in words, the old content kept.
     upstream.commit({ "README.md": "no manifest here\n" });
@@ -297,5 +308,30 @@ test("the audit log pages back to older entries and returns to the newest", asyn
   await expect(page.getByRole("link", { name: "Older entries" })).toHaveCount(0);
   await page.getByRole("link", { name: "Newest entries" }).click();
   await expect(page).toHaveURL(new RegExp(`/admin/audit\\?actor=${busy}$`));
+  await expect(rows).toHaveCount(50);
+});
+
+test("the user list pages forward by name and back to the first users", async ({ page }) => {
+  // At least 51 users: a page of 50 and more after it.
+  const prefix = uniq("crowd");
+  for (let i = 0; i < 51; i++) {
+    await admin("POST", "/api/admin/users", { username: `${prefix}-${String(i).padStart(2, "0")}`, email: `${prefix}-${i}@example.com` }, 201);
+  }
+  await signIn(page, await newUser(uniq("lister"), { isAdmin: true }));
+  await page.goto(`${base()}/admin/users`);
+  const rows = page.getByRole("table").locator("tbody tr");
+  await expect(rows).toHaveCount(50);
+  const pager = page.getByRole("navigation", { name: "User pages" });
+  await expect(pager.getByRole("link", { name: "First users" })).toHaveCount(0);
+  const firstPage = await rows.allTextContents();
+  await pager.getByRole("link", { name: "More users" }).click();
+  await expect(page).toHaveURL(/\/admin\/users\?after=/);
+  await expect(pager.getByRole("link", { name: "First users" })).toBeVisible();
+  const secondPage = await rows.allTextContents();
+  expect(secondPage.length).toBeGreaterThan(0);
+  expect(secondPage.some((r) => firstPage.includes(r))).toBe(false);
+  await checkPage(page, "admin-users-paged");
+  await pager.getByRole("link", { name: "First users" }).click();
+  await expect(page).toHaveURL(/\/admin\/users$/);
   await expect(rows).toHaveCount(50);
 });

@@ -81,9 +81,13 @@ export async function startWorker(vars = {}) {
   return { base, stop };
 }
 
+/** The value of the shared Worker's `UPSTREAM_UI_HOOK` secret. */
+export const UI_HOOK_SECRET = "ui-hook-secret-for-tests";
+
 export default async function globalSetup() {
   if (process.env.UI_BASE_URL) return undefined; // a server the caller runs
-  const { base, stop } = await startWorker();
+  // The webhook secret the upstream-following test signs its push with.
+  const { base, stop } = await startWorker({ UPSTREAM_UI_HOOK: UI_HOOK_SECRET });
   process.env.UI_BASE_URL = base;
   return stop;
 }

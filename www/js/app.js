@@ -27,27 +27,22 @@ const ROUTES = [
 // or "access" (Cloudflare Access, which also owns sign-out).
 const state = { user: null, via: null, accessError: null };
 
-/** Why Cloudflare Access could not sign the user in, if it tried. */
-export function accessError() {
-  return state.accessError;
-}
-
 /** Navigates to `url` inside the UI (adds a history entry unless `replace`). */
-export function navigate(url, { replace: rep = false } = {}) {
+function navigate(url, { replace: rep = false } = {}) {
   if (rep) history.replaceState(null, "", url);
   else history.pushState(null, "", url);
   render();
 }
 
 /** Forgets the signed-in user (after sign-out or a 401) and shows sign-in. */
-export function signedOut() {
+function signedOut() {
   state.user = null;
   const next = location.pathname === "/signin" ? "" : `?next=${encodeURIComponent(location.pathname + location.search)}`;
   navigate(`/signin${next}`, { replace: true });
 }
 
 /** Records the user who just signed in. */
-export function signedIn(user) {
+function signedIn(user) {
   state.user = user;
   state.via = "session";
 }
@@ -116,7 +111,10 @@ async function render() {
   const query = new URLSearchParams(location.search);
   try {
     const page = await load();
-    await page.render(main, { user: state.user, params, query, navigate });
+    // What a page may use of the app: the router, and for sign-in, how
+    // to record the user and why Cloudflare Access refused them (passed,
+    // not imported, so no page imports the app that loads it).
+    await page.render(main, { user: state.user, params, query, navigate, signedIn, accessError: state.accessError });
   } catch (e) {
     if (e.status === 401) return signedOut();
     replace(main, h("h1", {}, "Something went wrong"), errorBox(e.message));

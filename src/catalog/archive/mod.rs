@@ -171,14 +171,18 @@ impl Collector {
         Ok(())
     }
 
-    /// Reads content, counting real bytes against the per-file and total limits.
+    /// Reads content, counting real bytes against the per-file and total
+    /// limits. `declared` is the size the archive states: the buffer is
+    /// sized to it (within the room left), so a file is held once at its
+    /// size rather than in a buffer grown by doubling to up to twice that.
     pub(crate) fn read(
         &mut self,
         path: &RepoPath,
         reader: &mut impl Read,
+        declared: u64,
     ) -> Result<Vec<u8>, ArchiveError> {
         let room = self.room();
-        let mut content = Vec::new();
+        let mut content = Vec::with_capacity(declared.min(room as u64) as usize);
         reader
             .take(room as u64 + 1)
             .read_to_end(&mut content)
@@ -211,18 +215,24 @@ impl ArchiveFormat {
     }
 }
 
-/// Reads a `.zip` or `.tar.gz` held in memory into files.
-pub fn read_archive(bytes: &[u8], limits: ArchiveLimits) -> Result<Vec<ArchiveFile>, ArchiveError> {
+/// Reads a `.zip` or `.tar.gz` held in memory into files. Given the bytes
+/// by value, it holds them once (a ZIP reader keeps the archive while it
+/// reads; a copy would double what an upload costs the isolate).
+pub fn read_archive(
+    bytes: impl Into<Vec<u8>>,
+    limits: ArchiveLimits,
+) -> Result<Vec<ArchiveFile>, ArchiveError> {
+    let bytes: Vec<u8> = bytes.into();
     if bytes.len() > limits.max_archive_bytes {
         return Err(ArchiveError::ArchiveTooLarge {
             limit: limits.max_archive_bytes,
         });
     }
-    match ArchiveFormat::detect(bytes)? {
+    match ArchiveFormat::detect(&bytes)? {
         ArchiveFormat::Zip => {
             let mut zip = zip_ranged::ZipReader::new(bytes.len() as u64, limits)?;
             let mut files = Vec::new();
-            let mut whole = Some(bytes.to_vec());
+            let mut whole = Some(bytes);
             loop {
                 match zip.next()? {
                     zip_ranged::ZipStep::File(f) => files.push(f),
@@ -241,7 +251,7 @@ pub fn read_archive(bytes: &[u8], limits: ArchiveLimits) -> Result<Vec<ArchiveFi
         }
         ArchiveFormat::TarGz => {
             let mut tar = tar_gz::TarGzReader::new(limits);
-            let mut files = tar.push(bytes)?;
+            let mut files = tar.push(&bytes)?;
             files.extend(tar.finish()?);
             Ok(files)
         }

@@ -234,7 +234,7 @@ impl ZipReader {
             }
             let path = RepoPath::parse(&name)?;
             let read = match zip.by_index(index) {
-                Ok(mut file) => self.c.read(&path, &mut file),
+                Ok(mut file) => self.c.read(&path, &mut file, declared),
                 Err(e) => Err(corrupt(e)),
             };
             match read {
@@ -340,7 +340,7 @@ mod tests {
         files.insert(1500, ("big.bin".into(), noise, CompressionMethod::Stored));
         let zip = zip_of(&files);
         let (ranged, reads) = by_ranges(&zip).unwrap();
-        assert_eq!(ranged, read_archive(&zip, IMPORT_LIMITS).unwrap());
+        assert_eq!(ranged, read_archive(zip.as_slice(), IMPORT_LIMITS).unwrap());
         assert_eq!(ranged.len(), 3001);
         assert!(
             reads <= 2 + zip.len() / WINDOW as usize + 2,

@@ -6,7 +6,7 @@
 //! negotiation round, answered with ACK/NAK only) or `done` (answered with the
 //! final ACK/NAK and the pack). This follows git's `upload-pack.c`.
 
-use super::{
+use super::exchange::{
     show, symref_cap, write_shallow_lines, FetchArgs, Framing, Outcome, PackResponse, Refusal,
     Response, Server,
 };

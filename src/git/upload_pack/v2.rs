@@ -2,7 +2,7 @@
 //! commands (gitprotocol-v2). A request is `command=<name>`, capability
 //! lines, an optional delim and arguments, and a flush.
 
-use super::{
+use super::exchange::{
     show, write_shallow_lines, FetchArgs, Framing, Outcome, PackResponse, Refusal, Response, Server,
 };
 use crate::git::negotiate::ok_to_give_up;

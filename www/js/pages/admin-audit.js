@@ -16,6 +16,20 @@ function targetLink(target) {
   return null;
 }
 
+/** What a webhook or cron sync did, in words (its `detail`), if recorded. */
+function outcome(detail) {
+  if (!detail) return null;
+  let d;
+  try { d = JSON.parse(detail); } catch { return null; }
+  const commit = d.upstream_commit ? ` ${d.upstream_commit.slice(0, 12)}` : "";
+  const words = {
+    served: `now serving upstream commit${commit}`,
+    unchanged: `upstream unchanged at${commit}`,
+    failed: `failed: ${d.error ? `${d.error.message} (${d.error.code})` : "unknown error"}`,
+  }[d.outcome] || d.outcome;
+  return h("div", { class: "hint" }, words);
+}
+
 export async function render(main, { query, navigate }) {
   const filters = { actor: query.get("actor") || "", action: query.get("action") || "" };
   const params = new URLSearchParams();
@@ -44,7 +58,7 @@ export async function render(main, { query, navigate }) {
   const filtered = filters.actor || filters.action;
   replace(main,
     h("h1", {}, "Audit log"),
-    h("p", { class: "lead" }, "Every admin change, Store publish, edit, delete and install, opt-out, token change, sign-in and sign-out: who, what, when, and the request id to find it in the Worker's logs. Reads and refused requests are not recorded, and no secret ever is."),
+    h("p", { class: "lead" }, "Every admin change, Store publish, edit, delete and install, opt-out, token change, sign-in and sign-out, and every sync a webhook or the schedule started (actor webhook or cron, with what it did): who, what, when, and the request id to find it in the Worker's logs. Reads and refused requests are not recorded, and no secret ever is."),
     form,
     entries.length
       ? h("div", { class: "table-wrap" }, h("table", { class: "records" },
@@ -56,7 +70,7 @@ export async function render(main, { query, navigate }) {
               h("td", { "data-label": "When" }, formatTime(e.at)),
               h("td", { "data-label": "Actor" }, e.actor),
               h("td", { "data-label": "Action" }, h("code", {}, e.action)),
-              h("td", { "data-label": "Target" }, link ? h("a", { href: link }, e.target) : e.target),
+              h("td", { "data-label": "Target" }, link ? h("a", { href: link }, e.target) : e.target, outcome(e.detail)),
               h("td", { "data-label": "Request id" }, h("code", {}, e.request_id)));
           }))))
       : h("p", { class: "empty" }, filtered ? "No entry matches these filters. Clear a filter to see more." : "Nothing recorded yet."),

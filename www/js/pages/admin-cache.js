@@ -1,10 +1,12 @@
-// Admin: the cached packs, purging them, and running garbage collection.
+// Admin: the cached packs, newest first and paged (`before` in the URL),
+// purging them, and running garbage collection.
 
 import { api } from "../api.js";
 import { h, replace, formatBytes, formatTime, toast, titled } from "../dom.js";
 
 export async function render(main, ctx) {
-  const { packs } = await api("GET", "/api/admin/cache");
+  const before = ctx.query.get("before");
+  const { packs, next_before: nextBefore } = await api("GET", `/api/admin/cache${before ? `?before=${encodeURIComponent(before)}` : ""}`);
   const result = h("div", { "aria-live": "polite" });
   replace(main,
     h("h1", {}, "Cache"),
@@ -33,6 +35,9 @@ export async function render(main, ctx) {
             h("td", {}, h("code", {}, p.etag)), h("td", {}, h("code", {}, p.commit_id.slice(0, 12))),
             h("td", { class: "num" }, p.pack_size ? formatBytes(p.pack_size) : "—"),
             h("td", {}, formatTime(p.created_at)), h("td", {}, formatTime(p.last_served_at)))))))
-      : h("p", { class: "empty" }, "No packs are cached. The next clone builds one."));
+      : h("p", { class: "empty" }, before ? "No older packs." : "No packs are cached. The next clone builds one."),
+    h("nav", { class: "pager", "aria-label": "Cache pages" },
+      before ? h("a", { href: "/admin/cache" }, "Newest packs") : null,
+      nextBefore ? h("a", { href: `/admin/cache?before=${nextBefore}` }, "Older packs") : null));
   titled(main, "Cache");
 }

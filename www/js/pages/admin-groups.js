@@ -22,10 +22,11 @@ export async function render(main, ctx) {
     },
   }, name.el, h("button", { type: "submit" }, "Create group"));
 
+  // Members are added by username (a datalist suggests the first page of
+  // users), so an organisation of any size fits the form.
+  const known = h("datalist", { id: "known-users" }, users.map((u) => h("option", { value: u.username })));
   const groupCard = (g) => {
-    const others = users.filter((u) => !g.members.includes(u.username));
-    const pick = h("select", { id: `add-${g.name}`, "aria-label": `User to add to ${g.name}` },
-      others.map((u) => h("option", { value: u.username }, u.username)));
+    const pick = h("input", { id: `add-${g.name}`, list: "known-users", required: true, autocomplete: "off", spellcheck: "false", "aria-label": `User to add to ${g.name}` });
     return h("section", { class: "card", "aria-labelledby": `g-${g.name}` },
       h("h2", { id: `g-${g.name}` }, g.name),
       h("ul", { class: "tokens", "aria-label": `Members of ${g.name}` }, g.members.length
@@ -38,20 +39,19 @@ export async function render(main, ctx) {
               },
             }, "Remove")))
         : h("li", {}, "No members yet.")),
-      others.length
-        ? h("form", {
-            class: "inline",
-            onsubmit: async (e) => {
-              e.preventDefault();
-              try { await api("PUT", `/api/admin/groups/${g.name}/members/${pick.value}`); toast(`Added ${pick.value} to ${g.name}.`); again(); } catch (err) { toast(err.message); }
-            },
-          }, h("div", { class: "field" }, h("label", { for: `add-${g.name}` }, "Add a member"), pick), h("button", { type: "submit" }, `Add to ${g.name}`))
-        : null);
+      h("form", {
+        class: "inline",
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const who = pick.value.trim();
+          try { await api("PUT", `/api/admin/groups/${g.name}/members/${encodeURIComponent(who)}`); toast(`Added ${who} to ${g.name}.`); again(); } catch (err) { toast(err.message); }
+        },
+      }, h("div", { class: "field" }, h("label", { for: `add-${g.name}` }, "Add a member (username)"), pick), h("button", { type: "submit" }, `Add to ${g.name}`)));
   };
   replace(main,
     h("h1", {}, "Groups"),
     h("p", { class: "lead" }, "Plugins are granted to groups; a member receives what any of their groups is granted. ", h("a", { href: "/admin/access" }, "Open the access matrix"), "."),
-    create, status,
+    create, status, known,
     groups.length ? groups.map(groupCard) : h("p", { class: "empty" }, "No groups yet. Create one above."));
   titled(main, "Groups");
 }

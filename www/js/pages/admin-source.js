@@ -16,10 +16,10 @@ export function sourceForm({ fixedSlug, done }) {
   const url = field("Repository URL", { id: "src-url", type: "url", required: true, placeholder: "https://github.com/acme/claude-plugins", autocomplete: "off", spellcheck: "false" },
     "Any git server over HTTPS. No credentials in the address: name a Worker secret below.");
   const ref = field("Branch, tag or commit", { id: "src-ref", autocomplete: "off", spellcheck: "false" }, "Empty: the repository's default branch.");
-  const auth = field("Token secret name", { id: "src-auth", autocomplete: "off", spellcheck: "false", placeholder: "ACME_PLUGINS_TOKEN" },
-    "For a private repository: the name of a Worker secret holding a read token (wrangler secret put NAME).");
-  const hook = field("Webhook secret name", { id: "src-hook", autocomplete: "off", spellcheck: "false", placeholder: "ACME_PLUGINS_HOOK" },
-    "Optional: the name of a Worker secret shared with the repository's push webhook.");
+  const auth = field("Token secret name", { id: "src-auth", autocomplete: "off", spellcheck: "false", placeholder: "UPSTREAM_ACME_TOKEN" },
+    "For a private repository: the name of a Worker secret holding a read token (wrangler secret put UPSTREAM_…). Only secrets named UPSTREAM_… may be used.");
+  const hook = field("Webhook secret name", { id: "src-hook", autocomplete: "off", spellcheck: "false", placeholder: "UPSTREAM_ACME_HOOK" },
+    "Optional: the name of a Worker secret shared with the repository's push webhook. It too must start with UPSTREAM_.");
   const status = h("div", { "aria-live": "polite" });
   const submit = h("button", { type: "submit" }, "Follow and sync");
   const opt = (f) => f.input.value.trim() || undefined;

@@ -1,12 +1,14 @@
 // Admin: Store moderation. Entities are unpublished from their own page
-// (the emergency brake); this page lists the unpublished ones to restore.
+// (the emergency brake); this page lists the unpublished ones to restore,
+// newest entry first and paged (`before` in the URL).
 
 import { api } from "../api.js";
 import { h, replace, formatTime, toast, titled } from "../dom.js";
 import { typeBadge } from "./store.js";
 
 export async function render(main, ctx) {
-  const { entities } = await api("GET", "/api/admin/store/unpublished");
+  const before = ctx.query.get("before");
+  const { entities, next_before: nextBefore } = await api("GET", `/api/admin/store/unpublished${before ? `?before=${encodeURIComponent(before)}` : ""}`);
   const restore = (e) => h("button", {
     type: "button", class: "secondary", "aria-label": `Restore ${e.title}`,
     onclick: async (ev) => {
@@ -35,6 +37,9 @@ export async function render(main, ctx) {
             h("td", { "data-label": "Unpublished" }, formatTime(e.unpublished_at)),
             h("td", { "data-label": "Installs", class: "num" }, String(e.installs)),
             h("td", {}, restore(e)))))))
-      : h("p", { class: "empty" }, "Nothing is unpublished. Every Store entry is listed and served."));
+      : h("p", { class: "empty" }, before ? "No older unpublished entries." : "Nothing is unpublished. Every Store entry is listed and served."),
+    h("nav", { class: "pager", "aria-label": "Unpublished entry pages" },
+      before ? h("a", { href: "/admin/store" }, "Newest entries") : null,
+      nextBefore ? h("a", { href: `/admin/store?before=${nextBefore}` }, "Older entries") : null));
   titled(main, "Store moderation");
 }

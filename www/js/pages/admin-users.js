@@ -1,10 +1,11 @@
-// Admin: the users, and creating one.
+// Admin: the users, by name and paged (`after` in the URL), and creating one.
 
 import { api } from "../api.js";
 import { h, replace, field, errorBox, toast, titled } from "../dom.js";
 
-export async function render(main, { navigate }) {
-  const { users } = await api("GET", "/api/admin/users");
+export async function render(main, { query, navigate }) {
+  const after = query.get("after");
+  const { users, next_after: nextAfter } = await api("GET", `/api/admin/users${after ? `?after=${encodeURIComponent(after)}` : ""}`);
   const username = field("Username", { required: true, autocomplete: "off", spellcheck: "false" }, "Lowercase letters, digits and dashes.");
   const email = field("Email", { type: "email", required: true, autocomplete: "off" });
   const isAdmin = h("input", { type: "checkbox", id: "new-admin" });
@@ -28,12 +29,15 @@ export async function render(main, { navigate }) {
   replace(main,
     h("h1", {}, "Users"),
     h("div", { class: "table-wrap" },
-      h("table", {},
+      h("table", { class: "records" },
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Username"), h("th", { scope: "col" }, "Email"), h("th", { scope: "col" }, "Role"))),
         h("tbody", {}, users.map((u) => h("tr", {},
-          h("td", {}, h("a", { href: `/admin/users/${u.username}` }, u.username)),
-          h("td", {}, u.email),
-          h("td", {}, u.admin ? "admin" : "member")))))),
+          h("td", { "data-label": "Username" }, h("a", { href: `/admin/users/${u.username}` }, u.username)),
+          h("td", { "data-label": "Email" }, u.email),
+          h("td", { "data-label": "Role" }, u.admin ? "admin" : "member")))))),
+    h("nav", { class: "pager", "aria-label": "User pages" },
+      after ? h("a", { href: "/admin/users" }, "First users") : null,
+      nextAfter ? h("a", { href: `/admin/users?after=${encodeURIComponent(nextAfter)}` }, "More users") : null),
     form);
   titled(main, "Users");
 }

@@ -2,12 +2,11 @@
 
 import { api } from "../api.js";
 import { h, replace, field, errorBox, titled } from "../dom.js";
-import { signedIn, accessError } from "../app.js";
 
-export async function render(main, { query, navigate }) {
+export async function render(main, { query, navigate, signedIn, accessError }) {
   const token = field("Token", { type: "password", autocomplete: "current-password", required: true, spellcheck: "false" },
     "Your personal access token (it starts with mpe_). An admin gives you your first one; later you can create more in My AI Stack.");
-  const status = h("div", {}, accessError() ? errorBox(accessError()) : null);
+  const status = h("div", {}, accessError ? errorBox(accessError) : null);
   const submit = h("button", { type: "submit" }, "Sign in");
   const form = h("form", {
     class: "card narrow",

@@ -95,8 +95,12 @@ function connectPanel(marketplace, firstPlugin) {
     h("p", {}, "Register your marketplace once; Claude Code then keeps it up to date. Use a token of yours in place of ", h("code", {}, "<your-token>"), "."),
     commandBlock("With the token in the URL:", `claude plugin marketplace add ${withToken}`, "the marketplace add command"),
     commandBlock("Then install a plugin, for example:", `claude plugin install ${firstPlugin || "<plugin>"}@${marketplace}`, "the install command"),
+    h("p", {}, "Claude Code checks for updates in the background, with git's credential helpers turned off. Only the token in the URL keeps those automatic updates working."),
     h("details", {},
       h("summary", {}, "Keep the token out of Claude Code's settings (git credential helper)"),
+      h("p", { class: "hint" }, "With this way, automatic updates stop: Claude Code's background refresh runs git with credential helpers off (",
+        h("code", {}, "-c credential.helper="), ") and without prompts, so it cannot read the token. Run ",
+        h("code", {}, `claude plugin marketplace update ${marketplace}`), " yourself to update."),
       commandBlock("Store the token in git's credential helper, then register the URL without it:",
         `git config --global credential.${origin}.helper store\n` +
         `printf 'protocol=${location.protocol.replace(":", "")}\\nhost=${host}\\nusername=x\\npassword=%s\\n\\n' "<your-token>" | git credential approve\n` +

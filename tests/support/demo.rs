@@ -1,11 +1,11 @@
-//! The fixed demo repository served at `/demo.git`: a small marketplace with
-//! two plugins, nested folders and one executable script. It exists to prove
-//! the git engine end to end under `wrangler dev`; its content never changes,
+//! The fixed demo repository the native tests serve: a small marketplace with
+//! two plugins, nested folders and one executable script. It proves
+//! the git engine against real git; its content never changes,
 //! so its commit id is the same on every machine.
 
-use crate::git::memory::{MemoryRepo, SnapshotFile};
-use crate::git::path::RepoPath;
-use crate::git::tree::FileMode;
+use marketplace_edge::git::memory::{MemoryRepo, SnapshotFile};
+use marketplace_edge::git::path::RepoPath;
+use marketplace_edge::git::tree::FileMode;
 
 const FILES: &[(&str, bool, &str)] = &[
     (
@@ -59,19 +59,5 @@ pub fn demo_files() -> Vec<SnapshotFile> {
 
 /// The demo repository: one snapshot commit of `demo_files()` on `main`.
 pub fn demo_repo() -> MemoryRepo {
-    // The fixed paths are valid and distinct, which the unit test checks.
-    MemoryRepo::snapshot(&demo_files()).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::git::repo::Repository;
-
-    #[test]
-    fn every_demo_file_is_valid_and_the_repo_is_born() {
-        assert_eq!(demo_files().len(), FILES.len());
-        let repo = MemoryRepo::snapshot(&demo_files()).expect("demo files form a tree");
-        assert!(repo.refs().head().is_some());
-    }
+    MemoryRepo::snapshot(&demo_files()).expect("the demo's fixed paths are valid and distinct")
 }

@@ -1,13 +1,17 @@
-//! Web UI sessions in D1. Only the sha256 of a session id is stored; a
-//! session is valid while unexpired and while the token it came from is not
-//! revoked (the lookup joins `tokens`, so revoking a token ends its sessions
-//! on the next request).
+//! Authentication's storage: web UI sessions and failed-authentication
+//! counts in D1 (tokens live with their users, in `users.rs`).
+//!
+//! Sessions: only the sha256 of a session id is stored; a session is valid
+//! while unexpired and while the token it came from is not revoked (the
+//! lookup joins `tokens`, so revoking a token ends its sessions on the next
+//! request). Failures are counted per client (migration 0013), one fixed
+//! one-minute window at a time.
 
 use serde::Deserialize;
 
 use super::users::UserRow;
-use super::{db_err, n, now, s, Store, StoreResult};
-use crate::session::{RENEW_AFTER_SECONDS, SESSION_TTL_SECONDS};
+use super::{db_err, n, now, s, Storage, StorageResult};
+use crate::catalog::auth::session::{RENEW_AFTER_SECONDS, SESSION_TTL_SECONDS};
 
 /// A user found by token hash, with the token's id.
 #[derive(Debug, Clone, Deserialize)]
@@ -50,10 +54,10 @@ struct SessionUser {
 /// in a loop leaves at most this many rows behind.
 pub const MAX_SESSIONS_PER_TOKEN: i64 = 20;
 
-impl Store {
+impl Storage {
     /// The owner of a live (unrevoked, unexpired) token with this hash,
     /// with the token id.
-    pub async fn token_owner(&self, hash: &str) -> StoreResult<Option<TokenOwner>> {
+    pub async fn token_owner(&self, hash: &str) -> StorageResult<Option<TokenOwner>> {
         let sql = concat!(
             "SELECT t.id AS token_id, u.id, u.username, u.email, u.is_admin, u.created_at FROM tokens t \
              JOIN users u ON u.id = t.user_id WHERE t.token_sha256 = ?1 AND ",
@@ -64,7 +68,7 @@ impl Store {
 
     /// Opens a session for the token's owner, ending the token's oldest
     /// sessions beyond `MAX_SESSIONS_PER_TOKEN` in the same batch.
-    pub async fn create_session(&self, id_hash: &str, owner: &TokenOwner) -> StoreResult<()> {
+    pub async fn create_session(&self, id_hash: &str, owner: &TokenOwner) -> StorageResult<()> {
         let t = now();
         self.batch_all(vec![
             self.stmt(
@@ -85,7 +89,7 @@ impl Store {
 
     /// The user of a live session, renewing it when enough of its life has
     /// passed.
-    pub async fn session_user(&self, id_hash: &str) -> StoreResult<Option<UserRow>> {
+    pub async fn session_user(&self, id_hash: &str) -> StorageResult<Option<UserRow>> {
         let t = now();
         let sql = concat!(
             "SELECT u.id, u.username, u.email, u.is_admin, u.created_at, se.expires_at FROM sessions se \
@@ -114,17 +118,37 @@ impl Store {
     }
 
     /// Ends a session (sign-out); idempotent.
-    pub async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+    pub async fn delete_session(&self, id_hash: &str) -> StorageResult<()> {
         self.exec("DELETE FROM sessions WHERE id_sha256 = ?1", &[s(id_hash)])
             .await
     }
+}
 
-    /// Drops expired sessions and those of revoked tokens; how many.
-    pub async fn gc_sessions(&self) -> StoreResult<usize> {
-        self.count_changed(
-            "DELETE FROM sessions WHERE expires_at <= ?1 OR token_id IN (SELECT id FROM tokens WHERE revoked_at IS NOT NULL)",
-            &[n(now())],
-        )
-        .await
+/// The window failures are counted in, in seconds.
+pub const FAILURE_WINDOW_SECS: i64 = 60;
+
+impl Storage {
+    /// Counts one failed authentication of `client`; when that makes more
+    /// than `limit` in the current window, how many seconds until it ends.
+    pub async fn count_auth_failure(&self, client: &str, limit: i64) -> StorageResult<Option<i64>> {
+        #[derive(Deserialize)]
+        struct Count {
+            failures: i64,
+            window_start: i64,
+        }
+        let t = now();
+        let row: Option<Count> = self
+            .row(
+                "INSERT INTO auth_failures (client, window_start, failures) VALUES (?1, ?2, 1) \
+                 ON CONFLICT(client) DO UPDATE SET \
+                 failures = CASE WHEN window_start <= ?2 - ?3 THEN 1 ELSE failures + 1 END, \
+                 window_start = CASE WHEN window_start <= ?2 - ?3 THEN ?2 ELSE window_start END \
+                 RETURNING failures, window_start",
+                &[s(client), n(t), n(FAILURE_WINDOW_SECS)],
+            )
+            .await?;
+        Ok(row
+            .filter(|c| c.failures > limit)
+            .map(|c| (c.window_start + FAILURE_WINDOW_SECS - t).max(1)))
     }
 }

@@ -6,26 +6,24 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::git::hex;
+
 /// Every PAT starts with this, so leaked tokens are easy to scan for.
 pub const TOKEN_PREFIX: &str = "mpe_";
 
 /// A new token's secret from 20 random bytes: `mpe_` + 40 hex digits.
 pub fn format_token(random: &[u8; 20]) -> String {
-    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{TOKEN_PREFIX}{hex}")
+    format!("{TOKEN_PREFIX}{}", hex::encode(random))
 }
 
 /// A token id (shown in listings, used to revoke) from 8 random bytes.
 pub fn format_token_id(random: &[u8; 8]) -> String {
-    random.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(random)
 }
 
 /// The stored form of a secret: lowercase hex sha256.
 pub fn token_hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(&Sha256::digest(secret.as_bytes()))
 }
 
 /// Compares two secrets in constant time.

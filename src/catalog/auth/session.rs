@@ -2,11 +2,27 @@
 //! reading it back, and the proof a cookie-authenticated change must carry.
 //!
 //! Invariants: the cookie is always `HttpOnly; SameSite=Lax; Path=/` and
-//! `Secure` unless the site is plain-HTTP loopback (local development); a
-//! session id is 32 random bytes as hex, and only its sha256 is stored.
+//! `Secure` unless the site is plain-HTTP loopback (local development);
+//! whenever it is `Secure` it is named with the `__Host-` prefix, so a
+//! sibling subdomain can neither plant nor shadow it (browsers accept such
+//! a cookie only from this very host, `Secure`, with `Path=/` and no
+//! `Domain`), and only that name is read there; a session id is 32 random
+//! bytes as hex, and only its sha256 is stored.
 
-/// The cookie that carries the session id.
+/// The cookie that carries the session id, on plain-HTTP loopback.
 pub const COOKIE_NAME: &str = "mpe_session";
+
+/// The same cookie everywhere else: `__Host-` pins it to this host.
+pub const SECURE_COOKIE_NAME: &str = "__Host-mpe_session";
+
+/// The session cookie's name for a site at `url`.
+pub fn cookie_name(url: &str) -> &'static str {
+    if insecure_dev_origin(url) {
+        COOKIE_NAME
+    } else {
+        SECURE_COOKIE_NAME
+    }
+}
 
 /// How long a session lives without use; each use renews it.
 pub const SESSION_TTL_SECONDS: i64 = 12 * 3600;
@@ -20,13 +36,14 @@ pub const RENEW_AFTER_SECONDS: i64 = 10 * 60;
 /// which this Worker never approves.
 pub const UI_HEADER: &str = "X-Marketplace-Edge";
 
-/// The session id (64 hex digits) from a `Cookie` header, if present and
-/// well formed.
-pub fn session_from_cookie(header: &str) -> Option<&str> {
+/// The session id (64 hex digits) from a `Cookie` header sent to
+/// `request_url`, if present under that site's name and well formed.
+pub fn session_from_cookie<'a>(header: &'a str, request_url: &str) -> Option<&'a str> {
+    let wanted = cookie_name(request_url);
     header
         .split(';')
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.trim())
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
@@ -43,6 +60,7 @@ pub fn insecure_dev_origin(url: &str) -> bool {
 
 /// The `Set-Cookie` value that opens a session (`id` = None clears it).
 pub fn set_cookie(id: Option<&str>, request_url: &str) -> String {
+    let name = cookie_name(request_url);
     let secure = if insecure_dev_origin(request_url) {
         ""
     } else {
@@ -50,9 +68,9 @@ pub fn set_cookie(id: Option<&str>, request_url: &str) -> String {
     };
     match id {
         Some(id) => format!(
-            "{COOKIE_NAME}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_TTL_SECONDS}{secure}"
+            "{name}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_TTL_SECONDS}{secure}"
         ),
-        None => format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
     }
 }
 
@@ -99,7 +117,7 @@ pub fn is_state_changing(method: &str) -> bool {
 
 /// A session id as stored: hex of 32 random bytes.
 pub fn format_session_id(random: &[u8; 32]) -> String {
-    random.iter().map(|b| format!("{b:02x}")).collect()
+    crate::git::hex::encode(random)
 }
 
 #[cfg(test)]
@@ -108,19 +126,60 @@ mod tests {
 
     #[test]
     fn reads_the_session_cookie_only_when_well_formed() {
+        let local = "http://127.0.0.1:8787/api/me";
         let id = "ab".repeat(32);
         assert_eq!(
-            session_from_cookie(&format!("a=1; {COOKIE_NAME}={id}; b=2")),
+            session_from_cookie(&format!("a=1; {COOKIE_NAME}={id}; b=2"), local),
             Some(id.as_str())
         );
-        assert_eq!(session_from_cookie(&format!("{COOKIE_NAME}=xyz")), None);
-        assert_eq!(session_from_cookie("other=1"), None);
-        assert_eq!(session_from_cookie(""), None);
+        assert_eq!(
+            session_from_cookie(&format!("{COOKIE_NAME}=xyz"), local),
+            None
+        );
+        assert_eq!(session_from_cookie("other=1", local), None);
+        assert_eq!(session_from_cookie("", local), None);
         let upper = "AB".repeat(32);
         assert_eq!(
-            session_from_cookie(&format!("{COOKIE_NAME}={upper}")),
+            session_from_cookie(&format!("{COOKIE_NAME}={upper}"), local),
             Some(upper.as_str())
         );
+    }
+
+    #[test]
+    fn a_secure_site_reads_and_sets_only_the_host_pinned_cookie() {
+        let site = "https://m.example.com/api/me";
+        let id = "cd".repeat(32);
+        let planted = "ef".repeat(32);
+        // A sibling subdomain can set `mpe_session` for the parent domain;
+        // it is never read here, and the `__Host-` one wins whatever the
+        // order.
+        assert_eq!(
+            session_from_cookie(&format!("{COOKIE_NAME}={planted}"), site),
+            None
+        );
+        for header in [
+            format!("{COOKIE_NAME}={planted}; {SECURE_COOKIE_NAME}={id}"),
+            format!("{SECURE_COOKIE_NAME}={id}; {COOKIE_NAME}={planted}"),
+        ] {
+            assert_eq!(
+                session_from_cookie(&header, site),
+                Some(id.as_str()),
+                "{header}"
+            );
+        }
+        let set = set_cookie(Some(&id), site);
+        assert!(
+            set.starts_with(&format!("{SECURE_COOKIE_NAME}={id}; Path=/;")),
+            "{set}"
+        );
+        assert!(
+            set.ends_with("; Secure") && !set.contains("Domain"),
+            "{set}"
+        );
+        assert!(set_cookie(None, site).starts_with(&format!("{SECURE_COOKIE_NAME}=;")));
+        // Plain-HTTP loopback cannot hold a `__Host-` cookie (it needs
+        // Secure), so local development keeps the plain name.
+        assert!(set_cookie(Some(&id), "http://127.0.0.1:8787/").starts_with(COOKIE_NAME));
     }
 
     #[test]

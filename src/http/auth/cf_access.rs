@@ -4,17 +4,19 @@
 //! certs URL and cached in the isolate for an hour (refetched sooner, at
 //! most every 10 s, when a token names a key not yet seen).
 //!
-//! `ACCESS_CERTS_URL` overrides the certs URL. It exists for the tests,
-//! which serve their own keys locally; never set it on a deployment.
+//! `ACCESS_CERTS_URL` overrides the certs URL. It is a test hook (the
+//! tests serve their own keys locally), ignored unless `LOCAL_DEV` is `1`
+//! (see `local_dev`).
 
 use std::cell::RefCell;
 
 use worker::{Env, Fetch, Request, Url};
 
-use super::error::ApiError;
-use crate::cf_access::{token_key_id, verify, AccessConfig, Jwks};
+use crate::catalog::auth::cf_access::{token_key_id, verify, AccessConfig, Jwks};
+use crate::http::error::ApiError;
+use crate::storage::local_dev::test_hook;
 use crate::storage::users::UserRow;
-use crate::storage::Store;
+use crate::storage::Storage;
 
 /// The header Access adds to every request it lets through.
 pub const ASSERTION_HEADER: &str = "Cf-Access-Jwt-Assertion";
@@ -53,7 +55,7 @@ pub fn config(env: &Env) -> Option<AccessConfig> {
 pub async fn access_user(
     req: &Request,
     env: &Env,
-    store: &Store,
+    storage: &Storage,
 ) -> Result<Option<UserRow>, ApiError> {
     let Some(config) = config(env) else {
         return Ok(None);
@@ -61,7 +63,7 @@ pub async fn access_user(
     let Some(token) = req.headers().get(ASSERTION_HEADER)? else {
         return Ok(None);
     };
-    let denied = |e: crate::cf_access::AccessError| {
+    let denied = |e: crate::catalog::auth::cf_access::AccessError| {
         ApiError::new(
             401,
             "access_denied",
@@ -69,11 +71,11 @@ pub async fn access_user(
         )
     };
     let kid = token_key_id(&token).map_err(denied)?;
-    let url = var(env, "ACCESS_CERTS_URL").unwrap_or_else(|| config.certs_url());
+    let url = test_hook(env, "ACCESS_CERTS_URL").unwrap_or_else(|| config.certs_url());
     let keys = team_keys(&url, kid.as_deref()).await?;
-    let now = (worker::Date::now().as_millis() / 1000) as i64;
+    let now = crate::storage::now();
     let email = verify(&token, &keys, &config, now).map_err(denied)?;
-    let mut users = store.users_by_email(&email).await?;
+    let mut users = storage.users_by_email(&email).await?;
     match users.len() {
         1 => Ok(users.pop()),
         0 => Err(ApiError::new(

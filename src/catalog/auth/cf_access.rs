@@ -13,7 +13,7 @@ use rsa::{BoxedUint, Pkcs1v15Sign, PublicKey};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::credentials::{base64_decode, Alphabet};
+use crate::catalog::auth::credentials::{base64_decode, Alphabet};
 
 /// How far a token's `nbf` may lie ahead of our clock.
 pub const CLOCK_SKEW_SECONDS: i64 = 60;
@@ -240,7 +240,7 @@ mod tests {
     // A 2048-bit key pair made once with Node's crypto (generateKeyPairSync,
     // exported as JWK), and tokens signed with it by `crypto.sign("sha256")`:
     // see tests/fixtures/access/make.mjs, which wrote this file's fixtures.
-    const FIXTURES: &str = include_str!("../tests/fixtures/access/fixtures.json");
+    const FIXTURES: &str = include_str!("../../../tests/fixtures/access/fixtures.json");
 
     fn fixtures() -> serde_json::Value {
         serde_json::from_str(FIXTURES).unwrap()

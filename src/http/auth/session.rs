@@ -3,15 +3,16 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use worker::{Env, Headers, Method, Request, Response};
+use worker::{Env, Headers, Request, Response};
 
-use super::auth::{identify, is_admin_token, random_bytes, require_ui_proof, Channel, Principal};
-use super::error::{ApiError, ApiResult};
-use super::{json, read_json};
-use crate::catalog::token::token_hash;
-use crate::session::{format_session_id, session_from_cookie, set_cookie};
+use super::{identify, is_admin_token, random_bytes, require_ui_proof, Channel, Principal};
+use crate::catalog::auth::session::{format_session_id, session_from_cookie, set_cookie};
+use crate::catalog::auth::token::token_hash;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::route::Session;
+use crate::http::{json, read_json};
 use crate::storage::users::UserRow;
-use crate::storage::Store;
+use crate::storage::Storage;
 
 #[derive(Deserialize)]
 struct SignIn {
@@ -23,10 +24,10 @@ fn me(user: &UserRow) -> serde_json::Value {
     json!({ "username": user.username, "email": user.email, "admin": user.is_admin != 0 })
 }
 
-/// Routes `/api/session`.
-pub async fn route(mut req: Request, env: &Env, store: &Store) -> ApiResult {
-    match req.method() {
-        Method::Get => match identify(&req, env, store, Channel::Api).await? {
+/// Answers `/api/session`: who am I, sign in, sign out.
+pub async fn route(mut req: Request, env: &Env, storage: &Storage, op: Session) -> ApiResult {
+    match op {
+        Session::Read => match identify(&req, env, storage, Channel::Api).await? {
             Some((Principal::User(u), via)) => {
                 json(200, &json!({ "user": me(&u), "via": via.as_str() }))
             }
@@ -35,7 +36,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store) -> ApiResult {
             )),
             None => Err(ApiError::unauthorized()),
         },
-        Method::Post => {
+        Session::SignIn => {
             // A login form on another site must not sign a victim in.
             require_ui_proof(&req)?;
             let body: SignIn = read_json(&mut req).await?;
@@ -46,7 +47,7 @@ pub async fn route(mut req: Request, env: &Env, store: &Store) -> ApiResult {
                     "ADMIN_TOKEN is for the API only; create a user with `admin: true` and sign in with their token",
                 ));
             }
-            let owner = store.token_owner(&token_hash(secret)).await?;
+            let owner = storage.token_owner(&token_hash(secret)).await?;
             let Some(owner) = owner else {
                 return Err(ApiError::new(
                     401,
@@ -55,28 +56,28 @@ pub async fn route(mut req: Request, env: &Env, store: &Store) -> ApiResult {
                 ));
             };
             let id = format_session_id(&random_bytes::<32>()?);
-            store.create_session(&token_hash(&id), &owner).await?;
+            storage.create_session(&token_hash(&id), &owner).await?;
             // Recorded in the audit log as this user's sign-in.
             let user = owner.user();
-            store.note_actor(Some(user.id), &user.username);
+            storage.note_actor(Some(user.id), &user.username);
             let resp = json(201, &json!({ "user": me(&user) }))?;
             with_cookie(resp, &set_cookie(Some(&id), req.url()?.as_str()))
         }
-        Method::Delete => {
+        Session::SignOut => {
             let cookie = req.headers().get("Cookie")?.unwrap_or_default();
-            if let Some(id) = session_from_cookie(&cookie) {
+            if let Some(id) = session_from_cookie(&cookie, req.url()?.as_str()) {
                 require_ui_proof(&req)?;
                 let hash = token_hash(&id.to_ascii_lowercase());
                 // Whose session ends, for the audit log's sign-out entry.
-                if let Some(user) = store.session_user(&hash).await? {
-                    store.note_actor(Some(user.id), &user.username);
+                if let Some(user) = storage.session_user(&hash).await? {
+                    storage.note_actor(Some(user.id), &user.username);
                 }
-                store.delete_session(&hash).await?;
+                storage.delete_session(&hash).await?;
             }
             let resp = Response::empty()?.with_status(204);
             with_cookie(resp, &set_cookie(None, req.url()?.as_str()))
         }
-        _ => Err(ApiError::new(
+        Session::Other => Err(ApiError::new(
             405,
             "method_not_allowed",
             "use GET, POST or DELETE on /api/session",

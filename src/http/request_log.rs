@@ -44,7 +44,7 @@ pub fn cache_layer(server_timing: &str) -> Option<&str> {
 
 /// A request id from 8 random bytes, as 16 hex digits.
 pub fn format_request_id(random: &[u8; 8]) -> String {
-    random.iter().map(|b| format!("{b:02x}")).collect()
+    crate::git::hex::encode(random)
 }
 
 #[cfg(test)]

@@ -11,15 +11,21 @@
 //!   browser sends on its own) must prove it comes from the UI
 //!   (`session::check_ui_proof`): a cross-site form gets 403.
 
+mod cf_access;
+pub mod session;
+pub mod tokens;
+
 use worker::{Env, Request};
 
-use super::cf_access::access_user;
 use super::error::ApiError;
-use crate::catalog::token::{admin_token_is_weak, secrets_equal, token_hash};
-use crate::credentials::{parse_authorization, Credential};
-use crate::session::{check_ui_proof, is_state_changing, session_from_cookie, UiProofError};
+use crate::catalog::auth::credentials::{parse_authorization, Credential};
+use crate::catalog::auth::session::{
+    check_ui_proof, is_state_changing, session_from_cookie, UiProofError,
+};
+use crate::catalog::auth::token::{admin_token_is_weak, secrets_equal, token_hash};
 use crate::storage::users::UserRow;
-use crate::storage::Store;
+use crate::storage::Storage;
+use cf_access::access_user;
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -74,17 +80,17 @@ impl Via {
 pub async fn authenticate(
     req: &Request,
     env: &Env,
-    store: &Store,
+    storage: &Storage,
     channel: Channel,
 ) -> Result<Option<Principal>, ApiError> {
-    Ok(identify(req, env, store, channel).await?.map(|(p, _)| p))
+    Ok(identify(req, env, storage, channel).await?.map(|(p, _)| p))
 }
 
 /// Like `authenticate`, and says how the caller signed in.
 pub async fn identify(
     req: &Request,
     env: &Env,
-    store: &Store,
+    storage: &Storage,
     channel: Channel,
 ) -> Result<Option<(Principal, Via)>, ApiError> {
     let headers = req.headers();
@@ -99,20 +105,20 @@ pub async fn identify(
                 "the API takes `Authorization: Bearer <token>` or a signed-in session; HTTP Basic is accepted only by git, /marketplace.zip and /marketplace/info",
             ));
         }
-        let found = token_principal(cred.secret(), env, store).await?;
+        let found = token_principal(cred.secret(), env, storage).await?;
         match &found {
             Some(Principal::User(u)) => {
-                store.note_actor(Some(u.id), &u.username);
-                store.note_token(&token_hash(cred.secret()));
+                storage.note_actor(Some(u.id), &u.username);
+                storage.note_token(&token_hash(cred.secret()));
             }
-            Some(Principal::BootstrapAdmin) => store.note_actor(None, "ADMIN_TOKEN"),
+            Some(Principal::BootstrapAdmin) => storage.note_actor(None, "ADMIN_TOKEN"),
             None => {}
         }
         return Ok(found.map(|p| (p, Via::Token)));
     }
     let cookie = headers.get("Cookie")?.unwrap_or_default();
-    let session = match session_from_cookie(&cookie) {
-        Some(id) => store
+    let session = match session_from_cookie(&cookie, req.url()?.as_str()) {
+        Some(id) => storage
             .session_user(&token_hash(&id.to_ascii_lowercase()))
             .await?
             .map(|u| (u, Via::Session)),
@@ -120,14 +126,14 @@ pub async fn identify(
     };
     let found = match session {
         Some(found) => Some(found),
-        None => access_user(req, env, store)
+        None => access_user(req, env, storage)
             .await?
             .map(|u| (u, Via::Access)),
     };
     let Some((user, via)) = found else {
         return Ok(None);
     };
-    store.note_actor(Some(user.id), &user.username);
+    storage.note_actor(Some(user.id), &user.username);
     if is_state_changing(req.method().as_ref()) {
         require_ui_proof(req)?;
     }
@@ -145,8 +151,7 @@ pub fn is_admin_token(secret: &str, env: &Env) -> Result<bool, ApiError> {
     if admin.is_empty() || !secrets_equal(secret, &admin) {
         return Ok(false);
     }
-    let local = env.var("LOCAL_DEV").is_ok_and(|v| v.to_string() == "1");
-    if admin_token_is_weak(&admin) && !local {
+    if admin_token_is_weak(&admin) && !crate::storage::local_dev::is_local_dev(env) {
         return Err(ApiError::new(
             403,
             "admin_token_unsafe",
@@ -161,12 +166,12 @@ pub fn is_admin_token(secret: &str, env: &Env) -> Result<bool, ApiError> {
 async fn token_principal(
     secret: &str,
     env: &Env,
-    store: &Store,
+    storage: &Storage,
 ) -> Result<Option<Principal>, ApiError> {
     if is_admin_token(secret, env)? {
         return Ok(Some(Principal::BootstrapAdmin));
     }
-    Ok(store
+    Ok(storage
         .token_owner(&token_hash(secret))
         .await?
         .map(|o| Principal::User(o.user())))
@@ -176,7 +181,7 @@ async fn token_principal(
 pub fn require_ui_proof(req: &Request) -> Result<(), ApiError> {
     let headers = req.headers();
     let origin = headers.get("Origin")?;
-    let ui = headers.get(crate::session::UI_HEADER)?;
+    let ui = headers.get(crate::catalog::auth::session::UI_HEADER)?;
     check_ui_proof(origin.as_deref(), req.url()?.as_str(), ui.as_deref()).map_err(|e| {
         let why = match e {
             UiProofError::CrossOrigin => "it does not come from this site",
@@ -191,8 +196,12 @@ pub fn require_ui_proof(req: &Request) -> Result<(), ApiError> {
 }
 
 /// The caller, who must be a user (API routes under `/api/me` and the Store).
-pub async fn require_user(req: &Request, env: &Env, store: &Store) -> Result<UserRow, ApiError> {
-    match authenticate(req, env, store, Channel::Api).await? {
+pub async fn require_user(
+    req: &Request,
+    env: &Env,
+    storage: &Storage,
+) -> Result<UserRow, ApiError> {
+    match authenticate(req, env, storage, Channel::Api).await? {
         Some(Principal::User(u)) => Ok(u),
         Some(Principal::BootstrapAdmin) => Err(ApiError::forbidden(
             "ADMIN_TOKEN has no marketplace of its own; use a user's token",
@@ -202,8 +211,12 @@ pub async fn require_user(req: &Request, env: &Env, store: &Store) -> Result<Use
 }
 
 /// The caller, who must be an admin.
-pub async fn require_admin(req: &Request, env: &Env, store: &Store) -> Result<Principal, ApiError> {
-    match authenticate(req, env, store, Channel::Api).await? {
+pub async fn require_admin(
+    req: &Request,
+    env: &Env,
+    storage: &Storage,
+) -> Result<Principal, ApiError> {
+    match authenticate(req, env, storage, Channel::Api).await? {
         Some(p) if p.is_admin() => Ok(p),
         Some(_) => Err(ApiError::forbidden(
             "admin routes need ADMIN_TOKEN or an admin user's token",
@@ -212,18 +225,15 @@ pub async fn require_admin(req: &Request, env: &Env, store: &Store) -> Result<Pr
     }
 }
 
-/// `n` random bytes.
+/// `N` random bytes (see `storage::random_bytes`).
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
-    let mut out = [0u8; N];
-    getrandom::getrandom(&mut out)
-        .map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
-    Ok(out)
+    crate::storage::random_bytes::<N>().map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// 20 random bytes as a new PAT secret and 8 as its id.
 pub fn new_token() -> Result<(String, String), ApiError> {
     Ok((
-        crate::catalog::token::format_token_id(&random_bytes::<8>()?),
-        crate::catalog::token::format_token(&random_bytes::<20>()?),
+        crate::catalog::auth::token::format_token_id(&random_bytes::<8>()?),
+        crate::catalog::auth::token::format_token(&random_bytes::<20>()?),
     ))
 }

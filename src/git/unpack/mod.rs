@@ -8,82 +8,43 @@
 //! pack through a small cache, so memory holds the pack, an index and the
 //! cache, not every object.
 //!
+//! A pack too large to hold is read from windows instead (`PackWindows`):
+//! every step that reaches bytes not loaded stops with `UnpackError::Need`
+//! naming them, keeping what it did; the caller loads them (`supply`) and
+//! runs the step again (`Unpacked::open`, `index`, `name`, `object`,
+//! `stored_entry` are all resumable this way). Memory then holds a few
+//! windows, the index and the cache: it is bounded by the largest object,
+//! not by the pack. The trailer of a windowed pack is checked as it
+//! arrives (`TrailerCheck`).
+//!
 //! Invariants: nothing here panics on any input; every size is checked
 //! against `UnpackLimits` before it is allocated, and every inflated length
 //! against the size its header declared; a delta's copy stays inside its
 //! base; a delta chain is at most `max_delta_depth` long and cannot loop; a
 //! base missing from the pack (a thin pack) is an error.
 
+mod cache;
+mod delta;
+mod entry;
+mod limits;
+mod source;
+
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use flate2::{Decompress, FlushDecompress, Status};
 use sha1::{Digest, Sha1};
 
-use super::object::ObjectKind;
-use super::oid::ObjectId;
-
-/// Bounds on what one pack may make the reader do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UnpackLimits {
-    pub max_objects: u32,
-    /// One object (or delta) inflated.
-    pub max_object_bytes: u64,
-    /// Every entry inflated, in all.
-    pub max_total_bytes: u64,
-    pub max_delta_depth: u32,
-}
-
-/// Why a pack was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UnpackError {
-    #[error("the pack is truncated")]
-    Truncated,
-    #[error("not a version 2 or 3 pack")]
-    BadHeader,
-    #[error("the pack's trailing checksum does not match its content")]
-    BadChecksum,
-    #[error("the pack holds more than {0} objects")]
-    TooManyObjects(u32),
-    #[error("an object is larger than {0} bytes")]
-    ObjectTooLarge(u64),
-    #[error("the pack inflates to more than {0} bytes")]
-    TooLarge(u64),
-    #[error("entry at offset {0} is malformed: {1}")]
-    BadEntry(usize, &'static str),
-    #[error("a delta's base {0} is not in the pack (a thin pack is not accepted)")]
-    MissingBase(String),
-    #[error("a delta chain is longer than {0}")]
-    ChainTooDeep(u32),
-    #[error("object {0} is not in the pack")]
-    NotFound(ObjectId),
-}
-
-/// An entry's type, as its header says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EntryKind {
-    Base(ObjectKind),
-    /// Base at this (earlier) pack offset.
-    OfsDelta(usize),
-    RefDelta(ObjectId),
-}
-
-#[derive(Debug, Clone)]
-struct Entry {
-    offset: usize,
-    kind: EntryKind,
-    /// Inflated size of the entry's data (object or delta).
-    size: u64,
-    data_start: usize,
-    data_end: usize,
-}
-
-/// Bytes the resolver keeps of resolved objects, for delta chains.
-const CACHE_BYTES: usize = 8 << 20;
+use crate::git::object::ObjectKind;
+use crate::git::oid::ObjectId;
+use cache::ResolvedCache;
+pub use delta::apply_delta;
+use entry::{be32, inflate_exact, read_entry, Entry, EntryKind};
+pub use limits::{UnpackError, UnpackLimits};
+pub use source::{PackBytes, PackWindows, TrailerCheck};
 
 /// A parsed pack: every object's id, kind and where to rebuild it from.
-pub struct Unpacked<'p> {
-    pack: &'p [u8],
+pub struct Unpacked<S> {
+    src: S,
     limits: UnpackLimits,
     entries: Vec<Entry>,
     /// Index into `entries` by pack offset.
@@ -92,69 +53,127 @@ pub struct Unpacked<'p> {
     /// Each entry's delta chain length, once resolved.
     depth: Vec<Option<u32>>,
     cache: ResolvedCache,
+    /// The index pass: entries the header promises, where the next begins,
+    /// and the inflated bytes so far.
+    count: u32,
+    next_pos: usize,
+    total: u64,
+    /// The naming pass: entries not named yet (`None` before it starts).
+    unnamed: Option<Vec<usize>>,
 }
 
-impl<'p> Unpacked<'p> {
-    /// Parses and verifies `pack`; every object is named by hashing it.
+impl<'p> Unpacked<&'p [u8]> {
+    /// Parses and verifies a whole `pack` in memory; every object is named
+    /// by hashing it.
     pub fn parse(pack: &'p [u8], limits: UnpackLimits) -> Result<Self, UnpackError> {
         if pack.len() < 32 {
             return Err(UnpackError::Truncated);
         }
-        if &pack[..4] != b"PACK" || !matches!(be32(&pack[4..8]), 2 | 3) {
+        let body_end = pack.len() - 20;
+        if Sha1::digest(&pack[..body_end]).as_slice() != &pack[body_end..] {
+            // The header is judged first: garbage is a bad header.
+            Self::open(pack, limits)?;
+            return Err(UnpackError::BadChecksum);
+        }
+        let mut u = Self::open(pack, limits)?;
+        u.index()?;
+        u.name()?;
+        Ok(u)
+    }
+}
+
+impl<S: PackBytes> Unpacked<S> {
+    /// Starts reading the pack in `src` (its header; resumable). The
+    /// trailer is the caller's to check (`parse` does, `TrailerCheck` does
+    /// as a staged pack arrives).
+    pub fn open(src: S, limits: UnpackLimits) -> Result<Self, UnpackError> {
+        if src.pack_len() < 32 {
+            return Err(UnpackError::Truncated);
+        }
+        let head = src.bytes(0, 12)?;
+        if &head[..4] != b"PACK" || !matches!(be32(&head[4..8]), 2 | 3) {
             return Err(UnpackError::BadHeader);
         }
-        let count = be32(&pack[8..12]);
+        let count = be32(&head[8..12]);
         if count > limits.max_objects {
             return Err(UnpackError::TooManyObjects(limits.max_objects));
         }
-        let body_end = pack.len() - 20;
-        if Sha1::digest(&pack[..body_end]).as_slice() != &pack[body_end..] {
-            return Err(UnpackError::BadChecksum);
-        }
-        let mut u = Unpacked {
-            pack,
+        Ok(Unpacked {
+            src,
             limits,
             entries: Vec::with_capacity(count as usize),
             at: HashMap::new(),
             by_id: HashMap::new(),
             depth: vec![None; count as usize],
             cache: ResolvedCache::default(),
-        };
-        let mut pos = 12;
-        let mut total = 0u64;
-        for _ in 0..count {
-            let entry = read_entry(&pack[..body_end], pos, &limits)?;
-            total += entry.size;
-            if total > limits.max_total_bytes {
-                return Err(UnpackError::TooLarge(limits.max_total_bytes));
+            count,
+            next_pos: 12,
+            total: 0,
+            unnamed: None,
+        })
+    }
+
+    /// The source, to load what a `Need` asked for.
+    pub fn source_mut(&mut self) -> &mut S {
+        &mut self.src
+    }
+
+    /// Walks every entry once, in pack order (resumable).
+    pub fn index(&mut self) -> Result<(), UnpackError> {
+        let body_end = self.src.pack_len() - 20;
+        while (self.entries.len() as u32) < self.count {
+            let entry = read_entry(&self.src, self.next_pos, body_end, &self.limits)?;
+            self.total += entry.size;
+            if self.total > self.limits.max_total_bytes {
+                return Err(UnpackError::TooLarge(self.limits.max_total_bytes));
             }
-            pos = entry.data_end;
-            u.at.insert(entry.offset, u.entries.len());
-            u.entries.push(entry);
+            self.next_pos = entry.data_end;
+            self.at.insert(entry.offset, self.entries.len());
+            self.entries.push(entry);
         }
-        if pos != body_end {
-            return Err(UnpackError::BadEntry(pos, "bytes after the last entry"));
+        if self.next_pos != body_end {
+            return Err(UnpackError::BadEntry(
+                self.next_pos,
+                "bytes after the last entry",
+            ));
         }
-        u.name_objects()?;
-        Ok(u)
+        Ok(())
+    }
+
+    /// Names every object by hashing it (after `index`; resumable).
+    pub fn name(&mut self) -> Result<(), UnpackError> {
+        if self.unnamed.is_none() {
+            self.unnamed = Some((0..self.entries.len()).collect());
+        }
+        self.name_objects()
     }
 
     /// Hashes every object; REF_DELTA bases may come later in the pack,
     /// so deltas whose base is not named yet wait for the next round, until
-    /// a round names nothing more.
+    /// a round names nothing more. Named entries leave `unnamed` at once,
+    /// so a step stopped by `Need` resumes where it was.
     fn name_objects(&mut self) -> Result<(), UnpackError> {
-        let mut pending: Vec<usize> = (0..self.entries.len()).collect();
-        while !pending.is_empty() {
+        loop {
+            let pending = self.unnamed.take().unwrap_or_default();
+            if pending.is_empty() {
+                self.unnamed = Some(pending);
+                return Ok(());
+            }
             let before = pending.len();
             let mut waiting = Vec::new();
-            for i in pending {
+            for (n, &i) in pending.iter().enumerate() {
                 match self.resolve(i) {
                     Ok((kind, body)) => {
                         let id = kind.id_of(&body);
                         self.by_id.entry(id).or_insert((kind, i));
                     }
                     Err(UnpackError::MissingBase(_)) => waiting.push(i),
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        // Keep what is left for the next call.
+                        waiting.extend_from_slice(&pending[n..]);
+                        self.unnamed = Some(waiting);
+                        return Err(e);
+                    }
                 }
             }
             if waiting.len() == before {
@@ -162,11 +181,11 @@ impl<'p> Unpacked<'p> {
                     EntryKind::RefDelta(id) => id.to_hex(),
                     _ => "unknown".into(),
                 };
+                self.unnamed = Some(waiting);
                 return Err(UnpackError::MissingBase(base));
             }
-            pending = waiting;
+            self.unnamed = Some(waiting);
         }
-        Ok(())
     }
 
     /// The kind of the entry a chain from `i` ends at (for error messages).
@@ -205,16 +224,33 @@ impl<'p> Unpacked<'p> {
     /// Object `id`'s pack entry as the pack stores it (header and zlib
     /// stream), when it is stored whole rather than as a delta: a valid
     /// entry for any pack, already checked to inflate to the object.
-    pub fn stored_entry(&self, id: &ObjectId) -> Option<&'p [u8]> {
-        let &(_, i) = self.by_id.get(id)?;
+    pub fn stored_entry(&self, id: &ObjectId) -> Result<Option<Vec<u8>>, UnpackError> {
+        let Some(&(_, i)) = self.by_id.get(id) else {
+            return Ok(None);
+        };
         let e = &self.entries[i];
-        matches!(e.kind, EntryKind::Base(_)).then(|| &self.pack[e.offset..e.data_end])
+        if !matches!(e.kind, EntryKind::Base(_)) {
+            return Ok(None);
+        }
+        Ok(Some(self.src.bytes(e.offset, e.data_end)?.to_vec()))
     }
 
     /// Object `id`'s kind and content.
     pub fn object(&mut self, id: &ObjectId) -> Result<(ObjectKind, Rc<Vec<u8>>), UnpackError> {
         let &(_, i) = self.by_id.get(id).ok_or(UnpackError::NotFound(*id))?;
         self.resolve(i)
+    }
+
+    /// Object `id`'s kind and content, owned: a large object the cache
+    /// kept only as the last one resolved is let go of rather than copied.
+    pub fn object_owned(&mut self, id: &ObjectId) -> Result<(ObjectKind, Vec<u8>), UnpackError> {
+        let (kind, body) = self.object(id)?;
+        let &(_, i) = self.by_id.get(id).ok_or(UnpackError::NotFound(*id))?;
+        self.cache.let_go(self.entries[i].offset);
+        Ok((
+            kind,
+            Rc::try_unwrap(body).unwrap_or_else(|shared| (*shared).clone()),
+        ))
     }
 
     /// Entry `i` resolved to a kind and content, through its delta chain.
@@ -271,214 +307,9 @@ impl<'p> Unpacked<'p> {
     /// Entry `i`'s data, inflated (its length checked again).
     fn inflate(&self, i: usize) -> Result<Vec<u8>, UnpackError> {
         let e = &self.entries[i];
-        let (out, _) = inflate_exact(&self.pack[e.data_start..e.data_end], e.size)
+        let (out, _) = inflate_exact(self.src.bytes(e.data_start, e.data_end)?, e.size)
             .map_err(|why| UnpackError::BadEntry(e.offset, why))?;
         Ok(out)
-    }
-}
-
-fn be32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
-/// Reads the entry at `pos` (header, delta base, zlib data) of `body`.
-fn read_entry(body: &[u8], pos: usize, limits: &UnpackLimits) -> Result<Entry, UnpackError> {
-    let bad = |why| UnpackError::BadEntry(pos, why);
-    let mut i = pos;
-    let mut byte = *body.get(i).ok_or(UnpackError::Truncated)?;
-    i += 1;
-    let code = (byte >> 4) & 7;
-    let mut size = u64::from(byte & 0x0f);
-    let mut shift = 4u32;
-    while byte & 0x80 != 0 {
-        byte = *body.get(i).ok_or(UnpackError::Truncated)?;
-        i += 1;
-        if shift > 57 {
-            return Err(bad("size header too long"));
-        }
-        size |= u64::from(byte & 0x7f) << shift;
-        shift += 7;
-    }
-    if size > limits.max_object_bytes {
-        return Err(UnpackError::ObjectTooLarge(limits.max_object_bytes));
-    }
-    let kind = match code {
-        6 => {
-            let mut b = *body.get(i).ok_or(UnpackError::Truncated)?;
-            i += 1;
-            let mut back = u64::from(b & 0x7f);
-            while b & 0x80 != 0 {
-                b = *body.get(i).ok_or(UnpackError::Truncated)?;
-                i += 1;
-                back = back
-                    .checked_add(1)
-                    .and_then(|v| v.checked_mul(128))
-                    .ok_or(bad("delta offset overflows"))?
-                    | u64::from(b & 0x7f);
-            }
-            if back == 0 || back > pos as u64 {
-                return Err(bad("delta base offset points outside the pack"));
-            }
-            EntryKind::OfsDelta(pos - back as usize)
-        }
-        7 => {
-            let raw: [u8; 20] = body
-                .get(i..i + 20)
-                .ok_or(UnpackError::Truncated)?
-                .try_into()
-                .map_err(|_| UnpackError::Truncated)?;
-            i += 20;
-            EntryKind::RefDelta(ObjectId::from_bytes(raw))
-        }
-        c => EntryKind::Base(ObjectKind::from_pack_code(c).ok_or(bad("unknown object type"))?),
-    };
-    let (_, used) = inflate_exact(&body[i..], size).map_err(bad)?;
-    Ok(Entry {
-        offset: pos,
-        kind,
-        size,
-        data_start: i,
-        data_end: i + used,
-    })
-}
-
-/// Inflates the zlib stream at the start of `input`, which must give
-/// exactly `size` bytes; the bytes and how much input the stream took.
-fn inflate_exact(input: &[u8], size: u64) -> Result<(Vec<u8>, usize), &'static str> {
-    let mut z = Decompress::new(true);
-    let mut out = Vec::with_capacity(size as usize);
-    loop {
-        let before_in = z.total_in();
-        let before_out = z.total_out();
-        // One spare byte of room: a stream longer than declared shows.
-        if out.len() as u64 > size {
-            return Err("inflates to more than its declared size");
-        }
-        out.reserve((size as usize + 1).saturating_sub(out.len()).max(1));
-        let status = z
-            .decompress_vec(
-                &input[z.total_in() as usize..],
-                &mut out,
-                FlushDecompress::None,
-            )
-            .map_err(|_| "zlib data is corrupt")?;
-        match status {
-            Status::StreamEnd => break,
-            _ if z.total_in() == before_in && z.total_out() == before_out => {
-                return Err(if z.total_in() as usize >= input.len() {
-                    "zlib data is truncated"
-                } else {
-                    "zlib data does not progress"
-                })
-            }
-            _ => {}
-        }
-    }
-    if out.len() as u64 != size {
-        return Err("inflated size differs from the header");
-    }
-    Ok((out, z.total_in() as usize))
-}
-
-/// Applies a git delta to `base`; the result may not exceed `max` bytes.
-pub fn apply_delta(base: &[u8], delta: &[u8], max: u64) -> Result<Vec<u8>, &'static str> {
-    let mut i = 0;
-    let varint = |i: &mut usize| -> Result<u64, &'static str> {
-        let (mut v, mut shift) = (0u64, 0u32);
-        loop {
-            let b = *delta.get(*i).ok_or("delta header is truncated")?;
-            *i += 1;
-            if shift > 63 {
-                return Err("delta header too long");
-            }
-            v |= u64::from(b & 0x7f) << shift;
-            shift += 7;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-    };
-    let base_size = varint(&mut i)?;
-    let result_size = varint(&mut i)?;
-    if base_size != base.len() as u64 {
-        return Err("delta base size differs from the base");
-    }
-    if result_size > max {
-        return Err("delta result is larger than allowed");
-    }
-    let mut out = Vec::with_capacity(result_size as usize);
-    while i < delta.len() {
-        let op = delta[i];
-        i += 1;
-        if op & 0x80 != 0 {
-            let mut field = |bits: u8, shifts: std::ops::Range<u32>| -> Result<u64, &'static str> {
-                let mut v = 0u64;
-                for (n, shift) in shifts.enumerate() {
-                    if op & (bits << n) != 0 {
-                        v |= u64::from(*delta.get(i).ok_or("delta copy is truncated")?)
-                            << (shift * 8);
-                        i += 1;
-                    }
-                }
-                Ok(v)
-            };
-            let offset = field(0x01, 0..4)?;
-            let mut len = field(0x10, 0..3)?;
-            if len == 0 {
-                len = 0x10000;
-            }
-            let end = offset.checked_add(len).ok_or("delta copy overflows")?;
-            if end > base.len() as u64 {
-                return Err("delta copies from outside its base");
-            }
-            out.extend_from_slice(&base[offset as usize..end as usize]);
-        } else if op != 0 {
-            let data = delta
-                .get(i..i + op as usize)
-                .ok_or("delta insert is truncated")?;
-            out.extend_from_slice(data);
-            i += op as usize;
-        } else {
-            return Err("delta has a reserved instruction");
-        }
-        if out.len() as u64 > result_size {
-            return Err("delta writes more than its declared size");
-        }
-    }
-    if out.len() as u64 != result_size {
-        return Err("delta result size differs from its header");
-    }
-    Ok(out)
-}
-
-/// Resolved objects by pack offset, evicted oldest first past a byte budget.
-#[derive(Default)]
-struct ResolvedCache {
-    map: HashMap<usize, (ObjectKind, Rc<Vec<u8>>)>,
-    order: std::collections::VecDeque<usize>,
-    bytes: usize,
-}
-
-impl ResolvedCache {
-    fn get(&self, offset: usize) -> Option<(ObjectKind, Rc<Vec<u8>>)> {
-        self.map.get(&offset).map(|(k, b)| (*k, Rc::clone(b)))
-    }
-
-    fn put(&mut self, offset: usize, kind: ObjectKind, body: Rc<Vec<u8>>) {
-        if body.len() > CACHE_BYTES || self.map.contains_key(&offset) {
-            return;
-        }
-        self.bytes += body.len();
-        self.map.insert(offset, (kind, body));
-        self.order.push_back(offset);
-        while self.bytes > CACHE_BYTES {
-            let Some(old) = self.order.pop_front() else {
-                break;
-            };
-            if let Some((_, b)) = self.map.remove(&old) {
-                self.bytes -= b.len();
-            }
-        }
     }
 }
 

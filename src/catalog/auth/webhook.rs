@@ -8,7 +8,7 @@
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::catalog::token::secrets_equal;
+use crate::catalog::auth::token::secrets_equal;
 
 /// Whether `header` (`sha256=<64 hex>`) signs `body` under `secret`.
 pub fn github_signature_valid(secret: &str, body: &[u8], header: &str) -> bool {
@@ -31,13 +31,8 @@ pub fn gitlab_token_valid(secret: &str, header: &str) -> bool {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() != 64 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    // 32 bytes, in either case (GitHub sends lowercase).
+    crate::git::hex::decode(s.to_ascii_lowercase().as_bytes()).filter(|b| b.len() == 32)
 }
 
 #[cfg(test)]
