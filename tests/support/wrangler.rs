@@ -64,19 +64,30 @@ struct LogOnPanic(PathBuf);
 
 impl Drop for LogOnPanic {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
+        if std::thread::panicking() {
+            print_log_tail(&self.0);
         }
-        let text = std::fs::read_to_string(&self.0).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = &lines[lines.len().saturating_sub(80)..];
-        eprintln!(
-            "--- last {} lines of {} ---\n{}\n---",
-            tail.len(),
-            self.0.display(),
-            tail.join("\n")
-        );
     }
+}
+
+/// Prints to stderr every failure the Worker logged (each names its
+/// request id and cause) and the last 80 lines of a server's log.
+fn print_log_tail(log: &std::path::Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let failures: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains("\"detail\""))
+        .collect();
+    let tail = &lines[lines.len().saturating_sub(80)..];
+    eprintln!(
+        "--- failures the Worker logged ---\n{}\n--- last {} lines of {} ---\n{}\n---",
+        failures.join("\n"),
+        tail.len(),
+        log.display(),
+        tail.join("\n")
+    );
 }
 
 fn repo_root() -> PathBuf {
@@ -117,7 +128,19 @@ fn require(path: &Path, advice: &str) {
 /// The shared server, started on first use.
 pub fn wrangler() -> &'static Wrangler {
     static W: OnceLock<Wrangler> = OnceLock::new();
-    W.get_or_init(|| start(TempDir::new("wrangler-state"), &[]))
+    W.get_or_init(|| {
+        let w = start(TempDir::new("wrangler-state"), &[]);
+        // The shared server lives until the process ends, so its
+        // `LogOnPanic` never runs: a panicking test prints the tail of
+        // its log here instead (the Worker's log names a 500's cause).
+        let log = w.log.clone();
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            print_log_tail(&log);
+        }));
+        w
+    })
 }
 
 /// A server of its own with `vars` (name, value) over wrangler.toml's,
