@@ -8,8 +8,8 @@ mod support;
 use serde_json::{json, Value};
 use support::api::Api;
 use support::archives::{
-    marketplace, plugin_files, python_unzip, tar_gz_of, tar_gz_with_symlink, zip_of,
-    zip_with_encrypted_entry, FileSpec,
+    content_version_of, marketplace, plugin_files, python_unzip, served_plugin_files, tar_gz_of,
+    tar_gz_with_symlink, zip_of, zip_with_encrypted_entry, FileSpec,
 };
 use support::checks::{clone_view, ExpectedFiles};
 use support::git_cli::{git, git_in, TempDir};
@@ -52,6 +52,26 @@ fn import_grant_and_clone_with_v0_and_v2_full_and_shallow() {
     api.grant("ann-team", "acme1", "alpha", "available");
     api.grant("ann-team", "acme1", "remote", "available");
     let info = api.info(&token);
+    let listed = api.admin("GET", "/api/admin/marketplaces/acme1", None, 200);
+    let served_name = |plugin: &str| {
+        listed["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == plugin)
+            .unwrap()["served_name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let served_names = vec![served_name("alpha"), served_name("remote")];
+    let info_names: Vec<String> = info["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(info_names, served_names);
     let mut commits = Vec::new();
     for version in [0, 2] {
         for shallow in [false, true] {
@@ -60,7 +80,7 @@ fn import_grant_and_clone_with_v0_and_v2_full_and_shallow() {
             // The plugin's files, byte for byte with modes, and nothing else.
             assert_eq!(
                 c.plugin("acme1-alpha"),
-                expected(&plugin_files(&files, "alpha"))
+                expected(&served_plugin_files(&files, "alpha"))
             );
             let dirs: Vec<&String> = c
                 .files
@@ -79,9 +99,19 @@ fn import_grant_and_clone_with_v0_and_v2_full_and_shallow() {
                 .iter()
                 .map(|p| p["name"].as_str().unwrap())
                 .collect();
-            assert_eq!(names, vec!["alpha", "remote"]);
+            // Served names are catalog-wide and first come keeps a name:
+            // other tests' marketplaces may hold `alpha` already. The
+            // admin page, /marketplace/info and marketplace.json agree.
+            assert_eq!(names, served_names);
+            assert!(
+                names[0] == "alpha" || names[0] == "alpha-acme1",
+                "{names:?}"
+            );
             assert_eq!(m["plugins"][0]["source"], "./plugins/acme1-alpha");
-            assert_eq!(m["plugins"][0]["version"], "1.0.0");
+            assert_eq!(
+                m["plugins"][0]["version"],
+                content_version_of(&plugin_files(&files, "alpha"), Some("1.0.0".into()))
+            );
             assert_eq!(
                 m["plugins"][1]["source"],
                 json!({"source": "github", "repo": "example/remote"})
@@ -121,25 +151,28 @@ fn users_see_only_their_grants_down_to_the_objects() {
     assert_ne!(one.commit, two.commit);
     assert_eq!(
         one.plugin("iso-alpha"),
-        expected(&plugin_files(&files, "alpha"))
+        expected(&served_plugin_files(&files, "alpha"))
     );
     assert_eq!(
         two.plugin("iso-beta"),
-        expected(&plugin_files(&files, "beta"))
+        expected(&served_plugin_files(&files, "beta"))
     );
     // No object of an ungranted plugin reaches either user, referenced or not.
     let objects_one = one.all_objects();
-    for id in git_blob_ids(&plugin_files(&files, "beta"))
-        .iter()
-        .chain(&git_blob_ids(&plugin_files(&files, "gamma")))
-    {
+    // Upstream and served blobs (their plugin.json differ in the version).
+    let blobs = |p: &str| {
+        let mut ids = git_blob_ids(&plugin_files(&files, p));
+        ids.extend(git_blob_ids(&served_plugin_files(&files, p)));
+        ids
+    };
+    for id in blobs("beta").iter().chain(&blobs("gamma")) {
         assert!(
             !objects_one.contains(id),
             "user one received a blob of beta/gamma: {id}"
         );
     }
     let objects_two = two.all_objects();
-    for id in git_blob_ids(&plugin_files(&files, "alpha")) {
+    for id in blobs("alpha") {
         assert!(
             !objects_two.contains(&id),
             "user two received a blob of alpha: {id}"
@@ -662,7 +695,7 @@ fn concurrent_cold_clones_all_succeed_and_cache_one_correct_pack() {
         assert_eq!(c.commit, clones[0].commit);
         assert_eq!(
             c.plugin("cx-gamma"),
-            expected(&plugin_files(&files, "gamma"))
+            expected(&served_plugin_files(&files, "gamma"))
         );
     }
     // Whichever miss stored last, the cached pack serves a correct clone.

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use support::api::Api;
-use support::archives::{marketplace, plugin_files, zip_of};
+use support::archives::{
+    content_version_of, marketplace, plugin_files, served_plugin_files, zip_of,
+};
 use support::claude::{add_and_install, claude, installed, update};
 use support::git_cli::TempDir;
 use support::store::skill_zip_with;
@@ -21,10 +23,16 @@ fn claude_code_adds_installs_and_updates_from_the_worker() {
     let token = api.scenario("cc", &[("alpha", "available")]);
     let home = TempDir::new("claude-home");
     let rec = add_and_install(home.path(), &api.git_url(&token), "alpha");
-    assert_eq!(rec["version"], "1.0.0", "{rec}");
-    // The installed copy is the imported plugin, byte for byte.
+    let v1 = marketplace("cc", "1.0.0");
+    assert_eq!(
+        rec["version"],
+        content_version_of(&plugin_files(&v1, "alpha"), Some("1.0.0".into())),
+        "{rec}"
+    );
+    // The installed copy is the imported plugin, byte for byte but for
+    // plugin.json's version (its content version).
     let dir = PathBuf::from(rec["installPath"].as_str().unwrap());
-    for (path, exec, content) in plugin_files(&marketplace("cc", "1.0.0"), "alpha") {
+    for (path, exec, content) in served_plugin_files(&v1, "alpha") {
         let got =
             std::fs::read(dir.join(&path)).unwrap_or_else(|e| panic!("installed {path}: {e}"));
         assert_eq!(got, content, "{path}");
@@ -43,7 +51,12 @@ fn claude_code_adds_installs_and_updates_from_the_worker() {
         200
     );
     let (rec, cmd) = update(home.path(), "alpha", "commands/alpha.md");
-    assert_eq!(rec["version"], "2.0.0", "{rec}");
+    let v2 = marketplace("cc", "2.0.0");
+    assert_eq!(
+        rec["version"],
+        content_version_of(&plugin_files(&v2, "alpha"), Some("2.0.0".into())),
+        "{rec}"
+    );
     assert!(cmd.contains("v2.0.0"), "{cmd}");
 }
 
@@ -93,10 +106,10 @@ fn token_can_live_in_a_git_credential_helper_instead_of_the_url() {
         ],
     );
     claude(home.path(), &["plugin", "install", "beta@marketplace-edge"]);
-    assert_eq!(
-        installed(home.path(), "beta@marketplace-edge")["version"],
-        "1.0.0"
-    );
+    assert!(installed(home.path(), "beta@marketplace-edge")["version"]
+        .as_str()
+        .unwrap()
+        .starts_with("1.0.0+"));
     let settings = std::fs::read_to_string(home.path().join(".claude/settings.json")).unwrap();
     assert!(
         !settings.contains(&token),

@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::json;
 use support::api::Api;
-use support::archives::{marketplace, plugin_files, zip_of};
+use support::archives::{marketplace, served_plugin_files, zip_of};
 use support::checks::clone_view;
 use support::store::{published, skill_zip};
 use support::wrangler::{wrangler, wrangler_with};
@@ -19,11 +19,13 @@ fn gc_collects_orphaned_entries_and_nothing_in_use() {
     let t = api.scenario("gc", &[("alpha", "available"), ("beta", "available")]);
     let base_count = w.r2_object_count();
 
-    // A new version of every plugin orphans the old entries object (an
-    // import seals entries into objects of 4 MiB: this one fits in one).
+    // A new version of every plugin orphans the old entries objects (an
+    // import seals entries into objects of 4 MiB: this one fits in one;
+    // and its plugins' plugin.json with their content versions go into
+    // one object more).
     let v2 = marketplace("gc", "2.0.0");
     assert_eq!(api.import("gc", &zip_of(&v2)).status, 200);
-    assert_eq!(w.r2_object_count(), base_count + 1);
+    assert_eq!(w.r2_object_count(), base_count + 2);
     // A deleted Store entity orphans its entries object too.
     let owner = api.user_with_token("gc-owner");
     let id = published(&w.base, &owner, "skill", "gone", &skill_zip("gone"));
@@ -67,8 +69,9 @@ fn gc_collects_orphaned_entries_and_nothing_in_use() {
         Some(&json!({"min_age_seconds": 0})),
         200,
     );
-    assert_eq!(gc["deleted"], 2, "{gc}");
-    assert_eq!(w.r2_object_count(), before_gc - 2);
+    // The two objects of the old import and the deleted entity's.
+    assert_eq!(gc["deleted"], 3, "{gc}");
+    assert_eq!(w.r2_object_count(), before_gc - 3);
     assert_eq!(
         api.admin(
             "POST",
@@ -82,7 +85,7 @@ fn gc_collects_orphaned_entries_and_nothing_in_use() {
 
     // Everything still served is intact.
     let c = clone_view(&api.git_url(&t), 2, false);
-    let alpha: support::checks::ExpectedFiles = plugin_files(&v2, "alpha")
+    let alpha: support::checks::ExpectedFiles = served_plugin_files(&v2, "alpha")
         .into_iter()
         .map(|(p, e, b)| (p, (e, b)))
         .collect();
@@ -167,7 +170,8 @@ fn gc_and_writers_exclude_each_other() {
     let w = wrangler_with(&[]);
     let api = Api::new(&w.base);
     api.scenario("excl", &[("alpha", "available")]);
-    // An orphan: the old entries object of a re-import.
+    // Orphans: the old entries object of a re-import, and the old object
+    // of its rewritten plugin.json files.
     assert_eq!(
         api.import("excl", &zip_of(&marketplace("excl", "2.0.0")))
             .status,
@@ -201,7 +205,7 @@ fn gc_and_writers_exclude_each_other() {
     w.d1("UPDATE writers SET started_at = unixepoch() - 130 WHERE id = 'in-flight'");
     let ran = gc();
     assert_eq!(ran["deferred"], false, "{ran}");
-    assert_eq!(ran["deleted"], 1, "{ran}");
+    assert_eq!(ran["deleted"], 2, "{ran}");
     // While GC holds its lock, a writer waits, then is refused in words
     // and writes nothing.
     w.d1("UPDATE gc_lock SET started_at = unixepoch() WHERE id = 1");

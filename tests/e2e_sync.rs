@@ -13,7 +13,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use support::api::{Api, ADMIN_TOKEN};
-use support::archives::{marketplace, zip_of, FileSpec};
+use support::archives::{content_version_of, marketplace, plugin_files, zip_of, FileSpec};
 use support::checks::clone_view;
 use support::claude::{add_and_install, update};
 use support::git_cli::{git, TempDir};
@@ -523,12 +523,22 @@ fn claude_code_installs_and_updates_from_a_synced_marketplace() {
 
     let home = TempDir::new("claude-sync-home");
     let rec = add_and_install(home.path(), &api.git_url(&token), "alpha");
-    assert_eq!(rec["version"], "1.0.0", "{rec}");
+    let v1 = marketplace("upstream", "1.0.0");
+    assert_eq!(
+        rec["version"],
+        content_version_of(&plugin_files(&v1, "alpha"), Some("1.0.0".into())),
+        "{rec}"
+    );
 
-    up.commit(&marketplace("upstream", "2.0.0"), "v2");
+    let v2 = marketplace("upstream", "2.0.0");
+    up.commit(&v2, "v2");
     assert_eq!(sync(&api, "cc-up").status, 200);
     let (rec, cmd) = update(home.path(), "alpha", "commands/alpha.md");
-    assert_eq!(rec["version"], "2.0.0", "{rec}");
+    assert_eq!(
+        rec["version"],
+        content_version_of(&plugin_files(&v2, "alpha"), Some("2.0.0".into())),
+        "{rec}"
+    );
     assert!(cmd.contains("alpha-upstream-2.0.0"), "{cmd}");
 }
 

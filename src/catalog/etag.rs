@@ -2,9 +2,11 @@
 //!
 //! Invariant: two views have the same ETag exactly when they would produce
 //! the same tree (up to SHA-256 collisions). It hashes a canonical JSON
-//! (object keys sorted, no whitespace) of the marketplace name and, per
-//! served plugin in order, its directory, version, upstream entry and the
-//! digest of its files (`summary::files_digest`, computed once at import).
+//! (object keys sorted, no whitespace) of the marketplace name, whether it
+//! asks Claude Code to remove delisted plugins, and, per served plugin in
+//! order, its directory, served name, past names, version, upstream entry
+//! and the digest of its files (`served::files_digest`, computed once at
+//! import).
 //! DESIGN.md's formula lists every file; the per-plugin digest stands for
 //! that list so the ETag comes from plugin rows alone (format 2). The entry
 //! and the name are included because they also change the served
@@ -16,7 +18,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 /// Version of the canonical form; bump it when the tree layout changes.
-pub const ETAG_FORMAT: u32 = 2;
+/// 3: served names, past names and the removal flag (issue 19).
+pub const ETAG_FORMAT: u32 = 3;
 
 /// A view's content ETag: 16 lowercase hex digits.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -52,6 +55,9 @@ impl fmt::Debug for Etag {
 /// One served plugin as the ETag sees it.
 pub struct EtagPlugin<'a> {
     pub dir: &'a str,
+    /// Its served name and the names it was renamed from.
+    pub name: &'a str,
+    pub past_names: &'a [String],
     pub version: Option<&'a str>,
     pub entry: &'a Value,
     /// The digest of its files; `None` for a catalog-only plugin.
@@ -59,12 +65,21 @@ pub struct EtagPlugin<'a> {
 }
 
 /// Computes the ETag over the canonical JSON.
-pub fn compute_etag(marketplace_name: &str, plugins: &[EtagPlugin<'_>]) -> Etag {
+pub fn compute_etag(
+    marketplace_name: &str,
+    force_remove_deleted: bool,
+    plugins: &[EtagPlugin<'_>],
+) -> Etag {
     let plugins: Vec<Value> = plugins
         .iter()
-        .map(|p| json!([p.dir, p.version, p.entry, p.digest]))
+        .map(|p| json!([p.dir, p.name, p.past_names, p.version, p.entry, p.digest]))
         .collect();
-    let canonical = json!({ "format": ETAG_FORMAT, "name": marketplace_name, "plugins": plugins });
+    let canonical = json!({
+        "force_remove": force_remove_deleted,
+        "format": ETAG_FORMAT,
+        "name": marketplace_name,
+        "plugins": plugins,
+    });
     // serde_json's Map is ordered by key (no `preserve_order`), so this is canonical.
     let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
     let digest = Sha256::digest(&bytes);
@@ -80,24 +95,38 @@ mod tests {
         let entry = json!({"name": "a"});
         let p = |digest| EtagPlugin {
             dir: "m-a",
+            name: "a",
+            past_names: &[],
             version: Some("1"),
             entry: &entry,
             digest: Some(digest),
         };
-        let one = compute_etag("mk", &[p("aa")]);
+        let one = compute_etag("mk", true, &[p("aa")]);
         assert_eq!(one.as_str().len(), 16);
         assert_eq!(Etag::parse(one.as_str()), Some(one.clone()));
-        assert_eq!(one, compute_etag("mk", &[p("aa")]));
-        assert_ne!(one, compute_etag("mk", &[p("bb")]));
-        assert_ne!(one, compute_etag("other", &[p("aa")]));
-        assert_ne!(one, compute_etag("mk", &[]));
+        assert_eq!(one, compute_etag("mk", true, &[p("aa")]));
+        assert_ne!(one, compute_etag("mk", true, &[p("bb")]));
+        assert_ne!(one, compute_etag("other", true, &[p("aa")]));
+        assert_ne!(one, compute_etag("mk", true, &[]));
+        assert_ne!(one, compute_etag("mk", false, &[p("aa")]));
+        let renamed = EtagPlugin {
+            name: "b",
+            ..p("aa")
+        };
+        assert_ne!(one, compute_etag("mk", true, &[renamed]));
+        let past = ["a0".to_string()];
+        let with_past = EtagPlugin {
+            past_names: &past,
+            ..p("aa")
+        };
+        assert_ne!(one, compute_etag("mk", true, &[with_past]));
         assert_eq!(Etag::parse("ABCDEF0123456789"), None);
     }
 
     #[test]
     fn canonical_form_is_pinned() {
         // From coreutils, not from this code:
-        // printf '{"format":2,"name":"mk","plugins":[]}' | sha256sum | cut -c1-16
-        assert_eq!(compute_etag("mk", &[]).as_str(), "a3b4f1d39bfb30bc");
+        // printf '{"force_remove":true,"format":3,"name":"mk","plugins":[]}' | sha256sum | cut -c1-16
+        assert_eq!(compute_etag("mk", true, &[]).as_str(), "6456de724b08be58");
     }
 }

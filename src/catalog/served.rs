@@ -62,7 +62,12 @@ pub struct ServedPlugin {
     pub origin: Origin,
     /// The directory under `plugins/`.
     pub dir: String,
+    /// The name it is served under in `marketplace.json`: a curated
+    /// plugin's stored served name (`served_names`), a Store plugin's
+    /// `<name>-by-<owner>`.
     pub manifest_name: String,
+    /// Names it was served under before an admin renamed it.
+    pub past_names: Vec<String>,
     pub version: Option<String>,
     /// The upstream marketplace entry (or a synthesized one).
     pub entry: Map<String, Value>,
@@ -103,11 +108,6 @@ pub fn files_digest(files: &[ServedFile]) -> String {
         .collect();
     lines.sort();
     sha256_hex(lines.concat().as_bytes())
-}
-
-/// A version string derived from a digest: `0.0.0-<12 hex digits>`.
-pub fn digest_version(digest: &str) -> String {
-    format!("0.0.0-{}", &digest[..12.min(digest.len())])
 }
 
 /// The mode a served file has in a tree.

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use super::etag::Etag;
 use super::served::{files_tree, EntryRef, FileSource, ServedPlugin};
-use super::summary::{PluginSummary, SnapshotHead};
+use super::summary::{PluginSummary, ServedMarketplace, SnapshotHead};
 use crate::git::repo::{Refs, Repository};
 use crate::git::tree::TreeError;
 use crate::git::{ObjectId, ObjectKind};
@@ -43,7 +43,10 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds the snapshot of `plugins` (already resolved and ordered,
     /// with their files): the head, then every subtree and blob under it.
-    pub fn build(marketplace_name: &str, plugins: &[ServedPlugin]) -> Result<Snapshot, TreeError> {
+    pub fn build(
+        market: &ServedMarketplace,
+        plugins: &[ServedPlugin],
+    ) -> Result<Snapshot, TreeError> {
         let mut summaries = Vec::with_capacity(plugins.len());
         let mut subtrees = Vec::with_capacity(plugins.len());
         for p in plugins {
@@ -65,7 +68,7 @@ impl Snapshot {
             summaries.push(summary);
             subtrees.push(built);
         }
-        let head = SnapshotHead::build(marketplace_name, &summaries)?;
+        let head = SnapshotHead::build(market, &summaries)?;
 
         let mut fresh = HashMap::new();
         let mut contents = Vec::new();
@@ -168,6 +171,7 @@ mod tests {
             }),
             dir: format!("{slug}-{name}"),
             manifest_name: manifest_name.into(),
+            past_names: Vec::new(),
             version: Some("1.0.0".into()),
             entry: json!({"name": name, "source": "./x", "description": "d"})
                 .as_object()
@@ -199,19 +203,35 @@ mod tests {
 
     #[test]
     fn layout_and_manifest() {
+        let mut beta = plugin("beta", "lint", "lint-beta", &[("a.md", "a", false)]);
+        beta.past_names = vec!["lint-b".into(), "beta-lint".into()];
         let plugins = vec![
             plugin("acme", "lint", "lint", &[("run.sh", "#!/bin/sh", true)]),
-            plugin("beta", "lint", "lint", &[("a.md", "a", false)]),
+            beta,
         ];
-        let s = Snapshot::build("mk", &plugins).unwrap();
+        let s = Snapshot::build(&ServedMarketplace::named("mk"), &plugins).unwrap();
         let m: Value = serde_json::from_slice(&s.manifest).unwrap();
         assert_eq!(m["metadata"]["version"], s.etag.as_str());
         assert_eq!(m["plugins"][0]["source"], "./plugins/acme-lint");
         assert_eq!(m["plugins"][0]["name"], "lint");
         assert_eq!(
-            m["plugins"][1]["name"], "beta-lint",
-            "clash renamed to the served dir"
+            m["plugins"][1]["name"], "lint-beta",
+            "the stored served name"
         );
+        assert_eq!(
+            m["renames"],
+            json!({"beta-lint": "lint-beta", "lint-b": "lint-beta"}),
+            "past names lead to the current one"
+        );
+        assert_eq!(m["forceRemoveDeletedPlugins"], true);
+        let off = ServedMarketplace {
+            force_remove_deleted: false,
+            ..ServedMarketplace::named("mk")
+        };
+        let kept = Snapshot::build(&off, &plugins).unwrap();
+        let m2: Value = serde_json::from_slice(&kept.manifest).unwrap();
+        assert_eq!(m2.get("forceRemoveDeletedPlugins"), None);
+        assert_ne!(kept.etag, s.etag, "the flag is part of the content");
         assert_eq!(m["plugins"][1]["description"], "d", "upstream fields kept");
         // commit, root, .claude-plugin, plugins, acme-lint, beta-lint, manifest, 2 blobs
         assert_eq!(1 + s.contents.len(), 9, "the commit and its contents");
@@ -233,15 +253,27 @@ mod tests {
     fn same_input_same_commit_and_changes_change_it() {
         let a = vec![plugin("acme", "lint", "lint", &[("x", "1", false)])];
         let b = vec![plugin("acme", "lint", "lint", &[("x", "2", false)])];
-        let one = Snapshot::build("mk", &a).unwrap();
-        assert_eq!(one.commit_id, Snapshot::build("mk", &a).unwrap().commit_id);
+        let one = Snapshot::build(&ServedMarketplace::named("mk"), &a).unwrap();
+        assert_eq!(
+            one.commit_id,
+            Snapshot::build(&ServedMarketplace::named("mk"), &a)
+                .unwrap()
+                .commit_id
+        );
         let mut changed = b.clone();
         changed[0].files[0].sha256 = "f".repeat(64);
         assert_ne!(
             one.commit_id,
-            Snapshot::build("mk", &changed).unwrap().commit_id
+            Snapshot::build(&ServedMarketplace::named("mk"), &changed)
+                .unwrap()
+                .commit_id
         );
-        assert_ne!(one.etag, Snapshot::build("mk", &changed).unwrap().etag);
+        assert_ne!(
+            one.etag,
+            Snapshot::build(&ServedMarketplace::named("mk"), &changed)
+                .unwrap()
+                .etag
+        );
     }
 
     #[test]
@@ -252,7 +284,7 @@ mod tests {
         let clash = vec![first.clone(), second.clone()];
         assert!(
             matches!(
-                Snapshot::build("mk", &clash),
+                Snapshot::build(&ServedMarketplace::named("mk"), &clash),
                 Err(TreeError::DuplicatePath(_))
             ),
             "one tree cannot hold both"
@@ -261,7 +293,7 @@ mod tests {
         assert_eq!((kept, dropped), (vec![first], vec![second]));
         let (kept, dropped) = one_per_dir(vec![plugin("acme", "a", "a", &[("x", "1", false)])]);
         assert_eq!((kept.len(), dropped.len()), (1, 0));
-        assert!(Snapshot::build("mk", &kept).is_ok());
+        assert!(Snapshot::build(&ServedMarketplace::named("mk"), &kept).is_ok());
     }
 
     #[test]
@@ -270,7 +302,7 @@ mod tests {
         ext.external = true;
         ext.entry
             .insert("source".into(), json!({"source": "github", "repo": "o/r"}));
-        let s = Snapshot::build("mk", &[ext]).unwrap();
+        let s = Snapshot::build(&ServedMarketplace::named("mk"), &[ext]).unwrap();
         let m: Value = serde_json::from_slice(&s.manifest).unwrap();
         assert_eq!(m["plugins"][0]["source"]["repo"], "o/r");
     }

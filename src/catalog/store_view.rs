@@ -19,9 +19,10 @@
 use serde_json::{json, Map, Value};
 
 use super::served::sha256_hex;
-use super::served::{digest_version, file_mode, files_tree};
+use super::served::{file_mode, files_tree};
 use super::served::{FileSource, Origin, ServedFile, ServedPlugin};
 use super::store::EntityType;
+use super::version::content_version;
 use crate::git::tree::{build_tree, FileMode, TreeError, TreeFile};
 use crate::git::{ObjectId, ObjectKind, RepoPath};
 
@@ -34,6 +35,9 @@ pub struct InstalledEntity {
     pub id: i64,
     pub entity_type: EntityType,
     pub served_name: String,
+    /// A plugin's content version, stored at upload (`None` for skills,
+    /// agents and plugins uploaded before content versions).
+    pub served_version: Option<String>,
     pub description: String,
     /// Rooted at the entity (a skill's folder, an agent's one file, a
     /// plugin's root); empty when only the view's head is needed.
@@ -75,12 +79,16 @@ pub fn store_plugins(installed: &[InstalledEntity]) -> Result<Vec<ServedPlugin>,
         let placed = match e.entity_type {
             EntityType::Plugin => {
                 let dir = format!("store-{}", e.id);
-                let version = digest_version(&digest);
+                let version = e
+                    .served_version
+                    .clone()
+                    .unwrap_or_else(|| content_version(None, &digest));
                 out.push(ServedPlugin {
                     origin: Origin::Store { id: e.id },
                     entry: entry(&e.served_name, &dir, &e.description, &version),
                     dir,
                     manifest_name: e.served_name.clone(),
+                    past_names: Vec::new(),
                     version: Some(version),
                     external: false,
                     tree: Some(root),
@@ -119,7 +127,7 @@ pub fn store_plugins(installed: &[InstalledEntity]) -> Result<Vec<ServedPlugin>,
     if !bundle_lines.is_empty() {
         bundle_lines.sort();
         let digest = sha256_hex(bundle_lines.concat().as_bytes());
-        let version = digest_version(&digest);
+        let version = content_version(None, &digest);
         let pj = format!("{{\n  \"name\": \"{BUNDLE_DIR}\",\n  \"version\": \"{version}\",\n  \"description\": \"Skills and agents installed from the Store\"\n}}\n");
         let pj_bytes = pj.into_bytes();
         let pj_path = RepoPath::parse(".claude-plugin/plugin.json").expect("constant path");
@@ -148,6 +156,7 @@ pub fn store_plugins(installed: &[InstalledEntity]) -> Result<Vec<ServedPlugin>,
             ),
             dir: BUNDLE_DIR.to_string(),
             manifest_name: BUNDLE_DIR.to_string(),
+            past_names: Vec::new(),
             version: Some(version),
             external: false,
             tree: Some(build_tree(&bundle_tree)?.root),
@@ -182,6 +191,7 @@ mod tests {
             id,
             entity_type: t,
             served_name: name.into(),
+            served_version: None,
             description: "d".into(),
             root: entity_root(t, &files).unwrap(),
             digest: files_digest(&files),

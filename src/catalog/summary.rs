@@ -9,8 +9,6 @@
 //! `Snapshot::build` gives over their files (git trees are addressed by
 //! content, so a subtree placed by id equals the one built from its files).
 
-use std::collections::HashSet;
-
 use serde_json::{json, Map, Value};
 
 use super::etag::{compute_etag, Etag, EtagPlugin};
@@ -21,26 +19,41 @@ use crate::git::repo::{Refs, Repository};
 use crate::git::tree::{build_tree, FileMode, TreeError, TreeFile};
 use crate::git::{ObjectId, ObjectKind, RepoPath};
 
-/// The served marketplace.json for `plugins` at `etag`.
-pub fn manifest_json(marketplace_name: &str, etag: &Etag, plugins: &[PluginSummary]) -> Vec<u8> {
-    let mut taken: HashSet<String> = HashSet::new();
+/// What a served marketplace is besides its plugins: the name Claude Code
+/// registers it under, and whether it asks Claude Code to uninstall the
+/// plugins it no longer lists (`forceRemoveDeletedPlugins`, on unless the
+/// deployment turns it off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedMarketplace {
+    pub name: String,
+    pub force_remove_deleted: bool,
+}
+
+impl ServedMarketplace {
+    /// A marketplace called `name` that removes delisted plugins.
+    pub fn named(name: &str) -> Self {
+        ServedMarketplace {
+            name: name.to_string(),
+            force_remove_deleted: true,
+        }
+    }
+}
+
+/// The served marketplace.json for `plugins` at `etag`: each plugin under
+/// its served name (owned catalog-wide, see `served_names`), `renames`
+/// mapping each served plugin's past names to its current one, so Claude
+/// Code migrates an install made under an old name, and
+/// `forceRemoveDeletedPlugins` when set.
+pub fn manifest_json(
+    market: &ServedMarketplace,
+    etag: &Etag,
+    plugins: &[PluginSummary],
+) -> Vec<u8> {
     let entries: Vec<Value> = plugins
         .iter()
         .map(|p| {
             let mut entry = p.entry.clone();
-            // Claude Code's plugin namespace is flat: on a clash across
-            // marketplaces the later plugin is served as `<slug>-<plugin>`.
-            let mut name = p.manifest_name.clone();
-            if taken.contains(&name) {
-                name = p.dir.clone();
-                let mut n = 2;
-                while taken.contains(&name) {
-                    name = format!("{}-{n}", p.dir);
-                    n += 1;
-                }
-            }
-            taken.insert(name.clone());
-            entry.insert("name".into(), Value::String(name));
+            entry.insert("name".into(), Value::String(p.manifest_name.clone()));
             if !p.external {
                 entry.insert(
                     "source".into(),
@@ -53,12 +66,26 @@ pub fn manifest_json(marketplace_name: &str, etag: &Etag, plugins: &[PluginSumma
             Value::Object(entry)
         })
         .collect();
-    let manifest = json!({
-        "name": marketplace_name,
-        "owner": { "name": marketplace_name },
+    let renames: Map<String, Value> = plugins
+        .iter()
+        .flat_map(|p| {
+            p.past_names
+                .iter()
+                .map(|old| (old.clone(), Value::String(p.manifest_name.clone())))
+        })
+        .collect();
+    let mut manifest = json!({
+        "name": market.name,
+        "owner": { "name": market.name },
         "metadata": { "version": etag.as_str(), "description": "Served by marketplace-edge" },
         "plugins": entries,
     });
+    if !renames.is_empty() {
+        manifest["renames"] = Value::Object(renames);
+    }
+    if market.force_remove_deleted {
+        manifest["forceRemoveDeletedPlugins"] = Value::Bool(true);
+    }
     let mut out = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     out.push(b'\n');
     out
@@ -68,7 +95,9 @@ pub fn manifest_json(marketplace_name: &str, etag: &Etag, plugins: &[PluginSumma
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginSummary {
     pub dir: String,
+    /// Its served name (see `ServedPlugin::manifest_name`).
     pub manifest_name: String,
+    pub past_names: Vec<String>,
     pub version: Option<String>,
     pub entry: Map<String, Value>,
     pub external: bool,
@@ -100,6 +129,7 @@ impl PluginSummary {
         Ok(PluginSummary {
             dir: p.dir.clone(),
             manifest_name: p.manifest_name.clone(),
+            past_names: p.past_names.clone(),
             version: p.version.clone(),
             entry: p.entry.clone(),
             external: p.external,
@@ -150,7 +180,7 @@ impl HeadIds {
 impl SnapshotHead {
     /// The head of a view serving `plugins` (resolved and ordered).
     pub fn build(
-        marketplace_name: &str,
+        market: &ServedMarketplace,
         plugins: &[PluginSummary],
     ) -> Result<SnapshotHead, TreeError> {
         let entries: Vec<Value> = plugins
@@ -158,19 +188,22 @@ impl SnapshotHead {
             .map(|p| Value::Object(p.entry.clone()))
             .collect();
         let etag = compute_etag(
-            marketplace_name,
+            &market.name,
+            market.force_remove_deleted,
             &plugins
                 .iter()
                 .zip(&entries)
                 .map(|(p, entry)| EtagPlugin {
                     dir: &p.dir,
+                    name: &p.manifest_name,
+                    past_names: &p.past_names,
                     version: p.version.as_deref(),
                     entry,
                     digest: p.digest.as_deref(),
                 })
                 .collect::<Vec<_>>(),
         );
-        let manifest = manifest_json(marketplace_name, &etag, plugins);
+        let manifest = manifest_json(market, &etag, plugins);
         let manifest_blob = ObjectKind::Blob.id_of(&manifest);
         let mut top = vec![TreeFile {
             path: RepoPath::parse(MANIFEST_PATH).expect("constant path"),
@@ -228,9 +261,7 @@ impl Repository for HeadIds {
 mod tests {
     use super::*;
     use crate::catalog::names::PluginKey;
-    use crate::catalog::served::{
-        digest_version, sha256_hex, EntryRef, FileSource, Origin, ServedFile,
-    };
+    use crate::catalog::served::{sha256_hex, EntryRef, FileSource, Origin, ServedFile};
     use crate::catalog::snapshot::Snapshot;
 
     fn file(path: &str, content: &str, exec: bool) -> ServedFile {
@@ -252,6 +283,7 @@ mod tests {
             origin: Origin::Curated(PluginKey::parse(slug, name).unwrap()),
             dir: format!("{slug}-{name}"),
             manifest_name: name.into(),
+            past_names: Vec::new(),
             version: Some("1.0.0".into()),
             entry: serde_json::json!({"name": name, "description": "d"})
                 .as_object()
@@ -279,12 +311,12 @@ mod tests {
             plugin("n", "ext", vec![]),
             plugin("n", "same", vec![file("docs/x.md", "x", false)]),
         ];
-        let full = Snapshot::build("mk", &plugins).unwrap();
+        let full = Snapshot::build(&ServedMarketplace::named("mk"), &plugins).unwrap();
         let summaries: Vec<PluginSummary> = plugins
             .iter()
             .map(|p| PluginSummary::of(p).unwrap())
             .collect();
-        let head = SnapshotHead::build("mk", &summaries).unwrap();
+        let head = SnapshotHead::build(&ServedMarketplace::named("mk"), &summaries).unwrap();
         assert_eq!(head.etag, full.etag);
         assert_eq!(head.manifest, full.manifest);
         assert_eq!(head.tree_id, full.tree_id);
@@ -345,6 +377,5 @@ mod tests {
             d,
             files_digest(&[file("a", "1", false), file("b", "3", false)])
         );
-        assert_eq!(digest_version(&d), format!("0.0.0-{}", &d[..12]));
     }
 }

@@ -138,6 +138,12 @@ impl From<NameError> for ApiError {
     }
 }
 
+impl From<crate::catalog::served_names::RenameError> for ApiError {
+    fn from(e: crate::catalog::served_names::RenameError) -> Self {
+        ApiError::bad_request("not_kebab_case", e.to_string())
+    }
+}
+
 impl From<crate::catalog::secret_name::SecretNameError> for ApiError {
     fn from(e: crate::catalog::secret_name::SecretNameError) -> Self {
         ApiError::bad_request(e.code(), e.to_string())

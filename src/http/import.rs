@@ -20,7 +20,7 @@ use super::json;
 use crate::catalog::archive::tar_gz::TarGzReader;
 use crate::catalog::archive::zip_ranged::{ZipReader, ZipStep};
 use crate::catalog::archive::{ArchiveFile, ArchiveFormat, IMPORT_LIMITS};
-use crate::catalog::ingest::{Ingester, IMPORT_CHUNK_BYTES};
+use crate::catalog::ingest::{version_plugins, Ingester, IMPORT_CHUNK_BYTES};
 use crate::catalog::marketplace::{is_manifest, parse_marketplace, ImportError};
 use crate::catalog::names::Slug;
 use crate::storage::Storage;
@@ -83,15 +83,21 @@ pub(crate) async fn replace_from(
         storage.put_object(&object.key, object.bytes).await?;
     }
     let market = parse_marketplace(std::mem::take(&mut ingested.listing))?;
-    let plugins: Vec<_> = market
+    let mut plugins: Vec<_> = market
         .plugins
         .into_iter()
-        .map(|mut p| {
+        .map(|p| {
             let files = ingested.plugin(&p);
-            p.files = Vec::new(); // the rows say everything now
             (p, files)
         })
         .collect();
+    // Content versions; rewritten plugin.json files go to R2 before the rows.
+    if let Some(object) = version_plugins(&mut plugins) {
+        storage.put_object(&object.key, object.bytes).await?;
+    }
+    for (p, _) in &mut plugins {
+        p.files = Vec::new(); // the rows say everything now
+    }
     storage
         .replace_marketplace(&Slug::parse(slug)?, &market.name, &plugins)
         .await?;

@@ -8,6 +8,7 @@ use super::auth::tokens::{issue_token, NewToken};
 use super::error::{ApiError, ApiResult};
 use super::{json, no_content, read_json};
 use crate::catalog::names::{PluginName, Slug};
+use crate::catalog::version::version_fields;
 use crate::http::route::Me;
 use crate::storage::Storage;
 
@@ -22,17 +23,20 @@ pub async fn route(mut req: Request, env: &Env, storage: &Storage, route: Me<'_>
                 .iter()
                 .map(|e| {
                     let p = view.plugins.get(&e.key);
-                    json!({
+                    let mut row = json!({
                         "marketplace": e.key.slug.as_str(),
                         "plugin": e.key.plugin.as_str(),
                         "name": p.map(|p| p.manifest_name.clone()),
-                        "version": p.and_then(|p| p.version.clone()),
                         "requirement": e.requirement.as_str(),
                         "opted_out": e.opted_out,
                         "disabled": e.disabled,
                         "served": e.served(),
                         "can_opt_out": e.requirement != crate::catalog::resolve::Requirement::Required,
-                    })
+                    });
+                    if let Some(obj) = row.as_object_mut() {
+                        obj.extend(version_fields(p.and_then(|p| p.version.as_deref())));
+                    }
+                    row
                 })
                 .collect();
             json(

@@ -23,6 +23,7 @@ use super::view::{
     served_view,
 };
 use crate::catalog::served::Origin;
+use crate::catalog::version::version_fields;
 use crate::git::memory::MemoryRepo;
 use crate::git::sideband::{SideBandDeframer, MAX_PAYLOAD_64K};
 use crate::git::smart_http::{self, GitBody};
@@ -257,7 +258,14 @@ pub async fn info(req: Request, env: &Env, storage: &Storage) -> ApiResult {
         .plugins
         .iter()
         .map(|p| {
-            let mut v = json!({ "name": p.manifest_name, "directory": format!("plugins/{}", p.dir), "version": p.version });
+            let mut v =
+                json!({ "name": p.manifest_name, "directory": format!("plugins/{}", p.dir) });
+            if let Some(obj) = v.as_object_mut() {
+                obj.extend(version_fields(p.version.as_deref()));
+            }
+            if !p.past_names.is_empty() {
+                v["renamed_from"] = json!(p.past_names);
+            }
             match &p.origin {
                 Origin::Curated(k) => {
                     v["marketplace"] = json!(k.slug.as_str());

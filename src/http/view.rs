@@ -15,7 +15,7 @@ use crate::catalog::resolve::served_keys;
 use crate::catalog::served::{one_per_dir, Origin, ServedPlugin};
 use crate::catalog::snapshot::Snapshot;
 use crate::catalog::store_view::store_plugins;
-use crate::catalog::summary::{HeadIds, PluginSummary, SnapshotHead};
+use crate::catalog::summary::{HeadIds, PluginSummary, ServedMarketplace, SnapshotHead};
 use crate::git::tree::TreeError;
 use crate::git::ObjectId;
 use crate::storage::advertised::ADVERTISEMENT_REFRESH_SECS;
@@ -75,7 +75,7 @@ fn served_plugins(mut uv: UserView) -> Result<Vec<ServedPlugin>, ApiError> {
 /// The full view (files loaded): what a fetch or the ZIP needs.
 pub fn build_view(env: &Env, uv: UserView) -> Result<View, ApiError> {
     let plugins = served_plugins(uv)?;
-    let snapshot = Snapshot::build(&marketplace_name(env), &plugins).map_err(tree_err)?;
+    let snapshot = Snapshot::build(&served_marketplace(env), &plugins).map_err(tree_err)?;
     Ok(View { plugins, snapshot })
 }
 
@@ -87,7 +87,7 @@ pub fn build_head(env: &Env, uv: UserView) -> Result<Head, ApiError> {
         .map(PluginSummary::of)
         .collect::<Result<Vec<_>, _>>()
         .map_err(tree_err)?;
-    let head = SnapshotHead::build(&marketplace_name(env), &summaries).map_err(tree_err)?;
+    let head = SnapshotHead::build(&served_marketplace(env), &summaries).map_err(tree_err)?;
     Ok(Head { plugins, head })
 }
 
@@ -97,6 +97,20 @@ pub fn marketplace_name(env: &Env) -> String {
     env.var("MARKETPLACE_NAME")
         .map(|v| v.to_string())
         .unwrap_or_else(|_| "marketplace-edge".into())
+}
+
+/// The served marketplace: its name, and whether it asks Claude Code to
+/// uninstall plugins it no longer lists (`FORCE_REMOVE_DELETED_PLUGINS`,
+/// on unless set to `false` or `0`).
+pub fn served_marketplace(env: &Env) -> ServedMarketplace {
+    let force = env
+        .var("FORCE_REMOVE_DELETED_PLUGINS")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    ServedMarketplace {
+        name: marketplace_name(env),
+        force_remove_deleted: !matches!(force.trim(), "false" | "0"),
+    }
 }
 
 /// Authenticates a user for the served channels (git asks for Basic on 401).
@@ -157,10 +171,14 @@ pub async fn served_view(
     }
 }
 
-/// What a memoised head is valid for besides the catalog: the ETag format
-/// and the marketplace name, which both go into the commit.
+/// What a memoised head is valid for besides the catalog: the ETag format,
+/// the marketplace name and its removal flag, which all go into the commit.
 fn memo_key(env: &Env) -> String {
-    format!("{ETAG_FORMAT}:{}", marketplace_name(env))
+    let market = served_marketplace(env);
+    format!(
+        "{ETAG_FORMAT}:{}:{}",
+        market.force_remove_deleted as u8, market.name
+    )
 }
 
 /// A served head: the caller, their view's head ids, and how to load the

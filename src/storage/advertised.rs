@@ -109,7 +109,9 @@ impl Storage {
              SELECT p.marketplace, p.name, p.files_digest, \
                json_object('marketplace', p.marketplace, 'name', p.name, 'manifest_name', p.manifest_name, 'version', p.version, \
                  'entry_json', p.entry_json, 'external', p.external, 'entries_key', p.entries_key, \
-                 'admin_disabled', p.admin_disabled, 'tree_id', p.tree_id, 'files_digest', p.files_digest), \
+                 'admin_disabled', p.admin_disabled, 'tree_id', p.tree_id, 'files_digest', p.files_digest, \
+                 'served_name', (SELECT sn.name FROM served_names sn WHERE sn.marketplace = p.marketplace AND sn.plugin = p.name AND sn.retired_at IS NULL), \
+                 'past_names', (SELECT json_group_array(sn.name) FROM served_names sn WHERE sn.marketplace = p.marketplace AND sn.plugin = p.name AND sn.retired_at IS NOT NULL)), \
                (SELECT json_group_array(json_object('marketplace', f.marketplace, 'plugin', f.plugin, 'path', f.path, 'size', f.size, \
                   'sha256', f.sha256, 'blob_id', f.blob_id, 'exec', f.exec, 'entry_offset', f.entry_offset, 'entry_len', f.entry_len, \
                   'entries_key', f.entries_key)) \
@@ -133,7 +135,7 @@ impl Storage {
                  'served_name', e.served_name, 'title', e.title, 'tagline', e.tagline, 'description', e.description, \
                  'category', e.category, 'photo_url', e.photo_url, 'video_url', e.video_url, 'version', e.version, \
                  'entries_key', e.entries_key, 'created_at', e.created_at, 'updated_at', e.updated_at, 'installs', 0, \
-                 'root_id', e.root_id, 'root_mode', e.root_mode, 'files_digest', e.files_digest), \
+                 'root_id', e.root_id, 'root_mode', e.root_mode, 'files_digest', e.files_digest, 'served_version', e.served_version), \
                (SELECT json_group_array(json_object('entity_id', f.entity_id, 'path', f.path, 'size', f.size, 'sha256', f.sha256, \
                   'blob_id', f.blob_id, 'exec', f.exec, 'entry_offset', f.entry_offset, 'entry_len', f.entry_len)) \
                 FROM store_files f WHERE f.entity_id = e.id), \

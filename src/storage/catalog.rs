@@ -32,6 +32,11 @@ pub struct PluginRow {
     pub marketplace: String,
     pub name: String,
     pub manifest_name: String,
+    /// The name it is served under (`served_names`), and the names it was
+    /// renamed from.
+    pub served_name: Option<String>,
+    #[serde(deserialize_with = "json_text")]
+    pub past_names: Vec<String>,
     pub version: Option<String>,
     pub external: i64,
     pub admin_disabled: i64,
@@ -123,7 +128,22 @@ impl Storage {
                 )?);
             }
         }
-        match self.batch_all(batch).await {
+        // New plugins get their served names in the same batch; an import
+        // that raced another for a name is refused whole and tries again.
+        let wanted: Vec<_> = plugins
+            .iter()
+            .map(|(p, _)| (p.name.clone(), p.manifest_name.clone()))
+            .collect();
+        let mut tries = 0;
+        let result = loop {
+            let mut all = batch.clone();
+            all.extend(self.naming_statements(market, &wanted).await?);
+            match self.batch_all(all).await {
+                Err(e) if e.to_string().contains("served_names.name") && tries < 3 => tries += 1,
+                other => break other,
+            }
+        };
+        match result {
             Ok(_) => Ok(()),
             Err(e) if is_unique_violation(&e) => {
                 let dirs: Vec<String> = plugins.iter().map(|(p, _)| dir_of(p)).collect();
@@ -189,6 +209,8 @@ impl Storage {
             return Ok(None);
         }
         let sql = "SELECT p.marketplace, p.name, p.manifest_name, p.version, p.external, p.admin_disabled, \
+                   (SELECT sn.name FROM served_names sn WHERE sn.marketplace = p.marketplace AND sn.plugin = p.name AND sn.retired_at IS NULL) AS served_name, \
+                   (SELECT json_group_array(sn.name) FROM served_names sn WHERE sn.marketplace = p.marketplace AND sn.plugin = p.name AND sn.retired_at IS NOT NULL) AS past_names, \
                    (SELECT COUNT(*) FROM plugin_files f WHERE f.marketplace = p.marketplace AND f.plugin = p.name) AS files \
                    FROM plugins p WHERE p.marketplace = ?1 ORDER BY p.position";
         Ok(Some(self.rows(sql, &[s(slug)]).await?))
@@ -204,6 +226,11 @@ impl Storage {
                     &[s(slug)],
                 )?,
                 self.stmt("DELETE FROM plugins WHERE marketplace = ?1", &[s(slug)])?,
+                // Its plugins' served names, current and past, are free again.
+                self.stmt(
+                    "DELETE FROM served_names WHERE marketplace = ?1",
+                    &[s(slug)],
+                )?,
                 self.stmt("DELETE FROM marketplaces WHERE slug = ?1", &[s(slug)])?,
             ])
             .await
@@ -285,6 +312,15 @@ impl Storage {
         let sql = "DELETE FROM optouts WHERE user_id = ?1 AND marketplace = ?2 AND plugin = ?3";
         self.exec(sql, &[n(user_id), s(slug), s(plugin)]).await
     }
+}
+
+/// Reads a column of JSON array text (`json_group_array`) as a list,
+/// sorted (an aggregate's order is SQLite's choice).
+fn json_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    let mut list: Vec<String> = serde_json::from_str(&text).map_err(serde::de::Error::custom)?;
+    list.sort();
+    Ok(list)
 }
 
 /// A row whose presence is the answer (its one column is not read).

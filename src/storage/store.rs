@@ -42,6 +42,9 @@ pub struct EntityRow {
     pub root_mode: Option<String>,
     #[serde(default, skip_serializing)]
     pub files_digest: Option<String>,
+    /// A plugin's content version (migration 0015).
+    #[serde(default)]
+    pub served_version: Option<String>,
     /// When an admin unpublished it, if they did (then it is in no stack
     /// and not listed).
     #[serde(default)]
@@ -101,7 +104,7 @@ pub struct EntityQuery {
 const LISTED: &str = "e.unpublished_at IS NULL";
 
 pub(crate) const ENTITY_SELECT: &str = "SELECT e.id, u.username AS owner, e.owner_id, e.type AS entity_type, e.name, e.served_name, e.title, e.tagline, \
-     e.description, e.category, e.photo_url, e.video_url, e.version, e.entries_key, e.created_at, e.updated_at, e.root_id, e.root_mode, e.files_digest, e.unpublished_at, \
+     e.description, e.category, e.photo_url, e.video_url, e.version, e.entries_key, e.created_at, e.updated_at, e.root_id, e.root_mode, e.files_digest, e.served_version, e.unpublished_at, \
      (SELECT COUNT(*) FROM store_installs i WHERE i.entity_id = e.id) AS installs \
      FROM store_entities e JOIN users u ON u.id = e.owner_id";
 
@@ -148,10 +151,10 @@ impl Storage {
             // allowed; the files' insert then finds no entity and fails
             // the whole batch (see the error mapping below).
             self.stmt(
-                "INSERT INTO store_entities (owner_id, type, name, served_name, title, tagline, description, category, photo_url, video_url, version, entries_key, created_at, updated_at, root_id, root_mode, files_digest) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?12, ?13, ?14, ?15 \
+                "INSERT INTO store_entities (owner_id, type, name, served_name, title, tagline, description, category, photo_url, video_url, version, entries_key, created_at, updated_at, root_id, root_mode, files_digest, served_version) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?12, ?13, ?14, ?15, ?17 \
                  WHERE (SELECT count(*) FROM store_entities WHERE owner_id = ?1) < ?16",
-                &[n(owner_id), s(meta.entity_type.as_str()), s(&meta.name), s(&meta.served_name), s(&meta.title), s(&meta.tagline), s(&meta.description), s(&meta.category), opt(&meta.photo_url), opt(&meta.video_url), s(&files.entries_key), n(t), root_id, root_mode, s(&files.digest), n(MAX_ENTITIES_PER_OWNER)],
+                &[n(owner_id), s(meta.entity_type.as_str()), s(&meta.name), s(&meta.served_name), s(&meta.title), s(&meta.tagline), s(&meta.description), s(&meta.category), opt(&meta.photo_url), opt(&meta.video_url), s(&files.entries_key), n(t), root_id, root_mode, s(&files.digest), n(MAX_ENTITIES_PER_OWNER), opt(&files.version)],
             )?,
             self.stmt(
                 &format!(
@@ -211,8 +214,8 @@ impl Storage {
                     &[n(id), s(&file_rows_json(&files.files))],
                 )?,
                 self.stmt(
-                    "UPDATE store_entities SET entries_key = ?2, version = version + 1, updated_at = ?3, root_id = ?4, root_mode = ?5, files_digest = ?6 WHERE id = ?1",
-                    &[n(id), s(&files.entries_key), n(now()), root_id, root_mode, s(&files.digest)],
+                    "UPDATE store_entities SET entries_key = ?2, version = version + 1, updated_at = ?3, root_id = ?4, root_mode = ?5, files_digest = ?6, served_version = ?7 WHERE id = ?1",
+                    &[n(id), s(&files.entries_key), n(now()), root_id, root_mode, s(&files.digest), opt(&files.version)],
                 )?,
                 self.meta_stmt(id, patch)?,
             ])

@@ -64,9 +64,14 @@ pub(super) const DEFINITION: &str =
     "COALESCE(?1, (SELECT definition FROM view_definitions WHERE etag = ?2))";
 
 /// The plugin columns a view is assembled from.
+/// With each plugin's served name and the JSON array of its past names
+/// (migration 0015; `retire_plugins` keeps both in a retired row).
 pub(super) const PLUGIN_COLS: &str =
-    "p.marketplace, p.name, p.manifest_name, p.version, p.entry_json, p.external, \
-                           p.admin_disabled, p.tree_id, p.files_digest";
+    "p.marketplace, p.name, p.version, p.entry_json, p.external, p.admin_disabled, p.tree_id, p.files_digest, \
+     (SELECT sn.name FROM served_names sn WHERE sn.marketplace = p.marketplace AND sn.plugin = p.name \
+       AND sn.retired_at IS NULL) AS served_name, \
+     (SELECT json_group_array(sn.name) FROM served_names sn WHERE sn.marketplace = p.marketplace \
+       AND sn.plugin = p.name AND sn.retired_at IS NOT NULL) AS past_names";
 
 /// The file columns a view is assembled from.
 pub(super) const FILE_COLS: &str =
@@ -202,13 +207,17 @@ pub(super) struct KeyRow {
 pub(super) struct PluginRow {
     pub(super) marketplace: String,
     pub(super) name: String,
-    pub(super) manifest_name: String,
     pub(super) version: Option<String>,
     pub(super) entry_json: String,
     pub(super) external: i64,
     pub(super) admin_disabled: i64,
     pub(super) tree_id: Option<String>,
     pub(super) files_digest: Option<String>,
+    /// Absent from rows retired before migration 0015.
+    #[serde(default)]
+    pub(super) served_name: Option<String>,
+    #[serde(default)]
+    pub(super) past_names: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -280,13 +289,22 @@ pub(super) fn assemble_plugins(
             None => None,
         };
         disabled.insert(k.clone(), p.admin_disabled != 0);
+        let mut past_names: Vec<String> = match &p.past_names {
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| StorageError::Corrupt(format!("past names of {k}: {e}")))?,
+            None => Vec::new(),
+        };
+        past_names.sort();
         plugins.insert(
             k.clone(),
             ServedPlugin {
                 files: files.remove(&k).unwrap_or_default(),
                 dir: k.served_dir(),
+                // A plugin stored before served names and never named since
+                // (migration 0015) is served under its directory's name.
+                manifest_name: p.served_name.unwrap_or_else(|| k.served_dir()),
+                past_names,
                 origin: Origin::Curated(k),
-                manifest_name: p.manifest_name,
                 version: p.version,
                 entry,
                 external: p.external != 0,
@@ -330,6 +348,7 @@ pub(crate) fn assemble_installed(
             id: r.id,
             entity_type,
             served_name: r.served_name.clone(),
+            served_version: r.served_version.clone(),
             description: r.tagline.clone(),
             files: served,
             root,

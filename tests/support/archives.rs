@@ -125,6 +125,65 @@ pub fn plugin_files(files: &[FileSpec], p: &str) -> Vec<FileSpec> {
         .collect()
 }
 
+/// Plugin `p`'s files as the Worker serves them: as upstream, except that
+/// its `plugin.json` version `V` becomes the content version
+/// `V+<12 hex>`, the hex being the first 12 of the sha256 over the sorted
+/// `path\0sha256(content)\0exec\n` lines of its upstream files (README,
+/// "Content versions"). Computed here from the bytes, not by the Worker's
+/// code.
+pub fn served_plugin_files(files: &[FileSpec], p: &str) -> Vec<FileSpec> {
+    let upstream = plugin_files(files, p);
+    let version = content_version_of(&upstream, plugin_json_version(&upstream));
+    upstream
+        .into_iter()
+        .map(|(path, exec, content)| {
+            if path != ".claude-plugin/plugin.json" {
+                return (path, exec, content);
+            }
+            let text = String::from_utf8(content).unwrap();
+            let old = plugin_json_version(&[(path.clone(), exec, text.clone().into_bytes())])
+                .expect("fixtures' plugin.json has a version");
+            let served = text.replacen(
+                &format!("\"version\":\"{old}\""),
+                &format!("\"version\":\"{version}\""),
+                1,
+            );
+            assert_ne!(
+                served, text,
+                "fixture plugin.json writes \"version\":\"…\" compactly"
+            );
+            (path, exec, served.into_bytes())
+        })
+        .collect()
+}
+
+/// The version in a file list's `.claude-plugin/plugin.json`, if any.
+fn plugin_json_version(files: &[FileSpec]) -> Option<String> {
+    let (_, _, pj) = files
+        .iter()
+        .find(|(p, _, _)| p == ".claude-plugin/plugin.json")?;
+    let v: serde_json::Value = serde_json::from_slice(pj).ok()?;
+    Some(v.get("version")?.as_str()?.to_string())
+}
+
+/// `<author or 0.0.0>+<12 hex of the files' digest>` (see
+/// `served_plugin_files`).
+pub fn content_version_of(files: &[FileSpec], author: Option<String>) -> String {
+    use sha2::{Digest, Sha256};
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut lines: Vec<String> = files
+        .iter()
+        .map(|(p, exec, c)| format!("{p}\0{}\0{}\n", hex(&Sha256::digest(c)), *exec as u8))
+        .collect();
+    lines.sort();
+    let digest = hex(&Sha256::digest(lines.concat().as_bytes()));
+    format!(
+        "{}+{}",
+        author.unwrap_or_else(|| "0.0.0".into()),
+        &digest[..12]
+    )
+}
+
 /// Unpacks a ZIP with Python's zipfile (independent of our code):
 /// path → (exec, content).
 pub fn python_unzip(zip: &[u8]) -> super::checks::ExpectedFiles {

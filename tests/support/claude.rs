@@ -41,6 +41,33 @@ pub fn claude(home: &Path, args: &[&str]) -> String {
     text
 }
 
+/// Starts a headless session (`claude -p`) with no account, as a member's
+/// next session start: Claude Code reconciles its plugins with the
+/// marketplace before it asks for a login, and then exits (not logged
+/// in). Its output.
+pub fn start_session(home: &Path) -> String {
+    let out = Command::new(claude_bin())
+        .args(["-p", "hello"])
+        .current_dir(home)
+        .env("HOME", home)
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .env("DISABLE_AUTOUPDATER", "1")
+        .env_remove("ANTHROPIC_API_KEY")
+        .output()
+        .expect("run claude -p");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Not logged in"),
+        "claude -p was expected to stop at the login, after reconciling plugins:\n{text}"
+    );
+    text
+}
+
 /// The installed record of `plugin` from `installed_plugins.json`.
 pub fn installed(home: &Path, plugin: &str) -> Value {
     let raw = std::fs::read(home.join(".claude/plugins/installed_plugins.json"))

@@ -1,6 +1,6 @@
 //! `/api/admin/marketplaces…` and `/api/admin/plugins…`: importing and
 //! deleting curated marketplaces, following an upstream (source, sync),
-//! and disabling plugins.
+//! disabling plugins and choosing their served names.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -8,10 +8,19 @@ use worker::{Env, Method, Request};
 
 use crate::catalog::names::Slug;
 use crate::catalog::secret_name::SecretName;
+use crate::catalog::served_names::NewServedName;
+use crate::catalog::version::version_fields;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::route::Marketplaces;
 use crate::http::{json, no_content, read_json};
+use crate::storage::catalog::PluginRow;
+use crate::storage::served_names::Renamed;
 use crate::storage::Storage;
+
+#[derive(Deserialize)]
+struct RenameBody {
+    name: String,
+}
 
 #[derive(Deserialize)]
 struct SourceBody {
@@ -20,6 +29,16 @@ struct SourceBody {
     git_ref: Option<String>,
     auth_secret: Option<String>,
     webhook_secret: Option<String>,
+}
+
+/// A plugin row as the admin API shows it: the author's version and the
+/// content digest apart as well as the served version.
+fn plugin_json(p: &PluginRow) -> serde_json::Value {
+    let mut v = json!(p);
+    if let Some(obj) = v.as_object_mut() {
+        obj.extend(version_fields(p.version.as_deref()));
+    }
+    v
 }
 
 /// Answers one `Marketplaces` route.
@@ -45,7 +64,7 @@ pub(super) async fn route(
                 200,
                 &json!({
                     "slug": slug,
-                    "plugins": plugins.unwrap_or_default(),
+                    "plugins": plugins.unwrap_or_default().iter().map(plugin_json).collect::<Vec<_>>(),
                     "source": source.as_ref().map(crate::http::sync::source_json),
                 }),
             )
@@ -107,6 +126,25 @@ pub(super) async fn route(
                 no_content()
             } else {
                 Err(ApiError::missing(format!("plugin `{slug}/{plugin}`")))
+            }
+        }
+        Marketplaces::Rename { slug, plugin } => {
+            let body: RenameBody = read_json(&mut req).await?;
+            let name = NewServedName::parse(body.name.trim())?;
+            match storage.rename_plugin(slug, plugin, &name).await? {
+                Renamed::Done { from } => json(
+                    200,
+                    &json!({ "marketplace": slug, "plugin": plugin, "served_name": name.as_str(), "previous": from }),
+                ),
+                Renamed::Taken { holder } => Err(ApiError::new(
+                    409,
+                    "name_taken",
+                    format!(
+                        "`{}` is served for `{holder}` (now or before a rename, so that members' installs under it stay theirs); choose another name",
+                        name.as_str()
+                    ),
+                )),
+                Renamed::NoPlugin => Err(ApiError::missing(format!("plugin `{slug}/{plugin}`"))),
             }
         }
     }

@@ -135,6 +135,11 @@ pub enum Marketplaces<'a> {
         slug: &'a str,
         plugin: &'a str,
     },
+    /// `PUT plugins/{slug}/{plugin}/served-name`.
+    Rename {
+        slug: &'a str,
+        plugin: &'a str,
+    },
 }
 
 /// `/api/admin/store…`: moderation.
@@ -268,6 +273,9 @@ pub(super) fn admin<'a>(method: &str, segs: &[&'a str]) -> Option<Admin<'a>> {
         ("PUT", ["plugins", slug, plugin, "disabled"]) => M(Marketplaces::Disable { slug, plugin }),
         ("DELETE", ["plugins", slug, plugin, "disabled"]) => {
             M(Marketplaces::Enable { slug, plugin })
+        }
+        ("PUT", ["plugins", slug, plugin, "served-name"]) => {
+            M(Marketplaces::Rename { slug, plugin })
         }
         ("GET", ["store", "unpublished"]) => Mo(Moderation::Unpublished),
         ("PUT", ["store", "entities", id, "unpublished"]) => Mo(Moderation::Unpublish { id }),

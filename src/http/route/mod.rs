@@ -147,6 +147,7 @@ impl<'a> Route<'a> {
                     Marketplaces::Sync { .. } => Records("source.sync"),
                     Marketplaces::Disable { .. } => Records("plugin.disable"),
                     Marketplaces::Enable { .. } => Records("plugin.enable"),
+                    Marketplaces::Rename { .. } => Records("plugin.rename"),
                 },
                 Admin::Moderation(m) => match m {
                     Moderation::Unpublished => Read,
@@ -239,6 +240,7 @@ mod tests {
         ("POST", "/api/admin/marketplaces/acme/sync"),
         ("PUT", "/api/admin/plugins/acme/lint/disabled"),
         ("DELETE", "/api/admin/plugins/acme/lint/disabled"),
+        ("PUT", "/api/admin/plugins/acme/lint/served-name"),
         ("GET", "/api/admin/store/unpublished"),
         ("PUT", "/api/admin/store/entities/7/unpublished"),
         ("DELETE", "/api/admin/store/entities/7/unpublished"),
@@ -336,7 +338,7 @@ mod tests {
             names["store.unpublish"],
             ["/api/admin/store/entities/7/unpublished"]
         );
-        assert_eq!(names.len(), 34);
+        assert_eq!(names.len(), 35);
     }
 
     #[test]
