@@ -327,3 +327,147 @@ fn a_revoked_plugin_is_switched_off_at_the_next_session_start() {
         "{list}"
     );
 }
+
+/// A marketplace in the layout of `anthropics/claude-plugins-official`
+/// (our own content): `$schema`, local plugins under `plugins/` and
+/// `external_plugins/`, pretty-printed `plugin.json` (one without a
+/// version), and `git-subdir` and `url` sources.
+fn official_layout() -> Vec<FileSpec> {
+    let manifest = r#"{
+  "$schema": "https://anthropic.com/claude-code/marketplace.schema.json",
+  "name": "claude-plugins-official",
+  "description": "Directory of extensions",
+  "owner": {
+    "name": "Example",
+    "email": "support@example.com"
+  },
+  "plugins": [
+    {
+      "name": "agent-kit",
+      "description": "Development kit",
+      "author": {
+        "name": "Example",
+        "email": "support@example.com"
+      },
+      "source": "./plugins/agent-kit",
+      "category": "development",
+      "homepage": "https://example.com/agent-kit"
+    },
+    {
+      "name": "tracker",
+      "description": "Issue tracker integration",
+      "category": "productivity",
+      "source": "./external_plugins/tracker",
+      "homepage": "https://example.com/tracker"
+    },
+    {
+      "name": "far-away",
+      "description": "Lives elsewhere",
+      "source": {
+        "source": "git-subdir",
+        "url": "https://example.com/far.git",
+        "path": "plugins/far",
+        "ref": "main",
+        "sha": "bc781f96be8ce17a2972e8a9a3ef38b1ca7e8cc4"
+      }
+    },
+    {
+      "name": "by-url",
+      "source": {
+        "source": "url",
+        "url": "https://example.com/by-url.git",
+        "sha": "fad761fce6cba119d23792b3a96a3bf33e23c566"
+      }
+    }
+  ]
+}
+"#;
+    let file = |p: &str, exec: bool, c: &str| (p.to_string(), exec, c.as_bytes().to_vec());
+    vec![
+        file(".claude-plugin/marketplace.json", false, manifest),
+        file("README.md", false, "# Directory\n"),
+        file(
+            "plugins/agent-kit/.claude-plugin/plugin.json",
+            false,
+            "{\n  \"name\": \"agent-kit\",\n  \"description\": \"Kit\",\n  \"author\": {\n    \"name\": \"Example\"\n  },\n  \"version\": \"1.0.0\"\n}\n",
+        ),
+        file("plugins/agent-kit/commands/new-app.md", false, "---\ndescription: New app\n---\n\nScaffold.\n"),
+        file("plugins/agent-kit/agents/verifier.md", false, "---\nname: verifier\ndescription: Verifies\n---\n\nCheck.\n"),
+        file("plugins/agent-kit/scripts/check.sh", true, "#!/bin/sh\nexit 0\n"),
+        file("plugins/agent-kit/README.md", false, "# agent-kit\r\nCRLF kept\r\n"),
+        file("external_plugins/tracker/.claude-plugin/plugin.json", false, "{\n  \"name\": \"tracker\",\n  \"description\": \"Tracker\"\n}\n"),
+        file("external_plugins/tracker/.mcp.json", false, "{\n  \"tracker\": {\n    \"type\": \"http\",\n    \"url\": \"https://mcp.example.com/sse\"\n  }\n}\n"),
+    ]
+}
+
+#[test]
+fn the_official_layout_serves_every_byte_as_upstream_but_the_version_field() {
+    let api = Api::new(&wrangler().base);
+    let files = official_layout();
+    assert_eq!(api.import("official", &zip_of(&files)).status, 200);
+    let token = api.user_with_token("official-user");
+    api.group("official-g", &["official-user"]);
+    for p in ["agent-kit", "tracker", "far-away", "by-url"] {
+        api.grant("official-g", "official", p, "available");
+    }
+    let c = support::checks::clone_view(&api.git_url(&token), 2, false);
+    let upstream = |prefix: &str| -> Vec<FileSpec> {
+        files
+            .iter()
+            .filter_map(|(p, e, b)| Some((p.strip_prefix(prefix)?.to_string(), *e, b.clone())))
+            .collect()
+    };
+    // agent-kit: every byte as upstream, but plugin.json's version value.
+    let kit = upstream("plugins/agent-kit/");
+    let kit_version = content_version_of(&kit, Some("1.0.0".into()));
+    let expected_kit: support::checks::ExpectedFiles = kit
+        .iter()
+        .map(|(p, e, b)| {
+            let b = if p == ".claude-plugin/plugin.json" {
+                String::from_utf8(b.clone())
+                    .unwrap()
+                    .replace(
+                        "\"version\": \"1.0.0\"",
+                        &format!("\"version\": \"{kit_version}\""),
+                    )
+                    .into_bytes()
+            } else {
+                b.clone()
+            };
+            (p.clone(), (*e, b))
+        })
+        .collect();
+    assert_eq!(c.plugin("official-agent-kit"), expected_kit);
+    // tracker's plugin.json has no version: served byte for byte, and the
+    // marketplace entry carries 0.0.0+<digest>.
+    let tracker = upstream("external_plugins/tracker/");
+    let expected_tracker: support::checks::ExpectedFiles = tracker
+        .iter()
+        .map(|(p, e, b)| (p.clone(), (*e, b.clone())))
+        .collect();
+    assert_eq!(c.plugin("official-tracker"), expected_tracker);
+    let m: Value = serde_json::from_slice(&c.files[".claude-plugin/marketplace.json"].1).unwrap();
+    let entries = m["plugins"].as_array().unwrap();
+    let entry = |name: &str| entries.iter().find(|e| e["name"] == name).unwrap().clone();
+    assert_eq!(entry("agent-kit")["version"], kit_version.as_str());
+    assert_eq!(
+        entry("tracker")["version"],
+        content_version_of(&tracker, None).as_str()
+    );
+    // Upstream fields are kept; external sources are passed through as
+    // they are, with no version of ours.
+    let kit_entry = entry("agent-kit");
+    assert_eq!(kit_entry["author"]["email"], "support@example.com");
+    assert_eq!(kit_entry["homepage"], "https://example.com/agent-kit");
+    assert_eq!(kit_entry["category"], "development");
+    assert_eq!(entry("far-away")["source"]["source"], "git-subdir");
+    assert_eq!(
+        entry("far-away")["source"]["sha"],
+        "bc781f96be8ce17a2972e8a9a3ef38b1ca7e8cc4"
+    );
+    assert_eq!(
+        entry("by-url")["source"]["url"],
+        "https://example.com/by-url.git"
+    );
+    assert_eq!(entry("by-url").get("version"), None);
+}
