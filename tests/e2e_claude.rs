@@ -22,7 +22,8 @@ fn claude_code_adds_installs_and_updates_from_the_worker() {
     let api = Api::new(&wrangler().base);
     let token = api.scenario("cc", &[("alpha", "available")]);
     let home = TempDir::new("claude-home");
-    let rec = add_and_install(home.path(), &api.git_url(&token), "alpha");
+    let alpha = api.served_name("cc", "alpha");
+    let rec = add_and_install(home.path(), &api.git_url(&token), &alpha);
     let v1 = marketplace("cc", "1.0.0");
     assert_eq!(
         rec["version"],
@@ -50,7 +51,7 @@ fn claude_code_adds_installs_and_updates_from_the_worker() {
             .status,
         200
     );
-    let (rec, cmd) = update(home.path(), "alpha", "commands/alpha.md");
+    let (rec, cmd) = update(home.path(), &alpha, "commands/alpha.md");
     let v2 = marketplace("cc", "2.0.0");
     assert_eq!(
         rec["version"],
@@ -105,8 +106,9 @@ fn token_can_live_in_a_git_credential_helper_instead_of_the_url() {
             &format!("{}/marketplace.git", wrangler().base),
         ],
     );
-    claude(home.path(), &["plugin", "install", "beta@marketplace-edge"]);
-    assert!(installed(home.path(), "beta@marketplace-edge")["version"]
+    let beta = format!("{}@marketplace-edge", api.served_name("ch", "beta"));
+    claude(home.path(), &["plugin", "install", &beta]);
+    assert!(installed(home.path(), &beta)["version"]
         .as_str()
         .unwrap()
         .starts_with("1.0.0+"));

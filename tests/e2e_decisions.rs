@@ -103,17 +103,7 @@ fn a_fix_under_the_same_version_reaches_the_install_and_an_unchanged_plugin_stay
     for p in ["alpha", "beta"] {
         api.grant("fx-g", "fx", p, "available");
     }
-    let names = api.admin("GET", "/api/admin/marketplaces/fx", None, 200);
-    let served = |p: &str| {
-        let row = names["plugins"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["name"] == p)
-            .unwrap()
-            .clone();
-        format!("{}@marketplace-edge", row["served_name"].as_str().unwrap())
-    };
+    let served = |p: &str| format!("{}@marketplace-edge", api.served_name("fx", p));
     let (alpha, beta) = (served("alpha"), served("beta"));
     let home = TempDir::new("claude-fix-home");
     claude(

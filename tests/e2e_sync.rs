@@ -522,7 +522,8 @@ fn claude_code_installs_and_updates_from_a_synced_marketplace() {
     api.grant("cc-up-g", "cc-up", "alpha", "available");
 
     let home = TempDir::new("claude-sync-home");
-    let rec = add_and_install(home.path(), &api.git_url(&token), "alpha");
+    let alpha = api.served_name("cc-up", "alpha");
+    let rec = add_and_install(home.path(), &api.git_url(&token), &alpha);
     let v1 = marketplace("upstream", "1.0.0");
     assert_eq!(
         rec["version"],
@@ -533,7 +534,7 @@ fn claude_code_installs_and_updates_from_a_synced_marketplace() {
     let v2 = marketplace("upstream", "2.0.0");
     up.commit(&v2, "v2");
     assert_eq!(sync(&api, "cc-up").status, 200);
-    let (rec, cmd) = update(home.path(), "alpha", "commands/alpha.md");
+    let (rec, cmd) = update(home.path(), &alpha, "commands/alpha.md");
     assert_eq!(
         rec["version"],
         content_version_of(&plugin_files(&v2, "alpha"), Some("2.0.0".into())),

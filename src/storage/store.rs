@@ -253,7 +253,10 @@ impl Storage {
         }
         let row: Option<Check> = self
             .row(
-                "SELECT EXISTS (SELECT 1 FROM store_entities WHERE served_name = ?1) AS taken, \
+                // A curated plugin's served name (migration 0015) is taken
+                // too: a Store plugin must not share a name in any view.
+                "SELECT EXISTS (SELECT 1 FROM store_entities WHERE served_name = ?1) \
+                   OR EXISTS (SELECT 1 FROM served_names WHERE name = ?1) AS taken, \
                  (SELECT count(*) FROM store_entities WHERE owner_id = ?2) AS owned",
                 &[s(served_name), n(owner_id)],
             )

@@ -216,8 +216,18 @@ pub(super) struct PluginRow {
     /// Absent from rows retired before migration 0015.
     #[serde(default)]
     pub(super) served_name: Option<String>,
+    /// A JSON array: as text from a query's column, as an array inside a
+    /// retired row's JSON (where SQLite keeps it JSON).
     #[serde(default)]
-    pub(super) past_names: Option<String>,
+    pub(super) past_names: Option<PastNames>,
+}
+
+/// A plugin row's past names, in either form D1 hands them over.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum PastNames {
+    Text(String),
+    List(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -289,9 +299,10 @@ pub(super) fn assemble_plugins(
             None => None,
         };
         disabled.insert(k.clone(), p.admin_disabled != 0);
-        let mut past_names: Vec<String> = match &p.past_names {
-            Some(json) => serde_json::from_str(json)
+        let mut past_names: Vec<String> = match p.past_names {
+            Some(PastNames::Text(json)) => serde_json::from_str(&json)
                 .map_err(|e| StorageError::Corrupt(format!("past names of {k}: {e}")))?,
+            Some(PastNames::List(list)) => list,
             None => Vec::new(),
         };
         past_names.sort();

@@ -165,6 +165,22 @@ impl Api {
         serde_json::from_slice(&r.body).unwrap()
     }
 
+    /// The name plugin `slug/plugin` is served (and installed) under:
+    /// catalog-wide, first come keeps a name, so tests sharing a server
+    /// ask rather than assume.
+    pub fn served_name(&self, slug: &str, plugin: &str) -> String {
+        let m = self.admin("GET", &format!("/api/admin/marketplaces/{slug}"), None, 200);
+        m["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == plugin)
+            .unwrap_or_else(|| panic!("{slug}/{plugin} not listed: {m}"))["served_name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// The clone URL with the token as Basic password.
     pub fn git_url(&self, token: &str) -> String {
         format!(

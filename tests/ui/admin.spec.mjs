@@ -93,6 +93,40 @@ test("the access matrix grants a whole marketplace; effective access explains ea
   expect(files.some((f) => f.includes(`${slug}-beta`))).toBe(false);
 });
 
+test("an admin renames a plugin's served name; the old name leads to the new one", async ({ page }) => {
+  await signIn(page, await newUser(uniq("namer"), { isAdmin: true }));
+  const slug = uniq("names");
+  const tool = uniq("tool");
+  const other = uniq("other");
+  await importMarketplace(slug, [tool, other]);
+  const member = uniq("nina");
+  const token = await newUser(member);
+  const group = uniq("names-g");
+  await newGroup(group, [member]);
+  await admin("PUT", `/api/admin/groups/${group}/grants/${slug}/${tool}`, { requirement: "available" }, 204);
+
+  await page.goto(`${base()}/admin/marketplaces/${slug}`);
+  const row = page.getByRole("row").filter({ hasText: `${tool} enabled` });
+  await expect(row).toContainText("content ");
+  await row.getByRole("button", { name: `Rename ${tool}` }).click();
+  const input = page.getByLabel(`New served name for ${tool}`);
+  // A name another plugin holds is refused in words, and nothing changes.
+  await input.fill(other);
+  await row.getByRole("button", { name: "Save name" }).click();
+  await expect(row.getByRole("alert")).toContainText("choose another name");
+  await input.fill(`${tool}-two`);
+  await row.getByRole("button", { name: "Save name" }).click();
+  await expect(page.getByText(`${tool} is served as ${tool}-two.`)).toBeVisible();
+  await checkPage(page, "admin-marketplace-rename");
+  await page.reload();
+  await expect(row).toContainText(`was ${tool}`);
+  // The member's clone carries the new name and where the old one leads.
+  const manifest = JSON.parse(cloneFiles(token).read(".claude-plugin/marketplace.json"));
+  expect(manifest.plugins.map((p) => p.name)).toEqual([`${tool}-two`]);
+  expect(manifest.renames).toEqual({ [tool]: `${tool}-two` });
+  expect(manifest.forceRemoveDeletedPlugins).toBe(true);
+});
+
 test("users, tokens and groups from the admin pages", async ({ page }) => {
   await signIn(page, await newUser(uniq("root"), { isAdmin: true }));
   const name = uniq("newbie");

@@ -178,15 +178,25 @@ test("a token made in Connect Claude Code registers the marketplace in the real 
   expect(line).toMatch(/^claude plugin marketplace add http:\/\/x:mpe_[0-9a-f]{40}@127\.0\.0\.1:\d+\/marketplace\.git$/);
   await expect(page.getByRole("button", { name: "Revoke token laptop" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Copy token" })).toBeVisible();
+  // The settings.json form beside it: the registration with autoUpdate.
+  const settingsText = await page.getByRole("region", { name: "New token" }).locator("pre code").nth(2).textContent();
+  const panelSettings = JSON.parse(settingsText);
   const home = mkdtempSync(join(tmpdir(), "ui-claude-"));
   const claude = (args) => execFileSync(join(ROOT, "node_modules/.bin/claude"), args, {
     cwd: home, stdio: "pipe",
     env: { ...process.env, HOME: home, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1", DISABLE_TELEMETRY: "1", DISABLE_AUTOUPDATER: "1", ANTHROPIC_API_KEY: "" },
   }).toString();
   claude(line.split(" ").slice(1));
-  claude(["plugin", "install", "helper@marketplace-edge"]);
+  // What the real CLI wrote is the panel's entry without autoUpdate.
+  const written = JSON.parse(readFileSync(join(home, ".claude/settings.json"), "utf8")).extraKnownMarketplaces;
+  expect(Object.keys(written)).toEqual(["marketplace-edge"]);
+  expect(panelSettings).toEqual({ extraKnownMarketplaces: { "marketplace-edge": { ...written["marketplace-edge"], autoUpdate: true } } });
+  // Served names are catalog-wide: ask which name `helper` got.
+  const listed = await admin("GET", `/api/admin/marketplaces/${slug}`, undefined, 200);
+  const helper = listed.plugins.find((p) => p.name === "helper").served_name;
+  claude(["plugin", "install", `${helper}@marketplace-edge`]);
   const installed = JSON.parse(readFileSync(join(home, ".claude/plugins/installed_plugins.json"), "utf8"));
-  expect(installed.plugins["helper@marketplace-edge"][0].version).toBe("1.0.0");
+  expect(installed.plugins[`${helper}@marketplace-edge`][0].version).toMatch(/^1\.0\.0\+[0-9a-f]{12}$/);
   // Revoked in the UI, the token stops working for git at once.
   await page.getByRole("button", { name: "Revoke token laptop" }).click();
   await expect(page.getByRole("button", { name: "Revoke token laptop" })).toHaveCount(0);

@@ -49,6 +49,7 @@ export const MESSAGES = {
   upstream_malformed: "The upstream repository's commit or tree is malformed.",
   upstream_pack_scattered: "The upstream repository's pack is too scattered to read within a sync's limits. Repack it (git gc) and sync again.",
   too_many_directories: "The upstream repository's tree has more directories than a marketplace may (counting each repeat of a shared folder). The previous content is still served.",
+  name_taken: "Another plugin is served under that name, or was before a rename (its members' installs still find it by it); choose another name.",
   directory_taken: "A plugin of this marketplace would be served in the same folder as another marketplace's plugin. Rename the marketplace or the plugin.",
   zip_too_large: "This marketplace is too large for one ZIP download. Clone it with git instead.",
   bad_id: "That address does not point to a Store entry.",

@@ -23,9 +23,44 @@ function pluginRow(slug, p) {
   });
   return h("tr", {},
     h("td", {}, h("div", { class: "switch" }, sw, h("label", { for: id }, `${p.name} enabled`))),
-    h("td", {}, p.manifest_name),
-    h("td", {}, p.version || "—"),
+    h("td", {}, servedNameCell(slug, p)),
+    h("td", {}, p.content_digest
+      ? [p.author_version || "none", h("br"), h("span", { class: "meta" }, `content ${p.content_digest}`)]
+      : p.version || "—"),
     h("td", { class: "num" }, p.external ? "external" : p.files));
+}
+
+// The name members install the plugin by, owned by it catalog-wide, and a
+// form to rename it (Claude Code follows a rename: the old name keeps
+// pointing here).
+function servedNameCell(slug, p) {
+  const name = p.served_name || p.manifest_name;
+  const input = h("input", { id: `sn-${p.name}`, name: `sn-${p.name}`, value: name, required: true, spellcheck: "false", autocomplete: "off" });
+  const status = h("div", { role: "status" });
+  const form = h("form", { class: "inline-form", hidden: true },
+    h("label", { for: `sn-${p.name}` }, `New served name for ${p.name}`),
+    input,
+    h("button", { type: "submit" }, "Save name"),
+    h("button", { type: "button", class: "secondary", onclick: () => { form.hidden = true; } }, "Cancel"),
+    status);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    replace(status);
+    try {
+      const r = await api("PUT", `/api/admin/plugins/${slug}/${p.name}/served-name`, { name: input.value.trim() });
+      shown.textContent = r.served_name;
+      form.hidden = true;
+      toast(`${p.name} is served as ${r.served_name}. Members' installs follow on their next update.`);
+    } catch (e) {
+      replace(status, errorBox(e.message));
+    }
+  });
+  const shown = h("strong", {}, name);
+  return h("div", {},
+    shown,
+    p.past_names && p.past_names.length ? h("p", { class: "meta" }, `was ${p.past_names.join(", ")}`) : null,
+    h("button", { type: "button", class: "secondary", "aria-label": `Rename ${p.name}`, onclick: () => { form.hidden = false; input.focus(); } }, "Rename"),
+    form);
 }
 
 export async function render(main, { params, navigate }) {
@@ -51,9 +86,9 @@ export async function render(main, { params, navigate }) {
     h("h1", {}, slug),
     h("section", { "aria-labelledby": "plugins-h" },
       h("h2", { id: "plugins-h" }, "Plugins"),
-      h("p", { class: "hint" }, "Switching a plugin off removes it from every member's marketplace, whatever their grants."),
+      h("p", { class: "hint" }, "Switching a plugin off removes it from every member's marketplace, whatever their grants. Its served name is what members install it by; it is this plugin's across all marketplaces, and a rename keeps the old name leading here."),
       h("div", { class: "table-wrap" }, h("table", {},
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Plugin"), h("th", { scope: "col" }, "Served as"), h("th", { scope: "col" }, "Version"), h("th", { scope: "col", class: "num" }, "Files"))),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Plugin"), h("th", { scope: "col" }, "Served as"), h("th", { scope: "col" }, "Version (author · content)"), h("th", { scope: "col", class: "num" }, "Files"))),
         h("tbody", {}, m.plugins.map((p) => pluginRow(slug, p)))))),
     h("section", { "aria-labelledby": "grants-h" }, h("h2", { id: "grants-h" }, "Grants"), matrix),
     h("section", { "aria-labelledby": "source-h" },

@@ -36,8 +36,17 @@ function grantedRow(g) {
   });
   return h("li", { class: `stack-item${g.can_opt_out ? "" : " locked"}` },
     h("div", { class: "switch" }, sw, h("label", { for: id }, label)),
-    h("p", { class: "meta" }, `${g.marketplace}/${g.plugin}`, g.version ? ` · version ${g.version}` : "", g.can_opt_out ? "" : " · ", g.can_opt_out ? null : h("span", { class: "lock" }, "required")),
+    h("p", { class: "meta" }, `${g.marketplace}/${g.plugin}`, versionText(g), g.can_opt_out ? "" : " · ", g.can_opt_out ? null : h("span", { class: "lock" }, "required")),
     whyEl);
+}
+
+// The author's version and the content digest apart: the served version is
+// both (`1.0.0+3f2a…`), and only the digest moves when an admin re-imports
+// a fix under the same version.
+function versionText(g) {
+  if (!g.version) return "";
+  if (!g.content_digest) return ` · version ${g.version}`;
+  return ` · version ${g.author_version || "none"} · content ${g.content_digest}`;
 }
 
 function installRow(e, onGone) {
@@ -67,6 +76,17 @@ function commandBlock(label, text, copyName) {
     copyButton(text, `Copy ${copyName}`));
 }
 
+// The settings.json form of the registration: what `claude plugin
+// marketplace add` writes into ~/.claude/settings.json, plus autoUpdate,
+// so Claude Code updates the marketplace and its plugins at every start.
+export function settingsJson(marketplace, url) {
+  return JSON.stringify({
+    extraKnownMarketplaces: {
+      [marketplace]: { source: { source: "git", url }, autoUpdate: true },
+    },
+  }, null, 2);
+}
+
 function connectPanel(marketplace, firstPlugin) {
   const origin = location.origin;
   const host = location.host;
@@ -85,7 +105,9 @@ function connectPanel(marketplace, firstPlugin) {
       h("pre", {}, h("code", { class: "token-value" }, token)),
       copyButton(token, "Copy token"),
       commandBlock("Register your marketplace with it:",
-        `claude plugin marketplace add ${location.protocol}//x:${token}@${host}/marketplace.git`, "the command with the new token")),
+        `claude plugin marketplace add ${location.protocol}//x:${token}@${host}/marketplace.git`, "the command with the new token"),
+      commandBlock("Or put it in ~/.claude/settings.json, kept up to date at every start:",
+        settingsJson(marketplace, `${location.protocol}//x:${token}@${host}/marketplace.git`), "the settings with the new token")),
     created: loadTokens,
   });
 
@@ -95,6 +117,14 @@ function connectPanel(marketplace, firstPlugin) {
     h("p", {}, "Register your marketplace once; Claude Code then keeps it up to date. Use a token of yours in place of ", h("code", {}, "<your-token>"), "."),
     commandBlock("With the token in the URL:", `claude plugin marketplace add ${withToken}`, "the marketplace add command"),
     commandBlock("Then install a plugin, for example:", `claude plugin install ${firstPlugin || "<plugin>"}@${marketplace}`, "the install command"),
+    h("h3", {}, "Keep it current"),
+    h("p", {}, "Claude Code does not update a marketplace it did not make on its own: your admins' changes, and a plugin they take away, reach you when it updates. Turn on automatic updates with this in ", h("code", {}, "~/.claude/settings.json"), " (merged with what is there):"),
+    commandBlock("Registration with automatic updates:", settingsJson(marketplace, withToken), "the settings"),
+    h("p", { class: "hint" }, "Already registered? ", h("code", {}, "claude plugin marketplace add"), " wrote the same entry under ",
+      h("code", {}, `extraKnownMarketplaces.${marketplace}`), " without ", h("code", {}, "\"autoUpdate\": true"),
+      ": add that line to it. Claude Code reads it when a session starts (the ", h("code", {}, "claude plugin"),
+      " commands alone do not register a marketplace that is only in settings.json). If Claude Code's own auto-updater is off on your machine, set ",
+      h("code", {}, "FORCE_AUTOUPDATE_PLUGINS=1"), " too."),
     h("p", {}, "Claude Code checks for updates in the background, with git's credential helpers turned off. Only the token in the URL keeps those automatic updates working."),
     h("details", {},
       h("summary", {}, "Keep the token out of Claude Code's settings (git credential helper)"),
