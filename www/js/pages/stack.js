@@ -118,7 +118,7 @@ function connectPanel(marketplace, firstPlugin) {
     commandBlock("With the token in the URL:", `claude plugin marketplace add ${withToken}`, "the marketplace add command"),
     commandBlock("Then install a plugin, for example:", `claude plugin install ${firstPlugin || "<plugin>"}@${marketplace}`, "the install command"),
     h("h3", {}, "Keep it current"),
-    h("p", {}, "Claude Code does not update a marketplace it did not make on its own: your admins' changes, and a plugin they take away, reach you when it updates. Turn on automatic updates with this in ", h("code", {}, "~/.claude/settings.json"), " (merged with what is there):"),
+    h("p", {}, "Claude Code updates a marketplace you added only when asked to: your admins' changes, and the plugins they take away, reach you when it updates. Turn on automatic updates with this in ", h("code", {}, "~/.claude/settings.json"), " (merged with what is there):"),
     commandBlock("Registration with automatic updates:", settingsJson(marketplace, withToken), "the settings"),
     h("p", { class: "hint" }, "Already registered? ", h("code", {}, "claude plugin marketplace add"), " wrote the same entry under ",
       h("code", {}, `extraKnownMarketplaces.${marketplace}`), " without ", h("code", {}, "\"autoUpdate\": true"),
