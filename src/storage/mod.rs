@@ -80,6 +80,6 @@ pub(crate) use handle::rows_changed;
 #[cfg(target_arch = "wasm32")]
 pub use handle::{clock_ms, Storage};
 #[cfg(target_arch = "wasm32")]
-pub(crate) use sql::{file_rows_from_json, file_rows_json, key, n, random_id, s, served_file};
+pub(crate) use sql::{file_rows_from_json, file_rows_json, key, n, opt, random_id, s, served_file};
 #[cfg(target_arch = "wasm32")]
 pub use sql::{now, random_bytes};

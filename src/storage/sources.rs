@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{n, now, random_id, s, Storage, StorageResult};
+use super::{n, now, opt, random_id, s, Storage, StorageResult};
 
 /// A marketplace's upstream and its sync state, as the admin API shows it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -39,10 +39,6 @@ pub const LEASE_SECONDS: i64 = 300;
 
 const COLS: &str = "slug, url, ref, auth_secret, webhook_secret, created_at, lease_until, \
                     last_attempt_at, last_success_at, upstream_commit, last_error_code, last_error_message";
-
-fn opt(v: &Option<String>) -> wasm_bindgen::JsValue {
-    v.as_deref().map(s).unwrap_or(wasm_bindgen::JsValue::NULL)
-}
 
 impl Storage {
     /// Sets (or replaces) a marketplace's upstream; its sync state restarts.

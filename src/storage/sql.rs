@@ -86,6 +86,11 @@ pub(crate) fn s(v: &str) -> JsValue {
     JsValue::from_str(v)
 }
 
+/// A text argument that may be NULL.
+pub(crate) fn opt(v: &Option<String>) -> JsValue {
+    v.as_deref().map(s).unwrap_or(JsValue::NULL)
+}
+
 /// An integer argument (D1 numbers are JS numbers: exact to 2^53).
 pub(crate) fn n(v: i64) -> JsValue {
     JsValue::from_f64(v as f64)

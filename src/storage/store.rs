@@ -6,7 +6,7 @@ use wasm_bindgen::JsValue;
 
 use super::{
     db_err, file_rows_from_json, file_rows_json, is_not_null_violation, is_unique_violation, n,
-    now, rows_changed, s, Storage, StorageError, StorageResult,
+    now, opt, rows_changed, s, Storage, StorageError, StorageResult,
 };
 use crate::catalog::ingest::IngestedFiles;
 use crate::catalog::store::EntityType;
@@ -115,10 +115,6 @@ fn root_args(entity_type: EntityType, files: &IngestedFiles) -> (JsValue, JsValu
         Ok((mode, id)) => (s(&id.to_hex()), s(mode.as_str())),
         Err(_) => (JsValue::NULL, JsValue::NULL),
     }
-}
-
-fn opt(v: &Option<String>) -> JsValue {
-    v.as_deref().map(s).unwrap_or(JsValue::NULL)
 }
 
 /// The conflict of a served name someone already published under.
