@@ -4,7 +4,8 @@
 mod support;
 
 use marketplace_edge::catalog::store::{
-    is_unambiguous_name, served_name, validate_upload, EntityType, STORE_LIMITS,
+    is_unambiguous_name, served_name, uploaded_files, validate_files, validate_upload, EntityType,
+    STORE_LIMITS,
 };
 use support::archives::{tar_gz_of, zip_of, zip_with_encrypted_entry, FileSpec};
 
@@ -239,4 +240,37 @@ fn hostile_zips_are_refused() {
     let symlinked =
         support::archives::tar_gz_with_symlink(&[f("SKILL.md", skill)], "link", "/etc/passwd");
     assert_eq!(code(&symlinked, EntityType::Skill, "s"), "symlink");
+}
+
+#[test]
+fn a_skill_package_and_a_lone_markdown_file_upload() {
+    let skill_md = "---\nname: tips\ndescription: Tips\n---\nUse it.\n";
+    // A `.skill` package is a ZIP under another name.
+    let package = zip_of(&[f("tips/SKILL.md", skill_md), f("tips/ref.md", "x")]);
+    let files = uploaded_files(package, "tips.skill").unwrap();
+    let v = validate_files(files, EntityType::Skill, "tips", "ann").unwrap();
+    assert_eq!(v.files.len(), 2);
+    // A lone SKILL.md (any case) is a skill of one file.
+    let files = uploaded_files(skill_md.as_bytes().to_vec(), "skill.md").unwrap();
+    assert_eq!(files[0].path.as_str(), "SKILL.md");
+    let v = validate_files(files, EntityType::Skill, "tips", "ann").unwrap();
+    assert_eq!(v.files[0].path.as_str(), "SKILL.md");
+    // A lone agent file keeps its name.
+    let agent = "---\nname: rev\ndescription: Reviews\n---\nReview.\n";
+    let files = uploaded_files(agent.as_bytes().to_vec(), "C:\\x\\rev.md").unwrap();
+    assert_eq!(files[0].path.as_str(), "rev.md");
+    assert!(validate_files(files, EntityType::Agent, "rev", "ann").is_ok());
+    // Near misses: a Markdown file past the per-file limit, and a
+    // `.skill` that is not a ZIP.
+    let big = vec![b'a'; STORE_LIMITS.max_file_bytes + 1];
+    assert_eq!(
+        uploaded_files(big, "SKILL.md").unwrap_err().code(),
+        "file_too_large"
+    );
+    assert_eq!(
+        uploaded_files(skill_md.as_bytes().to_vec(), "tips.skill")
+            .unwrap_err()
+            .code(),
+        "archive_format"
+    );
 }

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use super::archive::ArchiveFile;
 use super::marketplace::{ImportedPlugin, PLUGIN_JSON_PATH};
+use super::scan::{scan, Scan};
 use super::served::{files_digest, files_tree, sha256_hex, EntryRef, FileSource, ServedFile};
 use super::version::{content_version, with_version};
 use crate::git::pack::{PackEntry, DEFAULT_LEVEL};
@@ -69,6 +70,8 @@ pub struct IngestedFiles {
     /// served `plugin.json` carries when it has a version; `None` for
     /// anything without a `plugin.json`.
     pub version: Option<String>,
+    /// What the files can do (`scan`), read before they were compressed.
+    pub scan: Scan,
 }
 
 /// A file hashed and placed, waiting for its chunk's key.
@@ -235,11 +238,13 @@ impl Ingested {
     }
 }
 
-/// Hashes and compresses a Store entity's files into one object. Each
+/// Hashes and compresses a Store entity's files into one object, and scans
+/// them first (`scan`). Each
 /// file's content is dropped once compressed, and the object is sized up
 /// front (an incompressible file's entry is barely larger than the file),
 /// so an upload is held about twice at most, never more.
 pub fn ingest_files(files: Vec<ArchiveFile>) -> IngestedFiles {
+    let scan = scan(&files);
     let mut sorted = files;
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let plugin_json = sorted
@@ -265,6 +270,7 @@ pub fn ingest_files(files: Vec<ArchiveFile>) -> IngestedFiles {
         tree: summary.tree,
         digest: summary.digest,
         version: None,
+        scan,
     };
     if let Some(upstream) = plugin_json {
         out.serve_content_version(&upstream);

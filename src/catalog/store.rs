@@ -226,9 +226,49 @@ fn has_name_and_description(content: &[u8]) -> bool {
         })
 }
 
+/// The files of an uploaded file called `file_name`: a ZIP (named
+/// `*.zip`, Anthropic's `*.skill` package, or anything else), or a lone
+/// Markdown file (`SKILL.md`, an agent's `*.md`), taken as a one-file
+/// archive under its own name.
+pub fn uploaded_files(bytes: Vec<u8>, file_name: &str) -> Result<Vec<ArchiveFile>, UploadError> {
+    let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    if !base.to_ascii_lowercase().ends_with(".md") {
+        return Ok(read_archive(bytes, STORE_LIMITS)?);
+    }
+    if bytes.len() > STORE_LIMITS.max_file_bytes {
+        return Err(ArchiveError::FileTooLarge {
+            path: base.to_string(),
+            limit: STORE_LIMITS.max_file_bytes,
+        }
+        .into());
+    }
+    let name = if base.eq_ignore_ascii_case("SKILL.md") {
+        "SKILL.md"
+    } else {
+        base
+    };
+    let path = RepoPath::parse(name).map_err(ArchiveError::BadPath)?;
+    Ok(vec![ArchiveFile {
+        path,
+        exec: false,
+        content: bytes,
+    }])
+}
+
 /// Validates an upload of `zip` as `declared`, named `name`, owned by `owner`.
 pub fn validate_upload(
     zip: impl Into<Vec<u8>>,
+    declared: EntityType,
+    name: &str,
+    owner: &str,
+) -> Result<ValidatedUpload, UploadError> {
+    validate_files(read_archive(zip, STORE_LIMITS)?, declared, name, owner)
+}
+
+/// Validates an upload's files (`uploaded_files`) as `declared`, named
+/// `name`, owned by `owner`.
+pub fn validate_files(
+    raw: Vec<ArchiveFile>,
     declared: EntityType,
     name: &str,
     owner: &str,
@@ -239,7 +279,6 @@ pub fn validate_upload(
     if !is_unambiguous_name(name) {
         return Err(UploadError::AmbiguousName(name.to_string()));
     }
-    let raw = read_archive(zip, STORE_LIMITS)?;
     let mut s = shape(raw);
     let mut warnings = Vec::new();
     let files = match declared {

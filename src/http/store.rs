@@ -8,16 +8,19 @@ use worker::{Env, FormData, FormEntry, Method, Request};
 use super::auth::require_user;
 use super::error::{ApiError, ApiResult};
 use super::{json, no_content, read_form, Query};
+use crate::catalog::archive::ArchiveFile;
 use crate::catalog::ingest::ingest_files;
+use crate::catalog::scan::scan;
 use crate::catalog::served::FileSource;
 use crate::catalog::store::{
-    validate_upload, EntityType, UploadError, ValidatedUpload, STORE_LIMITS,
+    uploaded_files, validate_files, EntityType, UploadError, ValidatedUpload, STORE_LIMITS,
 };
 use crate::git::pack::inflate_entry;
 use crate::http::percent::{attachment, decode_segment};
 use crate::http::route::Store;
 use crate::storage::entries::EntryReader;
 use crate::storage::store::{EntityMeta, EntityQuery, EntityRow, MetaPatch};
+use crate::storage::store_versions::{Restored, KEPT_VERSIONS};
 use crate::storage::users::UserRow;
 use crate::storage::view_rows::store_file;
 use crate::storage::{Storage, StorageError};
@@ -118,6 +121,36 @@ pub async fn route(mut req: Request, env: &Env, storage: &Storage, route: Store<
             storage.delete_entity(e.id).await?;
             no_content()
         }
+        Store::Versions { id } => {
+            let e = entity(storage, id, &user).await?;
+            let versions = storage.entity_versions(e.id).await?;
+            json(200, &json!({ "current": e.version, "versions": versions }))
+        }
+        Store::Restore { id, version } => {
+            let e = entity(storage, id, &user).await?;
+            if e.owner_id != user.id && user.is_admin == 0 {
+                return Err(ApiError::forbidden(format!(
+                    "only {} or an admin can restore a version of this entity",
+                    e.owner
+                )));
+            }
+            let wanted: i64 = version.parse().map_err(|_| {
+                ApiError::bad_request(
+                    "bad_version",
+                    format!("`{version}` is not a version number"),
+                )
+            })?;
+            match storage.restore_version(e.id, wanted).await? {
+                Restored::Done { version } => {
+                    let updated = entity(storage, id, &user).await?;
+                    json(200, &json!({ "entity": updated, "restored_from": wanted, "version": version }))
+                }
+                Restored::NoVersion => Err(ApiError::missing(format!(
+                    "an approved version {wanted} of Store entity {} (versions older than the last {KEPT_VERSIONS} are not kept)",
+                    e.id
+                ))),
+            }
+        }
         Store::Install { id } | Store::Uninstall { id } => {
             let e = entity(storage, id, &user).await?;
             if req.method() == Method::Post {
@@ -167,13 +200,15 @@ async fn entity(storage: &Storage, id: &str, user: &UserRow) -> Result<EntityRow
 const MAX_FORM_BYTES: usize =
     STORE_LIMITS.max_archive_bytes + MAX_DOCS * MAX_DOC_BYTES + (64 << 10);
 
-/// The ZIP in the form's `file` field.
-async fn zip_field(form: &FormData) -> Result<Vec<u8>, ApiError> {
+/// The files uploaded in the form's `file` field: a ZIP (`.zip`, or a
+/// `.skill` package) or a lone Markdown file (`catalog::store::uploaded_files`).
+async fn uploaded(form: &FormData) -> Result<Vec<ArchiveFile>, ApiError> {
     match form.get("file") {
-        Some(FormEntry::File(f)) => Ok(f.bytes().await?),
+        // The bytes move into the reader: an upload is not copied here.
+        Some(FormEntry::File(f)) => Ok(uploaded_files(f.bytes().await?, &f.name())?),
         _ => Err(ApiError::bad_request(
             "missing_file",
-            "the form field `file` must hold the ZIP",
+            "the form field `file` must hold the ZIP, the .skill package or the SKILL.md",
         )),
     }
 }
@@ -263,9 +298,8 @@ async fn upload(req: &mut Request, storage: &Storage, user: &UserRow, preview: b
         )
     })?;
     let name = field(&form, "name", true)?.unwrap_or_default();
-    let zip = zip_field(&form).await?;
     // The archive moves in and is gone once read: only its files remain.
-    let mut v = validate_upload(zip, entity_type, &name, &user.username)?;
+    let mut v = validate_files(uploaded(&form).await?, entity_type, &name, &user.username)?;
     if v.entity_type == EntityType::Plugin {
         rename_plugin_json(&mut v);
     }
@@ -275,9 +309,11 @@ async fn upload(req: &mut Request, storage: &Storage, user: &UserRow, preview: b
         .map(|f| json!({ "path": f.path.as_str(), "size": f.content.len(), "executable": f.exec }))
         .collect();
     if preview {
+        let scan = scan(&v.files);
         return json(
             200,
-            &json!({ "type": v.entity_type.as_str(), "name": v.name, "served_name": v.served_name, "files": files_json, "warnings": v.warnings }),
+            &json!({ "type": v.entity_type.as_str(), "name": v.name, "served_name": v.served_name, "files": files_json, "warnings": v.warnings,
+                     "capabilities": scan.capabilities, "badges": scan.badges, "findings": scan.findings }),
         );
     }
     let meta = EntityMeta {
@@ -346,10 +382,9 @@ async fn new_version(
         photo_url: url_field(&form, "photo_url")?,
         video_url: url_field(&form, "video_url")?,
     };
-    let zip = zip_field(&form).await?;
     let entity_type = EntityType::parse(&e.entity_type)
         .ok_or_else(|| ApiError::internal("stored entity has an unknown type"))?;
-    let mut v = validate_upload(zip, entity_type, &e.name, &user.username)?;
+    let mut v = validate_files(uploaded(&form).await?, entity_type, &e.name, &user.username)?;
     if v.entity_type == EntityType::Plugin {
         rename_plugin_json(&mut v);
     }

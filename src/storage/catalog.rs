@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    db_err, file_rows_from_json, file_rows_json, is_unique_violation, n, now, rows_changed, s,
-    Storage, StorageError, StorageResult,
+    db_err, file_rows_from_json, file_rows_json, is_unique_violation, json_column, n, now,
+    rows_changed, s, Storage, StorageError, StorageResult,
 };
 use crate::catalog::ingest::PluginFiles;
 use crate::catalog::marketplace::ImportedPlugin;
@@ -35,7 +35,7 @@ pub struct PluginRow {
     /// The name it is served under (`served_names`), and the names it was
     /// renamed from.
     pub served_name: Option<String>,
-    #[serde(deserialize_with = "json_text")]
+    #[serde(default, deserialize_with = "json_column")]
     pub past_names: Vec<String>,
     pub version: Option<String>,
     pub external: i64,
@@ -213,7 +213,11 @@ impl Storage {
                    (SELECT json_group_array(sn.name) FROM served_names sn WHERE sn.marketplace = p.marketplace AND sn.plugin = p.name AND sn.retired_at IS NOT NULL) AS past_names, \
                    (SELECT COUNT(*) FROM plugin_files f WHERE f.marketplace = p.marketplace AND f.plugin = p.name) AS files \
                    FROM plugins p WHERE p.marketplace = ?1 ORDER BY p.position";
-        Ok(Some(self.rows(sql, &[s(slug)]).await?))
+        let mut rows: Vec<PluginRow> = self.rows(sql, &[s(slug)]).await?;
+        for r in &mut rows {
+            r.past_names.sort(); // an aggregate's order is SQLite's choice
+        }
+        Ok(Some(rows))
     }
 
     /// Deletes a marketplace and its plugins; whether it existed.
@@ -312,15 +316,6 @@ impl Storage {
         let sql = "DELETE FROM optouts WHERE user_id = ?1 AND marketplace = ?2 AND plugin = ?3";
         self.exec(sql, &[n(user_id), s(slug), s(plugin)]).await
     }
-}
-
-/// Reads a column of JSON array text (`json_group_array`) as a list,
-/// sorted (an aggregate's order is SQLite's choice).
-fn json_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let text = String::deserialize(d)?;
-    let mut list: Vec<String> = serde_json::from_str(&text).map_err(serde::de::Error::custom)?;
-    list.sort();
-    Ok(list)
 }
 
 /// A row whose presence is the answer (its one column is not read).

@@ -16,6 +16,7 @@
 
 use super::advertised::ADVERTISEMENT_REFRESH_SECS;
 use super::pack_cache::CACHE_PREFIXES;
+use super::store_versions::KEPT_VERSIONS;
 use super::uploads::UPLOAD_PREFIX;
 use super::{n, now, r2_err, Storage, StorageResult};
 
@@ -97,6 +98,15 @@ impl Storage {
         // Their `entries/` objects are then unreferenced, for `gc_entries`.
         self.exec("DELETE FROM retired_plugins WHERE retired_at < ?1", &cutoff)
             .await?;
+        // Store versions past the newest `KEPT_VERSIONS` (the current one is
+        // the entity's own rows, never a candidate), likewise.
+        self.exec(
+            "DELETE FROM store_versions WHERE version < (SELECT e.version FROM store_entities e WHERE e.id = store_versions.entity_id) \
+             AND version NOT IN (SELECT v.version FROM store_versions v WHERE v.entity_id = store_versions.entity_id \
+               ORDER BY v.version DESC LIMIT ?1)",
+            &[n(KEPT_VERSIONS + 1)],
+        )
+        .await?;
         self.exec(
             "DELETE FROM retired_entities WHERE retired_at < ?1",
             &cutoff,
@@ -192,11 +202,14 @@ impl Storage {
         struct Key {
             entries_key: String,
         }
+        // D1 allows five terms per compound SELECT: the Store's two tables
+        // share one, through a subquery.
         let referenced: std::collections::HashSet<String> = self
             .rows::<Key>(
                 "SELECT entries_key FROM plugins WHERE entries_key IS NOT NULL \
                  UNION SELECT entries_key FROM plugin_files WHERE entries_key IS NOT NULL \
-                 UNION SELECT entries_key FROM store_entities \
+                 UNION SELECT k FROM (SELECT entries_key AS k FROM store_entities \
+                   UNION ALL SELECT entries_key FROM store_versions) \
                  UNION SELECT k FROM (SELECT json_extract(j.value, '$.entries_key') AS k \
                    FROM retired_plugins r, json_each(r.files_json) j) WHERE k IS NOT NULL \
                  UNION SELECT k FROM (SELECT json_extract(entity_json, '$.entries_key') AS k \

@@ -59,6 +59,8 @@ pub mod sources;
 mod sql;
 #[cfg(target_arch = "wasm32")]
 pub mod store;
+#[cfg(target_arch = "wasm32")]
+pub mod store_versions;
 pub mod timing;
 #[cfg(target_arch = "wasm32")]
 pub mod uploads;
@@ -80,6 +82,9 @@ pub(crate) use handle::rows_changed;
 #[cfg(target_arch = "wasm32")]
 pub use handle::{clock_ms, Storage};
 #[cfg(target_arch = "wasm32")]
-pub(crate) use sql::{file_rows_from_json, file_rows_json, key, n, opt, random_id, s, served_file};
+pub(crate) use sql::{
+    file_rows_from, file_rows_from_json, file_rows_json, json_column, key, n, opt, random_id, s,
+    served_file,
+};
 #[cfg(target_arch = "wasm32")]
 pub use sql::{now, random_bytes};

@@ -36,6 +36,12 @@ pub(crate) fn file_rows_json(files: &[ServedFile]) -> String {
 /// (and, `with_object`, the entries object's key) selected from the JSON
 /// argument `?{n}` made by `file_rows_json`.
 pub(crate) fn file_rows_from_json(n: u8, with_object: bool) -> String {
+    file_rows_from(&format!("?{n}"), with_object)
+}
+
+/// As `file_rows_from_json`, from the JSON that SQL expression `source`
+/// gives (an argument, or a stored version's `files_json`).
+pub(crate) fn file_rows_from(source: &str, with_object: bool) -> String {
     let object = if with_object {
         ", json_extract(value, '$[7]')"
     } else {
@@ -43,8 +49,27 @@ pub(crate) fn file_rows_from_json(n: u8, with_object: bool) -> String {
     };
     format!(
         "json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
-         json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'){object} FROM json_each(?{n})"
+         json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'){object} FROM json_each({source})"
     )
+}
+
+/// Reads a column that holds JSON, in either form D1 hands it over: as
+/// text (a query's column) or as JSON (inside a row SQLite built with
+/// `json_object`, which keeps it JSON). NULL or absent gives the default.
+pub(crate) fn json_column<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    use serde::de::Error;
+    use serde::Deserialize;
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(T::default()),
+        Some(serde_json::Value::String(text)) => {
+            serde_json::from_str(&text).map_err(D::Error::custom)
+        }
+        Some(json) => serde_json::from_value(json).map_err(D::Error::custom),
+    }
 }
 
 /// A stored file row as a served file whose entry lies in R2 object `object`.

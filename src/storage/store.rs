@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
+use super::store_versions::VersionOf;
 use super::{
-    db_err, file_rows_from_json, file_rows_json, is_not_null_violation, is_unique_violation, n,
-    now, opt, rows_changed, s, Storage, StorageError, StorageResult,
+    db_err, file_rows_from_json, file_rows_json, is_not_null_violation, is_unique_violation,
+    json_column, n, now, opt, rows_changed, s, Storage, StorageError, StorageResult,
 };
 use crate::catalog::ingest::IngestedFiles;
 use crate::catalog::store::EntityType;
@@ -45,6 +46,14 @@ pub struct EntityRow {
     /// A plugin's content version (migration 0015).
     #[serde(default)]
     pub served_version: Option<String>,
+    /// What its current version can do (`catalog::scan`); `null` where a
+    /// query does not read them, or for a version stored before the scan.
+    #[serde(default, deserialize_with = "json_column")]
+    pub capabilities: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "json_column")]
+    pub badges: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "json_column")]
+    pub findings: Option<serde_json::Value>,
     /// When an admin unpublished it, if they did (then it is in no stack
     /// and not listed).
     #[serde(default)]
@@ -103,10 +112,28 @@ pub struct EntityQuery {
 /// Which entities the Store lists (on entity `e`): those not unpublished.
 const LISTED: &str = "e.unpublished_at IS NULL";
 
-pub(crate) const ENTITY_SELECT: &str = "SELECT e.id, u.username AS owner, e.owner_id, e.type AS entity_type, e.name, e.served_name, e.title, e.tagline, \
-     e.description, e.category, e.photo_url, e.video_url, e.version, e.entries_key, e.created_at, e.updated_at, e.root_id, e.root_mode, e.files_digest, e.served_version, e.unpublished_at, \
-     (SELECT COUNT(*) FROM store_installs i WHERE i.entity_id = e.id) AS installs \
-     FROM store_entities e JOIN users u ON u.id = e.owner_id";
+/// An entity query's `SELECT … FROM`, with `$extra` columns.
+macro_rules! entity_select {
+    ($extra:literal) => {
+        concat!(
+            "SELECT e.id, u.username AS owner, e.owner_id, e.type AS entity_type, e.name, e.served_name, e.title, e.tagline, \
+             e.description, e.category, e.photo_url, e.video_url, e.version, e.entries_key, e.created_at, e.updated_at, \
+             e.root_id, e.root_mode, e.files_digest, e.served_version, e.unpublished_at, ",
+            $extra,
+            "(SELECT COUNT(*) FROM store_installs i WHERE i.entity_id = e.id) AS installs \
+             FROM store_entities e JOIN users u ON u.id = e.owner_id"
+        )
+    };
+}
+
+/// Entities as a view loads them (no scan: git requests never need it).
+pub(crate) const ENTITY_SELECT: &str = entity_select!("");
+
+/// Entities as the API shows them, with what their current version can do.
+pub(crate) const ENTITY_SELECT_SCANNED: &str = entity_select!(
+    "json_extract(e.scan_json, '$.capabilities') AS capabilities, json_extract(e.scan_json, '$.badges') AS badges, \
+     json_extract(e.scan_json, '$.findings') AS findings, "
+);
 
 /// The `root_id` and `root_mode` arguments of an entity's files (NULLs if
 /// they form no tree; the view then computes them from the files).
@@ -115,6 +142,11 @@ fn root_args(entity_type: EntityType, files: &IngestedFiles) -> (JsValue, JsValu
         Ok((mode, id)) => (s(&id.to_hex()), s(mode.as_str())),
         Err(_) => (JsValue::NULL, JsValue::NULL),
     }
+}
+
+/// An upload's scan as stored with the entity and its version.
+pub(super) fn scan_json(files: &IngestedFiles) -> String {
+    serde_json::to_string(&files.scan).unwrap_or_else(|_| "null".into())
 }
 
 /// The conflict of a served name someone already published under.
@@ -147,10 +179,10 @@ impl Storage {
             // allowed; the files' insert then finds no entity and fails
             // the whole batch (see the error mapping below).
             self.stmt(
-                "INSERT INTO store_entities (owner_id, type, name, served_name, title, tagline, description, category, photo_url, video_url, version, entries_key, created_at, updated_at, root_id, root_mode, files_digest, served_version) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?12, ?13, ?14, ?15, ?17 \
+                "INSERT INTO store_entities (owner_id, type, name, served_name, title, tagline, description, category, photo_url, video_url, version, entries_key, created_at, updated_at, root_id, root_mode, files_digest, served_version, scan_json) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?12, ?13, ?14, ?15, ?17, ?18 \
                  WHERE (SELECT count(*) FROM store_entities WHERE owner_id = ?1) < ?16",
-                &[n(owner_id), s(meta.entity_type.as_str()), s(&meta.name), s(&meta.served_name), s(&meta.title), s(&meta.tagline), s(&meta.description), s(&meta.category), opt(&meta.photo_url), opt(&meta.video_url), s(&files.entries_key), n(t), root_id, root_mode, s(&files.digest), n(MAX_ENTITIES_PER_OWNER), opt(&files.version)],
+                &[n(owner_id), s(meta.entity_type.as_str()), s(&meta.name), s(&meta.served_name), s(&meta.title), s(&meta.tagline), s(&meta.description), s(&meta.category), opt(&meta.photo_url), opt(&meta.video_url), s(&files.entries_key), n(t), root_id.clone(), root_mode.clone(), s(&files.digest), n(MAX_ENTITIES_PER_OWNER), opt(&files.version), s(&scan_json(files))],
             )?,
             self.stmt(
                 &format!(
@@ -161,6 +193,11 @@ impl Storage {
                 &[s(&meta.served_name), s(&file_rows_json(&files.files))],
             )?,
         ];
+        batch.push(self.version_row(
+            VersionOf::ServedName(&meta.served_name),
+            files,
+            (root_id, root_mode),
+        )?);
         for (name, content) in docs {
             batch.push(self.stmt(
                 "INSERT INTO store_docs (entity_id, name, content) SELECT id, ?2, ?3 FROM store_entities WHERE served_name = ?1",
@@ -177,7 +214,7 @@ impl Storage {
         }
         let row: Option<EntityRow> = self
             .row(
-                &format!("{ENTITY_SELECT} WHERE e.served_name = ?1"),
+                &format!("{ENTITY_SELECT_SCANNED} WHERE e.served_name = ?1"),
                 &[s(&meta.served_name)],
             )
             .await?;
@@ -210,9 +247,10 @@ impl Storage {
                     &[n(id), s(&file_rows_json(&files.files))],
                 )?,
                 self.stmt(
-                    "UPDATE store_entities SET entries_key = ?2, version = version + 1, updated_at = ?3, root_id = ?4, root_mode = ?5, files_digest = ?6, served_version = ?7 WHERE id = ?1",
-                    &[n(id), s(&files.entries_key), n(now()), root_id, root_mode, s(&files.digest), opt(&files.version)],
+                    "UPDATE store_entities SET entries_key = ?2, version = version + 1, updated_at = ?3, root_id = ?4, root_mode = ?5, files_digest = ?6, served_version = ?7, scan_json = ?8 WHERE id = ?1",
+                    &[n(id), s(&files.entries_key), n(now()), root_id.clone(), root_mode.clone(), s(&files.digest), opt(&files.version), s(&scan_json(files))],
                 )?,
+                self.version_row(VersionOf::Id(id), files, (root_id, root_mode))?,
                 self.meta_stmt(id, patch)?,
             ])
             .await
@@ -266,8 +304,11 @@ impl Storage {
 
     /// One entity.
     pub async fn entity(&self, id: i64) -> StorageResult<Option<EntityRow>> {
-        self.row(&format!("{ENTITY_SELECT} WHERE e.id = ?1"), &[n(id)])
-            .await
+        self.row(
+            &format!("{ENTITY_SELECT_SCANNED} WHERE e.id = ?1"),
+            &[n(id)],
+        )
+        .await
     }
 
     /// An entity's files, by path.
@@ -315,7 +356,7 @@ impl Storage {
         let mut page_args = args.to_vec();
         page_args.push(n(q.per_page));
         page_args.push(n((q.page - 1) * q.per_page));
-        let rows = self.rows(&format!("{ENTITY_SELECT} {filter} ORDER BY e.created_at DESC, e.id DESC LIMIT ?5 OFFSET ?6"), &page_args).await?;
+        let rows = self.rows(&format!("{ENTITY_SELECT_SCANNED} {filter} ORDER BY e.created_at DESC, e.id DESC LIMIT ?5 OFFSET ?6"), &page_args).await?;
         Ok((total.map(|c| c.total).unwrap_or(0), rows))
     }
 
@@ -355,7 +396,7 @@ impl Storage {
     ) -> StorageResult<Vec<EntityRow>> {
         self.rows(
             &format!(
-                "{ENTITY_SELECT} WHERE e.unpublished_at IS NOT NULL AND (?1 IS NULL OR e.id < ?1) ORDER BY e.id DESC LIMIT ?2"
+                "{ENTITY_SELECT_SCANNED} WHERE e.unpublished_at IS NOT NULL AND (?1 IS NULL OR e.id < ?1) ORDER BY e.id DESC LIMIT ?2"
             ),
             &[before.map(n).unwrap_or(JsValue::NULL), n(limit)],
         )

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
 use super::store::{EntityRow, StoreFileRow};
-use super::{db_err, key, n, s, served_file, StorageError, StorageResult};
+use super::{db_err, json_column, key, n, s, served_file, StorageError, StorageResult};
 use crate::catalog::names::PluginKey;
 use crate::catalog::resolve::Entitlement;
 use crate::catalog::served::{Origin, ServedFile, ServedPlugin};
@@ -216,18 +216,9 @@ pub(super) struct PluginRow {
     /// Absent from rows retired before migration 0015.
     #[serde(default)]
     pub(super) served_name: Option<String>,
-    /// A JSON array: as text from a query's column, as an array inside a
-    /// retired row's JSON (where SQLite keeps it JSON).
-    #[serde(default)]
-    pub(super) past_names: Option<PastNames>,
-}
-
-/// A plugin row's past names, in either form D1 hands them over.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub(super) enum PastNames {
-    Text(String),
-    List(Vec<String>),
+    /// A JSON array (text from a query, JSON inside a retired row).
+    #[serde(default, deserialize_with = "json_column")]
+    pub(super) past_names: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -299,12 +290,7 @@ pub(super) fn assemble_plugins(
             None => None,
         };
         disabled.insert(k.clone(), p.admin_disabled != 0);
-        let mut past_names: Vec<String> = match p.past_names {
-            Some(PastNames::Text(json)) => serde_json::from_str(&json)
-                .map_err(|e| StorageError::Corrupt(format!("past names of {k}: {e}")))?,
-            Some(PastNames::List(list)) => list,
-            None => Vec::new(),
-        };
+        let mut past_names = p.past_names;
         past_names.sort();
         plugins.insert(
             k.clone(),

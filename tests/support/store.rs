@@ -48,6 +48,22 @@ pub fn plugin_zip(name: &str) -> Vec<u8> {
 
 /// A multipart/form-data body: text fields, then `zip` as `file`.
 pub fn multipart(fields: &[(&str, &str)], zip: &[u8]) -> (String, Vec<u8>) {
+    multipart_named(fields, "upload.zip", zip)
+}
+
+/// A multipart/form-data body: text fields, then `bytes` as `file`, under
+/// the file name `file_name`.
+pub fn multipart_named(
+    fields: &[(&str, &str)],
+    file_name: &str,
+    bytes: &[u8],
+) -> (String, Vec<u8>) {
+    let zip = bytes;
+    let ctype = if file_name.ends_with(".md") {
+        "text/markdown"
+    } else {
+        "application/zip"
+    };
     let boundary = "----marketplace-edge-test-boundary";
     let mut body = Vec::new();
     for (k, v) in fields {
@@ -56,7 +72,7 @@ pub fn multipart(fields: &[(&str, &str)], zip: &[u8]) -> (String, Vec<u8>) {
                 .into_bytes(),
         );
     }
-    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload.zip\"\r\nContent-Type: application/zip\r\n\r\n").into_bytes());
+    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: {ctype}\r\n\r\n").into_bytes());
     body.extend_from_slice(zip);
     body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)

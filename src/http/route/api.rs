@@ -228,6 +228,15 @@ pub enum Store<'a> {
     Uninstall {
         id: &'a str,
     },
+    /// `GET entities/{id}/versions`.
+    Versions {
+        id: &'a str,
+    },
+    /// `POST entities/{id}/versions/{version}/restore`.
+    Restore {
+        id: &'a str,
+        version: &'a str,
+    },
 }
 
 pub(super) fn admin<'a>(method: &str, segs: &[&'a str]) -> Option<Admin<'a>> {
@@ -316,6 +325,10 @@ pub(super) fn store<'a>(method: &str, segs: &[&'a str]) -> Option<Store<'a>> {
         ("DELETE", ["entities", id]) => Store::Delete { id },
         ("POST", ["entities", id, "install"]) => Store::Install { id },
         ("DELETE", ["entities", id, "install"]) => Store::Uninstall { id },
+        ("GET", ["entities", id, "versions"]) => Store::Versions { id },
+        ("POST", ["entities", id, "versions", version, "restore"]) => {
+            Store::Restore { id, version }
+        }
         _ => return None,
     })
 }

@@ -169,13 +169,18 @@ impl<'a> Route<'a> {
                 Me::RevokeToken { .. } => Records("token.revoke"),
             },
             Route::Store(s) => match s {
-                Store::List | Store::Facets | Store::Get { .. } | Store::File { .. } => Read,
+                Store::List
+                | Store::Facets
+                | Store::Get { .. }
+                | Store::File { .. }
+                | Store::Versions { .. } => Read,
                 Store::Preview => NotRecorded("a preview changes nothing"),
                 Store::Publish => Records("store.publish"),
                 Store::Edit { .. } => Records("store.edit"),
                 Store::Delete { .. } => Records("store.delete"),
                 Store::Install { .. } => Records("store.install"),
                 Store::Uninstall { .. } => Records("store.uninstall"),
+                Store::Restore { .. } => Records("store.version_restore"),
             },
         }
     }
@@ -265,6 +270,8 @@ mod tests {
         ("DELETE", "/api/store/entities/7"),
         ("POST", "/api/store/entities/7/install"),
         ("DELETE", "/api/store/entities/7/install"),
+        ("GET", "/api/store/entities/7/versions"),
+        ("POST", "/api/store/entities/7/versions/2/restore"),
     ];
 
     #[test]
@@ -338,7 +345,7 @@ mod tests {
             names["store.unpublish"],
             ["/api/admin/store/entities/7/unpublished"]
         );
-        assert_eq!(names.len(), 35);
+        assert_eq!(names.len(), 36);
     }
 
     #[test]

@@ -1,8 +1,10 @@
-// A Store entry: hero, description, files with a text viewer, docs, and
+// A Store entry: hero, description, what it can do (its scan), files with
+// a text viewer, versions (Restore for its owner and admins), docs, and
 // Edit / Delete for its owner or Install / Uninstall for everyone else.
 
 import { api, apiText } from "../api.js";
 import { h, replace, formatBytes, formatTime, errorBox, toast, titled } from "../dom.js";
+import { badges, scanReport } from "../scan.js";
 import { typeBadge, installButton, installedIds } from "./store.js";
 
 /** The photo, or a playable video, or a link to the video. */
@@ -102,6 +104,40 @@ function moderation(e, user, reload) {
   return h("div", { class: "actions" }, arm, confirmBox);
 }
 
+// The entry's kept versions, newest first; its owner and admins restore
+// an earlier one (served at once, as a new version).
+function versionsSection(e, canRestore, reload) {
+  const list = h("ol", { class: "versions", reversed: true });
+  const status = h("div", { role: "status" });
+  api("GET", `/api/store/entities/${e.id}/versions`).then((r) => {
+    replace(list, r.versions.map((v) => h("li", {},
+      h("strong", {}, `Version ${v.version}`),
+      v.version === r.current ? " (current)" : "",
+      ` · ${formatTime(v.created_at)}`,
+      v.restored_from ? ` · restored from version ${v.restored_from}` : "",
+      " ", badges(v.badges),
+      canRestore && v.version !== r.current && v.status === "approved"
+        ? h("button", {
+            type: "button", class: "secondary", "aria-label": `Restore version ${v.version}`,
+            onclick: async (ev) => {
+              ev.target.disabled = true;
+              try {
+                const done = await api("POST", `/api/store/entities/${e.id}/versions/${v.version}/restore`);
+                toast(`Version ${v.version} is served again, as version ${done.version}.`);
+                reload();
+              } catch (err) {
+                replace(status, errorBox(err.message));
+                ev.target.disabled = false;
+              }
+            },
+          }, "Restore")
+        : null)));
+  }).catch((err) => replace(status, errorBox(err.message)));
+  return h("section", { "aria-labelledby": "versions-h" },
+    h("h2", { id: "versions-h" }, "Versions"),
+    list, status);
+}
+
 export async function render(main, { user, params, navigate }) {
   const [detail, installed] = await Promise.all([
     api("GET", `/api/store/entities/${params[0]}`),
@@ -121,7 +157,7 @@ export async function render(main, { user, params, navigate }) {
           h("a", { href: `/store?owner=${encodeURIComponent(e.owner)}` }, e.owner),
           mine ? h("span", { class: "yours" }, "yours") : null,
           ` · version ${e.version} · `, installs, ` · updated ${formatTime(e.updated_at)}`),
-        h("p", { class: "meta" }, "Served as ", h("code", {}, e.served_name)),
+        h("p", { class: "meta" }, "Served as ", h("code", {}, e.served_name), " ", badges(e.badges)),
         moderation(e, user, () => navigate(location.pathname, { replace: true })),
         mine
           ? ownerActions(e, navigate)
@@ -134,7 +170,9 @@ export async function render(main, { user, params, navigate }) {
     h("section", { "aria-labelledby": "about-h" },
       h("h2", { id: "about-h" }, "About"),
       h("div", { class: "description" }, e.description)),
+    scanReport(e.capabilities, e.findings),
     fileViewer(e, detail.files),
+    versionsSection(e, mine || user.admin, () => navigate(location.pathname, { replace: true })),
     detail.docs.length
       ? h("section", { "aria-labelledby": "docs-h" },
           h("h2", { id: "docs-h" }, "Docs"),

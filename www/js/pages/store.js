@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import { h, replace, select, errorBox, toast, titled } from "../dom.js";
+import { badges } from "../scan.js";
 
 const PER_PAGE = 12;
 const TYPES = [["", "All types"], ["skill", "Skills"], ["agent", "Agents"], ["plugin", "Plugins"]];
@@ -58,7 +59,8 @@ function card(e, user, installed) {
         h("span", { class: "category" }, e.category), " · by ",
         h("a", { href: `/store?owner=${encodeURIComponent(e.owner)}` }, e.owner),
         e.owner === user.username ? h("span", { class: "yours" }, "yours") : null,
-        " · ", count)),
+        " · ", count),
+      e.badges && e.badges.length ? h("p", { class: "caps" }, badges(e.badges)) : null),
     h("div", { class: "actions" },
       installButton(e, installed, (now) => {
         e.installs += now ? 1 : -1;

@@ -5,16 +5,20 @@
 
 import { api } from "../api.js";
 import { h, replace, field, errorBox, formatBytes, titled } from "../dom.js";
+import { badges, scanReport } from "../scan.js";
 
 /** A kebab-case name guessed from a ZIP's file name. */
 function nameFromFile(fileName) {
-  return fileName.replace(/\.zip$/i, "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  // A lone SKILL.md names nothing: the name is then asked for.
+  if (/^skill\.md$/i.test(fileName)) return "";
+  return fileName.replace(/\.(zip|skill|md)$/i, "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
 }
 
-/** The preview's result: served name, files with sizes, warnings. */
+/** The preview's result: served name, what it can do, files, warnings. */
 export function previewResult(p) {
   return h("section", { class: "preview", "aria-label": "Preview" },
-    h("p", {}, "It will be served as ", h("strong", { class: "served-name" }, p.served_name), "."),
+    h("p", {}, "It will be served as ", h("strong", { class: "served-name" }, p.served_name), ".", " ", badges(p.badges)),
+    scanReport(p.capabilities, p.findings, "preview-scan-h"),
     p.warnings.length
       ? h("div", { class: "warning", role: "note" }, h("p", {}, "Warnings:"), h("ul", {}, p.warnings.map((w) => h("li", {}, w))))
       : null,
@@ -43,10 +47,10 @@ export function zipStep({ fixedType, fixedName, onReady, onReset }) {
   const name = fixedName ? null : field("Name", { required: true, pattern: "[a-z0-9]+(-[a-z0-9]+)*", autocomplete: "off", spellcheck: "false" },
     "Kebab-case, like code-review. Others see it as <name>-by-<you>.");
   name?.input.addEventListener("input", reset);
-  const picker = h("input", { type: "file", id: "zip-file", accept: ".zip,application/zip", class: "visually-hidden" });
+  const picker = h("input", { type: "file", id: "zip-file", accept: ".zip,.skill,.md,application/zip", class: "visually-hidden" });
   const chosen = h("span", { class: "chosen" }, "No file chosen");
   const zone = h("div", { class: "dropzone", "data-testid": "dropzone" },
-    h("p", {}, "Drag and drop the ZIP here, or"),
+    h("p", {}, "Drag and drop the ZIP here (a .skill package or a lone SKILL.md works too), or"),
     h("label", { for: "zip-file", class: "button secondary" }, "Choose a ZIP file"),
     picker, chosen);
   const check = h("button", { type: "button", disabled: true }, "Check upload");
