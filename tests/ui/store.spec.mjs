@@ -154,7 +154,7 @@ test("the wizard shows what an entry can do; cards carry badges; its page restor
     [`${name}/.mcp.json`]: JSON.stringify({ mcpServers: { tracker: { command: "npx", args: ["-y", "tracker-mcp"] } } }),
     [`${name}/commands/go.md`]: `---\ndescription: go\n---\n${note}\n`,
   });
-  await page.goto(`${base()}/upload`);
+  await page.goto(`${base()}/store/new`);
   await dropZip(page, `${name}.zip`, files("first"));
   await page.getByRole("radio", { name: /Plugin/ }).check();
   await page.getByRole("button", { name: "Check upload" }).click();

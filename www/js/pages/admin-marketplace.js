@@ -56,7 +56,7 @@ function servedNameCell(slug, p) {
     }
   });
   const shown = h("strong", {}, name);
-  return h("div", { class: "served-name" },
+  return h("div", { class: "served-name-cell" },
     shown,
     p.past_names && p.past_names.length ? h("p", { class: "meta" }, `was ${p.past_names.join(", ")}`) : null,
     h("button", { type: "button", class: "secondary", "aria-label": `Rename ${p.name}`, onclick: () => { form.hidden = false; input.focus(); } }, "Rename"),
