@@ -311,3 +311,326 @@ fn a_skill_package_and_a_lone_skill_md_upload_as_skills() {
     assert_eq!(r.status, 422, "{}", r.text());
     assert_eq!(body(&r)["error"]["code"], "archive_format");
 }
+
+/// A server of this test's own, whose review mode starts at its default.
+fn review_server() -> support::wrangler::Wrangler {
+    support::wrangler::wrangler_with(&[])
+}
+
+/// The review queue's `(entity_id, version)` pairs.
+fn queued(api: &Api) -> Vec<(i64, i64)> {
+    api.admin("GET", "/api/admin/review", None, 200)["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["entity_id"].as_i64().unwrap(),
+                v["version"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn set_mode(api: &Api, mode: &str) {
+    let r = api.admin(
+        "PUT",
+        "/api/admin/settings/store-review",
+        Some(&json!({ "mode": mode })),
+        200,
+    );
+    assert_eq!(r["mode"], mode);
+}
+
+fn decide(
+    api: &Api,
+    token: &str,
+    id: i64,
+    version: i64,
+    decision: &str,
+    reason: &str,
+) -> support::http_client::RawResponse {
+    api.call(
+        token,
+        "POST",
+        &format!("/api/admin/review/{id}/{version}"),
+        Some(&json!({ "decision": decision, "reason": reason })),
+    )
+}
+
+/// A skill of text only: nothing the `executable` mode covers.
+fn text_skill(name: &str, body: &str) -> Vec<u8> {
+    zip_of(&[f(
+        &format!("{name}/SKILL.md"),
+        &format!("---\nname: {name}\ndescription: d\n---\n{body}\n"),
+    )])
+}
+
+#[test]
+fn each_review_mode_decides_what_waits_and_a_pending_entry_is_invisible_uninstallable_and_unserved()
+{
+    let w = review_server();
+    let api = Api::new(&w.base);
+    let owner = api.user_with_token("rv-owner");
+    let member = api.user_with_token("rv-member");
+    let admin = api.user_with_token("rv-admin");
+    api.admin(
+        "PATCH",
+        "/api/admin/users/rv-admin",
+        Some(&json!({"admin": true})),
+        200,
+    );
+    // The default: `executable`.
+    assert_eq!(
+        api.admin("GET", "/api/admin/settings/store-review", None, 200)["mode"],
+        "executable"
+    );
+    let bad = api.call(
+        &admin,
+        "PUT",
+        "/api/admin/settings/store-review",
+        Some(&json!({"mode": "some"})),
+    );
+    assert_eq!(bad.status, 400);
+    // Text only: approved at once. Runs something: pending.
+    let plain = published(
+        &w.base,
+        &owner,
+        "skill",
+        "plain-notes",
+        &text_skill("plain-notes", "notes"),
+    );
+    let risky = upload(
+        &w.base,
+        &owner,
+        "/api/store/entities",
+        "plugin",
+        "watcher",
+        &risky_plugin("watcher"),
+    );
+    assert_eq!(risky.status, 201, "{}", risky.text());
+    let risky = body(&risky)["entity"].clone();
+    assert_eq!(risky["status"], "pending");
+    let id = risky["id"].as_i64().unwrap();
+    assert_eq!(queued(&api), [(id, 1)]);
+    let queue = api.admin("GET", "/api/admin/review", None, 200);
+    assert_eq!(queue["versions"][0]["new_entry"], true);
+    assert_eq!(
+        queue["versions"][0]["changes"].as_array().unwrap().len(),
+        5,
+        "every file is new"
+    );
+    assert_eq!(
+        queue["versions"][0]["badges"],
+        json!(["runs commands", "starts a server"])
+    );
+    // Invisible to others, not installable, not served.
+    let listed = body(&api.call(&member, "GET", "/api/store/entities", None));
+    let ids: Vec<i64> = listed["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [plain]);
+    assert_eq!(
+        api.call(&member, "GET", &format!("/api/store/entities/{id}"), None)
+            .status,
+        404
+    );
+    assert_eq!(
+        api.call(&owner, "GET", &format!("/api/store/entities/{id}"), None)
+            .status,
+        200,
+        "its owner sees it"
+    );
+    let install = api.call(
+        &member,
+        "POST",
+        &format!("/api/store/entities/{id}/install"),
+        None,
+    );
+    assert_eq!(install.status, 404, "{}", install.text());
+    let own = api.call(
+        &owner,
+        "POST",
+        &format!("/api/store/entities/{id}/install"),
+        None,
+    );
+    assert_eq!(own.status, 409, "{}", own.text());
+    assert_eq!(body(&own)["error"]["code"], "entity_pending");
+    // `all`: even text waits; `off`: nothing does.
+    set_mode(&api, "all");
+    let r = upload(
+        &w.base,
+        &owner,
+        "/api/store/entities",
+        "skill",
+        "more-notes",
+        &text_skill("more-notes", "x"),
+    );
+    assert_eq!(body(&r)["entity"]["status"], "pending");
+    set_mode(&api, "off");
+    let r = upload(
+        &w.base,
+        &owner,
+        "/api/store/entities",
+        "plugin",
+        "watcher-two",
+        &risky_plugin("watcher-two"),
+    );
+    assert_eq!(body(&r)["entity"]["status"], "approved");
+    // The owner may not decide on their own entry, even as an admin.
+    api.admin(
+        "PATCH",
+        "/api/admin/users/rv-owner",
+        Some(&json!({"admin": true})),
+        200,
+    );
+    let selfie = decide(&api, &owner, id, 1, "approve", "");
+    assert_eq!(selfie.status, 403, "{}", selfie.text());
+    assert_eq!(body(&selfie)["error"]["code"], "own_entry");
+    // A rejection needs a reason; then the owner sees it.
+    assert_eq!(decide(&api, &admin, id, 1, "reject", " ").status, 400);
+    let rejected = decide(
+        &api,
+        &admin,
+        id,
+        1,
+        "reject",
+        "the hook posts your token to a raw IP",
+    );
+    assert_eq!(rejected.status, 200, "{}", rejected.text());
+    let mine = body(&api.call(&owner, "GET", &format!("/api/store/entities/{id}"), None));
+    assert_eq!(mine["entity"]["status"], "rejected");
+    assert_eq!(
+        mine["entity"]["latest_version"]["reason"],
+        "the hook posts your token to a raw IP"
+    );
+    assert_eq!(mine["entity"]["latest_version"]["reviewed_by"], "rv-admin");
+    assert_eq!(
+        decide(&api, &admin, id, 1, "approve", "").status,
+        409,
+        "decided already"
+    );
+    assert!(!queued(&api).contains(&(id, 1)));
+    // The decision and each mode change are in the audit log (refusals
+    // change nothing and are not).
+    let audit = api.admin("GET", "/api/admin/audit?action=review", None, 200);
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(
+        (entries[0]["actor"].clone(), entries[0]["target"].clone()),
+        (json!("rv-admin"), json!(format!("admin/review/{id}/1")))
+    );
+    let modes = api.admin("GET", "/api/admin/audit?action=settings", None, 200);
+    assert_eq!(modes["entries"].as_array().unwrap().len(), 2, "{modes}");
+}
+
+#[test]
+fn a_pending_new_version_leaves_installers_on_the_approved_one_until_approval() {
+    let w = review_server();
+    let api = Api::new(&w.base);
+    let owner = api.user_with_token("nv-owner");
+    let member = api.user_with_token("nv-member");
+    let id = published(
+        &w.base,
+        &owner,
+        "skill",
+        "steady",
+        &text_skill("steady", "approved words"),
+    );
+    api.install(&member, id);
+    let head = |token: &str| {
+        let info = api.info(token);
+        (info["etag"].clone(), info["commit"].clone())
+    };
+    let skill_md = "plugins/store-bundle/skills/steady-by-nv-owner/SKILL.md";
+    let served = |token: &str| {
+        let c = clone_view(&api.git_url(token), 2, true);
+        (c.commit.clone(), c.files[skill_md].1.clone())
+    };
+    let before = (head(&member), served(&member));
+    // A new version that runs a script waits for review.
+    let runs = zip_of(&[
+        f(
+            "steady/SKILL.md",
+            "---\nname: steady\ndescription: d\n---\nnew words\n",
+        ),
+        (
+            "steady/run.sh".into(),
+            true,
+            b"#!/bin/sh\necho hi\n".to_vec(),
+        ),
+    ]);
+    let r = send(
+        &w.base,
+        &owner,
+        "PUT",
+        &format!("/api/store/entities/{id}"),
+        &[],
+        &runs,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let e = body(&r)["entity"].clone();
+    assert_eq!(
+        (e["status"].clone(), e["version"].clone()),
+        (json!("approved"), json!(1))
+    );
+    assert_eq!(e["latest_version"]["status"], "pending");
+    assert_eq!(queued(&api), [(id, 2)]);
+    let queue = api.admin("GET", "/api/admin/review", None, 200);
+    let changes: Vec<(String, String)> = queue["versions"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap().to_string(),
+                c["change"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("SKILL.md".to_string(), "changed".to_string()),
+            ("run.sh".to_string(), "added".to_string())
+        ]
+    );
+    // Byte for byte the approved version: ETag, commit, files.
+    assert_eq!((head(&member), served(&member)), before);
+    // Others see only approved versions; the owner sees the pending one.
+    let theirs = body(&api.call(
+        &member,
+        "GET",
+        &format!("/api/store/entities/{id}/versions"),
+        None,
+    ));
+    assert_eq!(theirs["versions"].as_array().unwrap().len(), 1);
+    let mine = body(&api.call(
+        &owner,
+        "GET",
+        &format!("/api/store/entities/{id}/versions"),
+        None,
+    ));
+    assert_eq!(mine["versions"][0]["status"], "pending");
+    // Approved by the bootstrap token: served from the next request on.
+    let r = decide(
+        &api,
+        support::api::ADMIN_TOKEN,
+        id,
+        2,
+        "approve",
+        "reviewed the script",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (commit, md) = served(&member);
+    assert_ne!(commit, before.1 .0);
+    assert!(String::from_utf8(md).unwrap().contains("new words"));
+    let e = body(&api.call(&member, "GET", &format!("/api/store/entities/{id}"), None))["entity"]
+        .clone();
+    assert_eq!(e["version"], 2);
+    assert_eq!(e["badges"], json!(["runs commands"]));
+    assert!(queued(&api).is_empty());
+}

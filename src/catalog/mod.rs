@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod marketplace;
 pub mod names;
 pub mod resolve;
+pub mod review;
 pub mod scan;
 pub mod secret_name;
 pub mod served;

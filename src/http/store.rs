@@ -9,7 +9,8 @@ use super::auth::require_user;
 use super::error::{ApiError, ApiResult};
 use super::{json, no_content, read_form, Query};
 use crate::catalog::archive::ArchiveFile;
-use crate::catalog::ingest::ingest_files;
+use crate::catalog::ingest::{ingest_files, IngestedFiles};
+use crate::catalog::review::ReviewStatus;
 use crate::catalog::scan::scan;
 use crate::catalog::served::FileSource;
 use crate::catalog::store::{
@@ -20,7 +21,6 @@ use crate::http::percent::{attachment, decode_segment};
 use crate::http::route::Store;
 use crate::storage::entries::EntryReader;
 use crate::storage::store::{EntityMeta, EntityQuery, EntityRow, MetaPatch};
-use crate::storage::store_versions::{Restored, KEPT_VERSIONS};
 use crate::storage::users::UserRow;
 use crate::storage::view_rows::store_file;
 use crate::storage::{Storage, StorageError};
@@ -121,35 +121,9 @@ pub async fn route(mut req: Request, env: &Env, storage: &Storage, route: Store<
             storage.delete_entity(e.id).await?;
             no_content()
         }
-        Store::Versions { id } => {
+        Store::Versions { id } | Store::Restore { id, .. } => {
             let e = entity(storage, id, &user).await?;
-            let versions = storage.entity_versions(e.id).await?;
-            json(200, &json!({ "current": e.version, "versions": versions }))
-        }
-        Store::Restore { id, version } => {
-            let e = entity(storage, id, &user).await?;
-            if e.owner_id != user.id && user.is_admin == 0 {
-                return Err(ApiError::forbidden(format!(
-                    "only {} or an admin can restore a version of this entity",
-                    e.owner
-                )));
-            }
-            let wanted: i64 = version.parse().map_err(|_| {
-                ApiError::bad_request(
-                    "bad_version",
-                    format!("`{version}` is not a version number"),
-                )
-            })?;
-            match storage.restore_version(e.id, wanted).await? {
-                Restored::Done { version } => {
-                    let updated = entity(storage, id, &user).await?;
-                    json(200, &json!({ "entity": updated, "restored_from": wanted, "version": version }))
-                }
-                Restored::NoVersion => Err(ApiError::missing(format!(
-                    "an approved version {wanted} of Store entity {} (versions older than the last {KEPT_VERSIONS} are not kept)",
-                    e.id
-                ))),
-            }
+            super::store_versions::route(storage, &user, &e, route).await
         }
         Store::Install { id } | Store::Uninstall { id } => {
             let e = entity(storage, id, &user).await?;
@@ -160,6 +134,13 @@ pub async fn route(mut req: Request, env: &Env, storage: &Storage, route: Store<
                         409,
                         "entity_unpublished",
                         "an admin unpublished this entity: it cannot be installed until an admin restores it",
+                    ));
+                }
+                if e.status != "approved" {
+                    return Err(ApiError::new(
+                        409,
+                        "entity_pending",
+                        "this entry waits for an admin's review (or was refused): it cannot be installed until it is approved",
                     ));
                 }
                 storage.install(user.id, e.id).await?;
@@ -183,15 +164,24 @@ fn require_owner(e: &EntityRow, user: &UserRow, action: &str) -> Result<(), ApiE
     }
 }
 
-async fn entity(storage: &Storage, id: &str, user: &UserRow) -> Result<EntityRow, ApiError> {
+/// Entity `id` as `user` may see it: an unpublished one, or one not yet
+/// approved, only its owner and admins.
+pub(super) async fn entity(
+    storage: &Storage,
+    id: &str,
+    user: &UserRow,
+) -> Result<EntityRow, ApiError> {
     let n: i64 = id
         .parse()
         .map_err(|_| ApiError::bad_request("bad_id", format!("`{id}` is not an entity id")))?;
     storage
         .entity(n)
         .await?
-        // An unpublished entity is gone for everyone but its owner and admins.
-        .filter(|e| e.unpublished_at.is_none() || e.owner_id == user.id || user.is_admin != 0)
+        .filter(|e| {
+            (e.unpublished_at.is_none() && e.status == "approved")
+                || e.owner_id == user.id
+                || user.is_admin != 0
+        })
         .ok_or_else(|| ApiError::missing(format!("Store entity {n}")))
 }
 
@@ -354,8 +344,9 @@ async fn upload(req: &mut Request, storage: &Storage, user: &UserRow, preview: b
         other => other?,
     }
     let ingested = ingest_files(std::mem::take(&mut v.files));
+    let status = upload_status(storage, &ingested).await?;
     let row = storage
-        .while_writing(storage.create_entity(user.id, &meta, ingested, &docs))
+        .while_writing(storage.create_entity(user.id, &meta, ingested, &docs, status))
         .await?;
     json(
         201,
@@ -389,10 +380,17 @@ async fn new_version(
         rename_plugin_json(&mut v);
     }
     let ingested = ingest_files(std::mem::take(&mut v.files));
+    let status = upload_status(storage, &ingested).await?;
     storage
-        .while_writing(storage.replace_entity_version(e.id, entity_type, ingested, &patch))
+        .while_writing(storage.replace_entity_version(e.id, entity_type, ingested, &patch, status))
         .await?;
     Ok(())
+}
+
+/// Whether an upload waits for review, under the deployment's mode.
+async fn upload_status(storage: &Storage, files: &IngestedFiles) -> Result<ReviewStatus, ApiError> {
+    let mode = storage.review_mode().await?;
+    Ok(ReviewStatus::of_upload(mode, &files.scan.capabilities))
 }
 
 /// A Store plugin's `plugin.json` names it by its served name, so two owners'

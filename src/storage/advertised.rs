@@ -55,7 +55,7 @@ const STILL_RECEIVABLE: &str = "\
         WHERE p.admin_disabled = 0 AND p.marketplace || '/' || p.name = json_extract(j.value, '$[0]'))) \
     AND NOT EXISTS (SELECT 1 FROM json_each(d.definition, '$.store') j \
       WHERE NOT EXISTS (SELECT 1 FROM store_entities e \
-        WHERE e.id = json_extract(j.value, '$[0]') AND e.unpublished_at IS NULL))";
+        WHERE e.id = json_extract(j.value, '$[0]') AND e.unpublished_at IS NULL AND e.status = 'approved'))";
 
 impl Storage {
     /// Records that `user_id` was just shown `head` (refreshing the time

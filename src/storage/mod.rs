@@ -60,7 +60,11 @@ mod sql;
 #[cfg(target_arch = "wasm32")]
 pub mod store;
 #[cfg(target_arch = "wasm32")]
+pub mod store_review;
+#[cfg(target_arch = "wasm32")]
 pub mod store_versions;
+#[cfg(target_arch = "wasm32")]
+mod store_writes;
 pub mod timing;
 #[cfg(target_arch = "wasm32")]
 pub mod uploads;

@@ -230,11 +230,11 @@ impl Storage {
                 self.stmt(&format!("SELECT {PLUGIN_COLS} FROM plugins p WHERE {GRANTED_PLUGIN}{UNLESS_MEMO_FRESH}"), memo_args)?,
                 // Without files (`?4` false) the head is built from stored summaries alone.
                 self.stmt(&packed_files("", &format!("FROM plugin_files f WHERE {GRANTED_FILE} AND ?4{UNLESS_MEMO_FRESH}")), &args)?,
-                self.stmt(&format!("{ENTITY_SELECT} WHERE e.unpublished_at IS NULL AND e.id IN (SELECT entity_id FROM store_installs WHERE user_id = {VIEWER_ID}){UNLESS_MEMO_FRESH} ORDER BY e.id"), memo_args)?,
+                self.stmt(&format!("{ENTITY_SELECT} WHERE e.unpublished_at IS NULL AND e.status = 'approved' AND e.id IN (SELECT entity_id FROM store_installs WHERE user_id = {VIEWER_ID}){UNLESS_MEMO_FRESH} ORDER BY e.id"), memo_args)?,
                 self.stmt(
                     &format!(
                         "SELECT f.* FROM store_files f JOIN store_installs i ON i.entity_id = f.entity_id \
-                         JOIN store_entities pe ON pe.id = f.entity_id AND pe.unpublished_at IS NULL \
+                         JOIN store_entities pe ON pe.id = f.entity_id AND pe.unpublished_at IS NULL AND pe.status = 'approved' \
                          WHERE i.user_id = {VIEWER_ID} AND ?4{UNLESS_MEMO_FRESH} ORDER BY f.entity_id, f.path"
                     ),
                     &args,

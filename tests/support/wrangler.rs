@@ -130,6 +130,20 @@ pub fn wrangler() -> &'static Wrangler {
     static W: OnceLock<Wrangler> = OnceLock::new();
     W.get_or_init(|| {
         let w = start(TempDir::new("wrangler-state"), &[]);
+        // The shared server serves Store uploads at once, so tests of
+        // other things can install what they publish; review is tested
+        // on servers of its own.
+        let r = super::http_client::request(
+            &w.base,
+            "PUT",
+            "/api/admin/settings/store-review",
+            &[
+                ("Authorization", "Bearer dev-admin-token"),
+                ("Content-Type", "application/json"),
+            ],
+            br#"{"mode":"off"}"#,
+        );
+        assert_eq!(r.status, 200, "setting the review mode: {}", r.text());
         // The shared server lives until the process ends, so its
         // `LogOnPanic` never runs: a panicking test prints the tail of
         // its log here instead (the Worker's log names a 500's cause).

@@ -89,5 +89,13 @@ export default async function globalSetup() {
   // The webhook secret the upstream-following test signs its push with.
   const { base, stop } = await startWorker({ UPSTREAM_UI_HOOK: UI_HOOK_SECRET });
   process.env.UI_BASE_URL = base;
+  // The shared Worker serves uploads at once, so the pages' tests can
+  // install what they publish; review has tests of its own.
+  const r = await fetch(`${base}/api/admin/settings/store-review`, {
+    method: "PUT",
+    headers: { Authorization: "Bearer dev-admin-token", "Content-Type": "application/json" },
+    body: JSON.stringify({ mode: "off" }),
+  });
+  if (!r.ok) throw new Error(`setting the review mode failed: ${r.status} ${await r.text()}`);
   return stop;
 }

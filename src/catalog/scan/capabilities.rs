@@ -19,7 +19,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Capabilities, Executable, Hook, Server, ToolGrant};
+use super::model::{Capabilities, Executable, Hook, Server, ToolGrant};
 use crate::catalog::archive::ArchiveFile;
 use crate::catalog::frontmatter::{frontmatter_list, parse_frontmatter};
 

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use regex_lite::Regex;
 
-use super::{Capabilities, Finding, Severity};
+use super::model::{Capabilities, Finding, Severity};
 use crate::catalog::archive::ArchiveFile;
 
 /// Findings of one rule in one file, at most: the rest say nothing new.

@@ -1,6 +1,6 @@
 //! `/api/admin/…`, one file per resource: users and tokens, groups and
-//! grants, marketplaces and sources, Store moderation, cache and GC, and
-//! the audit log. Every route needs an admin; this file checks that once
+//! grants, marketplaces and sources, Store moderation and review, cache
+//! and GC, and the audit log. Every route needs an admin; this file checks that once
 //! and holds what several resources share (paging, lookups by name).
 
 use serde_json::json;
@@ -19,6 +19,7 @@ mod cache;
 mod groups;
 mod marketplaces;
 mod moderation;
+mod review;
 mod users;
 
 /// Answers one `/api/admin/…` route, for admins only.
@@ -30,6 +31,7 @@ pub async fn route(req: Request, env: &Env, storage: &Storage, route: Admin<'_>)
         Admin::Marketplaces(r) => marketplaces::route(req, env, storage, r).await,
         Admin::Moderation(r) => moderation::route(req, env, storage, r).await,
         Admin::Cache(r) => cache::route(req, env, storage, r).await,
+        Admin::Review(r) => review::route(req, storage, r).await,
         Admin::Audit => audit::route(req, storage).await,
     }
 }

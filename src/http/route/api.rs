@@ -10,8 +10,24 @@ pub enum Admin<'a> {
     Marketplaces(Marketplaces<'a>),
     Moderation(Moderation<'a>),
     Cache(Cache),
+    Review(Review<'a>),
     /// `GET audit`.
     Audit,
+}
+
+/// `/api/admin/review…` and the review setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Review<'a> {
+    /// `GET review`: versions waiting, oldest first.
+    Queue,
+    /// `POST review/{id}/{version}`.
+    Decide {
+        id: &'a str,
+        version: &'a str,
+    },
+    /// `GET` / `PUT settings/store-review`.
+    Mode,
+    SetMode,
 }
 
 /// `/api/admin/users…` and `/api/admin/tokens…`.
@@ -294,6 +310,10 @@ pub(super) fn admin<'a>(method: &str, segs: &[&'a str]) -> Option<Admin<'a>> {
         ("POST", ["cache", "purge"]) => C(Cache::Purge),
         ("GET", ["runtime"]) => C(Cache::Runtime),
         ("GET", ["audit"]) => Admin::Audit,
+        ("GET", ["review"]) => Admin::Review(Review::Queue),
+        ("POST", ["review", id, version]) => Admin::Review(Review::Decide { id, version }),
+        ("GET", ["settings", "store-review"]) => Admin::Review(Review::Mode),
+        ("PUT", ["settings", "store-review"]) => Admin::Review(Review::SetMode),
         _ => return None,
     })
 }

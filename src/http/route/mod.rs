@@ -9,7 +9,7 @@
 mod api;
 
 use api::{admin, me, store};
-pub use api::{Admin, Cache, Groups, Marketplaces, Me, Moderation, Store, Users};
+pub use api::{Admin, Cache, Groups, Marketplaces, Me, Moderation, Review, Store, Users};
 
 /// A route of the Worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +160,11 @@ impl<'a> Route<'a> {
                     Cache::Purge => Records("cache.purge"),
                 },
                 Admin::Audit => Read,
+                Admin::Review(r) => match r {
+                    Review::Queue | Review::Mode => Read,
+                    Review::Decide { .. } => Records("review.decide"),
+                    Review::SetMode => Records("settings.store_review"),
+                },
             },
             Route::Me(m) => match m {
                 Me::Stack | Me::Tokens => Read,
@@ -271,6 +276,10 @@ mod tests {
         ("POST", "/api/store/entities/7/install"),
         ("DELETE", "/api/store/entities/7/install"),
         ("GET", "/api/store/entities/7/versions"),
+        ("GET", "/api/admin/review"),
+        ("POST", "/api/admin/review/7/2"),
+        ("GET", "/api/admin/settings/store-review"),
+        ("PUT", "/api/admin/settings/store-review"),
         ("POST", "/api/store/entities/7/versions/2/restore"),
     ];
 
@@ -345,7 +354,7 @@ mod tests {
             names["store.unpublish"],
             ["/api/admin/store/entities/7/unpublished"]
         );
-        assert_eq!(names.len(), 36);
+        assert_eq!(names.len(), 38);
     }
 
     #[test]
