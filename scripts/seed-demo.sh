@@ -47,7 +47,8 @@ fixed_token() { # username token-id token
 fixed_token dev dev-fixed-token "$DEV_PAT"
 fixed_token admin admin-fixed-token "$ADMIN_PAT"
 
-# Two Store entries by dev (demo/store), so the Store has something to show.
+# Three Store entries by dev (demo/store), so the Store has something to
+# show and the review queue something waiting.
 if curl -sS "$BASE/api/store/entities" -H "Authorization: Bearer $DEV_PAT" | grep -q '"total":0'; then
   publish() { # type name title tagline category folder
     dir=$(mktemp -d)
@@ -66,6 +67,9 @@ z.close()' "$zip" "$6"
   }
   publish skill pr-summary "PR Summary" "Summarises a pull request for reviewers, riskiest first" "Code review" demo/store/pr-summary
   publish agent security-reviewer "Security Reviewer" "Reviews changes for injection, secrets and missing checks" "Security" demo/store/security-reviewer
+  # It runs a hook, so under the default review mode it waits for an admin
+  # (the admin user sees it under Admin > Review).
+  publish plugin session-notes "Session Notes" "Starts a notes file for the day when a session starts" "Productivity" demo/store/session-notes
 fi
 HOSTPORT=${BASE#http://}
 printf '\n  Web UI:  %s/\n    sign in as the member dev:  %s\n    or as the admin admin:      %s\n' "$BASE" "$DEV_PAT" "$ADMIN_PAT"

@@ -314,7 +314,7 @@ fn a_skill_package_and_a_lone_skill_md_upload_as_skills() {
 
 /// A server of this test's own, whose review mode starts at its default.
 fn review_server() -> support::wrangler::Wrangler {
-    support::wrangler::wrangler_with(&[])
+    support::wrangler::wrangler_reviewing()
 }
 
 /// The review queue's `(entity_id, version)` pairs.

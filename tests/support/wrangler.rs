@@ -130,20 +130,7 @@ pub fn wrangler() -> &'static Wrangler {
     static W: OnceLock<Wrangler> = OnceLock::new();
     W.get_or_init(|| {
         let w = start(TempDir::new("wrangler-state"), &[]);
-        // The shared server serves Store uploads at once, so tests of
-        // other things can install what they publish; review is tested
-        // on servers of its own.
-        let r = super::http_client::request(
-            &w.base,
-            "PUT",
-            "/api/admin/settings/store-review",
-            &[
-                ("Authorization", "Bearer dev-admin-token"),
-                ("Content-Type", "application/json"),
-            ],
-            br#"{"mode":"off"}"#,
-        );
-        assert_eq!(r.status, 200, "setting the review mode: {}", r.text());
+        serve_uploads_at_once(&w);
         // The shared server lives until the process ends, so its
         // `LogOnPanic` never runs: a panicking test prints the tail of
         // its log here instead (the Worker's log names a 500's cause).
@@ -158,9 +145,42 @@ pub fn wrangler() -> &'static Wrangler {
 }
 
 /// A server of its own with `vars` (name, value) over wrangler.toml's,
-/// stopped when dropped.
+/// stopped when dropped; Store uploads are served at once (review off)
+/// unless `vars` change the admin's authentication.
 pub fn wrangler_with(vars: &[(&str, &str)]) -> Wrangler {
-    start(TempDir::new("wrangler-state"), vars)
+    let w = start(TempDir::new("wrangler-state"), vars);
+    // Servers that change how the admin authenticates (the security
+    // tests' own ADMIN_TOKEN or LOCAL_DEV) keep the default: the
+    // development admin token that sets the mode is refused there.
+    if !vars
+        .iter()
+        .any(|(k, _)| *k == "ADMIN_TOKEN" || *k == "LOCAL_DEV")
+    {
+        serve_uploads_at_once(&w);
+    }
+    w
+}
+
+/// A server of its own whose Store review mode is the deployment default,
+/// for the tests of review.
+pub fn wrangler_reviewing() -> Wrangler {
+    start(TempDir::new("wrangler-state"), &[])
+}
+
+/// Turns Store review off, so tests of other things can install what
+/// they publish (review is tested on `wrangler_reviewing` servers).
+fn serve_uploads_at_once(w: &Wrangler) {
+    let r = super::http_client::request(
+        &w.base,
+        "PUT",
+        "/api/admin/settings/store-review",
+        &[
+            ("Authorization", "Bearer dev-admin-token"),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"mode":"off"}"#,
+    );
+    assert_eq!(r.status, 200, "setting the review mode: {}", r.text());
 }
 
 impl Wrangler {

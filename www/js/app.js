@@ -20,6 +20,7 @@ const ROUTES = [
   [/^\/admin\/access$/, () => import("./pages/admin-access.js"), { admin: true }],
   [/^\/admin\/cache$/, () => import("./pages/admin-cache.js"), { admin: true }],
   [/^\/admin\/store$/, () => import("./pages/admin-store.js"), { admin: true }],
+  [/^\/admin\/review$/, () => import("./pages/admin-review.js"), { admin: true }],
   [/^\/admin\/audit$/, () => import("./pages/admin-audit.js"), { admin: true }],
 ];
 
@@ -53,9 +54,17 @@ function renderNav() {
   if (!u) return replace(nav);
   // The current page's link is the longest nav link the path starts with.
   const here = location.pathname;
-  const hrefs = ["/store", "/store/new", "/my-ai-stack", "/admin/users", "/admin/groups", "/admin/marketplaces", "/admin/access", "/admin/cache", "/admin/store", "/admin/audit"];
+  const hrefs = ["/store", "/store/new", "/my-ai-stack", "/admin/users", "/admin/groups", "/admin/marketplaces", "/admin/access", "/admin/cache", "/admin/store", "/admin/review", "/admin/audit"];
   const current = hrefs.filter((x) => here === x || here.startsWith(`${x}/`)).sort((a, b) => b.length - a.length)[0];
   const link = (href, text) => h("a", { href, "aria-current": href === current ? "page" : null }, text);
+  // The review queue's link says how many versions wait (filled in when
+  // the queue answers; the link works before that).
+  const reviewLink = link("/admin/review", "Review");
+  if (u.admin) {
+    api("GET", "/api/admin/review").then(({ versions }) => {
+      if (versions.length) reviewLink.textContent = `Review (${versions.length} waiting)`;
+    }).catch(() => { /* the page itself says what went wrong */ });
+  }
   const adminMenu = u.admin
     ? h("details", { class: "menu" },
         h("summary", {}, "Admin"),
@@ -66,6 +75,7 @@ function renderNav() {
           link("/admin/access", "Access matrix"),
           link("/admin/cache", "Cache"),
           link("/admin/store", "Store moderation"),
+          reviewLink,
           link("/admin/audit", "Audit log")))
     : null;
   replace(nav,
