@@ -304,7 +304,7 @@ fn a_revoked_plugin_is_switched_off_at_the_next_session_start() {
     // start after the marketplace update: the plugin is switched off for
     // the member (out of `enabledPlugins`, so none of its commands, hooks
     // or servers load) and listed as disabled. Its install record and
-    // cached files stay (README, "What a member sees").
+    // cached files stay (README, "What a member's Claude Code does").
     claude(
         home.path(),
         &["plugin", "marketplace", "update", "marketplace-edge"],
