@@ -138,7 +138,14 @@ fn cgi(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
-    child.stdin.take().unwrap().write_all(&body)?;
+    // http-backend may answer and exit before it reads the whole body (a
+    // web server in front of it ignores that too): what it wrote is still
+    // the answer.
+    if let Err(e) = child.stdin.take().unwrap().write_all(&body) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e);
+        }
+    }
     let out = child.wait_with_output()?;
     let split = out
         .stdout
