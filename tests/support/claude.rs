@@ -16,8 +16,9 @@ pub fn claude_bin() -> PathBuf {
     bin
 }
 
-/// Runs `claude <args>` with HOME at `home`; panics with its output on failure.
-pub fn claude(home: &Path, args: &[&str]) -> String {
+/// Runs `claude <args>` with HOME at `home`, offline and without an API
+/// key; its exit status and its stdout and stderr together.
+fn run(home: &Path, args: &[&str]) -> (std::process::ExitStatus, String) {
     let out = Command::new(claude_bin())
         .args(args)
         .current_dir(home)
@@ -33,10 +34,15 @@ pub fn claude(home: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    (out.status, text)
+}
+
+/// Runs `claude <args>` with HOME at `home`; panics with its output on failure.
+pub fn claude(home: &Path, args: &[&str]) -> String {
+    let (status, text) = run(home, args);
     assert!(
-        out.status.success(),
-        "claude {args:?} failed ({}):\n{text}",
-        out.status
+        status.success(),
+        "claude {args:?} failed ({status}):\n{text}"
     );
     text
 }
@@ -46,21 +52,7 @@ pub fn claude(home: &Path, args: &[&str]) -> String {
 /// marketplace before it asks for a login, and then exits (not logged
 /// in). Its output.
 pub fn start_session(home: &Path) -> String {
-    let out = Command::new(claude_bin())
-        .args(["-p", "hello"])
-        .current_dir(home)
-        .env("HOME", home)
-        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-        .env("DISABLE_TELEMETRY", "1")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .env_remove("ANTHROPIC_API_KEY")
-        .output()
-        .expect("run claude -p");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_, text) = run(home, &["-p", "hello"]);
     assert!(
         text.contains("Not logged in"),
         "claude -p was expected to stop at the login, after reconciling plugins:\n{text}"
