@@ -459,6 +459,19 @@ fn each_review_mode_decides_what_waits_and_a_pending_entry_is_invisible_uninstal
     );
     assert_eq!(own.status, 409, "{}", own.text());
     assert_eq!(body(&own)["error"]["code"], "entity_pending");
+    let rated = vote(&api, &admin, id, 1);
+    assert_eq!(rated.status, 409, "{}", rated.text());
+    assert_eq!(body(&rated)["error"]["code"], "entity_pending");
+    // Its owner finds it in the listing, with its state.
+    let mine = body(&api.call(&owner, "GET", "/api/store/entities?owner=rv-owner", None));
+    let states: Vec<(i64, &str)> = mine["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["id"].as_i64().unwrap(), e["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, [(id, "pending"), (plain, "approved")]);
+    assert_eq!(mine["total"], 2);
     // `all`: even text waits; `off`: nothing does.
     set_mode(&api, "all");
     let r = upload(
@@ -598,6 +611,46 @@ fn a_pending_new_version_leaves_installers_on_the_approved_one_until_approval() 
             ("run.sh".to_string(), "added".to_string())
         ]
     );
+    // The reviewer reads the changes line by line, and the menu's count.
+    let diff = api.admin("GET", &format!("/api/admin/review/{id}/2"), None, 200);
+    assert_eq!(diff["status"], "pending");
+    let hunks = |i: usize| -> Vec<String> {
+        let d = &diff["files"][i]["diff"];
+        assert_eq!(d["kind"], "text", "{d}");
+        d["hunks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|h| h["lines"].as_array().unwrap().clone())
+            .map(|l| {
+                format!(
+                    "{}{}",
+                    l["op"].as_str().unwrap(),
+                    l["text"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(diff["files"][0]["path"], "SKILL.md");
+    assert_eq!(
+        hunks(0),
+        [
+            " name: steady",
+            " description: d",
+            " ---",
+            "-approved words",
+            "+new words"
+        ]
+    );
+    assert_eq!(diff["files"][1]["path"], "run.sh");
+    assert_eq!(hunks(1), ["+#!/bin/sh", "+echo hi"]);
+    assert_eq!(
+        api.admin("GET", "/api/admin/review/count", None, 200)["waiting"],
+        1
+    );
+    let r = api.call(&member, "GET", &format!("/api/admin/review/{id}/2"), None);
+    assert_eq!(r.status, 403, "members do not read the queue");
+    api.admin("GET", &format!("/api/admin/review/{id}/9"), None, 404);
     // Byte for byte the approved version: ETag, commit, files.
     assert_eq!((head(&member), served(&member)), before);
     // Others see only approved versions; the owner sees the pending one.
@@ -633,4 +686,161 @@ fn a_pending_new_version_leaves_installers_on_the_approved_one_until_approval() 
     assert_eq!(e["version"], 2);
     assert_eq!(e["badges"], json!(["runs commands"]));
     assert!(queued(&api).is_empty());
+    assert_eq!(
+        api.admin("GET", "/api/admin/review/count", None, 200)["waiting"],
+        0
+    );
+    // My AI Stack says what the install can now do.
+    let stack = body(&api.call(&member, "GET", "/api/me/stack", None));
+    let install = &stack["store_installs"][0];
+    assert_eq!(install["id"], id);
+    assert_eq!(install["badges"], json!(["runs commands"]));
+    assert_eq!(install["capabilities"]["executables"][0]["path"], "run.sh");
+}
+
+/// The titles of `owner`'s listed entries in the order `sort` gives.
+fn listed(api: &Api, token: &str, owner: &str, sort: &str) -> Vec<String> {
+    let r = api.call(
+        token,
+        "GET",
+        &format!("/api/store/entities?owner={owner}&sort={sort}"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    body(&r)["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn vote(api: &Api, token: &str, id: i64, value: i64) -> support::http_client::RawResponse {
+    api.call(
+        token,
+        "PUT",
+        &format!("/api/store/entities/{id}/rating"),
+        Some(&json!({ "value": value })),
+    )
+}
+
+#[test]
+fn members_rate_entries_once_each_and_the_listing_sorts_by_newest_installs_and_rating() {
+    let w = wrangler();
+    let api = Api::new(&w.base);
+    let owner = api.user_with_token("rating-owner");
+    let m: Vec<String> = (1..=3)
+        .map(|i| api.user_with_token(&format!("rating-m{i}")))
+        .collect();
+    // Published oldest to newest: alpha, beta, gamma, delta.
+    let ids: Vec<i64> = ["alpha", "beta", "gamma", "delta"]
+        .iter()
+        .map(|n| published(&w.base, &owner, "skill", n, &text_skill(n, "words")))
+        .collect();
+    let [alpha, beta, gamma, _delta] = ids[..] else {
+        unreachable!()
+    };
+    for t in &m {
+        api.install(t, alpha);
+    }
+    api.install(&m[0], beta);
+    for (who, id, value) in [
+        (0, gamma, 1),
+        (1, gamma, 1),
+        (0, beta, 1),
+        (1, beta, -1),
+        (2, alpha, -1),
+    ] {
+        let r = vote(&api, &m[who], id, value);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // One vote per member: changing it replaces it.
+    let r = vote(&api, &m[2], alpha, 1);
+    assert_eq!(
+        body(&r),
+        json!({ "rating_up": 1, "rating_down": 0, "my_rating": 1 })
+    );
+    let get = |token: &str, id: i64| {
+        let r = api.call(token, "GET", &format!("/api/store/entities/{id}"), None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        body(&r)
+    };
+    let a = get(&m[2], alpha);
+    assert_eq!(a["my_rating"], 1);
+    assert_eq!(
+        (
+            &a["entity"]["installs"],
+            &a["entity"]["installs_30d"],
+            &a["entity"]["rating_up"],
+            &a["entity"]["rating_down"]
+        ),
+        (&json!(3), &json!(3), &json!(1), &json!(0))
+    );
+    assert_eq!(get(&m[1], beta)["my_rating"], -1);
+    assert_eq!(get(&m[2], beta)["my_rating"], Value::Null);
+
+    // Scores: gamma +2, alpha +1, beta 0, delta 0 (newer); installs:
+    // alpha 3, beta 1, gamma and delta 0.
+    assert_eq!(
+        listed(&api, &m[0], "rating-owner", "newest"),
+        ["delta", "gamma", "beta", "alpha"]
+    );
+    assert_eq!(
+        listed(&api, &m[0], "rating-owner", "installs"),
+        ["alpha", "beta", "delta", "gamma"]
+    );
+    assert_eq!(
+        listed(&api, &m[0], "rating-owner", "rating"),
+        ["gamma", "alpha", "delta", "beta"]
+    );
+
+    // Withdrawing a vote takes it out of the counts and the order.
+    for t in &m[..2] {
+        let r = api.call(
+            t,
+            "DELETE",
+            &format!("/api/store/entities/{gamma}/rating"),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    assert_eq!(get(&m[0], gamma)["my_rating"], Value::Null);
+    assert_eq!(get(&m[0], gamma)["entity"]["rating_up"], 0);
+    assert_eq!(
+        listed(&api, &m[0], "rating-owner", "rating"),
+        ["alpha", "delta", "gamma", "beta"]
+    );
+
+    // Refusals change nothing.
+    let code = |r: &support::http_client::RawResponse| body(r)["error"]["code"].clone();
+    let r = vote(&api, &owner, alpha, 1);
+    assert_eq!((r.status, code(&r)), (403, json!("own_entry")));
+    let r = vote(&api, &m[0], alpha, 2);
+    assert_eq!((r.status, code(&r)), (400, json!("bad_rating")));
+    let r = api.call(&m[0], "GET", "/api/store/entities?sort=stars", None);
+    assert_eq!((r.status, code(&r)), (400, json!("bad_sort")));
+    api.admin(
+        "PUT",
+        &format!("/api/admin/store/entities/{beta}/unpublished"),
+        None,
+        204,
+    );
+    let r = vote(&api, &m[2], beta, 1);
+    assert_eq!((r.status, code(&r)), (404, json!("not_found")));
+    let admin = api.user_with_token("rating-admin");
+    api.admin(
+        "PATCH",
+        "/api/admin/users/rating-admin",
+        Some(&json!({"admin": true})),
+        200,
+    );
+    let r = vote(&api, &admin, beta, 1);
+    assert_eq!((r.status, code(&r)), (409, json!("entity_unpublished")));
+    let b = get(&admin, beta);
+    assert_eq!(
+        (&b["entity"]["rating_up"], &b["entity"]["rating_down"]),
+        (&json!(1), &json!(1))
+    );
+    let a = get(&m[0], alpha)["entity"].clone();
+    assert_eq!((&a["rating_up"], &a["rating_down"]), (&json!(1), &json!(0)));
 }

@@ -10,6 +10,7 @@ pub mod definition;
 pub mod etag;
 pub mod frontmatter;
 pub mod ingest;
+pub mod line_diff;
 pub mod marketplace;
 pub mod names;
 pub mod resolve;

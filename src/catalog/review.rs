@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::scan::Capabilities;
+use super::served::ServedFile;
 
 /// Which uploads wait for review (`PUT /api/admin/settings/store-review`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +166,16 @@ pub struct VersionFile {
     pub path: String,
     pub sha256: String,
     pub size: u64,
+}
+
+impl From<&ServedFile> for VersionFile {
+    fn from(f: &ServedFile) -> Self {
+        VersionFile {
+            path: f.path.as_str().to_string(),
+            sha256: f.sha256.clone(),
+            size: f.size,
+        }
+    }
 }
 
 /// How a file differs from the last approved version.

@@ -39,9 +39,11 @@ pub async fn route(mut req: Request, env: &Env, storage: &Storage, route: Me<'_>
                     row
                 })
                 .collect();
+            // With what each can do, which a view never reads.
+            let installs = storage.installed_entities(user.id).await?;
             json(
                 200,
-                &json!({ "user": user.username, "granted": granted, "store_installs": view.installed_rows }),
+                &json!({ "user": user.username, "granted": granted, "store_installs": installs }),
             )
         }
         Me::OptOut { slug, plugin } | Me::OptIn { slug, plugin } => {

@@ -12,15 +12,13 @@ use crate::catalog::archive::ArchiveFile;
 use crate::catalog::ingest::{ingest_files, IngestedFiles};
 use crate::catalog::review::ReviewStatus;
 use crate::catalog::scan::scan;
-use crate::catalog::served::FileSource;
 use crate::catalog::store::{
     uploaded_files, validate_files, EntityType, UploadError, ValidatedUpload, STORE_LIMITS,
 };
-use crate::git::pack::inflate_entry;
 use crate::http::percent::{attachment, decode_segment};
 use crate::http::route::Store;
 use crate::storage::entries::EntryReader;
-use crate::storage::store::{EntityMeta, EntityQuery, EntityRow, MetaPatch};
+use crate::storage::store::{EntityMeta, EntityQuery, EntityRow, EntitySort, MetaPatch, Rating};
 use crate::storage::users::UserRow;
 use crate::storage::view_rows::store_file;
 use crate::storage::{Storage, StorageError};
@@ -49,7 +47,7 @@ pub async fn route(mut req: Request, env: &Env, storage: &Storage, route: Store<
     match route {
         Store::Publish => upload(&mut req, storage, &user, false).await,
         Store::Preview => upload(&mut req, storage, &user, true).await,
-        Store::List => list(&req, storage).await,
+        Store::List => list(&req, storage, &user).await,
         Store::Facets => {
             let (categories, owners) = storage.store_facets().await?;
             json(200, &json!({ "categories": categories, "owners": owners }))
@@ -68,7 +66,11 @@ pub async fn route(mut req: Request, env: &Env, storage: &Storage, route: Store<
                 .into_iter()
                 .map(|(name, content)| json!({ "name": name, "content": content }))
                 .collect();
-            json(200, &json!({ "entity": e, "files": files, "docs": docs }))
+            let mine = storage.my_rating(user.id, e.id).await?;
+            json(
+                200,
+                &json!({ "entity": e, "files": files, "docs": docs, "my_rating": mine.map(Rating::value) }),
+            )
         }
         Store::File { id, path } => {
             let e = entity(storage, id, &user).await?;
@@ -90,12 +92,7 @@ pub async fn route(mut req: Request, env: &Env, storage: &Storage, route: Store<
                 .find(|f| f.path == path)
                 .ok_or_else(|| ApiError::missing(format!("file `{path}` of entity {}", e.id)))?;
             let file = store_file(row, &e.entries_key)?;
-            let FileSource::Entry { object, entry } = &file.source else {
-                return Err(ApiError::internal("store files are entries"));
-            };
-            let mut reader = EntryReader::new(storage);
-            let (_, content) = inflate_entry(reader.slice(object, *entry).await?, file.size)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let content = EntryReader::new(storage).content(&file).await?;
             // A download, never rendered: users' files are not our pages.
             let headers = worker::Headers::new();
             headers.set("Content-Type", "application/octet-stream")?;
@@ -125,24 +122,29 @@ pub async fn route(mut req: Request, env: &Env, storage: &Storage, route: Store<
             let e = entity(storage, id, &user).await?;
             super::store_versions::route(storage, &user, &e, route).await
         }
+        Store::Rate { id } => {
+            let e = entity(storage, id, &user).await?;
+            let rating = rating_of(super::read_json(&mut req).await?)?;
+            require_served(&e)?;
+            if e.owner_id == user.id {
+                return Err(ApiError::new(
+                    403,
+                    "own_entry",
+                    "you cannot rate your own entry: ratings are what the others think of it",
+                ));
+            }
+            storage.rate(user.id, e.id, rating).await?;
+            rating_answer(storage, &user, e.id).await
+        }
+        Store::Unrate { id } => {
+            let e = entity(storage, id, &user).await?;
+            storage.unrate(user.id, e.id).await?;
+            rating_answer(storage, &user, e.id).await
+        }
         Store::Install { id } | Store::Uninstall { id } => {
             let e = entity(storage, id, &user).await?;
             if req.method() == Method::Post {
-                // Its owner and admins still see it, but it is served to no one.
-                if e.unpublished_at.is_some() {
-                    return Err(ApiError::new(
-                        409,
-                        "entity_unpublished",
-                        "an admin unpublished this entity: it cannot be installed until an admin restores it",
-                    ));
-                }
-                if e.status != "approved" {
-                    return Err(ApiError::new(
-                        409,
-                        "entity_pending",
-                        "this entry waits for an admin's review (or was refused): it cannot be installed until it is approved",
-                    ));
-                }
+                require_served(&e)?;
                 storage.install(user.id, e.id).await?;
             } else {
                 storage.uninstall(user.id, e.id).await?;
@@ -150,6 +152,52 @@ pub async fn route(mut req: Request, env: &Env, storage: &Storage, route: Store<
             no_content()
         }
     }
+}
+
+/// Refuses what only a served entry allows (installing, rating): its
+/// owner and admins still see an unpublished or unreviewed one.
+fn require_served(e: &EntityRow) -> Result<(), ApiError> {
+    if e.unpublished_at.is_some() {
+        return Err(ApiError::new(
+            409,
+            "entity_unpublished",
+            "an admin unpublished this entity: it cannot be installed or rated until an admin restores it",
+        ));
+    }
+    if e.status != "approved" {
+        return Err(ApiError::new(
+            409,
+            "entity_pending",
+            "this entry waits for an admin's review (or was refused): it cannot be installed or rated until it is approved",
+        ));
+    }
+    Ok(())
+}
+
+/// A rating request's body: `{"value": 1 | -1}`.
+fn rating_of(body: Value) -> Result<Rating, ApiError> {
+    body.get("value")
+        .and_then(Value::as_i64)
+        .and_then(Rating::from_value)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_rating",
+                "a rating is {\"value\": 1} (thumbs up) or {\"value\": -1} (thumbs down)",
+            )
+        })
+}
+
+/// After a vote: the entry's counts and the member's own vote.
+async fn rating_answer(storage: &Storage, user: &UserRow, id: i64) -> ApiResult {
+    let e = storage
+        .entity(id)
+        .await?
+        .ok_or_else(|| ApiError::missing(format!("Store entity {id}")))?;
+    let mine = storage.my_rating(user.id, id).await?;
+    json(
+        200,
+        &json!({ "rating_up": e.rating_up, "rating_down": e.rating_down, "my_rating": mine.map(Rating::value) }),
+    )
 }
 
 /// Only an entity's owner may change or delete it.
@@ -412,8 +460,8 @@ fn rename_plugin_json(v: &mut ValidatedUpload) {
     }
 }
 
-/// `GET /api/store/entities?type=&category=&owner=&q=&page=&per_page=`.
-async fn list(req: &Request, storage: &Storage) -> ApiResult {
+/// `GET /api/store/entities?type=&category=&owner=&q=&sort=&page=&per_page=`.
+async fn list(req: &Request, storage: &Storage, user: &UserRow) -> ApiResult {
     let query = Query::of(req)?;
     let param = |k: &str| query.get(k);
     let num = |k: &str, default: i64, max: i64| -> Result<i64, ApiError> {
@@ -424,6 +472,16 @@ async fn list(req: &Request, storage: &Storage) -> ApiResult {
         category: param("category"),
         owner: param("owner"),
         text: param("q"),
+        sort: match param("sort") {
+            None => EntitySort::Newest,
+            Some(v) => EntitySort::parse(&v).ok_or_else(|| {
+                ApiError::bad_request(
+                    "bad_sort",
+                    format!("sort is newest, installs or rating, not `{v}`"),
+                )
+            })?,
+        },
+        viewer: user.id,
         page: num("page", 1, 1_000_000)?,
         per_page: num("per_page", 20, 100)?,
     };

@@ -8,7 +8,8 @@ use std::pin::Pin;
 use futures_util::stream::{self, Stream, StreamExt};
 
 use super::{Storage, StorageError, StorageResult};
-use crate::catalog::served::EntryRef;
+use crate::catalog::served::{EntryRef, FileSource, ServedFile};
+use crate::git::pack::inflate_entry;
 
 /// How many `entries/…` objects a prefetching reader fetches at once: a
 /// few, well under the Workers limit of six simultaneous connections, and
@@ -81,6 +82,19 @@ impl<'a> EntryReader<'a> {
         }
         // Not where the prefetch is: fetch it alone.
         self.storage.get_object(object).await?.ok_or_else(missing)
+    }
+
+    /// The content of stored file `file`: its entry, inflated.
+    pub async fn content(&mut self, file: &ServedFile) -> StorageResult<Vec<u8>> {
+        let FileSource::Entry { object, entry } = &file.source else {
+            return Err(StorageError::Corrupt(format!(
+                "{} is not a stored entry",
+                file.path.as_str()
+            )));
+        };
+        let (_, content) = inflate_entry(self.slice(object, *entry).await?, file.size)
+            .map_err(|e| StorageError::Corrupt(format!("{object}: {e}")))?;
+        Ok(content)
     }
 
     /// The bytes of `entry` inside R2 object `object`.

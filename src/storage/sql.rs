@@ -32,6 +32,38 @@ pub(crate) fn file_rows_json(files: &[ServedFile]) -> String {
     serde_json::to_string(&rows).unwrap_or_default()
 }
 
+/// File rows that `file_rows_json` wrote, read back in Rust.
+pub(crate) fn files_from_json(rows: &[serde_json::Value]) -> StorageResult<Vec<ServedFile>> {
+    rows.iter()
+        .map(|r| {
+            let text = |i: usize| r.get(i).and_then(|v| v.as_str());
+            let int = |i: usize| r.get(i).and_then(|v| v.as_i64());
+            match (
+                text(0),
+                int(1),
+                text(2),
+                text(3),
+                int(4),
+                int(5),
+                int(6),
+                text(7),
+            ) {
+                (
+                    Some(path),
+                    Some(size),
+                    Some(sha),
+                    Some(blob),
+                    Some(exec),
+                    Some(off),
+                    Some(len),
+                    Some(object),
+                ) => served_file(path, size, sha, blob, exec, off, len, object),
+                _ => Err(StorageError::Corrupt(format!("a stored file row: {r}"))),
+            }
+        })
+        .collect()
+}
+
 /// The columns `path, size, sha256, blob_id, exec, entry_offset, entry_len`
 /// (and, `with_object`, the entries object's key) selected from the JSON
 /// argument `?{n}` made by `file_rows_json`.

@@ -32,6 +32,15 @@ pub struct EntityRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub installs: i64,
+    /// Members who installed it in the last 30 days (`None` where a query
+    /// does not read it).
+    #[serde(default)]
+    pub installs_30d: Option<i64>,
+    /// Members' thumbs up and down (`storage::store` ratings).
+    #[serde(default)]
+    pub rating_up: Option<i64>,
+    #[serde(default)]
+    pub rating_down: Option<i64>,
     /// The entity's root and files digest (see `store_view`), not shown.
     #[serde(default, skip_serializing)]
     pub root_id: Option<String>,
@@ -107,6 +116,64 @@ pub struct MetaPatch {
     pub video_url: Option<String>,
 }
 
+/// The Store listing's orders; each breaks ties newest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EntitySort {
+    #[default]
+    Newest,
+    /// Most installs first.
+    Installs,
+    /// Highest up minus down first.
+    Rating,
+}
+
+impl EntitySort {
+    /// The `sort` parameter's value.
+    pub fn parse(s: &str) -> Option<EntitySort> {
+        match s {
+            "newest" => Some(EntitySort::Newest),
+            "installs" => Some(EntitySort::Installs),
+            "rating" => Some(EntitySort::Rating),
+            _ => None,
+        }
+    }
+
+    /// The `ORDER BY` terms (over `entity_select!`'s columns).
+    fn order_by(self) -> &'static str {
+        match self {
+            EntitySort::Newest => "e.created_at DESC, e.id DESC",
+            EntitySort::Installs => "installs DESC, e.created_at DESC, e.id DESC",
+            EntitySort::Rating => "rating_up - rating_down DESC, e.created_at DESC, e.id DESC",
+        }
+    }
+}
+
+/// A member's vote on an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rating {
+    Up,
+    Down,
+}
+
+impl Rating {
+    /// The API's `value`: 1 or -1.
+    pub fn from_value(v: i64) -> Option<Rating> {
+        match v {
+            1 => Some(Rating::Up),
+            -1 => Some(Rating::Down),
+            _ => None,
+        }
+    }
+
+    /// 1 or -1.
+    pub fn value(self) -> i64 {
+        match self {
+            Rating::Up => 1,
+            Rating::Down => -1,
+        }
+    }
+}
+
 /// Filters of the Store listing.
 #[derive(Debug, Clone, Default)]
 pub struct EntityQuery {
@@ -114,6 +181,10 @@ pub struct EntityQuery {
     pub category: Option<String>,
     pub owner: Option<String>,
     pub text: Option<String>,
+    pub sort: EntitySort,
+    /// The member asking: their own entries waiting for review are listed
+    /// for them.
+    pub viewer: i64,
     pub page: i64,
     pub per_page: i64,
 }
@@ -144,7 +215,10 @@ pub(crate) const ENTITY_SELECT_SCANNED: &str = entity_select!(
     "json_extract(e.scan_json, '$.capabilities') AS capabilities, json_extract(e.scan_json, '$.badges') AS badges, \
      json_extract(e.scan_json, '$.findings') AS findings, \
      (SELECT json_object('version', v.version, 'status', v.status, 'reason', v.reason, 'reviewed_by', v.reviewed_by, 'reviewed_at', v.reviewed_at) \
-        FROM store_versions v WHERE v.entity_id = e.id ORDER BY v.version DESC LIMIT 1) AS latest_version, "
+        FROM store_versions v WHERE v.entity_id = e.id ORDER BY v.version DESC LIMIT 1) AS latest_version, \
+     (SELECT COUNT(*) FROM store_installs i WHERE i.entity_id = e.id AND i.installed_at >= unixepoch() - 30 * 86400) AS installs_30d, \
+     (SELECT COUNT(*) FROM store_ratings r WHERE r.entity_id = e.id AND r.value = 1) AS rating_up, \
+     (SELECT COUNT(*) FROM store_ratings r WHERE r.entity_id = e.id AND r.value = -1) AS rating_down, "
 );
 
 /// Store entities one user may own: a bound on what one member's uploads
@@ -186,10 +260,12 @@ impl Storage {
         Ok(docs.into_iter().map(|d| (d.name, d.content)).collect())
     }
 
-    /// A filtered, paginated listing in a stable order (newest first, then id).
+    /// A filtered, paginated listing in a stable order (`q.sort`, then
+    /// newest first, then id).
     pub async fn list_entities(&self, q: &EntityQuery) -> StorageResult<(i64, Vec<EntityRow>)> {
+        // Its owner also finds an entry waiting for review, or refused.
         let filter = format!(
-            "WHERE {LISTED} AND (?1 IS NULL OR e.type = ?1) AND (?2 IS NULL OR e.category = ?2) AND (?3 IS NULL OR u.username = ?3) \
+            "WHERE ({LISTED} OR (e.owner_id = ?5 AND e.unpublished_at IS NULL)) AND (?1 IS NULL OR e.type = ?1) AND (?2 IS NULL OR e.category = ?2) AND (?3 IS NULL OR u.username = ?3) \
              AND (?4 IS NULL OR instr(lower(e.title || ' ' || e.tagline || ' ' || e.description), lower(?4)) > 0)"
         );
         let args = [
@@ -197,6 +273,7 @@ impl Storage {
             opt(&q.category),
             opt(&q.owner),
             opt(&q.text),
+            n(q.viewer),
         ];
         #[derive(Deserialize)]
         struct Count {
@@ -206,7 +283,15 @@ impl Storage {
         let mut page_args = args.to_vec();
         page_args.push(n(q.per_page));
         page_args.push(n((q.page - 1) * q.per_page));
-        let rows = self.rows(&format!("{ENTITY_SELECT_SCANNED} {filter} ORDER BY e.created_at DESC, e.id DESC LIMIT ?5 OFFSET ?6"), &page_args).await?;
+        let rows = self
+            .rows(
+                &format!(
+                    "{ENTITY_SELECT_SCANNED} {filter} ORDER BY {} LIMIT ?6 OFFSET ?7",
+                    q.sort.order_by()
+                ),
+                &page_args,
+            )
+            .await?;
         Ok((total.map(|c| c.total).unwrap_or(0), rows))
     }
 
@@ -274,9 +359,55 @@ impl Storage {
         Ok(rows_changed(results.last()) > 0)
     }
 
+    /// The entities `user_id` installed that are served to them, with what
+    /// each can do (My AI Stack), by id.
+    pub async fn installed_entities(&self, user_id: i64) -> StorageResult<Vec<EntityRow>> {
+        self.rows(
+            &format!(
+                "{ENTITY_SELECT_SCANNED} WHERE {LISTED} AND e.id IN (SELECT entity_id FROM store_installs WHERE user_id = ?1) ORDER BY e.id"
+            ),
+            &[n(user_id)],
+        )
+        .await
+    }
+
     /// Installs an entity for a user (idempotent).
     pub async fn install(&self, user_id: i64, id: i64) -> StorageResult<()> {
         self.exec("INSERT OR IGNORE INTO store_installs (user_id, entity_id, installed_at) VALUES (?1, ?2, ?3)", &[n(user_id), n(id), n(now())]).await
+    }
+
+    /// Records `user_id`'s vote on entity `id`, replacing an earlier one.
+    pub async fn rate(&self, user_id: i64, id: i64, rating: Rating) -> StorageResult<()> {
+        self.exec(
+            "INSERT INTO store_ratings (user_id, entity_id, value, rated_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (user_id, entity_id) DO UPDATE SET value = excluded.value, rated_at = excluded.rated_at",
+            &[n(user_id), n(id), n(rating.value()), n(now())],
+        )
+        .await
+    }
+
+    /// Withdraws `user_id`'s vote on entity `id` (idempotent).
+    pub async fn unrate(&self, user_id: i64, id: i64) -> StorageResult<()> {
+        self.exec(
+            "DELETE FROM store_ratings WHERE user_id = ?1 AND entity_id = ?2",
+            &[n(user_id), n(id)],
+        )
+        .await
+    }
+
+    /// `user_id`'s vote on entity `id`, if any.
+    pub async fn my_rating(&self, user_id: i64, id: i64) -> StorageResult<Option<Rating>> {
+        #[derive(Deserialize)]
+        struct Row {
+            value: i64,
+        }
+        let row: Option<Row> = self
+            .row(
+                "SELECT value FROM store_ratings WHERE user_id = ?1 AND entity_id = ?2",
+                &[n(user_id), n(id)],
+            )
+            .await?;
+        Ok(row.and_then(|r| Rating::from_value(r.value)))
     }
 
     /// Uninstalls (idempotent).

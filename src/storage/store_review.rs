@@ -9,8 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sql::files_from_json;
 use super::{db_err, json_column, n, now, rows_changed, s, Storage, StorageResult};
 use crate::catalog::review::{diff_files, FileChange, ReviewMode, ReviewStatus, VersionFile};
+use crate::catalog::served::ServedFile;
 
 /// A version waiting for review, as the queue lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -56,17 +58,22 @@ struct QueueRow {
     current_files: Vec<serde_json::Value>,
 }
 
-/// `[[path, size, sha256, …], …]` rows (`sql::file_rows_json`) as diff input.
-fn version_files(rows: &[serde_json::Value]) -> Vec<VersionFile> {
-    rows.iter()
-        .filter_map(|r| {
-            Some(VersionFile {
-                path: r.get(0)?.as_str()?.to_string(),
-                size: r.get(1)?.as_u64()?,
-                sha256: r.get(2)?.as_str()?.to_string(),
-            })
-        })
-        .collect()
+/// Stored file rows (`sql::file_rows_json`) as diff input.
+fn version_files(rows: &[serde_json::Value]) -> StorageResult<Vec<VersionFile>> {
+    Ok(files_from_json(rows)?
+        .iter()
+        .map(VersionFile::from)
+        .collect())
+}
+
+/// A version's files and those it would replace, for its line diff.
+#[derive(Debug, Clone)]
+pub struct ReviewFiles {
+    /// The version's own files.
+    pub files: Vec<ServedFile>,
+    /// The served (approved) version's; none for a new entry.
+    pub current: Vec<ServedFile>,
+    pub status: String,
 }
 
 /// What a decision found.
@@ -118,17 +125,16 @@ impl Storage {
                 &[],
             )
             .await?;
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(|r| {
                 let new_entry = r.entity_status != "approved";
                 let old = if new_entry {
                     Vec::new()
                 } else {
-                    version_files(&r.current_files)
+                    version_files(&r.current_files)?
                 };
-                QueuedVersion {
-                    changes: diff_files(&old, &version_files(&r.files)),
+                Ok(QueuedVersion {
+                    changes: diff_files(&old, &version_files(&r.files)?),
                     entity_id: r.entity_id,
                     version: r.version,
                     created_at: r.created_at,
@@ -141,9 +147,54 @@ impl Storage {
                     capabilities: r.capabilities,
                     badges: r.badges,
                     findings: r.findings,
-                }
+                })
             })
-            .collect())
+            .collect()
+    }
+
+    /// How many versions wait for review.
+    pub async fn review_count(&self) -> StorageResult<i64> {
+        #[derive(Deserialize)]
+        struct Row {
+            waiting: i64,
+        }
+        let row: Option<Row> = self
+            .row(
+                "SELECT COUNT(*) AS waiting FROM store_versions WHERE status = 'pending'",
+                &[],
+            )
+            .await?;
+        Ok(row.map(|r| r.waiting).unwrap_or(0))
+    }
+
+    /// Version `version` of entity `id` and the served files it would
+    /// replace, if the version exists.
+    pub async fn review_files(&self, id: i64, version: i64) -> StorageResult<Option<ReviewFiles>> {
+        #[derive(Deserialize)]
+        struct Row {
+            status: String,
+            #[serde(default, deserialize_with = "json_column")]
+            files: Vec<serde_json::Value>,
+            #[serde(default, deserialize_with = "json_column")]
+            current_files: Vec<serde_json::Value>,
+        }
+        let row: Option<Row> = self
+            .row(
+                "SELECT v.status, v.files_json AS files, \
+                   (SELECT c.files_json FROM store_versions c WHERE c.entity_id = e.id AND c.version = e.version \
+                      AND c.version <> v.version AND e.status = 'approved') AS current_files \
+                 FROM store_versions v JOIN store_entities e ON e.id = v.entity_id WHERE v.entity_id = ?1 AND v.version = ?2",
+                &[n(id), n(version)],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(ReviewFiles {
+                files: files_from_json(&r.files)?,
+                current: files_from_json(&r.current_files)?,
+                status: r.status,
+            })
+        })
+        .transpose()
     }
 
     /// Version `version` of entity `id`, if it is pending.

@@ -175,7 +175,6 @@ impl Storage {
         Ok(Some(UserView {
             entitlements: definition.entitlements(),
             plugins,
-            installed_rows,
             installed,
             generation: None,
             memo: None,
@@ -279,7 +278,6 @@ impl Storage {
             UserView {
                 entitlements: entitlements(&grants, &optouts, &disabled),
                 plugins,
-                installed_rows,
                 installed,
                 generation,
                 memo,

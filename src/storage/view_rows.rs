@@ -240,8 +240,7 @@ pub struct UserView {
     pub entitlements: Vec<Entitlement>,
     /// Catalog rows of every granted plugin, by key.
     pub plugins: BTreeMap<PluginKey, ServedPlugin>,
-    /// Store entities the user installed, as listed and as served.
-    pub installed_rows: Vec<EntityRow>,
+    /// Store entities the user installed, as served.
     pub installed: Vec<InstalledEntity>,
     /// When loaded with a memo key: the catalog generation read, and the
     /// memoised head if it is current (then nothing else was loaded), with

@@ -20,6 +20,14 @@ pub enum Admin<'a> {
 pub enum Review<'a> {
     /// `GET review`: versions waiting, oldest first.
     Queue,
+    /// `GET review/count`: how many wait (the Admin menu's number).
+    Count,
+    /// `GET review/{id}/{version}`: the version's line diff against the
+    /// served one.
+    Diff {
+        id: &'a str,
+        version: &'a str,
+    },
     /// `POST review/{id}/{version}`.
     Decide {
         id: &'a str,
@@ -244,6 +252,13 @@ pub enum Store<'a> {
     Uninstall {
         id: &'a str,
     },
+    /// `PUT` / `DELETE entities/{id}/rating`: a member's vote.
+    Rate {
+        id: &'a str,
+    },
+    Unrate {
+        id: &'a str,
+    },
     /// `GET entities/{id}/versions`.
     Versions {
         id: &'a str,
@@ -311,6 +326,8 @@ pub(super) fn admin<'a>(method: &str, segs: &[&'a str]) -> Option<Admin<'a>> {
         ("GET", ["runtime"]) => C(Cache::Runtime),
         ("GET", ["audit"]) => Admin::Audit,
         ("GET", ["review"]) => Admin::Review(Review::Queue),
+        ("GET", ["review", "count"]) => Admin::Review(Review::Count),
+        ("GET", ["review", id, version]) => Admin::Review(Review::Diff { id, version }),
         ("POST", ["review", id, version]) => Admin::Review(Review::Decide { id, version }),
         ("GET", ["settings", "store-review"]) => Admin::Review(Review::Mode),
         ("PUT", ["settings", "store-review"]) => Admin::Review(Review::SetMode),
@@ -345,6 +362,8 @@ pub(super) fn store<'a>(method: &str, segs: &[&'a str]) -> Option<Store<'a>> {
         ("DELETE", ["entities", id]) => Store::Delete { id },
         ("POST", ["entities", id, "install"]) => Store::Install { id },
         ("DELETE", ["entities", id, "install"]) => Store::Uninstall { id },
+        ("PUT", ["entities", id, "rating"]) => Store::Rate { id },
+        ("DELETE", ["entities", id, "rating"]) => Store::Unrate { id },
         ("GET", ["entities", id, "versions"]) => Store::Versions { id },
         ("POST", ["entities", id, "versions", version, "restore"]) => {
             Store::Restore { id, version }

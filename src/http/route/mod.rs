@@ -161,7 +161,7 @@ impl<'a> Route<'a> {
                 },
                 Admin::Audit => Read,
                 Admin::Review(r) => match r {
-                    Review::Queue | Review::Mode => Read,
+                    Review::Queue | Review::Count | Review::Diff { .. } | Review::Mode => Read,
                     Review::Decide { .. } => Records("review.decide"),
                     Review::SetMode => Records("settings.store_review"),
                 },
@@ -186,6 +186,8 @@ impl<'a> Route<'a> {
                 Store::Install { .. } => Records("store.install"),
                 Store::Uninstall { .. } => Records("store.uninstall"),
                 Store::Restore { .. } => Records("store.version_restore"),
+                Store::Rate { .. } => Records("store.rate"),
+                Store::Unrate { .. } => Records("store.unrate"),
             },
         }
     }
@@ -278,9 +280,13 @@ mod tests {
         ("GET", "/api/store/entities/7/versions"),
         ("GET", "/api/admin/review"),
         ("POST", "/api/admin/review/7/2"),
+        ("GET", "/api/admin/review/count"),
+        ("GET", "/api/admin/review/7/2"),
         ("GET", "/api/admin/settings/store-review"),
         ("PUT", "/api/admin/settings/store-review"),
         ("POST", "/api/store/entities/7/versions/2/restore"),
+        ("PUT", "/api/store/entities/7/rating"),
+        ("DELETE", "/api/store/entities/7/rating"),
     ];
 
     #[test]
@@ -354,7 +360,7 @@ mod tests {
             names["store.unpublish"],
             ["/api/admin/store/entities/7/unpublished"]
         );
-        assert_eq!(names.len(), 38);
+        assert_eq!(names.len(), 40);
     }
 
     #[test]
