@@ -43,6 +43,8 @@ mod served;
 #[cfg(target_arch = "wasm32")]
 mod store;
 #[cfg(target_arch = "wasm32")]
+mod store_upload;
+#[cfg(target_arch = "wasm32")]
 mod store_versions;
 #[cfg(target_arch = "wasm32")]
 mod sync;

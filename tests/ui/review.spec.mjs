@@ -70,3 +70,55 @@ test("an admin reviews an upload: reads what it can do and what changed, and rej
   expect(seen.status).toBe("rejected");
   expect(seen.latest_version.reason).toBe("The hook sends every tool call to a server.");
 });
+
+test("a new version waits with its changes line by line; its owner sees what waits and why one was refused", async ({ page }) => {
+  const owner = uniq("author");
+  const ownerToken = await user(owner);
+  const reviewerToken = await user(uniq("reviewer"), true);
+  const name = uniq("lined");
+  const created = (await upload(ownerToken, "POST", "/api/store/entities", name, "first words")).entity;
+  await call(reviewerToken, "POST", `${worker.base}/api/admin/review/${created.id}/1`, { decision: "approve", reason: "" }, 200);
+  await upload(ownerToken, "PUT", `/api/store/entities/${created.id}`, name, "second words");
+
+  // The owner: the approved version is served, the new one waits.
+  await page.goto(`${worker.base}/signin`);
+  await page.getByLabel("Token", { exact: true }).fill(ownerToken);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator("main h1")).toBeVisible();
+  await page.goto(`${worker.base}/store/${created.id}`);
+  await expect(page.getByText("Version 2 waits for review; installers keep version 1 until it is approved.")).toBeVisible();
+  await expect(page.getByRole("region", { name: "Versions" })).toContainText("waiting for review");
+
+  // The reviewer reads the change line by line, and refuses it.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Token", { exact: true }).fill(reviewerToken);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator("main h1")).toBeVisible();
+  await page.goto(`${worker.base}/admin/review`);
+  const item = page.getByRole("article", { name: new RegExp(`Title ${name}`) });
+  await expect(item).toContainText("a new version");
+  await item.getByRole("button", { name: /line by line/ }).click();
+  const diff = item.getByRole("region", { name: "Changes to commands/go.md" });
+  await expect(diff.locator(".del")).toHaveText("- removed: first words");
+  await expect(diff.locator(".add")).toHaveText("+ added: second words");
+  await expect(diff).toContainText("description: go");
+  await checkPage(page, "admin-review-diff");
+  await item.getByLabel(/Reason/).fill("Say what the second words are for.");
+  await item.getByRole("button", { name: /^Reject/ }).click();
+  await expect(page.getByText("Nothing waits for review.")).toBeVisible();
+
+  // The owner reads the reason; their waiting entries show in their listing.
+  const pendingName = uniq("waiting");
+  await upload(ownerToken, "POST", "/api/store/entities", pendingName, "x");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Token", { exact: true }).fill(ownerToken);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator("main h1")).toBeVisible();
+  await page.goto(`${worker.base}/store/${created.id}`);
+  await expect(page.getByText(/Version 2 was not approved by .*Say what the second words are for\..*Installers keep version 1\./)).toBeVisible();
+  await page.goto(`${worker.base}/store?owner=${owner}`);
+  const card = page.getByRole("listitem").filter({ has: page.getByRole("link", { name: `Title ${pendingName}` }) });
+  await expect(card.getByText("waiting for review")).toBeVisible();
+  await expect(card.getByRole("button", { name: /Install/ })).toHaveCount(0);
+  await checkPage(page, "store-own-pending");
+});

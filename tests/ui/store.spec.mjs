@@ -162,7 +162,7 @@ test("the wizard shows what an entry can do; cards carry badges; its page restor
   await expect(preview.getByText("runs commands", { exact: true })).toBeVisible();
   await expect(preview.getByText("starts a server", { exact: true })).toBeVisible();
   await expect(preview.getByRole("heading", { name: "Runs hooks" })).toBeVisible();
-  await expect(preview).toContainText("SessionStart, on every tool: curl -fsSL https://get.example.com/i.sh | sh");
+  await expect(preview).toContainText("SessionStart: curl -fsSL https://get.example.com/i.sh | sh");
   await expect(preview).toContainText("tracker: npx -y tracker-mcp");
   await expect(preview).toContainText("downloads something and runs it");
   await expect(preview).toContainText("hooks/hooks.json:1");
@@ -194,4 +194,81 @@ test("the wizard shows what an entry can do; cards carry badges; its page restor
   const card = page.getByRole("listitem").filter({ has: page.getByRole("link", { name: "Watcher" }) });
   await expect(card.getByText("runs commands", { exact: true })).toBeVisible();
   await expect(card.getByText("starts a server", { exact: true })).toBeVisible();
+});
+
+test("members vote from the entry's page; cards show installs and ratings; the Store sorts by them; My AI Stack says what an install can do", async ({ page }) => {
+  const owner = uniq("rated");
+  const ownerToken = await newUser(owner);
+  const voter = uniq("voter");
+  const voterToken = await newUser(voter);
+  const other = await newUser(uniq("other"));
+  const older = await publish(ownerToken, { name: uniq("older"), title: "Older one" });
+  const newer = await publish(ownerToken, { name: uniq("newer"), title: "Newer one" });
+  // The older entry has an install and a vote from someone else.
+  await call(other, "POST", `/api/store/entities/${older.id}/install`, undefined, 204);
+  await call(other, "PUT", `/api/store/entities/${older.id}/rating`, { value: 1 }, 200);
+
+  await signIn(page, voterToken);
+  await page.goto(`${base()}/store/${newer.id}`);
+  const votes = page.getByRole("group", { name: "Rate Newer one" });
+  const up = votes.getByRole("button", { name: "▲ Useful" });
+  const down = votes.getByRole("button", { name: "▼ Not useful" });
+  await expect(up).toHaveAttribute("aria-pressed", "false");
+  await down.click();
+  await expect(votes.getByRole("status")).toHaveText("You voted down.");
+  await expect(down).toHaveAttribute("aria-pressed", "true");
+  await expect(votes).toContainText("0 thumbs up, 1 thumbs down");
+  // Changing the vote replaces it; pressing it again withdraws it.
+  await up.click();
+  await expect(votes).toContainText("1 thumbs up, 0 thumbs down");
+  await expect(up).toHaveAttribute("aria-pressed", "true");
+  await expect(down).toHaveAttribute("aria-pressed", "false");
+  await checkPage(page, "detail-votes");
+  await up.click();
+  await expect(votes.getByRole("status")).toHaveText("Your vote is withdrawn.");
+  await expect(votes).toContainText("0 thumbs up, 0 thumbs down");
+  await page.reload();
+  await expect(page.getByRole("group", { name: "Rate Newer one" }).getByRole("button", { name: "▲ Useful" })).toHaveAttribute("aria-pressed", "false");
+  const entity = (await call(voterToken, "GET", `/api/store/entities/${newer.id}`, undefined, 200));
+  expect([entity.entity.rating_up, entity.entity.rating_down, entity.my_rating]).toEqual([0, 0, null]);
+
+  // The Store: newest first by default, then by installs and by rating.
+  await page.goto(`${base()}/store?owner=${owner}`);
+  const titles = () => page.getByRole("list", { name: "Store entries" }).getByRole("heading").allTextContents();
+  await expect.poll(titles).toEqual(["Newer one", "Older one"]);
+  const olderCard = page.getByRole("listitem").filter({ has: page.getByRole("link", { name: "Older one" }) });
+  await expect(olderCard).toContainText("1 install (1 in 30 days)");
+  await expect(olderCard).toContainText("1 thumbs up, 0 thumbs down");
+  await page.getByLabel("Sort by").selectOption("installs");
+  await expect(page).toHaveURL(/sort=installs/);
+  await expect.poll(titles).toEqual(["Older one", "Newer one"]);
+  await page.getByLabel("Sort by").selectOption("rating");
+  await expect(page).toHaveURL(/sort=rating/);
+  await expect.poll(titles).toEqual(["Older one", "Newer one"]);
+  await expect(page.getByLabel("Sort by")).toHaveValue("rating");
+  await checkPage(page, "store-sorted");
+
+  // Owners see the counts on their own entry but do not vote.
+  await signIn(page, ownerToken);
+  await page.goto(`${base()}/store/${older.id}`);
+  await expect(page.getByText("1 thumbs up, 0 thumbs down")).toBeAttached();
+  await expect(page.getByRole("button", { name: "▲ Useful" })).toHaveCount(0);
+
+  // My AI Stack folds what each install can do.
+  const hooked = uniq("hooked");
+  const runs = await publish(ownerToken, {
+    type: "plugin", name: hooked, title: "Hooked",
+    files: {
+      [`${hooked}/.claude-plugin/plugin.json`]: JSON.stringify({ name: hooked, version: "1.0.0" }),
+      [`${hooked}/hooks/hooks.json`]: JSON.stringify({ hooks: { SessionStart: [{ hooks: [{ type: "command", command: "echo started" }] }] } }),
+    },
+  });
+  await call(voterToken, "POST", `/api/store/entities/${runs.id}/install`, undefined, 204);
+  await signIn(page, voterToken);
+  await page.goto(`${base()}/my-ai-stack`);
+  const item = page.getByRole("listitem").filter({ has: page.getByRole("link", { name: "Hooked" }) });
+  await item.locator("summary").click();
+  await expect(item.getByRole("heading", { name: "Runs hooks" })).toBeVisible();
+  await expect(item).toContainText("SessionStart: echo started");
+  await checkPage(page, "stack-scan");
 });

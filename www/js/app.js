@@ -58,11 +58,11 @@ function renderNav() {
   const current = hrefs.filter((x) => here === x || here.startsWith(`${x}/`)).sort((a, b) => b.length - a.length)[0];
   const link = (href, text) => h("a", { href, "aria-current": href === current ? "page" : null }, text);
   // The review queue's link says how many versions wait (filled in when
-  // the queue answers; the link works before that).
+  // the count answers; the link works before that).
   const reviewLink = link("/admin/review", "Review");
   if (u.admin) {
-    api("GET", "/api/admin/review").then(({ versions }) => {
-      if (versions.length) reviewLink.textContent = `Review (${versions.length} waiting)`;
+    api("GET", "/api/admin/review/count").then(({ waiting }) => {
+      if (waiting) reviewLink.textContent = `Review (${waiting} waiting)`;
     }).catch(() => { /* the page itself says what went wrong */ });
   }
   const adminMenu = u.admin

@@ -5,13 +5,27 @@
 
 import { h } from "./dom.js";
 
+/**
+ * A folded summary for a list (My AI Stack): its badges in the summary,
+ * the report inside.
+ */
+export function scanDetails(e, level = 3) {
+  const n = (e.findings || []).length;
+  const saw = n ? ` (the scan saw ${n} pattern${n === 1 ? "" : "s"} to check)` : "";
+  return h("details", { class: "scan-details" },
+    h("summary", {}, "What it can do", saw, " ", badges(e.badges)),
+    scanReport(e.capabilities, e.findings, `scan-${e.id}`, level));
+}
+
 /** The badges of an entry ("runs commands", "starts a server", …). */
 export function badges(list) {
   return (list || []).map((b) => h("span", { class: "badge badge-cap" }, b));
 }
 
+// Only tool events have matchers; a catch-all one runs on every tool call.
 function hookText(hk) {
-  const when = hk.matcher && hk.matcher !== "*" ? `${hk.event} (${hk.matcher})` : `${hk.event}, on every tool`;
+  const toolEvent = /ToolUse|PermissionRequest/.test(hk.event);
+  const when = hk.matcher && hk.matcher !== "*" ? `${hk.event} (${hk.matcher})` : toolEvent ? `${hk.event}, on every tool` : hk.event;
   return [`${when}: `, h("code", {}, hk.command || "—")];
 }
 
@@ -25,37 +39,41 @@ function grantText(g) {
 }
 
 /** One labelled list of what the entry can do, or nothing. */
-function group(title, items, text) {
+function group(title, items, text, level) {
   if (!items || !items.length) return null;
   return h("div", { class: "cap-group" },
-    h("h3", {}, title),
+    h(`h${level}`, {}, title),
     h("ul", {}, items.map((i) => h("li", {}, text(i)))));
 }
 
-/** The capabilities and findings of a scan, in words. */
-export function scanReport(c, findings, headingId = "scan-h") {
+/**
+ * The capabilities and findings of a scan, in words, under a heading of
+ * `level` (its groups one level below).
+ */
+export function scanReport(c, findings, headingId = "scan-h", level = 2) {
+  const sub = `h${level + 1}`;
   if (!c) {
     return h("section", { class: "scan", "aria-labelledby": headingId },
-      h("h2", { id: headingId }, "What it can do"),
+      h(`h${level}`, { id: headingId }, "What it can do"),
       h("p", { class: "hint" }, "This version was stored before entries were scanned."));
   }
   const groups = [
-    group("Runs hooks", c.hooks, hookText),
-    group("Starts MCP servers", c.mcp_servers, serverText),
-    group("Starts language servers", c.lsp_servers, serverText),
-    group("Executable files", c.executables, (e) => [h("code", {}, e.path), ` (${e.why})`]),
-    group("Changes settings", c.settings, (p) => h("code", {}, p)),
-    group("Agents' tools", c.agent_tools, grantText),
-    group("Skills' allowed tools", c.skill_allowed_tools, grantText),
+    group("Runs hooks", c.hooks, hookText, level + 1),
+    group("Starts MCP servers", c.mcp_servers, serverText, level + 1),
+    group("Starts language servers", c.lsp_servers, serverText, level + 1),
+    group("Executable files", c.executables, (e) => [h("code", {}, e.path), ` (${e.why})`], level + 1),
+    group("Changes settings", c.settings, (p) => h("code", {}, p), level + 1),
+    group("Agents' tools", c.agent_tools, grantText, level + 1),
+    group("Skills' allowed tools", c.skill_allowed_tools, grantText, level + 1),
   ].filter(Boolean);
   const seen = (findings || []).map((f) => h("li", { class: `finding ${f.severity}` },
     h("span", { class: "severity" }, f.severity), " ",
     f.path ? h("code", {}, f.line ? `${f.path}:${f.line}` : f.path) : null, f.path ? " " : null,
     f.message));
   return h("section", { class: "scan", "aria-labelledby": headingId },
-    h("h2", { id: headingId }, "What it can do"),
+    h(`h${level}`, { id: headingId }, "What it can do"),
     groups.length ? groups : h("p", {}, "No hooks, servers, executables, settings or tool grants."),
-    h("h3", {}, "What the scan saw"),
+    h(sub, {}, "What the scan saw"),
     seen.length
       ? h("ul", { class: "findings" }, seen)
       : h("p", {}, "None of the patterns the scan looks for."),

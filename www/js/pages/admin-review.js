@@ -1,6 +1,7 @@
 // Admin: the review queue. Each Store version waiting for an admin, oldest
 // first, with what it can do (its scan), what changed against the version
-// installers have now, and Approve / Reject with a reason the owner sees.
+// installers have now (file by file, and line by line on demand), and
+// Approve / Reject with a reason the owner sees.
 
 import { api } from "../api.js";
 import { h, replace, formatTime, formatBytes, toast, errorBox, titled } from "../dom.js";
@@ -18,6 +19,58 @@ function changes(v) {
       h("td", {}, h("code", {}, c.path)),
       h("td", { "data-label": "Change" }, CHANGE_WORDS[c.change] || c.change),
       h("td", { "data-label": "Size", class: "num" }, c.change === "removed" ? "—" : formatBytes(c.size)))))));
+}
+
+const OP_WORDS = { "+": ["add", "added: "], "-": ["del", "removed: "], " ": ["ctx", ""] };
+
+/** One file's hunks, as `git diff` shows them: removed, added, context. */
+function hunks(file) {
+  const d = file.diff;
+  if (d.kind !== "text") return h("p", { class: "hint" }, `No line diff: ${d.why}.`);
+  if (!d.hunks.length) return h("p", { class: "hint" }, "Only its mode or name changed.");
+  return h("div", { class: "diff", tabindex: "0", role: "region", "aria-label": `Changes to ${file.path}` },
+    d.hunks.map((hk) => [
+      h("div", { class: "hunk-head" }, `@@ line ${hk.old_start} → line ${hk.new_start} @@`),
+      hk.lines.map((l) => {
+        const [cls, word] = OP_WORDS[l.op] || OP_WORDS[" "];
+        return h("div", { class: cls },
+          h("span", { "aria-hidden": "true" }, `${l.op} `),
+          word ? h("span", { class: "visually-hidden" }, word) : null,
+          l.text);
+      }),
+    ]),
+    d.truncated ? h("p", { class: "hint" }, "The rest of this file's changes are not shown: open the file to read it.") : null);
+}
+
+/** A button that loads the version's changes line by line, in place. */
+function lineDiff(v) {
+  const out = h("div", { "aria-live": "polite" });
+  const btn = h("button", {
+    type: "button", class: "secondary", "aria-expanded": "false",
+    "aria-label": `Show the changes of ${v.title} version ${v.version} line by line`,
+    onclick: async () => {
+      if (btn.getAttribute("aria-expanded") === "true") {
+        replace(out);
+        btn.setAttribute("aria-expanded", "false");
+        btn.textContent = "Show the changes line by line";
+        return;
+      }
+      btn.disabled = true;
+      try {
+        const d = await api("GET", `/api/admin/review/${v.entity_id}/${v.version}`);
+        replace(out, d.files.map((f) => h("div", { class: "file-diff" },
+          h("h3", {}, h("code", {}, f.path), ` (${CHANGE_WORDS[f.change] || f.change})`),
+          hunks(f))));
+        btn.setAttribute("aria-expanded", "true");
+        btn.textContent = "Hide the line changes";
+      } catch (err) {
+        replace(out, errorBox(err.message));
+      } finally {
+        btn.disabled = false;
+      }
+    },
+  }, "Show the changes line by line");
+  return h("div", { class: "line-diff" }, btn, out);
 }
 
 function decision(v, reload) {
@@ -55,6 +108,7 @@ function item(v, reload) {
       v.new_entry ? " · a new entry" : " · a new version (installers keep the approved one until you decide)", " ", badges(v.badges)),
     scanReport(v.capabilities, v.findings, `${headingId}-scan`),
     changes(v),
+    v.changes.length ? lineDiff(v) : null,
     decision(v, reload));
 }
 

@@ -5,7 +5,7 @@
 import { api, apiText } from "../api.js";
 import { h, replace, formatBytes, formatTime, errorBox, toast, titled } from "../dom.js";
 import { badges, scanReport } from "../scan.js";
-import { typeBadge, installButton, installedIds } from "./store.js";
+import { typeBadge, installButton, installedIds, installsText, ratingText, statusBadge } from "./store.js";
 
 /** The photo, or a playable video, or a link to the video. */
 function media(e) {
@@ -104,6 +104,67 @@ function moderation(e, user, reload) {
   return h("div", { class: "actions" }, arm, confirmBox);
 }
 
+// Thumbs up or down: one vote per member, changed or withdrawn by
+// pressing again. Owners see the counts but do not vote on their own.
+function votes(e, myRating, canVote) {
+  const counts = h("span", {}, ratingText(e));
+  const status = h("div", { role: "status", class: "visually-hidden" });
+  if (!canVote) return h("div", { class: "votes" }, counts);
+  let mine = myRating;
+  const buttons = [];
+  const paint = () => {
+    for (const b of buttons) b.setAttribute("aria-pressed", String(Number(b.dataset.value) === mine));
+    replace(counts, ratingText(e));
+  };
+  const press = (value) => async (ev) => {
+    const btn = ev.currentTarget;
+    btn.disabled = true;
+    try {
+      const r = mine === value
+        ? await api("DELETE", `/api/store/entities/${e.id}/rating`)
+        : await api("PUT", `/api/store/entities/${e.id}/rating`, { value });
+      e.rating_up = r.rating_up;
+      e.rating_down = r.rating_down;
+      mine = r.my_rating;
+      paint();
+      replace(status, mine === null ? "Your vote is withdrawn." : `You voted ${mine === 1 ? "up" : "down"}.`);
+    } catch (err) {
+      toast(err.message);
+    } finally {
+      btn.disabled = false;
+    }
+  };
+  for (const [value, text] of [[1, "▲ Useful"], [-1, "▼ Not useful"]]) {
+    buttons.push(h("button", { type: "button", class: "secondary", dataset: { value }, onclick: press(value) }, text));
+  }
+  paint();
+  return h("div", { class: "votes", role: "group", "aria-label": `Rate ${e.title}` }, ...buttons, counts, status);
+}
+
+// What its owner (and admins) see of review: an entry waiting or refused,
+// or a new version waiting or refused while installers keep the approved one.
+function reviewNotice(e, mine) {
+  const v = e.latest_version;
+  const why = (r) => (r ? ` The reviewer said: “${r}”.` : "");
+  if (e.status === "pending") {
+    return h("p", { class: "warning", role: "status" }, mine
+      ? "Waiting for an admin's review: only you and admins see it until it is approved."
+      : "Waiting for review: it is listed for no one else and cannot be installed until it is approved.");
+  }
+  if (e.status === "rejected") {
+    return h("p", { class: "warning", role: "status" }, `Not approved by ${v?.reviewed_by || "an admin"}.${why(v?.reason)} Upload a new version to ask again.`);
+  }
+  if (v && v.version !== e.version && v.status === "pending") {
+    return h("p", { class: "notice", role: "status" }, `Version ${v.version} waits for review; installers keep version ${e.version} until it is approved.`);
+  }
+  if (v && v.version !== e.version && v.status === "rejected") {
+    return h("p", { class: "warning", role: "status" }, `Version ${v.version} was not approved by ${v.reviewed_by || "an admin"}.${why(v.reason)} Installers keep version ${e.version}.`);
+  }
+  return null;
+}
+
+const VERSION_STATUS = { approved: "", pending: " · waiting for review", rejected: " · not approved" };
+
 // The entry's kept versions, newest first; its owner and admins restore
 // an earlier one (served at once, as a new version).
 function versionsSection(e, canRestore, reload) {
@@ -115,6 +176,9 @@ function versionsSection(e, canRestore, reload) {
       v.version === r.current ? " (current)" : "",
       ` · ${formatTime(v.created_at)}`,
       v.restored_from ? ` · restored from version ${v.restored_from}` : "",
+      VERSION_STATUS[v.status] || "",
+      v.reviewed_by ? ` · reviewed by ${v.reviewed_by}` : "",
+      v.reason ? ` · “${v.reason}”` : "",
       " ", badges(v.badges),
       canRestore && v.version !== r.current && v.status === "approved"
         ? h("button", {
@@ -145,7 +209,8 @@ export async function render(main, { user, params, navigate }) {
   ]);
   const e = detail.entity;
   const mine = e.owner === user.username;
-  const installs = h("span", {}, `${e.installs} install${e.installs === 1 ? "" : "s"}`);
+  const installs = h("span", {}, installsText(e));
+  const served = e.status === "approved" && !e.unpublished_at;
   replace(main,
     h("p", { class: "crumbs" }, h("a", { href: "/store" }, "Store"), " / ", e.title),
     h("section", { class: "hero" },
@@ -156,16 +221,20 @@ export async function render(main, { user, params, navigate }) {
           typeBadge(e.type), " ", e.category, " · by ",
           h("a", { href: `/store?owner=${encodeURIComponent(e.owner)}` }, e.owner),
           mine ? h("span", { class: "yours" }, "yours") : null,
+          " ", statusBadge(e),
           ` · version ${e.version} · `, installs, ` · updated ${formatTime(e.updated_at)}`),
         h("p", { class: "meta" }, "Served as ", h("code", {}, e.served_name), " ", badges(e.badges)),
+        reviewNotice(e, mine),
         moderation(e, user, () => navigate(location.pathname, { replace: true })),
+        served || mine ? votes(e, detail.my_rating, served && !mine) : null,
         mine
           ? ownerActions(e, navigate)
-          // Nothing unpublished can be installed (it would not be served).
-          : e.unpublished_at ? null : h("div", { class: "actions" }, installButton(e, installed.has(e.id), (now) => {
+          // Only what is served can be installed.
+          : served ? h("div", { class: "actions" }, installButton(e, installed.has(e.id), (now) => {
               e.installs += now ? 1 : -1;
-              installs.textContent = `${e.installs} install${e.installs === 1 ? "" : "s"}`;
-            }))),
+              e.installs_30d = Math.max(0, (e.installs_30d || 0) + (now ? 1 : -1));
+              installs.textContent = installsText(e);
+            })) : null),
       h("div", { class: "hero-aside" }, media(e))),
     h("section", { "aria-labelledby": "about-h" },
       h("h2", { id: "about-h" }, "About"),

@@ -1,10 +1,11 @@
 // My AI Stack: the granted plugins with a switch each (required ones locked),
-// Store installs with Uninstall, and how to connect Claude Code, with the
-// member's own tokens (a new one is shown once).
+// Store installs with what each can do and Uninstall, and how to connect
+// Claude Code, with the member's own tokens (a new one is shown once).
 
 import { api } from "../api.js";
 import { h, replace, toast, copyButton, titled } from "../dom.js";
 import { tokenList, tokenForm } from "../tokens.js";
+import { scanDetails } from "../scan.js";
 
 function grantedRow(g) {
   const label = g.name || g.plugin;
@@ -52,7 +53,8 @@ function versionText(g) {
 function installRow(e, onGone) {
   return h("li", { class: "stack-item" },
     h("div", {}, h("a", { href: `/store/${e.id}` }, e.title), " ", h("span", { class: `badge badge-${e.type}` }, e.type)),
-    h("p", { class: "meta" }, `served as ${e.served_name} · by ${e.owner}`),
+    h("p", { class: "meta" }, `served as ${e.served_name} · by ${e.owner} · version ${e.version}`),
+    scanDetails(e),
     h("button", {
       type: "button", class: "secondary", "aria-label": `Uninstall ${e.title}`,
       onclick: async (ev) => {

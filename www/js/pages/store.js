@@ -7,6 +7,29 @@ import { badges } from "../scan.js";
 
 const PER_PAGE = 12;
 const TYPES = [["", "All types"], ["skill", "Skills"], ["agent", "Agents"], ["plugin", "Plugins"]];
+const SORTS = [["newest", "Newest"], ["installs", "Most installed"], ["rating", "Best rated"]];
+
+/** "3 installs", with this month's when there are some. */
+export function installsText(e) {
+  const all = `${e.installs} install${e.installs === 1 ? "" : "s"}`;
+  return e.installs_30d ? `${all} (${e.installs_30d} in 30 days)` : all;
+}
+
+/** Thumbs up and down, in words for screen readers. */
+export function ratingText(e) {
+  const up = e.rating_up || 0;
+  const down = e.rating_down || 0;
+  return h("span", { class: "rating", title: `${up} up, ${down} down` },
+    h("span", { "aria-hidden": "true" }, `▲ ${up} · ▼ ${down}`),
+    h("span", { class: "visually-hidden" }, `${up} thumbs up, ${down} thumbs down`));
+}
+
+/** What its owner sees of an entry not served yet (or refused). */
+export function statusBadge(e) {
+  if (e.status === "pending") return h("span", { class: "badge badge-pending" }, "waiting for review");
+  if (e.status === "rejected") return h("span", { class: "badge badge-rejected" }, "not approved");
+  return null;
+}
 
 /** The type badge of an entity. */
 export function typeBadge(type) {
@@ -46,7 +69,8 @@ export async function installedIds() {
 }
 
 function card(e, user, installed) {
-  const count = h("span", { class: "installs" }, `${e.installs} install${e.installs === 1 ? "" : "s"}`);
+  const count = h("span", { class: "installs" }, installsText(e));
+  const served = e.status === "approved";
   return h("li", { class: "card entity" },
     e.photo_url
       ? h("img", { src: e.photo_url, alt: "", loading: "lazy", class: "photo" })
@@ -59,13 +83,18 @@ function card(e, user, installed) {
         h("span", { class: "category" }, e.category), " · by ",
         h("a", { href: `/store?owner=${encodeURIComponent(e.owner)}` }, e.owner),
         e.owner === user.username ? h("span", { class: "yours" }, "yours") : null,
-        " · ", count),
+        " ", statusBadge(e)),
+      h("p", { class: "meta signals" }, count, " · ", ratingText(e)),
       e.badges && e.badges.length ? h("p", { class: "caps" }, badges(e.badges)) : null),
-    h("div", { class: "actions" },
-      installButton(e, installed, (now) => {
-        e.installs += now ? 1 : -1;
-        count.textContent = `${e.installs} install${e.installs === 1 ? "" : "s"}`;
-      })));
+    // Only what is served can be installed.
+    served
+      ? h("div", { class: "actions" },
+          installButton(e, installed, (now) => {
+            e.installs += now ? 1 : -1;
+            e.installs_30d = Math.max(0, (e.installs_30d || 0) + (now ? 1 : -1));
+            count.textContent = installsText(e);
+          }))
+      : null);
 }
 
 export async function render(main, { user, query, navigate }) {
@@ -74,16 +103,17 @@ export async function render(main, { user, query, navigate }) {
     category: query.get("category") || "",
     owner: query.get("owner") || "",
     q: query.get("q") || "",
+    sort: SORTS.some(([v]) => v === query.get("sort")) ? query.get("sort") : "newest",
     page: Math.max(1, parseInt(query.get("page") || "1", 10) || 1),
   };
   const go = (changes) => {
     const next = { ...params, page: 1, ...changes };
     const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries(next)) if (v && !(k === "page" && v === 1)) qs.set(k, v);
+    for (const [k, v] of Object.entries(next)) if (v && !(k === "page" && v === 1) && !(k === "sort" && v === "newest")) qs.set(k, v);
     navigate(`/store${qs.toString() ? `?${qs}` : ""}`);
   };
   const listQuery = new URLSearchParams({ per_page: PER_PAGE, page: params.page });
-  for (const k of ["type", "category", "owner", "q"]) if (params[k]) listQuery.set(k, params[k]);
+  for (const k of ["type", "category", "owner", "q", "sort"]) if (params[k]) listQuery.set(k, params[k]);
   const [list, facets, installed] = await Promise.all([
     api("GET", `/api/store/entities?${listQuery}`),
     api("GET", "/api/store/facets"),
@@ -100,13 +130,16 @@ export async function render(main, { user, query, navigate }) {
   const owner = select("Owner", [["", "Everyone"], ...owners.map((o) => [o, o === user.username ? `${o} (you)` : o])]);
   owner.input.value = params.owner;
   owner.input.addEventListener("change", () => go({ owner: owner.input.value }));
+  const sort = select("Sort by", SORTS);
+  sort.input.value = params.sort;
+  sort.input.addEventListener("change", () => go({ sort: sort.input.value }));
   const search = h("input", { type: "search", id: "store-search", name: "q", value: params.q });
   const filters = h("form", {
     class: "filters", role: "search",
     onsubmit: (e) => { e.preventDefault(); go({ q: search.value.trim() }); },
   },
   h("div", { class: "field grow" }, h("label", { for: "store-search" }, "Search"), search),
-  type.el, category.el, owner.el,
+  type.el, category.el, owner.el, sort.el,
   h("div", { class: "field" }, h("span", { class: "spacer", "aria-hidden": "true" }, " "), h("button", { type: "submit" }, "Search")));
 
   const filtered = params.type || params.category || params.owner || params.q;
