@@ -113,7 +113,7 @@ test("install from a card: in My AI Stack and in the next git clone", async ({ p
   await page.goto(`${base()}/store?category=${encodeURIComponent(entity.category)}`);
   await page.getByRole("button", { name: "Install Lint Fixer" }).click();
   await expect(page.getByRole("button", { name: "Uninstall Lint Fixer" })).toBeVisible();
-  await expect(page.getByText("1 install", { exact: true })).toBeVisible();
+  await expect(page.getByText("1 install (1 in 30 days)", { exact: true })).toBeVisible();
   await page.getByRole("link", { name: "My AI Stack" }).click();
   await expect(page.getByRole("link", { name: "Lint Fixer" })).toBeVisible();
   const clone = cloneFiles(token);
