@@ -4,6 +4,14 @@
 import { defineConfig } from "@playwright/test";
 import { existsSync } from "node:fs";
 
+// The project's own Node (scripts/setup.sh puts one in target/node when the
+// machine's is too old for wrangler) runs what the tests start: wrangler,
+// claude. Set here, before workers start, so every process inherits it.
+const NODE_BIN = new URL("target/node/bin", import.meta.url).pathname;
+if (existsSync(`${NODE_BIN}/node`) && !process.env.PATH.split(":").includes(NODE_BIN)) {
+  process.env.PATH = `${NODE_BIN}:${process.env.PATH}`;
+}
+
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 if (!existsSync(CHROMIUM)) {
   throw new Error(`${CHROMIUM} is missing: install Debian's chromium (sudo apt-get install -y chromium) or run scripts/setup.sh`);

@@ -7,10 +7,10 @@
 # present: the test runner builds once, then starts wrangler dev many times.
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/toolchain.sh
 if [ "${MARKETPLACE_EDGE_SKIP_BUILD:-}" = "1" ] && [ -f build/index.js ]; then
   exit 0
 fi
-export PATH="$HOME/.cargo/bin:$PATH"
 [ -x "$HOME/.cargo/bin/wasm-bindgen" ] && export WASM_BINDGEN_BIN="$HOME/.cargo/bin/wasm-bindgen"
 [ -x node_modules/.bin/wasm-opt ] && export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
 [ -x node_modules/.bin/esbuild ] && export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"

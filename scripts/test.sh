@@ -10,6 +10,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
+# After setup, which may have installed the project's own Node.
+. scripts/toolchain.sh
 sh scripts/build-worker.sh
 
 log=$(mktemp)

@@ -97,7 +97,7 @@ fn dulwich_and_isomorphic_git_check_out_what_git_does() {
         let tmp = TempDir::new("isogit");
         let dir = tmp.path().join("w");
         run(
-            Command::new("node")
+            support::toolchain::node_tool("node")
                 .arg(&script)
                 .arg(&plain_url)
                 .arg(&dir)

@@ -2,9 +2,10 @@
 //! temporary HOME, for the end-to-end tests.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
+
+use super::toolchain::node_tool;
 
 pub fn claude_bin() -> PathBuf {
     let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/.bin/claude");
@@ -19,7 +20,7 @@ pub fn claude_bin() -> PathBuf {
 /// Runs `claude <args>` with HOME at `home`, offline and without an API
 /// key; its exit status and its stdout and stderr together.
 fn run(home: &Path, args: &[&str]) -> (std::process::ExitStatus, String) {
-    let out = Command::new(claude_bin())
+    let out = node_tool(claude_bin())
         .args(args)
         .current_dir(home)
         .env("HOME", home)

@@ -17,4 +17,5 @@ pub mod http_client;
 pub mod http_server;
 pub mod load;
 pub mod store;
+pub mod toolchain;
 pub mod wrangler;

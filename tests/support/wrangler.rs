@@ -13,6 +13,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::git_cli::TempDir;
+use super::toolchain::node_tool;
 
 /// A running `wrangler dev`.
 pub struct Wrangler {
@@ -35,7 +36,7 @@ impl Wrangler {
     /// Runs SQL against the server's local D1 (as `wrangler d1 execute`
     /// does, beside the running server); the rows of its result.
     pub fn d1(&self, sql: &str) -> Vec<serde_json::Value> {
-        let out = Command::new(repo_root().join("node_modules/.bin/wrangler"))
+        let out = node_tool(repo_root().join("node_modules/.bin/wrangler"))
             .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
             .arg(self._state.path())
             .args(["--command", sql])
@@ -330,7 +331,7 @@ fn start_on_free_ports(state: TempDir, vars: &[(&str, &str)], tries: u32) -> Wra
         // src/) re-binds it, and two instances on the default 9229 collide.
         inspector = inspector,
     );
-    let mut child = Command::new("sh")
+    let mut child = node_tool("sh")
         .arg("-c")
         .arg(script)
         .current_dir(&root)
