@@ -11,6 +11,11 @@
 //! - warm fetch: the pack of a `want` + `deepen 1` fetch, as a raw POST,
 //!   with the pack already cached (Worker);
 //! - cold fetch: the same after purging the pack cache;
+//! - new-view fetch: the first fetch of a view no one fetched before, one
+//!   plugin changed (a one-plugin marketplace granted beside the corpus is
+//!   re-imported with new content before each run, untimed), which is what
+//!   every member pays once after any change; http-backend has no cache,
+//!   so its figure is its fetch of the same tree;
 //! - warm and cold clone: `git clone --depth 1` over protocol v2, as Claude
 //!   Code clones;
 //! - up-to-date `git pull origin HEAD`; git first sends each request
@@ -24,10 +29,21 @@
 //! corpus it prints the client's own share: `git clone --depth 1` of the
 //! same bare repository over `file://`, with no HTTP server at all.
 //!
+//! Then the isolate's CPU time per request kind (what Workers bills and
+//! limits), from CPU profiles through `wrangler dev`'s inspector
+//! (`scripts/profile.mjs`): ls-refs, warm, cold and new-view fetches, the
+//! ZIP, an import of the corpus into a fresh marketplace and a Store
+//! upload (sync's is in `bench-sync`).
+//!
 //! Run: `cargo run --release --example bench-clone` (after `scripts/test.sh`
 //! or `scripts/setup.sh && scripts/build-worker.sh`). `BENCH_CORPORA=small`
 //! (or a comma list of small, medium, large) picks corpora; `BENCH_RUNS`
-//! sets the runs per figure (default 7).
+//! sets the runs per figure (default 7). `BENCH_BASE=https://…` with
+//! `BENCH_ADMIN_TOKEN` (that deployment's `ADMIN_TOKEN` secret) measures a
+//! deployed Worker instead of a local `wrangler dev` (it imports the
+//! corpora there as `bench-*` marketplaces, and users and groups of those
+//! names); the baseline is still `git http-backend` on this machine, and
+//! the CPU table needs the local inspector, so it is left out.
 
 #[path = "../tests/support/mod.rs"]
 #[allow(unused_imports)]
@@ -39,6 +55,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::api::Api;
 use support::archives::zip_of;
+use support::bench::cpu_ms;
 use support::bench::{median_ms, picked_corpora};
 use support::checks::{basic_auth, v2_request as v2_body};
 use support::git_cli::{git, shallow_clone, TempDir};
@@ -85,6 +102,20 @@ fn clone_once(url: &str) {
     );
 }
 
+/// A v2 fetch of `commit` at depth 1, as Claude Code's clone asks.
+fn shallow_fetch(commit: &str) -> Vec<u8> {
+    v2_body(
+        "fetch",
+        &[
+            "thin-pack".into(),
+            "ofs-delta".into(),
+            "deepen 1".into(),
+            format!("want {commit}"),
+            "done".into(),
+        ],
+    )
+}
+
 /// One raw v2 POST to the server; checks it succeeded and returns its size.
 fn v2_post(s: &Server, body: &[u8]) -> usize {
     v2_response(s, body).body.len()
@@ -121,10 +152,8 @@ struct Server {
 
 impl Server {
     fn new(base: String, repo: &str, token: &str) -> Server {
-        let url = format!(
-            "http://x:{token}@{}{repo}",
-            base.trim_start_matches("http://")
-        );
+        let (scheme, host) = base.split_once("://").expect("a base URL");
+        let url = format!("{scheme}://x:{token}@{host}{repo}");
         let pull_dir = TempDir::new("bench-pull");
         git(pull_dir.path(), &["clone", "-q", "--depth", "1", &url, "w"]);
         Server {
@@ -143,15 +172,178 @@ impl Server {
     }
 }
 
+/// A one-plugin marketplace `<slug>-extra`, granted with the corpus, whose
+/// every `change` makes a view no one has fetched.
+struct ExtraPlugin {
+    slug: String,
+    counter: std::cell::Cell<u32>,
+    dir: TempDir,
+}
+
+impl ExtraPlugin {
+    fn new(api: &Api, corpus_slug: &str) -> ExtraPlugin {
+        let extra = ExtraPlugin {
+            slug: format!("{corpus_slug}-extra"),
+            counter: std::cell::Cell::new(0),
+            dir: TempDir::new("bench-extra"),
+        };
+        let r = api.import(&extra.slug, &extra.zip(0));
+        assert_eq!(r.status, 200, "{}", r.text());
+        api.admin(
+            "PUT",
+            &format!("/api/admin/groups/{corpus_slug}-g/grants/{}", extra.slug),
+            Some(&json!({"requirement": "available"})),
+            200,
+        );
+        extra
+    }
+
+    fn zip(&self, n: u32) -> Vec<u8> {
+        let f = |p: &str, c: String| (p.to_string(), false, c.into_bytes());
+        zip_of(&[
+            f(
+                ".claude-plugin/marketplace.json",
+                format!(
+                    r#"{{"name":"{0}","plugins":[{{"name":"{0}","source":"./plugins/x"}}]}}"#,
+                    self.slug
+                ),
+            ),
+            f(
+                "plugins/x/.claude-plugin/plugin.json",
+                format!(r#"{{"name":"{}","version":"1.0.0"}}"#, self.slug),
+            ),
+            f("plugins/x/commands/go.md", format!("run {n}\n")),
+        ])
+    }
+
+    /// Re-imports it with new content; the member's new commit.
+    fn change(&self, api: &Api, token: &str) -> String {
+        self.counter.set(self.counter.get() + 1);
+        let r = api.import(&self.slug, &self.zip(self.counter.get()));
+        assert_eq!(r.status, 200, "{}", r.text());
+        api.info(token)["commit"].as_str().unwrap().to_string()
+    }
+
+    /// A shell command that changes it (as `change`) and writes the fetch
+    /// request for the new commit to `fetch-new.bin` in its folder.
+    fn change_command(&self, api: &Api, token: &str) -> String {
+        let dir = self.dir.path().display();
+        // Contents no `change` above used, cycled through.
+        for i in 1..=64 {
+            std::fs::write(format!("{dir}/extra-{i}.zip"), self.zip(1000 + i)).unwrap();
+        }
+        format!(
+            "n=$(( $(cat {dir}/n 2>/dev/null || echo 0) % 64 + 1 )); echo $n > {dir}/n; \
+             curl -sf -o /dev/null -X PUT -H 'Authorization: Bearer {admin}' --data-binary @{dir}/extra-$n.zip {base}/api/admin/marketplaces/{slug} && \
+             c=$(curl -sf -H 'Authorization: Bearer {token}' {base}/marketplace/info | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"commit\"])') && \
+             printf '0012command=fetch\\n0017object-format=sha1\\n0001000ethin-pack\\n000eofs-delta\\n000ddeepen 1\\n0032want %s\\n0009done\\n0000' $c > {dir}/fetch-new.bin",
+            admin = api.admin_token,
+            base = api.base,
+            slug = self.slug,
+        )
+    }
+}
+
+/// The isolate's CPU time per request kind against the Worker, for the
+/// corpus `label` (see the module doc). Each figure is the busy time of a
+/// profile around one request, per run.
+#[allow(clippy::too_many_arguments)]
+fn cpu_table(
+    label: &str,
+    api: &Api,
+    worker: &Server,
+    extra: &ExtraPlugin,
+    token: &str,
+    corpus_zip: &[u8],
+    fetch: &[u8],
+    ls_refs: &[u8],
+) {
+    let inspector = wrangler().inspector;
+    let dir = TempDir::new("bench-cpu");
+    let d = dir.path().display().to_string();
+    std::fs::write(dir.path().join("fetch.bin"), fetch).unwrap();
+    std::fs::write(dir.path().join("ls-refs.bin"), ls_refs).unwrap();
+    std::fs::write(dir.path().join("corpus.zip"), corpus_zip).unwrap();
+    std::fs::write(
+        dir.path().join("skill.zip"),
+        support::store::skill_zip("cpu-skill"),
+    )
+    .unwrap();
+    let admin = &api.admin_token;
+    let base = &api.base;
+    let v2 = |file: &str| {
+        format!(
+            "curl -sf -o /dev/null -X POST -H 'Authorization: {}' -H 'Git-Protocol: version=2' \
+             -H 'Content-Type: application/x-git-upload-pack-request' --data-binary @{file} {base}/marketplace.git/git-upload-pack",
+            worker.auth
+        )
+    };
+    let purge = format!(
+        "curl -sf -o /dev/null -X POST -H 'Authorization: Bearer {admin}' -H 'Content-Type: application/json' -d '{{\"all\":true}}' {base}/api/admin/cache/purge"
+    );
+    let fetch_cmd = v2(&format!("{d}/fetch.bin"));
+    // Warm the pack and the ZIP before the warm figures.
+    let zip_cmd =
+        format!("curl -sf -o /dev/null -H 'Authorization: Bearer {token}' {base}/marketplace.zip");
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &format!("{fetch_cmd}; {zip_cmd}")])
+        .status();
+    let kinds: Vec<(&str, String, String)> = vec![
+        ("ls-refs", String::new(), v2(&format!("{d}/ls-refs.bin"))),
+        ("warm fetch", String::new(), fetch_cmd.clone()),
+        ("cold fetch", purge.clone(), fetch_cmd.clone()),
+        (
+            "new-view fetch",
+            extra.change_command(api, token),
+            v2(&format!("{}/fetch-new.bin", extra.dir.path().display())),
+        ),
+        ("warm ZIP", String::new(), zip_cmd.clone()),
+        ("cold ZIP", purge, zip_cmd),
+        (
+            "import (fresh marketplace)",
+            String::new(),
+            format!(
+                "curl -sf -o /dev/null -X PUT -H 'Authorization: Bearer {admin}' --data-binary @{d}/corpus.zip {base}/api/admin/marketplaces/cpu-$(date +%s%N)"
+            ),
+        ),
+        (
+            "Store upload (a skill)",
+            String::new(),
+            format!(
+                "n=cpu-$(date +%s%N); curl -sf -o /dev/null -H 'Authorization: Bearer {token}' -F type=skill -F name=$n -F title=T -F tagline=t \
+                 -F description=d -F category=c -F file=@{d}/skill.zip {base}/api/store/entities"
+            ),
+        ),
+    ];
+    for (what, before, command) in kinds {
+        match cpu_ms(inspector, runs().min(5), &before, &command) {
+            Some(ms) => println!("{label:<28} CPU {what:<26} {ms:>7.1} ms"),
+            None => println!("{label:<28} CPU {what:<26} (not measured)"),
+        }
+    }
+}
+
 fn main() {
     // Before any thread starts: clones and pulls go to tmpfs.
     if std::env::var_os("TMPDIR").is_none() && Path::new("/dev/shm").is_dir() {
         std::env::set_var("TMPDIR", "/dev/shm");
     }
-    let api = Api::new(&wrangler().base);
+    let remote = std::env::var("BENCH_BASE").ok();
+    let api = match &remote {
+        Some(base) => Api::with_admin(
+            base.trim_end_matches('/'),
+            &std::env::var("BENCH_ADMIN_TOKEN")
+                .expect("BENCH_ADMIN_TOKEN must hold the deployment's ADMIN_TOKEN secret"),
+        ),
+        None => Api::new(&wrangler().base),
+    };
+    let worker_is = match &remote {
+        Some(base) => format!("the Worker at {base}"),
+        None => "wrangler dev (workerd, local D1 and R2) on 127.0.0.1".into(),
+    };
     println!(
-        "{} runs per figure, alternating servers; medians; protocol v2; wrangler dev (workerd, local D1 and R2) \
-         and git http-backend (CGI) behind the same Basic credentials, on 127.0.0.1; clones in {}\n",
+        "{} runs per figure, alternating servers; medians; protocol v2; {worker_is} \
+         and git http-backend (CGI) on 127.0.0.1, behind the same Basic credentials; clones in {}\n",
         runs(),
         std::env::temp_dir().display()
     );
@@ -201,16 +393,7 @@ fn main() {
                 "ref-prefix refs/heads/".into(),
             ],
         );
-        let fetch = v2_body(
-            "fetch",
-            &[
-                "thin-pack".into(),
-                "ofs-delta".into(),
-                "deepen 1".into(),
-                format!("want {commit}"),
-                "done".into(),
-            ],
-        );
+        let fetch = shallow_fetch(&commit);
         // Warm the Worker's cache, and check both answer with a whole pack.
         for s in [&worker, &backend] {
             let size = v2_post(s, &fetch);
@@ -279,6 +462,34 @@ fn main() {
             "pull, proactive auth",
             pair(|| pull(&worker, PROACTIVE), || pull(&backend, PROACTIVE)),
         );
+        // A new view each run: the extra marketplace changes, the corpus
+        // stays; the fetch wants the commit that change made.
+        let extra = ExtraPlugin::new(&api, &slug);
+        let new_view_fetch = || shallow_fetch(&extra.change(&api, &token));
+        row(
+            "new-view fetch (pack)",
+            pair(
+                || {
+                    let body = new_view_fetch();
+                    timed(|| {}, || _ = v2_post(&worker, &body))
+                },
+                || post(&backend, &fetch),
+            ),
+        );
+        if remote.is_none() {
+            cpu_table(
+                &label,
+                &api,
+                &worker,
+                &extra,
+                &token,
+                &zip_of(&files),
+                &fetch,
+                &ls_refs,
+            );
+        } else {
+            println!("  (CPU per request needs the local inspector: on a deployment, read CPU time in the Workers dashboard)");
+        }
         let local = format!("file://{}", root.path().join("m.git").display());
         let floor: Vec<Duration> = (0..runs())
             .map(|_| timed(|| {}, || clone_once(&local)))
@@ -299,7 +510,7 @@ fn main() {
             })
             .collect();
         println!(
-            "  (wrangler dev's own cost per request, GET /healthz, which reads no storage: {:.1} ms; a pull makes three requests)",
+            "  (the Worker's own cost per request, GET /healthz, which reads no storage: {:.1} ms; a pull makes three requests)",
             median_ms(&bare)
         );
     }

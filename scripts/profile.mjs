@@ -2,7 +2,7 @@
 // command runs, through the inspector, and prints where the time went
 // (self time per function; the wasm names survive the release build).
 //
-//   node scripts/profile.mjs [--inspector 9229] [--runs 5] [--settle-ms 400] -- '<command>'
+//   node scripts/profile.mjs [--inspector 9229] [--runs 5] [--settle-ms 400] [--json] -- '<command>'
 //
 // The command runs `--runs` times, each inside its own profile that goes
 // on `--settle-ms` after it (so work the Worker does after its response,
@@ -10,6 +10,8 @@
 // purge, say) belongs in a command of its own run before this one, or in
 // `--before '<command>'`, run outside the profile before each run. Writes
 // the merged profile to target/profile.cpuprofile (Chrome DevTools opens it).
+// With `--json`, prints only one JSON line, `{busy_ms, idle_ms, runs}` (the
+// isolate's busy and idle time per run), for the benchmark's CPU table.
 
 import { execSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -29,6 +31,9 @@ const port = option("inspector", "9229");
 const runs = Number(option("runs", "5"));
 const settle = Number(option("settle-ms", "400"));
 const before = option("before", "");
+const asJson = process.argv.indexOf("--json") > 0 && process.argv.indexOf("--json") < dash;
+// The command's own output would mix with the JSON line.
+const commandStdio = asJson ? ["ignore", "ignore", "inherit"] : "inherit";
 
 const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
 ws.on("error", (e) => {
@@ -59,15 +64,15 @@ const merged = { nodes: [], startTime: 0, endTime: 0, samples: [], timeDeltas: [
 let busy = 0;
 let idle = 0;
 for (let i = 0; i < runs; i++) {
-  if (before) execSync(before, { stdio: "inherit" });
+  if (before) execSync(before, { stdio: commandStdio });
   await sleep(settle);
   await send("Profiler.start");
   const started = Date.now();
-  execSync(command, { stdio: "inherit" });
+  execSync(command, { stdio: commandStdio });
   const ms = Date.now() - started;
   await sleep(settle);
   const { profile } = await send("Profiler.stop");
-  console.log(`run ${i + 1}: the command took ${ms} ms`);
+  if (!asJson) console.log(`run ${i + 1}: the command took ${ms} ms`);
   const offset = merged.nodes.reduce((m, n) => Math.max(m, n.id), 0);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   for (const n of profile.nodes) {
@@ -91,6 +96,10 @@ for (let i = 0; i < runs; i++) {
 ws.close();
 mkdirSync("target", { recursive: true });
 writeFileSync("target/profile.cpuprofile", JSON.stringify(merged));
+if (asJson) {
+  console.log(JSON.stringify({ busy_ms: busy / 1000 / runs, idle_ms: idle / 1000 / runs, runs }));
+  process.exit(0);
+}
 console.log(`\nisolate busy ${(busy / 1000 / runs).toFixed(1)} ms per run (idle ${(idle / 1000 / runs).toFixed(1)} ms); self time per run:`);
 for (const [name, us] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
   console.log(`${(us / 1000 / runs).toFixed(1).padStart(9)} ms  ${name}`);

@@ -10,12 +10,22 @@ pub const ADMIN_TOKEN: &str = "dev-admin-token";
 /// Calls the API of the Worker at `base`.
 pub struct Api {
     pub base: String,
+    /// The bootstrap admin token its admin calls send.
+    pub admin_token: String,
 }
 
 impl Api {
+    /// A local Worker, with the development `ADMIN_TOKEN`.
     pub fn new(base: &str) -> Api {
+        Api::with_admin(base, ADMIN_TOKEN)
+    }
+
+    /// A Worker whose bootstrap admin token is `admin_token` (a deployed
+    /// one, for the benchmark's `BENCH_BASE`).
+    pub fn with_admin(base: &str, admin_token: &str) -> Api {
         Api {
             base: base.to_string(),
+            admin_token: admin_token.to_string(),
         }
     }
 
@@ -39,14 +49,14 @@ impl Api {
 
     /// An admin call that must answer `status`; returns the JSON body (or Null).
     pub fn admin(&self, method: &str, path: &str, body: Option<&Value>, status: u16) -> Value {
-        let r = self.call(ADMIN_TOKEN, method, path, body);
+        let r = self.call(&self.admin_token, method, path, body);
         assert_eq!(r.status, status, "{method} {path}: {}", r.text());
         serde_json::from_slice(&r.body).unwrap_or(Value::Null)
     }
 
     /// Imports an archive into marketplace `slug`.
     pub fn import(&self, slug: &str, archive: &[u8]) -> RawResponse {
-        let auth = format!("Bearer {ADMIN_TOKEN}");
+        let auth = format!("Bearer {}", self.admin_token);
         request(
             &self.base,
             "PUT",

@@ -1,10 +1,11 @@
 //! What the benchmark programs share: the corpora picked, the runs per
-//! figure and the median.
+//! figure, the median, and the isolate's CPU time per request.
 
 use std::time::Duration;
 
 use super::archives::FileSpec;
 use super::corpus::{generated_marketplace, Corpus, CORPORA};
+use super::toolchain::node_tool;
 
 /// Runs per figure: `BENCH_RUNS`, else `default`.
 pub fn runs(default: usize) -> usize {
@@ -44,4 +45,41 @@ pub fn picked_corpora() -> impl Iterator<Item = (&'static Corpus, Vec<FileSpec>,
             );
             (c, files, label)
         })
+}
+
+/// The Worker isolate's busy (CPU) time per run of shell `command`, in
+/// milliseconds, from a CPU profile through its inspector
+/// (`scripts/profile.mjs --json`); `before` runs outside the profile
+/// before each run. `None` (with the reason printed) when profiling failed.
+pub fn cpu_ms(inspector: u16, runs: usize, before: &str, command: &str) -> Option<f64> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = node_tool("node")
+        .arg(root.join("scripts/profile.mjs"))
+        .args(["--inspector", &inspector.to_string()])
+        .args([
+            "--runs",
+            &runs.to_string(),
+            "--before",
+            before,
+            "--json",
+            "--",
+        ])
+        .arg(command)
+        .current_dir(&root)
+        .output()
+        .expect("run node scripts/profile.mjs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let parsed = text
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .and_then(|v| v["busy_ms"].as_f64());
+    if parsed.is_none() {
+        eprintln!(
+            "  (profiling `{command}` failed: {}{})",
+            text.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    parsed
 }

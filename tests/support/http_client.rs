@@ -77,6 +77,12 @@ fn send(
     body: Body<'_>,
     wait_secs: u64,
 ) -> RawResponse {
+    if base.starts_with("https://") {
+        let Body::Sized(bytes) = body else {
+            panic!("chunked bodies go to local http:// servers only")
+        };
+        return over_tls(base, method, path, headers, bytes, wait_secs);
+    }
     let host = base.strip_prefix("http://").expect("http base URL");
     let mut s = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(wait_secs)))
@@ -176,5 +182,69 @@ fn read_chunked(r: &mut impl BufRead) -> Vec<u8> {
             return out;
         }
         out.extend_from_slice(&chunk[..size]);
+    }
+}
+
+/// One request to an `https://` base (a deployed Worker, for the
+/// benchmark's `BENCH_BASE`) through the curl CLI, which brings TLS; the
+/// response parsed as `send` parses its own.
+fn over_tls(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    wait_secs: u64,
+) -> RawResponse {
+    use std::process::{Command, Stdio};
+    let mut c = Command::new("curl");
+    c.args([
+        "-s",
+        "-i",
+        "--http1.1",
+        "--max-time",
+        &wait_secs.to_string(),
+        "-X",
+        method,
+    ]);
+    for (k, v) in headers {
+        c.args(["-H", &format!("{k}: {v}")]);
+    }
+    if !body.is_empty() {
+        c.args(["--data-binary", "@-"]);
+    }
+    c.arg(format!("{base}{path}"));
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run curl (install it: apt-get install curl)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body)
+        .expect("send the body to curl");
+    let out = child.wait_with_output().expect("wait for curl");
+    let split = out
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("curl {method} {base}{path}: no response"));
+    let head = String::from_utf8_lossy(&out.stdout[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line in {head:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: out.stdout[split + 4..].to_vec(),
     }
 }

@@ -19,6 +19,8 @@ use super::toolchain::node_tool;
 pub struct Wrangler {
     pub base: String,
     pub log: PathBuf,
+    /// Its isolate's inspector (`scripts/profile.mjs` profiles it there).
+    pub inspector: u16,
     _state: TempDir,
     _guard: Mutex<(Child, ChildStdin)>,
     _log_on_panic: LogOnPanic,
@@ -386,6 +388,7 @@ fn start_on_free_ports(state: TempDir, vars: &[(&str, &str)], tries: u32) -> Wra
     }
     Wrangler {
         base,
+        inspector,
         _log_on_panic: LogOnPanic(log.clone()),
         log,
         _state: state,
