@@ -10,6 +10,10 @@
 // purge, say) belongs in a command of its own run before this one, or in
 // `--before '<command>'`, run outside the profile before each run. Writes
 // the merged profile to target/profile.cpuprofile (Chrome DevTools opens it).
+// `--warmup N` (default 1) runs `--before` and the command N times first,
+// unprofiled, so the isolate's lazy compilation of the code they reach is
+// not counted. V8's profiler samples wall time: "busy" is time the
+// isolate's thread was not idle, CPU time only on an otherwise quiet machine.
 // With `--json`, prints only one JSON line, `{busy_ms, idle_ms, runs}` (the
 // isolate's busy and idle time per run), for the benchmark's CPU table.
 
@@ -58,6 +62,11 @@ await new Promise((r) => ws.on("open", r));
 await send("Profiler.enable");
 await send("Profiler.setSamplingInterval", { interval: 100 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+for (let i = 0; i < Number(option("warmup", "1")); i++) {
+  if (before) execSync(before, { stdio: commandStdio });
+  execSync(command, { stdio: commandStdio });
+}
 
 const self = new Map();
 const merged = { nodes: [], startTime: 0, endTime: 0, samples: [], timeDeltas: [] };
