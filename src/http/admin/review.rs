@@ -117,23 +117,26 @@ pub(super) async fn route(mut req: Request, storage: &Storage, route: Review<'_>
 /// Most files of one version given a line diff; the rest are named only.
 const MAX_DIFFED_FILES: usize = 50;
 
+/// Files by path, borrowed.
+fn by_path(list: &[ServedFile]) -> BTreeMap<&str, &ServedFile> {
+    list.iter().map(|f| (f.path.as_str(), f)).collect()
+}
+
 /// Each file the version adds, removes or changes, with its line diff
 /// against the served version.
 async fn file_diffs(storage: &Storage, files: &ReviewFiles) -> Result<Vec<Value>, ApiError> {
-    let by_path = |list: &[ServedFile]| -> BTreeMap<String, ServedFile> {
-        list.iter()
-            .map(|f| (f.path.as_str().to_string(), f.clone()))
-            .collect()
-    };
     let (old, new) = (by_path(&files.current), by_path(&files.files));
     let as_versions = |list: &[ServedFile]| list.iter().map(VersionFile::from).collect::<Vec<_>>();
     let changes = diff_files(&as_versions(&files.current), &as_versions(&files.files));
     let mut reader = EntryReader::new(storage);
     let mut out = Vec::with_capacity(changes.len());
     for (i, change) in changes.iter().enumerate() {
-        let (before, after) = (old.get(&change.path), new.get(&change.path));
+        let (before, after) = (
+            old.get(change.path.as_str()).copied(),
+            new.get(change.path.as_str()).copied(),
+        );
         let too_big = [before, after]
-            .iter()
+            .into_iter()
             .flatten()
             .any(|f| f.size as usize > MAX_DIFF_BYTES);
         let diff = if i >= MAX_DIFFED_FILES {
