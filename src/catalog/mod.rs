@@ -17,6 +17,7 @@ pub mod resolve;
 pub mod review;
 pub mod scan;
 pub mod secret_name;
+pub mod segment;
 pub mod served;
 pub mod served_names;
 pub mod snapshot;

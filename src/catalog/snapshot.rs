@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 
 use super::etag::Etag;
-use super::served::{files_tree, EntryRef, FileSource, ServedPlugin};
+use super::segment::{SegmentLayout, SegmentPart};
+use super::served::{EntryRef, FileSource, ServedPlugin};
 use super::summary::{PluginSummary, ServedMarketplace, SnapshotHead};
 use crate::git::repo::{Refs, Repository};
 use crate::git::tree::TreeError;
@@ -43,30 +44,40 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds the snapshot of `plugins` (already resolved and ordered,
     /// with their files): the head, then every subtree and blob under it.
+    /// A stored plugin given without files (its stored tree and digest
+    /// only) is in the head but none of its objects are: a pack of this
+    /// snapshot then carries them as that plugin's segment.
     pub fn build(
         market: &ServedMarketplace,
         plugins: &[ServedPlugin],
     ) -> Result<Snapshot, TreeError> {
         let mut summaries = Vec::with_capacity(plugins.len());
-        let mut subtrees = Vec::with_capacity(plugins.len());
+        let mut layouts = Vec::with_capacity(plugins.len());
         for p in plugins {
-            let built = (!p.external && !p.files.is_empty())
-                .then(|| files_tree(&p.files))
+            let has_files = !p.external && !p.files.is_empty();
+            let layout = has_files
+                .then(|| SegmentLayout::of(&p.files))
                 .transpose()?;
-            let mut summary = PluginSummary::of(&ServedPlugin {
-                tree: None,
-                ..p.clone()
-            })?;
+            let mut summary = if has_files {
+                PluginSummary::of(&ServedPlugin {
+                    tree: None,
+                    ..p.clone()
+                })?
+            } else {
+                PluginSummary::of(p)?
+            };
             // A stored tree id that disagrees with the files would advertise
             // a commit the fetch cannot serve: refuse rather than serve it.
-            if let (Some(stored), Some(b)) = (p.tree, &built) {
-                if stored != b.root {
+            if let (Some(stored), Some(l)) = (p.tree, &layout) {
+                if stored != l.root {
                     return Err(TreeError::Inconsistent(p.dir.clone()));
                 }
             }
-            summary.tree = built.as_ref().map(|b| b.root);
+            if let Some(l) = &layout {
+                summary.tree = Some(l.root);
+            }
             summaries.push(summary);
-            subtrees.push(built);
+            layouts.push(layout);
         }
         let head = SnapshotHead::build(market, &summaries)?;
 
@@ -77,11 +88,12 @@ impl Snapshot {
             contents.push(*id);
             fresh.insert(*id, (ObjectKind::Tree, body.clone()));
         }
-        for built in subtrees.into_iter().flatten() {
-            for (id, body) in built.trees.into_iter().rev() {
-                if let std::collections::hash_map::Entry::Vacant(slot) = fresh.entry(id) {
-                    contents.push(id);
-                    slot.insert((ObjectKind::Tree, body));
+        let parts: Vec<_> = layouts.into_iter().flatten().flat_map(|l| l.parts).collect();
+        for part in &parts {
+            if let SegmentPart::Tree(id, body) = part {
+                if let std::collections::hash_map::Entry::Vacant(slot) = fresh.entry(*id) {
+                    contents.push(*id);
+                    slot.insert((ObjectKind::Tree, body.clone()));
                 }
             }
         }
@@ -91,19 +103,22 @@ impl Snapshot {
             (ObjectKind::Blob, head.manifest.clone()),
         );
         let mut blobs: HashMap<ObjectId, (String, EntryRef)> = HashMap::new();
-        for f in plugins.iter().flat_map(|p| &p.files) {
-            if fresh.contains_key(&f.blob) || blobs.contains_key(&f.blob) {
+        for part in &parts {
+            let SegmentPart::Blob(id, source) = part else {
+                continue;
+            };
+            if fresh.contains_key(id) || blobs.contains_key(id) {
                 continue;
             }
-            match &f.source {
+            match source {
                 FileSource::Entry { object, entry } => {
-                    blobs.insert(f.blob, (object.clone(), *entry));
+                    blobs.insert(*id, (object.clone(), *entry));
                 }
                 FileSource::Inline(bytes) => {
-                    fresh.insert(f.blob, (ObjectKind::Blob, bytes.clone()));
+                    fresh.insert(*id, (ObjectKind::Blob, bytes.clone()));
                 }
             }
-            contents.push(f.blob);
+            contents.push(*id);
         }
         fresh.insert(head.commit_id, (ObjectKind::Commit, head.commit.clone()));
         Ok(Snapshot {
@@ -116,6 +131,12 @@ impl Snapshot {
             blobs,
             contents,
         })
+    }
+
+    /// How many objects a whole pack of this snapshot holds (its contents
+    /// and the commit; segments come on top).
+    pub fn object_count(&self) -> usize {
+        self.contents.len() + 1
     }
 
     /// How to produce object `id` of this snapshot.
