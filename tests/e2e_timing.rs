@@ -136,8 +136,10 @@ fn round_trips_and_cache_layers_are_reported() {
     );
     assert_eq!(timing(&r), (1, 0, None));
 
-    // A fetch: built on a miss (a second D1 round trip loads the files),
-    // then served from the R2 copy with the head's round trip alone.
+    // A fetch: built on a miss from the plugins' pack segments (a second
+    // D1 round trip loads the plugin rows, a third finds the segments and
+    // any plugin sharing a blob), then served from the R2 copy with the
+    // head's round trip alone.
     api.admin(
         "POST",
         "/api/admin/cache/purge",
@@ -155,7 +157,7 @@ fn round_trips_and_cache_layers_are_reported() {
     );
     let built = post(&auth, &fetch);
     let (d1, _, layer) = timing(&built);
-    assert_eq!((d1, layer.as_deref()), (2, Some("built")));
+    assert_eq!((d1, layer.as_deref()), (3, Some("segments")));
     // The miss's upload to R2 may still be finishing.
     let warm = until_layer("r2", || post(&auth, &fetch), |r| timing(r).2);
     assert_eq!(timing(&warm), (1, 1, Some("r2".into())));
@@ -263,7 +265,7 @@ fn purge_by_etag_and_by_plugin_then_rebuild_identically() {
     assert_eq!(r["views"], json!([e1]), "{r}");
     assert!(r["deleted"].as_u64().unwrap() >= 1, "{r}");
     let (again, layer) = whole_fetch(&api, &one);
-    assert_eq!(layer.as_deref(), Some("built"));
+    assert_eq!(layer.as_deref(), Some("segments"));
     assert_eq!(again, pack1, "rebuilt byte for byte");
     assert_eq!(
         whole_fetch(&api, &two).1.as_deref(),
@@ -295,7 +297,7 @@ fn purge_by_etag_and_by_plugin_then_rebuild_identically() {
     assert_eq!(timing(&z2).2.as_deref(), Some("built"));
     assert_eq!(z1.body, z2.body);
     let (again, layer) = whole_fetch(&api, &two);
-    assert_eq!((again == pack2, layer.as_deref()), (true, Some("built")));
+    assert_eq!((again == pack2, layer.as_deref()), (true, Some("segments")));
 
     // Everything, as before.
     wait_cached(&api, &[e1, e2]);
@@ -306,7 +308,7 @@ fn purge_by_etag_and_by_plugin_then_rebuild_identically() {
         200,
     );
     assert!(r["deleted"].as_u64().unwrap() >= 2, "{r}");
-    assert_eq!(whole_fetch(&api, &one), (pack1, Some("built".into())));
+    assert_eq!(whole_fetch(&api, &one), (pack1, Some("segments".into())));
 
     // One selector, well formed, or a clear 400.
     for bad in [
@@ -356,7 +358,7 @@ fn a_cached_pack_serves_every_framing() {
         info["etag"].as_str().unwrap(),
     );
     let (built, layer) = whole_fetch(&api, &token);
-    assert_eq!(layer.as_deref(), Some("built"));
+    assert_eq!(layer.as_deref(), Some("segments"));
     assert!(built.starts_with(b"PACK"));
     wait_cached(&api, &[etag]);
     let (piped, layer) = whole_fetch(&api, &token);

@@ -103,7 +103,9 @@ fn objects_of(pack: &[u8], head: &str) -> String {
 
 #[test]
 fn a_pack_of_segments_holds_exactly_the_objects_of_the_whole_build() {
-    let noise: Vec<u8> = (0..150_000u32).map(|i| i.wrapping_mul(2_654_435_761) as u8).collect();
+    let noise: Vec<u8> = (0..150_000u32)
+        .map(|i| i.wrapping_mul(2_654_435_761) as u8)
+        .collect();
     let plugins = vec![
         plugin(
             "lint",
@@ -115,7 +117,10 @@ fn a_pack_of_segments_holds_exactly_the_objects_of_the_whole_build() {
         ),
         plugin(
             "review",
-            &[("skills/x/SKILL.md", b"---\nname: x\n---\n", false), ("big.bin", &noise, false)],
+            &[
+                ("skills/x/SKILL.md", b"---\nname: x\n---\n", false),
+                ("big.bin", &noise, false),
+            ],
         ),
         plugin("deploy", &[("commands/ship.md", b"ship it", false)]),
     ];

@@ -98,10 +98,7 @@ mod tests {
             exec: false,
             source: FileSource::Entry {
                 object: "entries/x".into(),
-                entry: EntryRef {
-                    offset: 0,
-                    len: 1,
-                },
+                entry: EntryRef { offset: 0, len: 1 },
             },
         }
     }
@@ -127,7 +124,10 @@ mod tests {
         let mut reversed = files.clone();
         reversed.reverse();
         let again = SegmentLayout::of(&reversed).unwrap();
-        assert_eq!(again.parts, layout.parts, "order of the files is irrelevant");
+        assert_eq!(
+            again.parts, layout.parts,
+            "order of the files is irrelevant"
+        );
     }
 
     #[test]

@@ -37,8 +37,12 @@ pub struct Snapshot {
     refs: Refs,
     fresh: HashMap<ObjectId, (ObjectKind, Vec<u8>)>,
     blobs: HashMap<ObjectId, (String, EntryRef)>,
-    /// Every object but the commit: trees, then the manifest, then file blobs.
+    /// Every object but the commit, in pack order: the top trees, the
+    /// manifest, then each plugin's trees and blobs.
     contents: Vec<ObjectId>,
+    /// Plugins given without files: where in `contents` each one's
+    /// segment goes (before the object at that index), and its tree.
+    segments: Vec<(usize, ObjectId)>,
 }
 
 impl Snapshot {
@@ -55,9 +59,7 @@ impl Snapshot {
         let mut layouts = Vec::with_capacity(plugins.len());
         for p in plugins {
             let has_files = !p.external && !p.files.is_empty();
-            let layout = has_files
-                .then(|| SegmentLayout::of(&p.files))
-                .transpose()?;
+            let layout = has_files.then(|| SegmentLayout::of(&p.files)).transpose()?;
             let mut summary = if has_files {
                 PluginSummary::of(&ServedPlugin {
                     tree: None,
@@ -83,19 +85,12 @@ impl Snapshot {
 
         let mut fresh = HashMap::new();
         let mut contents = Vec::new();
-        // Trees first, each parent before its children (as git lists them).
+        // The top trees (each parent before its children, as git lists
+        // them) and the manifest; then each plugin's objects in its
+        // segment's order, or the place its segment goes.
         for (id, body) in head.trees.iter().rev() {
             contents.push(*id);
             fresh.insert(*id, (ObjectKind::Tree, body.clone()));
-        }
-        let parts: Vec<_> = layouts.into_iter().flatten().flat_map(|l| l.parts).collect();
-        for part in &parts {
-            if let SegmentPart::Tree(id, body) = part {
-                if let std::collections::hash_map::Entry::Vacant(slot) = fresh.entry(*id) {
-                    contents.push(*id);
-                    slot.insert((ObjectKind::Tree, body.clone()));
-                }
-            }
         }
         contents.push(head.manifest_blob);
         fresh.insert(
@@ -103,22 +98,32 @@ impl Snapshot {
             (ObjectKind::Blob, head.manifest.clone()),
         );
         let mut blobs: HashMap<ObjectId, (String, EntryRef)> = HashMap::new();
-        for part in &parts {
-            let SegmentPart::Blob(id, source) = part else {
+        let mut segments = Vec::new();
+        for (p, layout) in plugins.iter().zip(layouts) {
+            let Some(layout) = layout else {
+                if let (false, Some(tree)) = (p.external, p.tree) {
+                    segments.push((contents.len(), tree));
+                }
                 continue;
             };
-            if fresh.contains_key(id) || blobs.contains_key(id) {
-                continue;
-            }
-            match source {
-                FileSource::Entry { object, entry } => {
-                    blobs.insert(*id, (object.clone(), *entry));
+            for part in layout.parts {
+                let id = part.id();
+                if fresh.contains_key(&id) || blobs.contains_key(&id) {
+                    continue;
                 }
-                FileSource::Inline(bytes) => {
-                    fresh.insert(*id, (ObjectKind::Blob, bytes.clone()));
+                match part {
+                    SegmentPart::Tree(_, body) => {
+                        fresh.insert(id, (ObjectKind::Tree, body));
+                    }
+                    SegmentPart::Blob(_, FileSource::Entry { object, entry }) => {
+                        blobs.insert(id, (object.clone(), *entry));
+                    }
+                    SegmentPart::Blob(_, FileSource::Inline(bytes)) => {
+                        fresh.insert(id, (ObjectKind::Blob, bytes.clone()));
+                    }
                 }
+                contents.push(id);
             }
-            contents.push(*id);
         }
         fresh.insert(head.commit_id, (ObjectKind::Commit, head.commit.clone()));
         Ok(Snapshot {
@@ -130,13 +135,24 @@ impl Snapshot {
             fresh,
             blobs,
             contents,
+            segments,
         })
     }
 
-    /// How many objects a whole pack of this snapshot holds (its contents
-    /// and the commit; segments come on top).
-    pub fn object_count(&self) -> usize {
-        self.contents.len() + 1
+    /// The blobs this snapshot sends itself (fresh and from entries).
+    pub fn blob_ids(&self) -> Vec<ObjectId> {
+        let fresh = self
+            .fresh
+            .iter()
+            .filter(|(_, (kind, _))| *kind == ObjectKind::Blob)
+            .map(|(id, _)| *id);
+        fresh.chain(self.blobs.keys().copied()).collect()
+    }
+
+    /// Plugins given without files: the index in `tree_objects` before
+    /// which each one's segment goes, and its tree.
+    pub fn segment_slots(&self) -> &[(usize, ObjectId)] {
+        &self.segments
     }
 
     /// How to produce object `id` of this snapshot.

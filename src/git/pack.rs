@@ -191,6 +191,15 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// The 12 bytes a version-2 pack of `count` objects starts with.
+pub fn pack_header(count: u32) -> [u8; 12] {
+    let mut header = [0u8; 12];
+    header[..4].copy_from_slice(b"PACK");
+    header[4..8].copy_from_slice(&2u32.to_be_bytes());
+    header[8..].copy_from_slice(&count.to_be_bytes());
+    header
+}
+
 /// Streams a pack into a sink.
 pub struct PackWriter<W: Write> {
     out: HashingWriter<W>,
@@ -222,11 +231,7 @@ impl<W: Write> PackWriter<W> {
             inner: sink,
             hasher,
         };
-        let mut header = [0u8; 12];
-        header[..4].copy_from_slice(b"PACK");
-        header[4..8].copy_from_slice(&2u32.to_be_bytes());
-        header[8..].copy_from_slice(&count.to_be_bytes());
-        out.write_all(&header)?;
+        out.write_all(&pack_header(count))?;
         Ok(PackWriter {
             out,
             declared: count,

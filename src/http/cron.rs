@@ -70,12 +70,12 @@ async fn scheduled_gc(env: &Env) {
     };
     match result {
         Ok(r) if r.deferred => worker::console_log!(
-            "scheduled gc: entries deferred to a writer in progress; deleted {} idle packs, {} ended sessions and {} audit entries past retention",
-            r.deleted_packs, r.deleted_sessions, r.deleted_audit
+            "scheduled gc: entries deferred to a writer in progress; deleted {} idle packs, {} unreferenced segments, {} ended sessions and {} audit entries past retention",
+            r.deleted_packs, r.deleted_segments, r.deleted_sessions, r.deleted_audit
         ),
         Ok(r) => worker::console_log!(
-            "scheduled gc: deleted {} entries objects (kept {}), {} idle packs, {} ended sessions and {} audit entries past retention",
-            r.deleted, r.kept, r.deleted_packs, r.deleted_sessions, r.deleted_audit
+            "scheduled gc: deleted {} entries objects (kept {}), {} idle packs, {} unreferenced segments, {} ended sessions and {} audit entries past retention",
+            r.deleted, r.kept, r.deleted_packs, r.deleted_segments, r.deleted_sessions, r.deleted_audit
         ),
         Err(e) => worker::console_error!("scheduled gc failed: {e}"),
     }

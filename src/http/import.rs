@@ -17,12 +17,14 @@ use worker::Request;
 
 use super::error::{ApiError, ApiResult};
 use super::json;
+use super::segment_pack::build_missing_segments;
 use crate::catalog::archive::tar_gz::TarGzReader;
 use crate::catalog::archive::zip_ranged::{ZipReader, ZipStep};
 use crate::catalog::archive::{ArchiveFile, ArchiveFormat, IMPORT_LIMITS};
 use crate::catalog::ingest::{version_plugins, Ingester, IMPORT_CHUNK_BYTES};
 use crate::catalog::marketplace::{is_manifest, parse_marketplace, ImportError};
 use crate::catalog::names::Slug;
+use crate::catalog::served::ServedFile;
 use crate::storage::Storage;
 
 /// Imports the request's archive as marketplace `slug`.
@@ -101,6 +103,13 @@ pub(crate) async fn replace_from(
     storage
         .replace_marketplace(&Slug::parse(slug)?, &market.name, &plugins)
         .await?;
+    // Pack segments for plugins new to the catalog (a re-import's unchanged
+    // plugins have theirs), so no view's first fetch waits for one.
+    let segments: Vec<(String, &[ServedFile])> = plugins
+        .iter()
+        .filter_map(|(p, f)| Some((p.name.to_string(), f.as_ref()?.files.as_slice())))
+        .collect();
+    build_missing_segments(storage, &segments).await;
     let listed: Vec<_> = plugins
         .iter()
         .map(|(p, f)| {

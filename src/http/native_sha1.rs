@@ -7,7 +7,7 @@
 use worker::js_sys::{ArrayBuffer, Promise, Uint8Array};
 use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{WritableStream, WritableStreamDefaultWriter};
+use worker::web_sys::WritableStream;
 
 #[wasm_bindgen]
 extern "C" {
@@ -27,18 +27,17 @@ fn js_err(e: JsValue) -> worker::Error {
     worker::Error::JsError(format!("native SHA-1: {e:?}"))
 }
 
-/// A running SHA-1 computed by the runtime.
+/// A running SHA-1 computed by the runtime. Bytes go in from wasm
+/// (`update`) or piped by the runtime into `writable` (pack segments).
 pub struct NativeSha1 {
     stream: DigestStream,
-    writer: WritableStreamDefaultWriter,
 }
 
 impl NativeSha1 {
     /// Starts a digest.
     pub fn new() -> worker::Result<Self> {
         let stream = DigestStream::new("SHA-1").map_err(js_err)?;
-        let writer = stream.get_writer().map_err(js_err)?;
-        Ok(NativeSha1 { stream, writer })
+        Ok(NativeSha1 { stream })
     }
 
     /// Hashes `bytes` next.
@@ -46,16 +45,21 @@ impl NativeSha1 {
         if bytes.is_empty() {
             return Ok(());
         }
-        let chunk = Uint8Array::from(bytes);
-        JsFuture::from(self.writer.write_with_chunk(&chunk))
-            .await
-            .map_err(js_err)?;
+        let writer = self.stream.get_writer().map_err(js_err)?;
+        let written = JsFuture::from(writer.write_with_chunk(&Uint8Array::from(bytes))).await;
+        writer.release_lock();
+        written.map_err(js_err)?;
         Ok(())
+    }
+
+    /// The stream to pipe bytes into (unlocked between `update`s).
+    pub fn writable(&self) -> &WritableStream {
+        &self.stream
     }
 
     /// The digest of everything hashed.
     pub async fn finish(self) -> worker::Result<[u8; 20]> {
-        JsFuture::from(self.writer.close()).await.map_err(js_err)?;
+        JsFuture::from(self.stream.close()).await.map_err(js_err)?;
         let digest = JsFuture::from(self.stream.digest()).await.map_err(js_err)?;
         if !digest.is_instance_of::<ArrayBuffer>() {
             return Err(js_err(digest));

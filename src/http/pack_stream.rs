@@ -35,7 +35,7 @@ use crate::storage::Storage;
 /// chunk per object made a 4,000-file miss spend most of its time there.
 pub(crate) const CHUNK_BYTES: usize = 128 << 10;
 
-enum Part {
+pub(crate) enum Part {
     /// A synthesized object, already compressed.
     Fresh(Vec<u8>),
     /// Bytes `entry` of R2 object `object`.
@@ -43,7 +43,7 @@ enum Part {
 }
 
 /// Compresses the synthesized objects and lays out every part of the pack.
-fn plan(view: &View, objects: &[ObjectId]) -> Result<(Vec<Part>, u64), ApiError> {
+pub(crate) fn plan(view: &View, objects: &[ObjectId]) -> Result<(Vec<Part>, u64), ApiError> {
     let mut total = 12 + 20;
     let mut parts = Vec::with_capacity(objects.len());
     for id in objects {
@@ -85,6 +85,12 @@ pub fn stream_pack(
     content_type: &str,
     cache: bool,
 ) -> ApiResult {
+    if !view.snapshot.segment_slots().is_empty() {
+        // A plugin loaded without files: its objects are not in hand.
+        return Err(ApiError::internal(
+            "a view to build whole lacks some plugins' files".to_string(),
+        ));
+    }
     let (parts, total_len) = plan(&view, &p.objects)?;
     let count = p.objects.len() as u32;
     let (mut framing, head) = PackFramer::start(p);

@@ -6,8 +6,8 @@
 //! either, and the client gets a `Content-Length`); without it, a standard
 //! `TransformStream`, whose chunks pass through JavaScript queues.
 
-use worker::js_sys::Uint8Array;
-use worker::wasm_bindgen::JsValue;
+use worker::js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{ReadableStream, TransformStream, WritableStream};
 use worker::worker_sys::FixedLengthStream;
@@ -15,6 +15,42 @@ use worker::{Context, Response, ResponseBody};
 
 fn js_err(e: JsValue) -> worker::Error {
     worker::Error::JsError(format!("{e:?}"))
+}
+
+/// A native stream of exactly `len` bytes: its readable (a response body
+/// or an R2 upload with a known length) and its writable.
+pub fn fixed_length(len: u64) -> worker::Result<(ReadableStream, WritableStream)> {
+    let fixed = if len < u32::MAX as u64 {
+        FixedLengthStream::new(len as u32)
+    } else {
+        FixedLengthStream::new_big_int(worker::js_sys::BigInt::from(len))
+    }
+    .map_err(js_err)?;
+    Ok((fixed.readable(), fixed.writable()))
+}
+
+/// Writes `bytes` into `to` (which must be unlocked), waiting for it to
+/// take them.
+pub async fn write_all(to: &WritableStream, bytes: &[u8]) -> Result<(), JsValue> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let writer = to.get_writer()?;
+    let written = JsFuture::from(writer.write_with_chunk(&Uint8Array::from(bytes))).await;
+    writer.release_lock();
+    written.map(|_| ())
+}
+
+/// Pipes all of `from` into `to` and leaves `to` open for what follows;
+/// the runtime moves the bytes, no wasm runs per chunk.
+pub async fn pipe_open(from: &ReadableStream, to: &WritableStream) -> Result<(), JsValue> {
+    let options = Object::new();
+    Reflect::set(&options, &"preventClose".into(), &JsValue::TRUE)?;
+    // `pipeTo` with options, called by name: web-sys's binding for it needs
+    // a feature `worker` does not enable.
+    let pipe_to: Function = Reflect::get(from, &"pipeTo".into())?.dyn_into()?;
+    let piped: Promise = pipe_to.call2(from, to, &options)?.dyn_into()?;
+    JsFuture::from(piped).await.map(|_| ())
 }
 
 /// A response body of `head` followed by `body` (which ends the response),
@@ -26,16 +62,7 @@ pub fn head_then(
     body_len: Option<u64>,
 ) -> worker::Result<Response> {
     let (readable, writable): (ReadableStream, WritableStream) = match body_len {
-        Some(len) => {
-            let total = head.len() as u64 + len;
-            let fixed = if total < u32::MAX as u64 {
-                FixedLengthStream::new(total as u32)
-            } else {
-                FixedLengthStream::new_big_int(worker::js_sys::BigInt::from(total))
-            }
-            .map_err(js_err)?;
-            (fixed.readable(), fixed.writable())
-        }
+        Some(len) => fixed_length(head.len() as u64 + len)?,
         None => {
             let identity = TransformStream::new().map_err(js_err)?;
             (identity.readable(), identity.writable())
@@ -43,9 +70,7 @@ pub fn head_then(
     };
     ctx.wait_until(async move {
         let piped: Result<(), JsValue> = async {
-            let writer = writable.get_writer()?;
-            JsFuture::from(writer.write_with_chunk(&Uint8Array::from(head.as_slice()))).await?;
-            writer.release_lock();
+            write_all(&writable, &head).await?;
             // Closes the writable (ends the response) when the body ends.
             JsFuture::from(body.pipe_to(&writable)).await?;
             Ok(())

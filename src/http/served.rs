@@ -18,6 +18,7 @@ use super::error::ApiResult;
 use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
 use super::pack_stream::stream_pack;
 use super::pipe::head_then;
+use super::segment_pack::serve_from_segments;
 use super::view::{
     advertised_head, build_head, build_view, marketplace_name, served_head, served_user,
     served_view,
@@ -144,6 +145,15 @@ pub async fn git(
                     Some(layer),
                     None,
                 );
+            }
+            // A miss: from the plugins' pack segments where it can be.
+            if pipe {
+                if let Some(resp) =
+                    serve_from_segments(ctx, env, storage, &served, &p, resp.content_type).await?
+                {
+                    let build = clock_ms() - started;
+                    return timed(resp, storage, Some(CacheLayer::Segments), Some(build));
+                }
             }
             true
         }

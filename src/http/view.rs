@@ -208,7 +208,22 @@ impl ServedHead {
     /// makes exactly it (same ETag and commit); `None` once it no longer
     /// does (a plugin in it changed, or its definition is gone).
     pub async fn load_view(&self, env: &Env, storage: &Storage) -> Result<Option<View>, ApiError> {
-        let Some(uv) = storage.defined_view(self.definition()).await? else {
+        self.load_view_with(env, storage, true).await
+    }
+
+    /// As `load_view`; without `curated_files`, current curated plugins
+    /// come with their stored tree and digest but no files, and the
+    /// snapshot leaves their objects out (for their pack segments).
+    pub async fn load_view_with(
+        &self,
+        env: &Env,
+        storage: &Storage,
+        curated_files: bool,
+    ) -> Result<Option<View>, ApiError> {
+        let Some(uv) = storage
+            .defined_view(self.definition(), curated_files)
+            .await?
+        else {
             return Ok(None);
         };
         let view = build_view(env, uv)?;

@@ -7,7 +7,8 @@
 //!    enough, under the GC lock and only while no writer is live (see
 //!    `writers.rs`), else deferred to the next run;
 //! 3. cached packs and ZIPs idle too long, and cache objects left without
-//!    a row;
+//!    a row; pack segments of plugin trees nothing references any more
+//!    (as old as unreferenced entries must be);
 //! 4. ended sessions, old failed-authentication windows, and audit entries
 //!    past their retention.
 //!
@@ -49,6 +50,8 @@ pub struct GcReport {
     /// Whether the entries step deferred to a live writer or another GC.
     pub deferred: bool,
     pub deleted_packs: usize,
+    /// `segments/` objects deleted (see `segments.rs`).
+    pub deleted_segments: usize,
     pub deleted_advertisements: usize,
     pub deleted_definitions: usize,
     pub deleted_sessions: usize,
@@ -69,6 +72,7 @@ impl Storage {
             kept,
             deferred: entries.is_none(),
             deleted_packs: self.gc_packs(settings.pack_max_idle_secs).await?,
+            deleted_segments: self.gc_segments(settings.entries_min_age_secs).await?,
             deleted_advertisements,
             deleted_definitions,
             deleted_sessions: self.gc_sessions().await?,

@@ -52,6 +52,8 @@ mod objects;
 #[cfg(target_arch = "wasm32")]
 pub mod pack_cache;
 #[cfg(target_arch = "wasm32")]
+pub mod segments;
+#[cfg(target_arch = "wasm32")]
 pub mod served_names;
 #[cfg(target_arch = "wasm32")]
 pub mod sources;

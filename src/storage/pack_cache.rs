@@ -112,7 +112,7 @@ impl Storage {
     pub async fn store_framed_pack(
         &self,
         etag: &Etag,
-        body: worker::FixedLengthStream,
+        body: impl Into<worker::Data>,
         objects: usize,
     ) -> StorageResult<()> {
         let meta = std::collections::HashMap::from([

@@ -31,6 +31,8 @@ pub enum CacheLayer {
     R2,
     /// Built for this request.
     Built,
+    /// Built for this request from stored pack segments.
+    Segments,
 }
 
 impl CacheLayer {
@@ -40,6 +42,7 @@ impl CacheLayer {
             CacheLayer::Edge => "edge",
             CacheLayer::R2 => "r2",
             CacheLayer::Built => "built",
+            CacheLayer::Segments => "segments",
         }
     }
 }

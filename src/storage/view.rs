@@ -68,10 +68,13 @@ impl Storage {
     /// Store entity from its current rows while they have the defined files
     /// digest, else from the rows a later write retired (migration 0010);
     /// `None` when no definition is stored under the ETag asked for. The
-    /// caller checks that it makes the view it expects.
+    /// caller checks that it makes the view it expects. Without
+    /// `curated_files`, current curated plugins come without their files
+    /// (their stored tree and digest stand in; see `segment_plan`).
     pub async fn defined_view(
         &self,
         definition: Definition<'_>,
+        curated_files: bool,
     ) -> StorageResult<Option<UserView>> {
         let def = DEFINITION;
         // The defined plugins and entities as tables; `json_each` drives
@@ -100,7 +103,8 @@ impl Storage {
                         &plugins,
                         &format!(
                             "FROM d JOIN plugins p ON {SAME_PLUGIN} \
-                             JOIN plugin_files f ON f.marketplace = p.marketplace AND f.plugin = p.name"
+                             JOIN plugin_files f ON f.marketplace = p.marketplace AND f.plugin = p.name{}",
+                            if curated_files { "" } else { " WHERE p.tree_id IS NULL OR p.files_digest IS NULL" }
                         ),
                     ),
                     &arg,

@@ -250,12 +250,10 @@ pub struct UserView {
     pub memo_advertised_at: Option<i64>,
 }
 
-/// Served plugins (by key) and their disabled flags, from plugin rows and
-/// the file rows loaded with them.
-pub(super) fn assemble_plugins(
-    plugin_rows: Vec<PluginRow>,
+/// File rows as served files, by plugin (in the rows' order).
+pub(super) fn files_by_plugin(
     file_rows: Vec<FileRow>,
-) -> StorageResult<(BTreeMap<PluginKey, ServedPlugin>, BTreeMap<PluginKey, bool>)> {
+) -> StorageResult<HashMap<PluginKey, Vec<ServedFile>>> {
     let mut files: HashMap<PluginKey, Vec<ServedFile>> = HashMap::new();
     for f in file_rows {
         let k = key(&f.marketplace, &f.plugin)?;
@@ -275,6 +273,16 @@ pub(super) fn assemble_plugins(
             &object,
         )?);
     }
+    Ok(files)
+}
+
+/// Served plugins (by key) and their disabled flags, from plugin rows and
+/// the file rows loaded with them.
+pub(super) fn assemble_plugins(
+    plugin_rows: Vec<PluginRow>,
+    file_rows: Vec<FileRow>,
+) -> StorageResult<(BTreeMap<PluginKey, ServedPlugin>, BTreeMap<PluginKey, bool>)> {
+    let mut files = files_by_plugin(file_rows)?;
     let mut plugins = BTreeMap::new();
     let mut disabled = BTreeMap::new();
     for p in plugin_rows {

@@ -24,7 +24,7 @@ export async function render(main, ctx) {
         type: "button", class: "secondary",
         onclick: async () => {
           const r = await api("POST", "/api/admin/gc", {});
-          replace(result, h("p", {}, `Garbage collection deleted ${r.deleted} unreferenced objects (kept ${r.kept}) and ${r.deleted_packs} idle packs.`));
+          replace(result, h("p", {}, `Garbage collection deleted ${r.deleted} unreferenced objects (kept ${r.kept}), ${r.deleted_packs} idle packs and ${r.deleted_segments} unused pack segments.`));
         },
       }, "Run garbage collection")),
     result,

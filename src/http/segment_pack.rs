@@ -1,0 +1,521 @@
+//! A miss answered from pack segments (see `catalog::segment`,
+//! `storage::segments`): the pack is its header and the objects only this
+//! view has (the top trees, the manifest, the commit, Store plugins and
+//! the bundle, and any plugin without a usable segment), written from
+//! wasm; then each plugin's segment, piped by the runtime from R2, raw
+//! into the SHA-1 and framed to the client; then the trailer. The cached
+//! copy (`packs/<etag>`) is written after the client is served, from the
+//! same segments, so the client never waits for R2's writes.
+//!
+//! Invariants: no object goes into the pack twice (`segment_plan` sends a
+//! plugin that shares a blob with any other part of the view object by
+//! object); the wasm part is at most `OWN_MAX` bytes (else `pack_stream`
+//! builds the view); a segment is built for each plugin that lacked one,
+//! after the response, so the next view with it pipes it.
+
+use futures_util::{future, stream, StreamExt};
+use worker::wasm_bindgen::JsValue;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{ReadableStream, WritableStream};
+use worker::{Context, Env, Response, ResponseBody};
+
+use super::error::ApiError;
+use super::git::git_headers;
+use super::native_sha1::NativeSha1;
+use super::pack_stream::{plan, Part, CHUNK_BYTES};
+use super::pipe::{fixed_length, pipe_open, write_all};
+use super::view::{served_marketplace, tree_err, ServedHead, View};
+use crate::catalog::segment::{frame_segment, SegmentLayout, SegmentPart};
+use crate::catalog::served::{files_tree, FileSource, Origin, ServedFile, ServedPlugin};
+use crate::catalog::snapshot::Snapshot;
+use crate::git::pack::{pack_header, PackEntry};
+use crate::git::repo::Repository;
+use crate::git::sideband::{framed_len, SideBandFramer, MAX_PAYLOAD_64K};
+use crate::git::upload_pack::{PackFramer, PackResponse};
+use crate::git::{ObjectId, ObjectKind};
+use crate::storage::entries::{first_use_order, EntryReader};
+use crate::storage::pack_cache::CachedView;
+use crate::storage::segments::SegmentRow;
+use crate::storage::Storage;
+
+/// The most pack bytes sent from wasm beside the segments. They are kept
+/// until the cached copy is written, so this bounds memory; a view with
+/// more (one whose plugins mostly lack segments) is built whole.
+const OWN_MAX: u64 = 8 << 20;
+
+/// Plugins whose entries exceed this get no segment (building one holds
+/// it in memory twice over); they are always sent object by object.
+const SEGMENT_MAX: u64 = 16 << 20;
+
+/// Segments whose two R2 reads are in flight ahead of the one being piped.
+const AHEAD: usize = 2;
+
+/// A view split for a segmented pack.
+struct Split {
+    /// The view; plugins sent as segments have no files in it.
+    view: View,
+    /// Their segments, in the view's order.
+    segments: Vec<SegmentRow>,
+    /// Plugins (with files) to build a segment for after the response.
+    to_build: Vec<ServedPlugin>,
+}
+
+/// Answers a whole-view fetch of a side-band-64k client from pack
+/// segments, or `None` when this view is better built whole (no segment
+/// yet, too much of it without one, or the catalog changed under it). Any
+/// missing segments are built after the response either way.
+pub async fn serve_from_segments(
+    ctx: &Context,
+    env: &Env,
+    storage: &Storage,
+    served: &ServedHead,
+    p: &PackResponse,
+    content_type: &str,
+) -> Result<Option<Response>, ApiError> {
+    let Some(split) = split(env, storage, served).await? else {
+        return Ok(None);
+    };
+    let runs = runs(&split.view, &split.segments)?;
+    let own_len: u64 = runs.iter().map(Run::own_len).sum::<u64>() + 12 + 20;
+    if split.segments.is_empty() || own_len > OWN_MAX {
+        build_later(ctx, env, split.to_build)?;
+        return Ok(None);
+    }
+    let count: usize = runs.iter().map(Run::objects).sum();
+    let head = PackFramer::start_counted(p, count).1;
+    // The stored form: each run framed (the first with the pack header),
+    // the framed trailer and a flush.
+    let stored_len: u64 = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| r.framed_len(if i == 0 { 12 } else { 0 }))
+        .sum::<u64>()
+        + framed_len(20, MAX_PAYLOAD_64K)
+        + 4;
+    let raw_len = own_len + split.segments.iter().map(|s| s.raw_len as u64).sum::<u64>();
+    let (readable, writable) = fixed_length(head.len() as u64 + stored_len)?;
+    let storage = Storage::from_env(env)?;
+    let Split { view, to_build, .. } = split;
+    ctx.wait_until(async move {
+        let sent = async {
+            write_all(&writable, &head).await?;
+            let (kept, trailer) = send_runs(&storage, &writable, &runs, count).await?;
+            let mut tail = frame_segment(&trailer);
+            tail.extend_from_slice(b"0000");
+            write_all(&writable, &tail).await?;
+            JsFuture::from(writable.close()).await?;
+            Ok::<_, JsValue>((kept, tail))
+        }
+        .await;
+        match sent {
+            Ok((kept, tail)) => {
+                let cached = CachedView {
+                    etag: &view.snapshot.etag,
+                    commit: &view.snapshot.commit_id.to_hex(),
+                    tree: &view.snapshot.tree_id.to_hex(),
+                    plugins: view.curated_keys(),
+                };
+                match store_copy(&storage, &cached, &kept, &tail, stored_len, count).await {
+                    Ok(()) => {
+                        let _ = storage.record_snapshot(&cached, raw_len as i64).await;
+                    }
+                    Err(e) => {
+                        worker::console_error!("caching the pack of {} failed: {e:?}", cached.etag)
+                    }
+                }
+            }
+            Err(e) => {
+                // The client sees a truncated pack, which git reports.
+                worker::console_error!("sending a pack from segments failed: {e:?}");
+                let _ = JsFuture::from(writable.abort()).await;
+            }
+        }
+        build_segments(&storage, &to_build).await;
+    });
+    let resp = Response::from_body(ResponseBody::Stream(readable))?
+        .with_headers(git_headers(content_type)?);
+    Ok(Some(resp))
+}
+
+/// A stretch of the pack: objects sent from wasm, or a plugin's segment.
+enum Run {
+    Own(Vec<Part>, u64),
+    Segment(SegmentRow),
+}
+
+impl Run {
+    fn own_len(&self) -> u64 {
+        match self {
+            Run::Own(_, len) => *len,
+            Run::Segment(_) => 0,
+        }
+    }
+
+    fn objects(&self) -> usize {
+        match self {
+            Run::Own(parts, _) => parts.len(),
+            Run::Segment(seg) => seg.objects as usize,
+        }
+    }
+
+    /// Its length framed, with `extra` raw bytes sent in front of it.
+    fn framed_len(&self, extra: u64) -> u64 {
+        match self {
+            Run::Own(_, len) => framed_len(extra + len, MAX_PAYLOAD_64K),
+            Run::Segment(seg) => seg.framed_len as u64,
+        }
+    }
+}
+
+/// The whole pack's runs in the snapshot's order: the commit and its
+/// contents, with each plugin's segment where its objects would be (so the
+/// pack is byte for byte the one `pack_stream` builds from the files).
+fn runs(view: &View, segments: &[SegmentRow]) -> Result<Vec<Run>, ApiError> {
+    let s = &view.snapshot;
+    let mut own = vec![s.commit_id];
+    own.extend(s.tree_objects(&s.commit_id));
+    let slots = s.segment_slots();
+    if slots.len() != segments.len() {
+        return Err(ApiError::internal(
+            "the view's segments do not match its plugins".to_string(),
+        ));
+    }
+    let mut runs = Vec::new();
+    let mut from = 0;
+    for ((at, _), seg) in slots.iter().zip(segments) {
+        // Slots index the contents, which follow the commit.
+        let to = at + 1;
+        if to > from {
+            let (parts, len) = plan(view, &own[from..to])?;
+            runs.push(Run::Own(parts, len - 32));
+        }
+        runs.push(Run::Segment(seg.clone()));
+        from = to;
+    }
+    if own.len() > from {
+        let (parts, len) = plan(view, &own[from..])?;
+        runs.push(Run::Own(parts, len - 32));
+    }
+    Ok(runs)
+}
+
+/// Loads the view with curated plugins' files left out, finds their
+/// segments, and puts back the files of those that cannot use one.
+async fn split(
+    env: &Env,
+    storage: &Storage,
+    served: &ServedHead,
+) -> Result<Option<Split>, ApiError> {
+    let Some(view) = served.load_view_with(env, storage, false).await? else {
+        return Ok(None);
+    };
+    let candidates: Vec<_> = view
+        .plugins
+        .iter()
+        .filter_map(|p| match (&p.origin, p.tree) {
+            (Origin::Curated(k), Some(tree)) if p.files.is_empty() && !p.external => {
+                Some((k, tree))
+            }
+            _ => None,
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let mut plan = storage
+        .segment_plan(&candidates, &view.snapshot.blob_ids())
+        .await?;
+    let mut plugins = view.plugins;
+    let (mut segments, mut to_build) = (Vec::new(), Vec::new());
+    for p in &mut plugins {
+        let (Origin::Curated(k), Some(tree)) = (&p.origin, p.tree) else {
+            continue;
+        };
+        if !p.files.is_empty() || p.external {
+            continue;
+        }
+        let stored = plan.segments.get(&tree.to_hex()).cloned();
+        match (stored, plan.sharing.contains(k)) {
+            (Some(seg), false) => segments.push(seg),
+            (stored, _) => {
+                p.files = plan.files.remove(k).unwrap_or_default();
+                if p.files.is_empty() {
+                    // Its rows changed since the view was loaded.
+                    return Ok(None);
+                }
+                if stored.is_none() {
+                    to_build.push(p.clone());
+                }
+            }
+        }
+    }
+    let snapshot = Snapshot::build(&served_marketplace(env), &plugins).map_err(tree_err)?;
+    if snapshot.etag != served.head.etag || snapshot.commit_id != served.head.commit_id {
+        return Ok(None);
+    }
+    if snapshot
+        .segment_slots()
+        .iter()
+        .zip(&segments)
+        .any(|((_, tree), seg)| tree.to_hex() != seg.tree_id)
+    {
+        return Err(ApiError::internal(
+            "the view's segments are out of order".to_string(),
+        ));
+    }
+    Ok(Some(Split {
+        view: View { plugins, snapshot },
+        segments,
+        to_build,
+    }))
+}
+
+/// What the cached copy is made of, in order: bytes kept from sending
+/// (framed own runs) and segments to read again.
+enum Kept {
+    Bytes(Vec<u8>),
+    Segment(SegmentRow),
+}
+
+/// Sends the pack's runs to the client: own runs framed from wasm (the
+/// first after the pack header), segments piped (their next R2 reads in
+/// flight meanwhile); every raw byte also goes through one SHA-1. Returns
+/// what the cached copy needs and the pack's checksum.
+async fn send_runs(
+    storage: &Storage,
+    to: &WritableStream,
+    runs: &[Run],
+    count: usize,
+) -> Result<(Vec<Kept>, [u8; 20]), JsValue> {
+    let js = |e: String| JsValue::from_str(&e);
+    let mut sha = NativeSha1::new().map_err(|e| js(e.to_string()))?;
+    let mut halves = stream::iter(runs.iter().filter_map(|r| match r {
+        Run::Segment(seg) => Some(seg),
+        Run::Own(..) => None,
+    }))
+    .map(|seg| segment_halves(storage, seg))
+    .buffered(AHEAD);
+    let mut entries = EntryReader::prefetching(
+        storage,
+        first_use_order(
+            runs.iter()
+                .flat_map(|r| match r {
+                    Run::Own(parts, _) => parts.as_slice(),
+                    Run::Segment(_) => &[],
+                })
+                .filter_map(|p| match p {
+                    Part::Entry { object, .. } => Some(object.as_str()),
+                    Part::Fresh(_) => None,
+                }),
+        ),
+    );
+    let mut buf = pack_header(count as u32).to_vec();
+    let mut kept = Vec::with_capacity(runs.len());
+    for run in runs {
+        let parts = match run {
+            Run::Own(parts, _) => parts,
+            Run::Segment(seg) => {
+                let (raw, framed) = halves
+                    .next()
+                    .await
+                    .ok_or_else(|| js("a segment went unread".into()))??;
+                let (hashed, sent) =
+                    future::join(pipe_open(&raw, sha.writable()), pipe_open(&framed, to)).await;
+                hashed?;
+                sent?;
+                kept.push(Kept::Segment(seg.clone()));
+                continue;
+            }
+        };
+        let mut framer = SideBandFramer::new(MAX_PAYLOAD_64K);
+        let mut framed = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            match part {
+                Part::Fresh(bytes) => buf.extend_from_slice(bytes),
+                Part::Entry { object, entry } => buf.extend_from_slice(
+                    entries
+                        .slice(object, *entry)
+                        .await
+                        .map_err(|e| js(e.to_string()))?,
+                ),
+            }
+            let last = i + 1 == parts.len();
+            if buf.len() < CHUNK_BYTES && !last {
+                continue;
+            }
+            let chunk = std::mem::take(&mut buf);
+            sha.update(&chunk).await.map_err(|e| js(e.to_string()))?;
+            let mut out = framer.push(&chunk);
+            if last {
+                out.extend(framer.finish());
+            }
+            write_all(to, &out).await?;
+            framed.extend_from_slice(&out);
+        }
+        kept.push(Kept::Bytes(framed));
+    }
+    let sum = sha.finish().await.map_err(|e| js(e.to_string()))?;
+    Ok((kept, sum))
+}
+
+/// Reads segment `seg`'s raw half and framed half.
+async fn segment_halves(
+    storage: &Storage,
+    seg: &SegmentRow,
+) -> Result<(ReadableStream, ReadableStream), JsValue> {
+    let (raw, framed) = future::join(
+        storage.segment_range(&seg.tree_id, 0, seg.raw_len as u64),
+        storage.segment_range(&seg.tree_id, seg.raw_len as u64, seg.framed_len as u64),
+    )
+    .await;
+    match (raw, framed) {
+        (Ok(Some(raw)), Ok(Some(framed))) => Ok((raw, framed)),
+        (Err(e), _) | (_, Err(e)) => Err(e.to_string().into()),
+        _ => {
+            // Gone under its row (a GC racing a rebuild): forget it, so the
+            // next miss builds it again.
+            let _ = storage.forget_segment(&seg.tree_id).await;
+            Err(format!("pack segment {} is missing", seg.tree_id).into())
+        }
+    }
+}
+
+/// Writes the cached copy (`packs/<etag>`): the framed own runs kept,
+/// each segment's framed half read again, the framed trailer and a flush.
+async fn store_copy(
+    storage: &Storage,
+    view: &CachedView<'_>,
+    kept: &[Kept],
+    tail: &[u8],
+    stored_len: u64,
+    count: usize,
+) -> Result<(), JsValue> {
+    let (readable, writable) = fixed_length(stored_len).map_err(|e| e.to_string())?;
+    let put = async {
+        storage
+            .store_framed_pack(view.etag, readable, count)
+            .await
+            .map_err(|e| JsValue::from_str(&e.to_string()))
+    };
+    let feed = async {
+        let fed = async {
+            for part in kept {
+                let seg = match part {
+                    Kept::Bytes(bytes) => {
+                        write_all(&writable, bytes).await?;
+                        continue;
+                    }
+                    Kept::Segment(seg) => seg,
+                };
+                let framed = storage
+                    .segment_range(&seg.tree_id, seg.raw_len as u64, seg.framed_len as u64)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("pack segment {} is missing", seg.tree_id))?;
+                pipe_open(&framed, &writable).await?;
+            }
+            write_all(&writable, tail).await?;
+            JsFuture::from(writable.close()).await?;
+            Ok::<(), JsValue>(())
+        }
+        .await;
+        if fed.is_err() {
+            // R2 stores nothing unless every byte arrived.
+            let _ = JsFuture::from(writable.abort()).await;
+        }
+        fed
+    };
+    let (put, fed) = future::join(put, feed).await;
+    fed?;
+    put
+}
+
+/// Builds the segments of `plugins` after the response.
+fn build_later(ctx: &Context, env: &Env, plugins: Vec<ServedPlugin>) -> Result<(), ApiError> {
+    if plugins.is_empty() {
+        return Ok(());
+    }
+    let storage = Storage::from_env(env)?;
+    ctx.wait_until(async move { build_segments(&storage, &plugins).await });
+    Ok(())
+}
+
+/// Builds and stores each plugin's segment (one at a time, so memory holds
+/// one), skipping plugins over `SEGMENT_MAX`; failures are logged, as the
+/// next miss only builds again.
+async fn build_segments(storage: &Storage, plugins: &[ServedPlugin]) {
+    for p in plugins {
+        build_logged(storage, &p.dir, &p.files).await;
+    }
+}
+
+/// Builds the segments an import's plugins (`(directory, files)`) lack, so
+/// the first fetch of any view with them already pipes them.
+pub async fn build_missing_segments(storage: &Storage, plugins: &[(String, &[ServedFile])]) {
+    let trees: Vec<ObjectId> = plugins
+        .iter()
+        .filter_map(|(_, files)| files_tree(files).ok().map(|t| t.root))
+        .collect();
+    let present = match storage.segments_present(&trees).await {
+        Ok(present) => present,
+        Err(e) => {
+            worker::console_error!("listing pack segments failed: {e}");
+            return;
+        }
+    };
+    for ((dir, files), tree) in plugins.iter().zip(&trees) {
+        if !present.contains(&tree.to_hex()) {
+            build_logged(storage, dir, files).await;
+        }
+    }
+}
+
+async fn build_logged(storage: &Storage, dir: &str, files: &[ServedFile]) {
+    let size: u64 = files
+        .iter()
+        .map(|f| match &f.source {
+            FileSource::Entry { entry, .. } => entry.len,
+            FileSource::Inline(b) => b.len() as u64,
+        })
+        .sum();
+    if files.is_empty() || size > SEGMENT_MAX {
+        return;
+    }
+    if let Err(e) = build_segment(storage, files).await {
+        worker::console_error!("building the pack segment of {dir} failed: {e}");
+    }
+}
+
+async fn build_segment(storage: &Storage, files: &[ServedFile]) -> Result<(), String> {
+    let layout = SegmentLayout::of(files).map_err(|e| e.to_string())?;
+    let mut entries = EntryReader::prefetching(
+        storage,
+        first_use_order(layout.parts.iter().filter_map(|part| match part {
+            SegmentPart::Blob(_, FileSource::Entry { object, .. }) => Some(object.as_str()),
+            _ => None,
+        })),
+    );
+    let mut raw = Vec::new();
+    for part in &layout.parts {
+        match part {
+            SegmentPart::Tree(_, body) => {
+                raw.extend(PackEntry::stored(ObjectKind::Tree, body).into_bytes())
+            }
+            SegmentPart::Blob(_, FileSource::Entry { object, entry }) => raw.extend_from_slice(
+                entries
+                    .slice(object, *entry)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            SegmentPart::Blob(_, FileSource::Inline(_)) => {
+                return Err("a synthesized file has no stored entry".into())
+            }
+        }
+    }
+    let framed = frame_segment(&raw);
+    storage
+        .put_segment(&layout.root, &raw, &framed, layout.objects())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
