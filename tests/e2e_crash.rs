@@ -291,7 +291,7 @@ fn a_pack_or_zip_killed_mid_stream_is_never_served_truncated() {
     let cache = api.admin("GET", "/api/admin/cache", None, 200);
     assert_eq!(cache["packs"], json!([]), "{cache}");
     let first = whole_fetch(&w.base, &token, &commit);
-    assert_eq!(layer(&first), "built");
+    assert_eq!(layer(&first), "segments");
     check_pack(&first, &commit);
     let again = whole_fetch(&w.base, &token, &commit);
     assert_eq!(layer(&again), "r2");
@@ -390,4 +390,66 @@ fn a_gc_killed_between_its_steps_loses_nothing_in_use_and_the_next_gc_finishes()
     assert_eq!(clone_ok(&api.git_url(&token)), commit);
     let r = api.import("crash-gc", &zip_of(&marketplace("crash-gc", "2.0.0")));
     assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn segments_killed_before_their_rows_or_mid_gc_are_never_read_and_the_next_gc_sweeps_them() {
+    let _one = serial();
+    let w = wrangler_with(&[]);
+    let token = Api::new(&w.base).scenario("crash-seg", &[("alpha", "available")]);
+    // Restarted to pause at the next segment written (the scenario's
+    // import wrote its own).
+    let w = w.crash_and_restart(&[("FAILPOINT_PAUSE", "segment-row")]);
+    let api = Api::new(&w.base);
+    let before = clone_ok(&api.git_url(&token));
+
+    // An import killed after writing a segment's object, before its row
+    // (and before its own commit): the catalog is as before.
+    let (base, archive) = (w.base.clone(), zip_of(&marketplace("crash-seg", "2.0.0")));
+    let import = thread::spawn(move || Api::new(&base).import("crash-seg", &archive).status);
+    let (w, ended) = crash_at(w, "segment-row", import, &[]);
+    assert!(
+        ended.is_err(),
+        "the import's connection dies with the server"
+    );
+    let api = Api::new(&w.base);
+    assert_eq!(api.info(&token)["commit"], before.as_str());
+    assert_eq!(clone_ok(&api.git_url(&token)), before);
+    age_dead_locks(&w);
+    let swept = gc(&api, json!({"min_age_seconds": 0}));
+    assert!(
+        swept["deleted_segments"].as_i64().unwrap() >= 1,
+        "the object left without its row: {swept}"
+    );
+
+    // The import again, whole; then the marketplace goes and a GC is
+    // killed between dropping the segments' rows and deleting their
+    // objects: the next GC deletes those objects.
+    let r = api.import("crash-seg", &zip_of(&marketplace("crash-seg", "2.0.0")));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let after = clone_ok(&api.git_url(&token));
+    assert_ne!(after, before);
+    api.admin("DELETE", "/api/admin/marketplaces/crash-seg", None, 204);
+    w.d1("UPDATE retired_plugins SET retired_at = retired_at - 7200");
+    let objects = w.r2_object_count();
+    let w = w.crash_and_restart(&[("FAILPOINT_PAUSE", "gc-segments")]);
+    let collecting = gc_in_flight(&w, json!({"min_age_seconds": 0}));
+    let (w, ended) = crash_at(w, "gc-segments", collecting, &[]);
+    assert!(ended.is_err(), "the GC's connection dies with the server");
+    assert_eq!(
+        w.d1("SELECT COUNT(*) AS n FROM pack_segments")[0]["n"],
+        json!(0),
+        "the rows went first"
+    );
+    let api = Api::new(&w.base);
+    age_dead_locks(&w);
+    let left = w.r2_object_count();
+    assert!(left < objects, "the entries step had finished");
+    let finished = gc(&api, json!({"min_age_seconds": 0}));
+    assert!(
+        finished["deleted_segments"].as_i64().unwrap() >= 3,
+        "the objects left without rows: {finished}"
+    );
+    let settled = gc(&api, json!({"min_age_seconds": 0}));
+    assert_eq!(settled["deleted_segments"], json!(0), "{settled}");
 }

@@ -100,16 +100,18 @@ pub(crate) async fn replace_from(
     for (p, _) in &mut plugins {
         p.files = Vec::new(); // the rows say everything now
     }
-    storage
-        .replace_marketplace(&Slug::parse(slug)?, &market.name, &plugins)
-        .await?;
     // Pack segments for plugins new to the catalog (a re-import's unchanged
-    // plugins have theirs), so no view's first fetch waits for one.
+    // plugins have theirs), so no view's first fetch waits for one. Before
+    // the rows: an import that fails from here leaves them unreferenced,
+    // for GC, like its entries.
     let segments: Vec<(String, &[ServedFile])> = plugins
         .iter()
         .filter_map(|(p, f)| Some((p.name.to_string(), f.as_ref()?.files.as_slice())))
         .collect();
     build_missing_segments(storage, &segments).await;
+    storage
+        .replace_marketplace(&Slug::parse(slug)?, &market.name, &plugins)
+        .await?;
     let listed: Vec<_> = plugins
         .iter()
         .map(|(p, f)| {

@@ -311,6 +311,7 @@ async fn send_runs(
     );
     let mut buf = pack_header(count as u32).to_vec();
     let mut kept = Vec::with_capacity(runs.len());
+    let mut first_chunk = true;
     for run in runs {
         let parts = match run {
             Run::Own(parts, _) => parts,
@@ -351,6 +352,10 @@ async fn send_runs(
             }
             write_all(to, &out).await?;
             framed.extend_from_slice(&out);
+            // Crash tests stop here, part of the pack sent.
+            if std::mem::take(&mut first_chunk) {
+                storage.failpoint("pack-stream").await;
+            }
         }
         kept.push(Kept::Bytes(framed));
     }

@@ -145,6 +145,8 @@ impl Storage {
         body.extend_from_slice(raw);
         body.extend_from_slice(framed);
         self.put_object(&segment_key(&tree), body).await?;
+        // Crash tests stop here: an object without its row, never read.
+        self.failpoint("segment-row").await;
         let row = SegmentRow {
             tree_id: tree,
             raw_len: raw.len() as i64,
