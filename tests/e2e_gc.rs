@@ -22,10 +22,10 @@ fn gc_collects_orphaned_entries_and_nothing_in_use() {
     // A new version of every plugin orphans the old entries objects (an
     // import seals entries into objects of 4 MiB: this one fits in one;
     // and its plugins' plugin.json with their content versions go into
-    // one object more).
+    // one object more) and the old pack segments (one per plugin tree).
     let v2 = marketplace("gc", "2.0.0");
     assert_eq!(api.import("gc", &zip_of(&v2)).status, 200);
-    assert_eq!(w.r2_object_count(), base_count + 2);
+    assert_eq!(w.r2_object_count(), base_count + 2 + 3);
     // A deleted Store entity orphans its entries object too.
     let owner = api.user_with_token("gc-owner");
     let id = published(&w.base, &owner, "skill", "gone", &skill_zip("gone"));
@@ -62,6 +62,7 @@ fn gc_collects_orphaned_entries_and_nothing_in_use() {
         200,
     );
     assert_eq!(held["deleted"], 0, "{held}");
+    assert_eq!(held["deleted_segments"], 0, "{held}");
     age_retired_rows(w);
     let gc = api.admin(
         "POST",
@@ -69,9 +70,11 @@ fn gc_collects_orphaned_entries_and_nothing_in_use() {
         Some(&json!({"min_age_seconds": 0})),
         200,
     );
-    // The two objects of the old import and the deleted entity's.
+    // The two objects of the old import and the deleted entity's, and
+    // the old version's three segments.
     assert_eq!(gc["deleted"], 3, "{gc}");
-    assert_eq!(w.r2_object_count(), before_gc - 3);
+    assert_eq!(gc["deleted_segments"], 3, "{gc}");
+    assert_eq!(w.r2_object_count(), before_gc - 3 - 3);
     assert_eq!(
         api.admin(
             "POST",
