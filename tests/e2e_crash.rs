@@ -447,7 +447,7 @@ fn segments_killed_before_their_rows_or_mid_gc_are_never_read_and_the_next_gc_sw
     assert!(left < objects, "the entries step had finished");
     let finished = gc(&api, json!({"min_age_seconds": 0}));
     assert!(
-        finished["deleted_segments"].as_i64().unwrap() >= 3,
+        finished["deleted_segments"].as_i64().unwrap() >= 1,
         "the objects left without rows: {finished}"
     );
     let settled = gc(&api, json!({"min_age_seconds": 0}));

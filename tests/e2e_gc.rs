@@ -22,10 +22,10 @@ fn gc_collects_orphaned_entries_and_nothing_in_use() {
     // A new version of every plugin orphans the old entries objects (an
     // import seals entries into objects of 4 MiB: this one fits in one;
     // and its plugins' plugin.json with their content versions go into
-    // one object more) and the old pack segments (one per plugin tree).
+    // one object more) and the new plugin trees' pack segments (one object).
     let v2 = marketplace("gc", "2.0.0");
     assert_eq!(api.import("gc", &zip_of(&v2)).status, 200);
-    assert_eq!(w.r2_object_count(), base_count + 2 + 3);
+    assert_eq!(w.r2_object_count(), base_count + 2 + 1);
     // A deleted Store entity orphans its entries object too.
     let owner = api.user_with_token("gc-owner");
     let id = published(&w.base, &owner, "skill", "gone", &skill_zip("gone"));
@@ -71,10 +71,10 @@ fn gc_collects_orphaned_entries_and_nothing_in_use() {
         200,
     );
     // The two objects of the old import and the deleted entity's, and
-    // the old version's three segments.
+    // the object of the old version's three segments.
     assert_eq!(gc["deleted"], 3, "{gc}");
-    assert_eq!(gc["deleted_segments"], 3, "{gc}");
-    assert_eq!(w.r2_object_count(), before_gc - 3 - 3);
+    assert_eq!(gc["deleted_segments"], 1, "{gc}");
+    assert_eq!(w.r2_object_count(), before_gc - 3 - 1);
     assert_eq!(
         api.admin(
             "POST",

@@ -284,7 +284,8 @@ fn segments_outlive_purges_and_gc_while_used_and_go_once_unused() {
         Some(&json!({"min_age_seconds": 0})),
         200,
     );
-    assert!(gc["deleted_segments"].as_u64().unwrap() >= 3, "{gc}");
+    // The import wrote its three segments as one object.
+    assert!(gc["deleted_segments"].as_u64().unwrap() >= 1, "{gc}");
     let left = w.d1(&format!(
         "SELECT COUNT(*) AS n FROM pack_segments WHERE tree_id IN ('{}')",
         gone.join("','")

@@ -35,7 +35,7 @@ use crate::git::upload_pack::{PackFramer, PackResponse};
 use crate::git::{ObjectId, ObjectKind};
 use crate::storage::entries::{first_use_order, EntryReader};
 use crate::storage::pack_cache::CachedView;
-use crate::storage::segments::SegmentRow;
+use crate::storage::segments::{NewSegment, SegmentRow};
 use crate::storage::Storage;
 
 /// The most pack bytes sent from wasm beside the segments. They are kept
@@ -189,7 +189,15 @@ fn runs(view: &View, segments: &[SegmentRow]) -> Result<Vec<Run>, ApiError> {
             let (parts, len) = plan(view, &own[from..to])?;
             runs.push(Run::Own(parts, len - 32));
         }
-        runs.push(Run::Segment(seg.clone()));
+        // Consecutive plugins written together are one read.
+        let joined = match runs.last() {
+            Some(Run::Segment(prev)) => prev.joined(seg),
+            _ => None,
+        };
+        match joined {
+            Some(run) => *runs.last_mut().expect("just matched") = Run::Segment(run),
+            None => runs.push(Run::Segment(seg.clone())),
+        }
         from = to;
     }
     if own.len() > from {
@@ -369,18 +377,22 @@ async fn segment_halves(
     seg: &SegmentRow,
 ) -> Result<(ReadableStream, ReadableStream), JsValue> {
     let (raw, framed) = future::join(
-        storage.segment_range(&seg.tree_id, 0, seg.raw_len as u64),
-        storage.segment_range(&seg.tree_id, seg.raw_len as u64, seg.framed_len as u64),
+        storage.segment_range(&seg.object_key, seg.raw_offset as u64, seg.raw_len as u64),
+        storage.segment_range(
+            &seg.object_key,
+            seg.framed_offset as u64,
+            seg.framed_len as u64,
+        ),
     )
     .await;
     match (raw, framed) {
         (Ok(Some(raw)), Ok(Some(framed))) => Ok((raw, framed)),
         (Err(e), _) | (_, Err(e)) => Err(e.to_string().into()),
         _ => {
-            // Gone under its row (a GC racing a rebuild): forget it, so the
-            // next miss builds it again.
-            let _ = storage.forget_segment(&seg.tree_id).await;
-            Err(format!("pack segment {} is missing", seg.tree_id).into())
+            // Gone under its rows (a GC racing a rebuild): forget them, so
+            // the next miss builds them again.
+            let _ = storage.forget_segments(&seg.object_key).await;
+            Err(format!("pack segments {} are missing", seg.object_key).into())
         }
     }
 }
@@ -413,10 +425,14 @@ async fn store_copy(
                     Kept::Segment(seg) => seg,
                 };
                 let framed = storage
-                    .segment_range(&seg.tree_id, seg.raw_len as u64, seg.framed_len as u64)
+                    .segment_range(
+                        &seg.object_key,
+                        seg.framed_offset as u64,
+                        seg.framed_len as u64,
+                    )
                     .await
                     .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("pack segment {} is missing", seg.tree_id))?;
+                    .ok_or_else(|| format!("pack segments {} are missing", seg.object_key))?;
                 pipe_open(&framed, &writable).await?;
             }
             write_all(&writable, tail).await?;
@@ -445,22 +461,25 @@ fn build_later(ctx: &Context, env: &Env, plugins: Vec<ServedPlugin>) -> Result<(
     Ok(())
 }
 
-/// Builds and stores each plugin's segment (one at a time, so memory holds
-/// one), skipping plugins over `SEGMENT_MAX`; failures are logged, as the
+/// Builds and stores the segments of `plugins` (in the order views list
+/// them), `GROUP_MAX` bytes to an object; failures are logged, as the
 /// next miss only builds again.
 async fn build_segments(storage: &Storage, plugins: &[ServedPlugin]) {
-    for p in plugins {
-        build_logged(storage, &p.dir, &p.files).await;
-    }
+    let plugins: Vec<(&str, &[ServedFile])> = plugins
+        .iter()
+        .map(|p| (p.dir.as_str(), p.files.as_slice()))
+        .collect();
+    build_groups(storage, &plugins).await;
 }
 
-/// Builds the segments an import's plugins (`(directory, files)`) lack, so
-/// the first fetch of any view with them already pipes them.
+/// Builds the segments an import's plugins (`(name, files)`) lack, so the
+/// first fetch of any view with them already pipes them.
 pub async fn build_missing_segments(storage: &Storage, plugins: &[(String, &[ServedFile])]) {
-    let trees: Vec<ObjectId> = plugins
+    let mut plugins: Vec<(&str, &[ServedFile], ObjectId)> = plugins
         .iter()
-        .filter_map(|(_, files)| files_tree(files).ok().map(|t| t.root))
+        .filter_map(|(name, files)| Some((name.as_str(), *files, files_tree(files).ok()?.root)))
         .collect();
+    let trees: Vec<ObjectId> = plugins.iter().map(|p| p.2).collect();
     let present = match storage.segments_present(&trees).await {
         Ok(present) => present,
         Err(e) => {
@@ -468,30 +487,58 @@ pub async fn build_missing_segments(storage: &Storage, plugins: &[(String, &[Ser
             return;
         }
     };
-    for ((dir, files), tree) in plugins.iter().zip(&trees) {
-        if !present.contains(&tree.to_hex()) {
-            build_logged(storage, dir, files).await;
+    plugins.retain(|p| !present.contains(&p.2.to_hex()));
+    // Views list a marketplace's plugins by name.
+    plugins.sort_by(|a, b| a.0.cmp(b.0));
+    let plugins: Vec<(&str, &[ServedFile])> = plugins.iter().map(|p| (p.0, p.1)).collect();
+    build_groups(storage, &plugins).await;
+}
+
+/// Segments written to one object: at most this many bytes of entries
+/// (the object is held in memory with its framed half while it is built).
+const GROUP_MAX: u64 = 12 << 20;
+
+async fn build_groups(storage: &Storage, plugins: &[(&str, &[ServedFile])]) {
+    let mut group = Vec::new();
+    let mut size = 0;
+    for (dir, files) in plugins {
+        let len = entries_len(files);
+        if files.is_empty() || len > SEGMENT_MAX {
+            continue;
         }
+        if size + len > GROUP_MAX && !group.is_empty() {
+            put_group(storage, std::mem::take(&mut group)).await;
+            size = 0;
+        }
+        match build_segment(storage, files).await {
+            Ok(segment) => {
+                size += len;
+                group.push(segment);
+            }
+            Err(e) => worker::console_error!("building the pack segment of {dir} failed: {e}"),
+        }
+    }
+    put_group(storage, group).await;
+}
+
+async fn put_group(storage: &Storage, group: Vec<NewSegment>) {
+    if let Err(e) = storage.put_segments(group).await {
+        worker::console_error!("storing pack segments failed: {e}");
     }
 }
 
-async fn build_logged(storage: &Storage, dir: &str, files: &[ServedFile]) {
-    let size: u64 = files
+/// The bytes of a file set's stored entries.
+fn entries_len(files: &[ServedFile]) -> u64 {
+    files
         .iter()
         .map(|f| match &f.source {
             FileSource::Entry { entry, .. } => entry.len,
             FileSource::Inline(b) => b.len() as u64,
         })
-        .sum();
-    if files.is_empty() || size > SEGMENT_MAX {
-        return;
-    }
-    if let Err(e) = build_segment(storage, files).await {
-        worker::console_error!("building the pack segment of {dir} failed: {e}");
-    }
+        .sum()
 }
 
-async fn build_segment(storage: &Storage, files: &[ServedFile]) -> Result<(), String> {
+async fn build_segment(storage: &Storage, files: &[ServedFile]) -> Result<NewSegment, String> {
     let layout = SegmentLayout::of(files).map_err(|e| e.to_string())?;
     let mut entries = EntryReader::prefetching(
         storage,
@@ -517,10 +564,9 @@ async fn build_segment(storage: &Storage, files: &[ServedFile]) -> Result<(), St
             }
         }
     }
-    let framed = frame_segment(&raw);
-    storage
-        .put_segment(&layout.root, &raw, &framed, layout.objects())
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(())
+    Ok(NewSegment {
+        tree: layout.root,
+        raw,
+        objects: layout.objects(),
+    })
 }

@@ -1,14 +1,17 @@
-//! Pack segments in R2 (`segments/<tree id>`): each plugin's objects as
-//! pack entries (see `catalog::segment`), stored once per distinct plugin
-//! tree as the raw bytes followed by the same bytes framed as side-band-64k
-//! packets, and their `pack_segments` rows (migration 0019). A miss reads
-//! these rows, not the plugins' file rows, and pipes the objects (see
-//! `http::segment_pack`).
+//! Pack segments in R2: each plugin's objects as pack entries (see
+//! `catalog::segment`), stored once per distinct plugin tree, and their
+//! `pack_segments` rows (migration 0019). Segments written together share
+//! one object `segments/<key>`: their raw bytes back to back, then the same
+//! framed as side-band-64k packets, each segment framed on its own, in the
+//! order views list plugins; so a view's consecutive plugins are one range
+//! of each half, read in one request. A miss reads these rows, not the
+//! plugins' file rows, and pipes the objects (see `http::segment_pack`).
 //!
-//! Invariants: a row is written only once its object is whole in R2, and
-//! GC removes a row before its object, so a row names a complete segment;
-//! an object without a row is never read. A segment's bytes depend only on
-//! its tree id, so writing one twice (two misses racing) is harmless.
+//! Invariants: rows are written only once their object is whole in R2, and
+//! GC removes rows before the objects no row names, so a row names a
+//! complete segment; an object no row names is never read. A segment's
+//! bytes depend only on its tree id, so writing one twice (two misses
+//! racing) is harmless: the first row stays, the other copy is swept.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,26 +20,49 @@ use serde::Deserialize;
 use super::view_rows::{files_by_plugin, packed_files, unpack_files, KeyRow};
 use super::{db_err, key, n, now, r2_err, s, Storage, StorageResult};
 use crate::catalog::names::PluginKey;
+use crate::catalog::segment::frame_segment;
 use crate::catalog::served::ServedFile;
 use crate::git::ObjectId;
 
 /// Where segments live in R2.
 pub const SEGMENT_PREFIX: &str = "segments/";
 
-/// R2 key of the segment of the plugin tree `tree`.
-pub fn segment_key(tree: &str) -> String {
-    format!("{SEGMENT_PREFIX}{tree}")
-}
-
-/// A stored segment: its object's two halves and how many objects it holds.
+/// A stored segment (or a run of consecutive ones in one object): where
+/// its two halves lie and how many objects it holds.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SegmentRow {
     pub tree_id: String,
-    /// Bytes of pack entries (the object's first part).
+    pub object_key: String,
+    /// Its pack entries.
+    pub raw_offset: i64,
     pub raw_len: i64,
-    /// The same framed (the object's second part).
+    /// The same, framed.
+    pub framed_offset: i64,
     pub framed_len: i64,
     pub objects: i64,
+}
+
+impl SegmentRow {
+    /// `next` appended, when it directly follows this one in both halves
+    /// of the same object (consecutive plugins written together).
+    pub fn joined(&self, next: &SegmentRow) -> Option<SegmentRow> {
+        let follows = self.object_key == next.object_key
+            && self.raw_offset + self.raw_len == next.raw_offset
+            && self.framed_offset + self.framed_len == next.framed_offset;
+        follows.then(|| SegmentRow {
+            raw_len: self.raw_len + next.raw_len,
+            framed_len: self.framed_len + next.framed_len,
+            objects: self.objects + next.objects,
+            ..self.clone()
+        })
+    }
+}
+
+/// A segment to store: its plugin's tree, pack entries and object count.
+pub struct NewSegment {
+    pub tree: ObjectId,
+    pub raw: Vec<u8>,
+    pub objects: usize,
 }
 
 /// What a miss learns about its plugins in one round trip.
@@ -92,7 +118,7 @@ impl Storage {
         let [segments, sharing, files] = self
             .batch(vec![
                 self.stmt(
-                    "SELECT s.tree_id, s.raw_len, s.framed_len, s.objects FROM pack_segments s \
+                    "SELECT s.tree_id, s.object_key, s.raw_offset, s.raw_len, s.framed_offset, s.framed_len, s.objects FROM pack_segments s \
                      WHERE s.tree_id IN (SELECT json_extract(value, '$[2]') FROM json_each(?1))",
                     &args[..1],
                 )?,
@@ -131,35 +157,54 @@ impl Storage {
         })
     }
 
-    /// Stores the segment of tree `tree`: the object (raw then framed),
-    /// then its row.
-    pub async fn put_segment(
-        &self,
-        tree: &ObjectId,
-        raw: &[u8],
-        framed: &[u8],
-        objects: usize,
-    ) -> StorageResult<SegmentRow> {
-        let tree = tree.to_hex();
-        let mut body = Vec::with_capacity(raw.len() + framed.len());
-        body.extend_from_slice(raw);
-        body.extend_from_slice(framed);
-        self.put_object(&segment_key(&tree), body).await?;
-        // Crash tests stop here: an object without its row, never read.
+    /// Stores `segments` (in the order views list their plugins) as one
+    /// object, then their rows.
+    pub async fn put_segments(&self, segments: Vec<NewSegment>) -> StorageResult<()> {
+        if segments.is_empty() {
+            return Ok(());
+        }
+        let name: Vec<String> = segments.iter().map(|g| g.tree.to_hex()).collect();
+        let key = format!(
+            "{SEGMENT_PREFIX}{}",
+            crate::catalog::served::sha256_hex(name.concat().as_bytes())
+        );
+        let mut body = Vec::new();
+        let mut rows: Vec<SegmentRow> = Vec::with_capacity(segments.len());
+        for g in segments {
+            rows.push(SegmentRow {
+                tree_id: g.tree.to_hex(),
+                object_key: key.clone(),
+                raw_offset: body.len() as i64,
+                raw_len: g.raw.len() as i64,
+                framed_offset: 0,
+                framed_len: 0,
+                objects: g.objects as i64,
+            });
+            body.extend_from_slice(&g.raw);
+        }
+        for r in &mut rows {
+            let (from, to) = (r.raw_offset as usize, (r.raw_offset + r.raw_len) as usize);
+            let framed = frame_segment(&body[from..to]);
+            r.framed_offset = body.len() as i64;
+            r.framed_len = framed.len() as i64;
+            body.extend_from_slice(&framed);
+        }
+        self.put_object(&key, body).await?;
+        // Crash tests stop here: an object no row names, never read.
         self.failpoint("segment-row").await;
-        let row = SegmentRow {
-            tree_id: tree,
-            raw_len: raw.len() as i64,
-            framed_len: framed.len() as i64,
-            objects: objects as i64,
-        };
-        self.exec(
-            "INSERT INTO pack_segments (tree_id, raw_len, framed_len, objects, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT(tree_id) DO NOTHING",
-            &[s(&row.tree_id), n(row.raw_len), n(row.framed_len), n(row.objects), n(now())],
-        )
-        .await?;
-        Ok(row)
+        let t = now();
+        let statements = rows
+            .iter()
+            .map(|r| {
+                self.stmt(
+                    "INSERT INTO pack_segments (tree_id, object_key, raw_offset, raw_len, framed_offset, framed_len, objects, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(tree_id) DO NOTHING",
+                    &[s(&r.tree_id), s(&r.object_key), n(r.raw_offset), n(r.raw_len), n(r.framed_offset), n(r.framed_len), n(r.objects), n(t)],
+                )
+            })
+            .collect::<StorageResult<Vec<_>>>()?;
+        self.batch_all(statements).await.map_err(db_err)?;
+        Ok(())
     }
 
     /// Which of `trees` have a stored segment (hex ids).
@@ -186,17 +231,17 @@ impl Storage {
             .collect())
     }
 
-    /// Bytes `offset..offset + len` of segment `tree`'s object, for the
+    /// Bytes `offset..offset + len` of segments object `key`, for the
     /// runtime to pipe; `None` if the object is gone.
     pub async fn segment_range(
         &self,
-        tree: &str,
+        key: &str,
         offset: u64,
         len: u64,
     ) -> StorageResult<Option<worker::web_sys::ReadableStream>> {
         let get = self
             .bucket
-            .get(segment_key(tree))
+            .get(key)
             .range(worker::Range::OffsetWithLength {
                 offset,
                 length: len,
@@ -212,48 +257,47 @@ impl Storage {
         }
     }
 
-    /// Forgets segment `tree` (its object was found missing), so the next
-    /// miss builds it again.
-    pub async fn forget_segment(&self, tree: &str) -> StorageResult<()> {
-        self.exec("DELETE FROM pack_segments WHERE tree_id = ?1", &[s(tree)])
+    /// Forgets the segments in object `key` (found missing), so the next
+    /// miss builds them again.
+    pub async fn forget_segments(&self, key: &str) -> StorageResult<()> {
+        self.exec("DELETE FROM pack_segments WHERE object_key = ?1", &[s(key)])
             .await
     }
 
-    /// Deletes segments no plugin tree references (current, or retired
-    /// within the advertisement window) once older than `min_age_secs`:
-    /// rows first, then their objects, then objects left without a row
-    /// (a GC or a write that died halfway); how many objects went.
+    /// Deletes the rows of segments no plugin tree references (current, or
+    /// retired within the advertisement window) once older than
+    /// `min_age_secs`, then the objects no row names once as old (those
+    /// rows' objects, and any a GC or a write that died halfway left); how
+    /// many objects went. An object keeps all its segments while any of
+    /// them is in use.
     pub(super) async fn gc_segments(&self, min_age_secs: i64) -> StorageResult<usize> {
         #[derive(Deserialize)]
-        struct Tree {
-            tree_id: String,
+        struct Key {
+            object_key: String,
         }
         const REFERENCED: &str = "SELECT tree_id FROM plugins WHERE tree_id IS NOT NULL \
              UNION SELECT json_extract(plugin_json, '$.tree_id') FROM retired_plugins";
         let cutoff = now().saturating_sub(min_age_secs.max(0));
-        let gone: Vec<Tree> = self
-            .rows(
-                &format!(
-                    "DELETE FROM pack_segments WHERE created_at <= ?1 AND tree_id NOT IN ({REFERENCED}) RETURNING tree_id"
-                ),
-                &[n(cutoff)],
-            )
-            .await?;
+        self.exec(
+            &format!("DELETE FROM pack_segments WHERE created_at <= ?1 AND tree_id NOT IN ({REFERENCED})"),
+            &[n(cutoff)],
+        )
+        .await?;
         self.failpoint("gc-segments").await;
-        let mut doomed: Vec<String> = gone.iter().map(|t| segment_key(&t.tree_id)).collect();
-        let rows: HashSet<String> = self
-            .rows::<Tree>("SELECT tree_id FROM pack_segments", &[])
+        let named: HashSet<String> = self
+            .rows::<Key>("SELECT DISTINCT object_key FROM pack_segments", &[])
             .await?
             .into_iter()
-            .map(|t| t.tree_id)
+            .map(|k| k.object_key)
             .collect();
         let cutoff_ms = (cutoff.max(0) as u64).saturating_mul(1000);
-        for (key, uploaded_ms) in self.list_keys(SEGMENT_PREFIX).await? {
-            let tree = key.strip_prefix(SEGMENT_PREFIX).unwrap_or_default();
-            if uploaded_ms <= cutoff_ms && !rows.contains(tree) && !doomed.contains(&key) {
-                doomed.push(key);
-            }
-        }
+        let doomed: Vec<String> = self
+            .list_keys(SEGMENT_PREFIX)
+            .await?
+            .into_iter()
+            .filter(|(key, uploaded_ms)| *uploaded_ms <= cutoff_ms && !named.contains(key))
+            .map(|(key, _)| key)
+            .collect();
         for chunk in doomed.chunks(500) {
             self.r2(self.bucket.delete_multiple(chunk.to_vec()))
                 .await
