@@ -10,7 +10,10 @@
 //! - a sync with the upstream unchanged (refs only), against
 //!   `git ls-remote`.
 //!
-//! It also reports the isolate's WebAssembly memory afterwards.
+//! It also reports the isolate's WebAssembly memory afterwards, and the
+//! isolate's CPU time for a first sync and an unchanged one, from CPU
+//! profiles through `wrangler dev`'s inspector (`scripts/profile.mjs`, as
+//! bench-clone's CPU table: busy time, an upper bound on a shared machine).
 //!
 //! Run: `cargo run --release --example bench-sync` (after `scripts/test.sh`
 //! or `scripts/setup.sh && scripts/build-worker.sh`). `BENCH_CORPORA`
@@ -24,7 +27,7 @@ use std::time::Instant;
 
 use serde_json::json;
 use support::api::{Api, ADMIN_TOKEN};
-use support::bench::{median_ms, picked_corpora};
+use support::bench::{cpu_ms, median_ms, picked_corpora};
 use support::git_cli::{git, TempDir};
 use support::http_backend::serve_http_backend;
 use support::wrangler::wrangler;
@@ -32,6 +35,36 @@ use support::wrangler::wrangler;
 /// Runs per figure unless `BENCH_RUNS` says otherwise.
 fn runs() -> usize {
     support::bench::runs(3)
+}
+
+/// The isolate's CPU per sync: a first one (the marketplace deleted and
+/// its source set again, outside the profile) and one of an unchanged
+/// upstream.
+fn cpu_rows(api: &Api, label: &str, corpus: &str, url: &str) {
+    let (base, admin) = (&api.base, &api.admin_token);
+    let slug = format!("bench-sync-cpu-{corpus}");
+    let curl = |method: &str, path: &str, body: &str| {
+        format!(
+            "curl -sf -o /dev/null -X {method} -H 'Authorization: Bearer {admin}' -H 'Content-Type: application/json' {body} {base}{path}"
+        )
+    };
+    let sync = curl("POST", &format!("/api/admin/marketplaces/{slug}/sync"), "");
+    let fresh = format!(
+        "{}; {}",
+        curl("DELETE", &format!("/api/admin/marketplaces/{slug}"), ""),
+        curl(
+            "PUT",
+            &format!("/api/admin/marketplaces/{slug}/source"),
+            &format!("-d '{{\"url\":\"{url}\"}}'")
+        )
+    );
+    let inspector = wrangler().inspector;
+    for (what, before) in [("CPU first sync", fresh.as_str()), ("CPU unchanged sync", "")] {
+        match cpu_ms(inspector, runs().min(5), before, &sync) {
+            Some(ms) => println!("{label:<28} {what:<26} {ms:>8.1} ms"),
+            None => println!("{label:<28} {what:<26} (profiling failed)"),
+        }
+    }
 }
 
 fn main() {
@@ -132,6 +165,7 @@ fn main() {
             median_ms(&unchanged),
             median_ms(&ls_remote),
         );
+        cpu_rows(&api, &label, &c.name, &url);
         let mem = api.admin("GET", "/api/admin/runtime", None, 200)["wasm_memory_bytes"]
             .as_u64()
             .unwrap_or(0);
