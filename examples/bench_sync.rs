@@ -59,7 +59,10 @@ fn cpu_rows(api: &Api, label: &str, corpus: &str, url: &str) {
         )
     );
     let inspector = wrangler().inspector;
-    for (what, before) in [("CPU first sync", fresh.as_str()), ("CPU unchanged sync", "")] {
+    for (what, before) in [
+        ("CPU first sync", fresh.as_str()),
+        ("CPU unchanged sync", ""),
+    ] {
         match cpu_ms(inspector, runs().min(5), before, &sync) {
             Some(ms) => println!("{label:<28} {what:<26} {ms:>8.1} ms"),
             None => println!("{label:<28} {what:<26} (profiling failed)"),

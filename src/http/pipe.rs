@@ -41,6 +41,22 @@ pub async fn write_all(to: &WritableStream, bytes: &[u8]) -> Result<(), JsValue>
     written.map(|_| ())
 }
 
+/// All of `from`, read by the runtime into one buffer outside wasm memory
+/// (for a writer that costs per chunk, such as a digest stream).
+pub async fn read_all(from: &ReadableStream) -> Result<Uint8Array, JsValue> {
+    let response = worker::web_sys::Response::new_with_opt_readable_stream(Some(from))?;
+    let buffer = JsFuture::from(response.array_buffer()?).await?;
+    Ok(Uint8Array::new(&buffer))
+}
+
+/// Writes `chunk` (a buffer the runtime holds) into `to`, unlocked.
+pub async fn write_js(to: &WritableStream, chunk: &Uint8Array) -> Result<(), JsValue> {
+    let writer = to.get_writer()?;
+    let written = JsFuture::from(writer.write_with_chunk(chunk)).await;
+    writer.release_lock();
+    written.map(|_| ())
+}
+
 /// Pipes all of `from` into `to` and leaves `to` open for what follows;
 /// the runtime moves the bytes, no wasm runs per chunk.
 pub async fn pipe_open(from: &ReadableStream, to: &WritableStream) -> Result<(), JsValue> {

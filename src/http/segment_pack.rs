@@ -23,7 +23,7 @@ use super::error::ApiError;
 use super::git::git_headers;
 use super::native_sha1::NativeSha1;
 use super::pack_stream::{plan, Part, CHUNK_BYTES};
-use super::pipe::{fixed_length, pipe_open, write_all};
+use super::pipe::{fixed_length, pipe_open, read_all, write_all, write_js};
 use super::view::{served_marketplace, tree_err, ServedHead, View};
 use crate::catalog::segment::{frame_segment, SegmentLayout, SegmentPart};
 use crate::catalog::served::{files_tree, FileSource, Origin, ServedFile, ServedPlugin};
@@ -328,8 +328,10 @@ async fn send_runs(
                     .next()
                     .await
                     .ok_or_else(|| js("a segment went unread".into()))??;
-                let (hashed, sent) =
-                    future::join(pipe_open(&raw, sha.writable()), pipe_open(&framed, to)).await;
+                // The digest takes the run in one write: piped, it cost per
+                // chunk and took longer than sending the run.
+                let hashing = async { write_js(sha.writable(), &read_all(&raw).await?).await };
+                let (hashed, sent) = future::join(hashing, pipe_open(&framed, to)).await;
                 hashed?;
                 sent?;
                 kept.push(Kept::Segment(seg.clone()));
