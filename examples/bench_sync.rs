@@ -168,7 +168,7 @@ fn main() {
             median_ms(&unchanged),
             median_ms(&ls_remote),
         );
-        cpu_rows(&api, &label, &c.name, &url);
+        cpu_rows(&api, &label, c.name, &url);
         let mem = api.admin("GET", "/api/admin/runtime", None, 200)["wasm_memory_bytes"]
             .as_u64()
             .unwrap_or(0);

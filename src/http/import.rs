@@ -17,7 +17,7 @@ use worker::Request;
 
 use super::error::{ApiError, ApiResult};
 use super::json;
-use super::segment_pack::build_missing_segments;
+use super::segment_build::build_missing_segments;
 use crate::catalog::archive::tar_gz::TarGzReader;
 use crate::catalog::archive::zip_ranged::{ZipReader, ZipStep};
 use crate::catalog::archive::{ArchiveFile, ArchiveFormat, IMPORT_LIMITS};

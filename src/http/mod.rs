@@ -39,6 +39,8 @@ mod remote;
 #[cfg(target_arch = "wasm32")]
 mod router;
 #[cfg(target_arch = "wasm32")]
+mod segment_build;
+#[cfg(target_arch = "wasm32")]
 mod segment_pack;
 #[cfg(target_arch = "wasm32")]
 mod served;
