@@ -68,7 +68,18 @@ fn dulwich_and_isomorphic_git_check_out_what_git_does() {
         "{} is missing: run scripts/setup.sh (it installs dulwich)",
         python.display()
     );
+    // Each client's clone is a miss (the pack assembled from the plugins'
+    // segments) rather than the copy git's clone cached.
+    let purge = || {
+        api.admin(
+            "POST",
+            "/api/admin/cache/purge",
+            Some(&serde_json::json!({"all": true})),
+            200,
+        );
+    };
     for (protocol, depth) in [(0, 1), (2, 1), (0, 0), (2, 0)] {
+        purge();
         let tmp = TempDir::new("dulwich");
         let dir = tmp.path().join("w");
         run(
@@ -94,6 +105,7 @@ fn dulwich_and_isomorphic_git_check_out_what_git_does() {
     );
     let plain_url = format!("{}/marketplace.git", api.base);
     for depth in [1, 0] {
+        purge();
         let tmp = TempDir::new("isogit");
         let dir = tmp.path().join("w");
         run(
@@ -108,4 +120,9 @@ fn dulwich_and_isomorphic_git_check_out_what_git_does() {
         );
         assert_eq!(files_in(&dir), expected, "isomorphic-git depth {depth}");
     }
+    // Every one of those clones (git's, four dulwich, two isomorphic-git)
+    // was a miss answered from pack segments, by the request log.
+    let log = std::fs::read_to_string(&wrangler().log).unwrap_or_default();
+    let assembled = log.matches("\"cache\":\"segments\"").count();
+    assert!(assembled >= 7, "{assembled} fetches from segments");
 }
