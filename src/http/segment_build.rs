@@ -71,7 +71,7 @@ pub async fn build_missing_segments(storage: &Storage, plugins: &[(String, &[Ser
 
 /// Segments written to one object: at most this many bytes of entries
 /// (the object is held in memory with its framed half while it is built).
-const GROUP_MAX: u64 = 12 << 20;
+const GROUP_MAX: u64 = 8 << 20;
 
 async fn build_groups(storage: &Storage, plugins: &[(&str, &[ServedFile])]) {
     let mut group = Vec::new();
