@@ -42,8 +42,12 @@
 //! `BENCH_ADMIN_TOKEN` (that deployment's `ADMIN_TOKEN` secret) measures a
 //! deployed Worker instead of a local `wrangler dev` (it imports the
 //! corpora there as `bench-*` marketplaces, and users and groups of those
-//! names); the baseline is still `git http-backend` on this machine, and
-//! the CPU table needs the local inspector, so it is left out.
+//! names); the CPU table needs the local inspector, so it is left out.
+//! `BENCH_ORIGIN=https://user:secret@git.example.com/bench/{corpus}.git`
+//! makes the baseline an origin of the operator's choosing instead of
+//! `git http-backend` here: each corpus's commit is pushed there (branch
+//! `main`, forced; `{corpus}` becomes small, medium or large), then timed
+//! with the same requests, its URL's credentials as HTTP Basic.
 
 #[path = "../tests/support/mod.rs"]
 #[allow(unused_imports)]
@@ -57,7 +61,7 @@ use support::api::Api;
 use support::archives::zip_of;
 use support::bench::cpu_ms;
 use support::bench::{median_ms, picked_corpora};
-use support::checks::{basic_auth, v2_request as v2_body};
+use support::checks::{basic_auth, basic_userinfo, v2_request as v2_body};
 use support::git_cli::{git, shallow_clone, TempDir};
 use support::http_backend::serve_http_backend;
 use support::http_client::{request, RawResponse};
@@ -123,11 +127,13 @@ fn v2_post(s: &Server, body: &[u8]) -> usize {
 
 /// One protocol v2 request's whole response.
 fn v2_response(s: &Server, body: &[u8]) -> RawResponse {
-    let headers = vec![
+    let mut headers = vec![
         ("Content-Type", "application/x-git-upload-pack-request"),
         ("Git-Protocol", "version=2"),
-        ("Authorization", s.auth.as_str()),
     ];
+    if !s.auth.is_empty() {
+        headers.push(("Authorization", s.auth.as_str()));
+    }
     let r = request(
         &s.base,
         "POST",
@@ -137,6 +143,14 @@ fn v2_response(s: &Server, body: &[u8]) -> RawResponse {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     r
+}
+
+/// `url` without the credentials in it, to print.
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, rest))) => format!("{scheme}://…@{rest}"),
+        _ => url.to_string(),
+    }
 }
 
 /// A git server under test: where it is and how to reach it.
@@ -161,6 +175,33 @@ impl Server {
             repo: repo.to_string(),
             auth: basic_auth(token),
             url,
+            pull_dir,
+        }
+    }
+
+    /// A server at a full clone URL, credentials (if any) in it.
+    fn at(url: &str, commit: &str) -> Server {
+        let (scheme, rest) = url.split_once("://").expect("BENCH_ORIGIN: a URL");
+        let (userinfo, hostpath) = match rest.split_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, rest),
+        };
+        let (host, path) = hostpath
+            .split_once('/')
+            .expect("BENCH_ORIGIN: a URL with a repository path");
+        let pull_dir = TempDir::new("bench-pull");
+        let head = git(pull_dir.path(), &["ls-remote", url, "HEAD"]);
+        assert_eq!(
+            head.split_whitespace().next().unwrap_or("(none)"),
+            commit,
+            "BENCH_ORIGIN's HEAD is not the branch main the benchmark pushed: make main the repository's default branch"
+        );
+        git(pull_dir.path(), &["clone", "-q", "--depth", "1", url, "w"]);
+        Server {
+            base: format!("{scheme}://{host}"),
+            repo: format!("/{path}"),
+            auth: userinfo.map(basic_userinfo).unwrap_or_default(),
+            url: url.to_string(),
             pull_dir,
         }
     }
@@ -337,13 +378,21 @@ fn main() {
         ),
         None => Api::new(&wrangler().base),
     };
+    let origin = std::env::var("BENCH_ORIGIN").ok();
+    let baseline_is = match &origin {
+        Some(template) => format!(
+            "the origin {} (BENCH_ORIGIN; its column is headed http-backend)",
+            redact(template)
+        ),
+        None => "git http-backend (CGI) on 127.0.0.1, behind the same Basic credentials".into(),
+    };
     let worker_is = match &remote {
         Some(base) => format!("the Worker at {base}"),
         None => "wrangler dev (workerd, local D1 and R2) on 127.0.0.1".into(),
     };
     println!(
         "{} runs per figure, alternating servers; medians; protocol v2; {worker_is} \
-         and git http-backend (CGI) on 127.0.0.1, behind the same Basic credentials; clones in {}\n",
+         and {baseline_is}; clones in {}\n",
         runs(),
         std::env::temp_dir().display()
     );
@@ -381,9 +430,35 @@ fn main() {
                 "m.git",
             ],
         );
-        let backend_base =
-            serve_http_backend(root.path().to_path_buf(), Some(basic_auth(&token))).base;
-        let backend = Server::new(backend_base, "/m.git", &token);
+        let (backend, backend_fetch) = match &origin {
+            Some(template) => {
+                let url = template.replace("{corpus}", c.name);
+                // The same tree in a commit of its own: the view's commit
+                // has a parent this shallow copy lacks, which no origin
+                // takes in a push.
+                let bare = root.path().join("m.git");
+                let own = git(&bare, &["commit-tree", "-m", "bench", "HEAD^{tree}"]);
+                git(
+                    &bare,
+                    // One sized POST: not every server takes a chunked one.
+                    &[
+                        "-c",
+                        "http.postBuffer=1073741824",
+                        "push",
+                        "-q",
+                        "--force",
+                        &url,
+                        &format!("{}:refs/heads/main", own.trim()),
+                    ],
+                );
+                (Server::at(&url, own.trim()), shallow_fetch(own.trim()))
+            }
+            None => {
+                let base =
+                    serve_http_backend(root.path().to_path_buf(), Some(basic_auth(&token))).base;
+                (Server::new(base, "/m.git", &token), shallow_fetch(&commit))
+            }
+        };
 
         let ls_refs = v2_body(
             "ls-refs",
@@ -395,8 +470,8 @@ fn main() {
         );
         let fetch = shallow_fetch(&commit);
         // Warm the Worker's cache, and check both answer with a whole pack.
-        for s in [&worker, &backend] {
-            let size = v2_post(s, &fetch);
+        for (s, fetch) in [(&worker, &fetch), (&backend, &backend_fetch)] {
+            let size = v2_post(s, fetch);
             println!(
                 "  ({} answers the fetch with {:.1} MB)",
                 s.repo,
@@ -434,13 +509,13 @@ fn main() {
         );
         row(
             "warm fetch (pack)",
-            pair(|| post(&worker, &fetch), || post(&backend, &fetch)),
+            pair(|| post(&worker, &fetch), || post(&backend, &backend_fetch)),
         );
         row(
             "cold fetch (pack)",
             pair(
                 || timed(purge, || _ = v2_post(&worker, &fetch)),
-                || post(&backend, &fetch),
+                || post(&backend, &backend_fetch),
             ),
         );
         let warm_clone = pair(|| clone(&worker), || clone(&backend));
@@ -473,7 +548,7 @@ fn main() {
                     let body = new_view_fetch();
                     timed(|| {}, || _ = v2_post(&worker, &body))
                 },
-                || post(&backend, &fetch),
+                || post(&backend, &backend_fetch),
             ),
         );
         if remote.is_none() {

@@ -9,6 +9,8 @@ use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::WritableStream;
 
+use super::pipe::write_all;
+
 #[wasm_bindgen]
 extern "C" {
     /// workerd's `crypto.DigestStream`: a writable stream whose `digest`
@@ -42,14 +44,7 @@ impl NativeSha1 {
 
     /// Hashes `bytes` next.
     pub async fn update(&mut self, bytes: &[u8]) -> worker::Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        let writer = self.stream.get_writer().map_err(js_err)?;
-        let written = JsFuture::from(writer.write_with_chunk(&Uint8Array::from(bytes))).await;
-        writer.release_lock();
-        written.map_err(js_err)?;
-        Ok(())
+        write_all(self.writable(), bytes).await.map_err(js_err)
     }
 
     /// The stream to pipe bytes into (unlocked between `update`s).

@@ -35,10 +35,7 @@ pub async fn write_all(to: &WritableStream, bytes: &[u8]) -> Result<(), JsValue>
     if bytes.is_empty() {
         return Ok(());
     }
-    let writer = to.get_writer()?;
-    let written = JsFuture::from(writer.write_with_chunk(&Uint8Array::from(bytes))).await;
-    writer.release_lock();
-    written.map(|_| ())
+    write_js(to, &Uint8Array::from(bytes)).await
 }
 
 /// All of `from`, read by the runtime into one buffer outside wasm memory

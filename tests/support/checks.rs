@@ -428,7 +428,12 @@ pub fn hostile_cases() -> Vec<Hostile> {
 
 /// The `Authorization` header carrying `token` as git sends it (HTTP Basic).
 pub fn basic_auth(token: &str) -> String {
-    format!("Basic {}", base64_encode(format!("x:{token}").as_bytes()))
+    basic_userinfo(&format!("x:{token}"))
+}
+
+/// The HTTP Basic `Authorization` value for a URL's `user:password`.
+pub fn basic_userinfo(userinfo: &str) -> String {
+    format!("Basic {}", base64_encode(userinfo.as_bytes()))
 }
 
 fn base64_encode(data: &[u8]) -> String {
