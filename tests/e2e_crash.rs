@@ -18,7 +18,7 @@ use std::thread;
 use serde_json::{json, Value};
 use support::api::Api;
 use support::archives::{marketplace, zip_of, FileSpec};
-use support::checks::{upload_pack_v2, v2_request};
+use support::checks::{band_one, upload_pack_v2, v2_request};
 use support::git_cli::{git, index_and_fsck, init_bare, shallow_clone, TempDir};
 use support::http_client::RawResponse;
 use support::store::{skill_zip, upload};
@@ -122,19 +122,7 @@ fn layer(r: &RawResponse) -> String {
 /// The pack inside a v2 fetch response (side-band-64k, band 1), checked
 /// whole by `git index-pack` and `fsck`.
 fn check_pack(r: &RawResponse, commit: &str) {
-    let mut pack = Vec::new();
-    let mut rest = &r.body[..];
-    while rest.len() >= 4 {
-        let len = usize::from_str_radix(std::str::from_utf8(&rest[..4]).unwrap(), 16).unwrap();
-        if len < 4 {
-            rest = &rest[4..];
-            continue;
-        }
-        if rest[4] == 1 {
-            pack.extend_from_slice(&rest[5..len]);
-        }
-        rest = &rest[len..];
-    }
+    let (pack, _) = band_one(&r.body);
     let repo = TempDir::new("crash-pack");
     init_bare(repo.path());
     index_and_fsck(repo.path(), &pack, commit);

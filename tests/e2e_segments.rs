@@ -12,7 +12,7 @@ mod support;
 use serde_json::json;
 use support::api::Api;
 use support::archives::{marketplace, served_plugin_files, zip_of, FileSpec};
-use support::checks::{basic_auth, clone_view, pkt, upload_pack_v2, v2_request};
+use support::checks::{band_one, basic_auth, clone_view, pkt, upload_pack_v2, v2_request};
 use support::git_cli::{git, index_and_fsck, init_bare, TempDir};
 use support::http_client::{request, RawResponse};
 use support::store::{published, skill_zip};
@@ -34,23 +34,6 @@ fn layer(r: &RawResponse) -> String {
         .to_string()
 }
 
-/// Band-1 payloads of the side-band packets after `skip` bytes.
-fn band_one(body: &[u8], skip: usize) -> Vec<u8> {
-    let (mut out, mut rest) = (Vec::new(), &body[skip..]);
-    while rest.len() >= 4 {
-        let len = usize::from_str_radix(std::str::from_utf8(&rest[..4]).unwrap(), 16).unwrap();
-        if len < 4 {
-            rest = &rest[4..];
-            continue;
-        }
-        if rest[4] == 1 {
-            out.extend_from_slice(&rest[5..len]);
-        }
-        rest = &rest[len..];
-    }
-    out
-}
-
 /// A whole-view v2 fetch (side-band-64k): its pack and answering layer.
 fn fetch(token: &str, commit: &str) -> (Vec<u8>, String) {
     let body = v2_request(
@@ -59,10 +42,7 @@ fn fetch(token: &str, commit: &str) -> (Vec<u8>, String) {
     );
     let r = upload_pack_v2(&wrangler().base, token, &body);
     assert_eq!(r.status, 200, "{}", r.text());
-    let pack = band_one(
-        &r.body,
-        r.body.windows(9).position(|w| w == b"packfile\n").unwrap() + 9,
-    );
+    let (pack, _) = band_one(&r.body);
     (pack, layer(&r))
 }
 
@@ -87,7 +67,7 @@ fn built_whole(api: &Api, token: &str, commit: &str) -> Vec<u8> {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(layer(&r), "built");
     assert!(r.body.starts_with(b"0008NAK\n"));
-    band_one(&r.body, 8)
+    band_one(&r.body).0
 }
 
 fn purge(api: &Api) {

@@ -9,7 +9,7 @@ mod support;
 
 use serde_json::json;
 use support::api::Api;
-use support::checks::{basic_auth, v2_request as v2};
+use support::checks::{band_one, basic_auth, v2_request as v2};
 use support::http_client::{request, RawResponse};
 use support::wrangler::wrangler;
 
@@ -75,28 +75,6 @@ fn until_layer<T>(
         got = fetch();
     }
     got
-}
-
-/// The pack inside a side-band response (channel 1 only).
-fn pack_bytes(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    let mut in_pack = false;
-    while i + 4 <= body.len() {
-        let len = usize::from_str_radix(std::str::from_utf8(&body[i..i + 4]).unwrap(), 16).unwrap();
-        if len < 4 {
-            i += 4;
-            continue;
-        }
-        let data = &body[i + 4..i + len];
-        if data == b"packfile\n" {
-            in_pack = true;
-        } else if in_pack && data[0] == 1 {
-            out.extend_from_slice(&data[1..]);
-        }
-        i += len;
-    }
-    out
 }
 
 #[test]
@@ -166,15 +144,15 @@ fn round_trips_and_cache_layers_are_reported() {
     let stated = |r: &RawResponse| r.header("content-length").map(str::to_string);
     assert_eq!(stated(&warm), Some(warm.body.len().to_string()));
     assert_eq!(
-        pack_bytes(&warm.body),
-        pack_bytes(&built.body),
+        band_one(&warm.body).0,
+        band_one(&built.body).0,
         "the cached pack is the built one"
     );
     // That hit filled the data centre's edge copy (after its response):
     // from then on R2 is not read at all.
     let edge = until_layer("edge", || post(&auth, &fetch), |r| timing(r).2);
     assert_eq!(timing(&edge), (1, 0, Some("edge".into())));
-    assert_eq!(pack_bytes(&edge.body), pack_bytes(&built.body));
+    assert_eq!(band_one(&edge.body).0, band_one(&built.body).0);
     assert_eq!(stated(&edge), Some(edge.body.len().to_string()));
 
     // The ZIP: built once, then read from R2; If-None-Match answers from D1.
@@ -215,7 +193,7 @@ fn whole_fetch(api: &Api, token: &str) -> (Vec<u8>, Option<String>) {
             &["deepen 1".into(), format!("want {commit}"), "done".into()],
         ),
     );
-    (pack_bytes(&r.body), timing(&r).2)
+    (band_one(&r.body).0, timing(&r).2)
 }
 
 /// Waits until the cache lists a pack for every etag in `etags`.
@@ -328,24 +306,6 @@ fn purge_by_etag_and_by_plugin_then_rebuild_identically() {
     }
 }
 
-/// Band-1 payloads of side-band packets, and the longest packet seen.
-fn band_one(mut body: &[u8]) -> (Vec<u8>, usize) {
-    let (mut out, mut longest) = (Vec::new(), 0);
-    while body.len() >= 4 {
-        let len = usize::from_str_radix(std::str::from_utf8(&body[..4]).unwrap(), 16).unwrap();
-        if len == 0 {
-            body = &body[4..];
-            continue;
-        }
-        longest = longest.max(len);
-        if body[4] == 1 {
-            out.extend_from_slice(&body[5..len]);
-        }
-        body = &body[len..];
-    }
-    (out, longest)
-}
-
 #[test]
 fn a_cached_pack_serves_every_framing() {
     let _serial = serial();
@@ -432,7 +392,7 @@ fn a_partial_fetch_streams_a_pack_git_accepts_and_caches_nothing() {
         "{:?}",
         r.header("server-timing")
     );
-    let pack = pack_bytes(&r.body);
+    let (pack, _) = band_one(&r.body);
     assert_eq!(&pack[..4], b"PACK");
     assert_eq!(
         u32::from_be_bytes(pack[8..12].try_into().unwrap()),

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 
 use super::served::{files_tree, FileSource, ServedFile};
-use crate::git::sideband::{SideBandFramer, MAX_PAYLOAD_64K};
+use crate::git::sideband::{frame_into, framed_len, MAX_PAYLOAD_64K};
 use crate::git::tree::TreeError;
 use crate::git::ObjectId;
 
@@ -76,9 +76,8 @@ impl<'a> SegmentLayout<'a> {
 /// A segment's bytes as they are sent: band-1 side-band-64k packets, so
 /// segments and other framed runs concatenate into valid framing.
 pub fn frame_segment(raw: &[u8]) -> Vec<u8> {
-    let mut framer = SideBandFramer::new(MAX_PAYLOAD_64K);
-    let mut out = framer.push(raw);
-    out.extend(framer.finish());
+    let mut out = Vec::with_capacity(framed_len(raw.len() as u64, MAX_PAYLOAD_64K) as usize);
+    frame_into(&mut out, raw);
     out
 }
 

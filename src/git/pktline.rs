@@ -144,7 +144,8 @@ pub fn write_delim(out: &mut Vec<u8>) {
     out.extend_from_slice(b"0001");
 }
 
-fn write_len(out: &mut Vec<u8>, len: usize) {
+/// Appends a packet's four-hex-digit length (`len` counts these four).
+pub fn write_len(out: &mut Vec<u8>, len: usize) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for shift in [12, 8, 4, 0] {
         out.push(HEX[(len >> shift) & 15]);

@@ -18,14 +18,19 @@ pub const MAX_PAYLOAD_SMALL: usize = 1000 - 5;
 
 /// Appends one band packet holding `payload` (which must fit).
 pub fn write_band(out: &mut Vec<u8>, band: u8, payload: &[u8]) {
-    let mut data = Vec::with_capacity(payload.len() + 1);
-    data.push(band);
-    data.extend_from_slice(payload);
     // Callers pass at most MAX_PAYLOAD_64K bytes; a longer progress or error
     // text is cut rather than split, since it is only for humans.
-    if pktline::write_data(out, &data).is_err() {
-        data.truncate(MAX_PAYLOAD_64K + 1);
-        let _ = pktline::write_data(out, &data);
+    let payload = &payload[..payload.len().min(MAX_PAYLOAD_64K)];
+    pktline::write_len(out, payload.len() + 5);
+    out.push(band);
+    out.extend_from_slice(payload);
+}
+
+/// Appends all of `raw` as band-1 packets of `MAX_PAYLOAD_64K`: what a
+/// `SideBandFramer` of that size writes for it, whatever the chunking.
+pub fn frame_into(out: &mut Vec<u8>, raw: &[u8]) {
+    for chunk in raw.chunks(MAX_PAYLOAD_64K) {
+        write_band(out, BAND_DATA, chunk);
     }
 }
 
@@ -155,6 +160,38 @@ impl SideBandDeframer {
 mod tests {
     use super::*;
     use crate::git::pktline::{Packet, PktReader};
+
+    #[test]
+    fn frame_into_writes_what_a_framer_writes_whatever_the_chunking() {
+        for len in [
+            0,
+            1,
+            MAX_PAYLOAD_64K - 1,
+            MAX_PAYLOAD_64K,
+            MAX_PAYLOAD_64K + 1,
+            200_000,
+        ] {
+            let data: Vec<u8> = (0..len as u32).map(|i| (i % 251) as u8).collect();
+            let mut sb = SideBandFramer::new(MAX_PAYLOAD_64K);
+            let mut framed = Vec::new();
+            for chunk in data.chunks(7_000) {
+                framed.extend(sb.push(chunk));
+            }
+            framed.extend(sb.finish());
+            let mut out = Vec::new();
+            frame_into(&mut out, &data);
+            assert_eq!(out, framed, "{len} bytes");
+            assert_eq!(out.len() as u64, framed_len(len as u64, MAX_PAYLOAD_64K));
+        }
+    }
+
+    #[test]
+    fn a_band_message_too_long_for_a_packet_is_cut() {
+        let mut out = Vec::new();
+        write_band(&mut out, BAND_ERROR, &vec![b'x'; MAX_PAYLOAD_64K + 10]);
+        assert_eq!(out.len(), MAX_PKT_LEN);
+        assert_eq!(&out[..5], b"fff0\x03");
+    }
 
     #[test]
     fn frames_large_writes_into_bounded_packets() {

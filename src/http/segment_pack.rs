@@ -16,7 +16,7 @@
 use futures_util::{future, stream, StreamExt};
 use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{ReadableStream, WritableStream};
+use worker::web_sys::WritableStream;
 use worker::{Context, Env, Response, ResponseBody};
 
 use super::error::ApiError;
@@ -71,12 +71,16 @@ pub async fn serve_from_segments(
     let Some(split) = split(env, storage, served).await? else {
         return Ok(None);
     };
-    let runs = runs(&split.view, &split.segments)?;
-    let own_len: u64 = runs.iter().map(Run::own_len).sum::<u64>() + 12 + 20;
-    if split.segments.is_empty() || own_len > OWN_MAX {
+    // Without segments, decided before the view's own objects are planned.
+    let runs = match split.segments.is_empty() {
+        true => None,
+        false => Some(runs(&split.view, &split.segments)?).filter(|r| own_len(r) <= OWN_MAX),
+    };
+    let Some(runs) = runs else {
         build_later(ctx, env, split.to_build)?;
         return Ok(None);
-    }
+    };
+    let own_len = own_len(&runs);
     let count: usize = runs.iter().map(Run::objects).sum();
     let head = PackFramer::start_counted(p, count).1;
     // The stored form: each run framed (the first with the pack header),
@@ -131,6 +135,11 @@ pub async fn serve_from_segments(
     let resp = Response::from_body(ResponseBody::Stream(readable))?
         .with_headers(git_headers(content_type)?);
     Ok(Some(resp))
+}
+
+/// The pack bytes sent from wasm: own runs, the pack header and trailer.
+fn own_len(runs: &[Run]) -> u64 {
+    runs.iter().map(Run::own_len).sum::<u64>() + 12 + 20
 }
 
 /// A stretch of the pack: objects sent from wasm, or a plugin's segment.
@@ -297,7 +306,7 @@ async fn send_runs(
         Run::Segment(seg) => Some(seg),
         Run::Own(..) => None,
     }))
-    .map(|seg| segment_halves(storage, seg))
+    .map(|seg| storage.segment_halves(seg))
     .buffered(AHEAD);
     let mut entries = EntryReader::prefetching(
         storage,
@@ -323,7 +332,8 @@ async fn send_runs(
                 let (raw, framed) = halves
                     .next()
                     .await
-                    .ok_or_else(|| js("a segment went unread".into()))??;
+                    .ok_or_else(|| js("a segment went unread".into()))?
+                    .map_err(|e| js(e.to_string()))?;
                 // The digest takes the run in one write: piped, it cost per
                 // chunk and took longer than sending the run.
                 let hashing = async { write_js(sha.writable(), &read_all(&raw).await?).await };
@@ -369,32 +379,6 @@ async fn send_runs(
     Ok((kept, sum))
 }
 
-/// Reads segment `seg`'s raw half and framed half.
-async fn segment_halves(
-    storage: &Storage,
-    seg: &SegmentRow,
-) -> Result<(ReadableStream, ReadableStream), JsValue> {
-    let (raw, framed) = future::join(
-        storage.segment_range(&seg.object_key, seg.raw_offset as u64, seg.raw_len as u64),
-        storage.segment_range(
-            &seg.object_key,
-            seg.framed_offset as u64,
-            seg.framed_len as u64,
-        ),
-    )
-    .await;
-    match (raw, framed) {
-        (Ok(Some(raw)), Ok(Some(framed))) => Ok((raw, framed)),
-        (Err(e), _) | (_, Err(e)) => Err(e.to_string().into()),
-        _ => {
-            // Gone under its rows (a GC racing a rebuild): forget them, so
-            // the next miss builds them again.
-            let _ = storage.forget_segments(&seg.object_key).await;
-            Err(format!("pack segments {} are missing", seg.object_key).into())
-        }
-    }
-}
-
 /// Writes the cached copy (`packs/<etag>`): the framed own runs kept,
 /// each segment's framed half read again, the framed trailer and a flush.
 async fn store_copy(
@@ -423,14 +407,9 @@ async fn store_copy(
                     Kept::Segment(seg) => seg,
                 };
                 let framed = storage
-                    .segment_range(
-                        &seg.object_key,
-                        seg.framed_offset as u64,
-                        seg.framed_len as u64,
-                    )
+                    .segment_framed(seg)
                     .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("pack segments {} are missing", seg.object_key))?;
+                    .map_err(|e| e.to_string())?;
                 pipe_open(&framed, &writable).await?;
             }
             write_all(&writable, tail).await?;

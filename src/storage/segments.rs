@@ -16,13 +16,13 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
+use worker::web_sys::ReadableStream;
 
 use super::view_rows::{files_by_plugin, packed_files, unpack_files, KeyRow};
-use super::{db_err, key, n, now, r2_err, s, Storage, StorageResult};
+use super::{db_err, key, n, now, r2_err, s, Storage, StorageError, StorageResult};
 use crate::catalog::names::PluginKey;
-use crate::catalog::segment::frame_segment;
 use crate::catalog::served::ServedFile;
-use crate::git::sideband::{framed_len, MAX_PAYLOAD_64K};
+use crate::git::sideband::{frame_into, framed_len, MAX_PAYLOAD_64K};
 use crate::git::ObjectId;
 
 /// Where segments live in R2.
@@ -57,6 +57,10 @@ impl SegmentRow {
             ..self.clone()
         })
     }
+}
+
+fn missing(seg: &SegmentRow) -> StorageError {
+    StorageError::Corrupt(format!("pack segments {} are missing", seg.object_key))
 }
 
 /// A segment to store: its plugin's tree, pack entries and object count.
@@ -178,7 +182,7 @@ impl Storage {
             .sum();
         let mut body = Vec::with_capacity(raw_total + framed_total as usize);
         let mut rows: Vec<SegmentRow> = Vec::with_capacity(segments.len());
-        for g in segments {
+        for g in &segments {
             rows.push(SegmentRow {
                 tree_id: g.tree.to_hex(),
                 object_key: key.clone(),
@@ -190,13 +194,12 @@ impl Storage {
             });
             body.extend_from_slice(&g.raw);
         }
-        for r in &mut rows {
-            let (from, to) = (r.raw_offset as usize, (r.raw_offset + r.raw_len) as usize);
-            let framed = frame_segment(&body[from..to]);
+        for (r, g) in rows.iter_mut().zip(&segments) {
             r.framed_offset = body.len() as i64;
-            r.framed_len = framed.len() as i64;
-            body.extend_from_slice(&framed);
+            frame_into(&mut body, &g.raw);
+            r.framed_len = body.len() as i64 - r.framed_offset;
         }
+        drop(segments);
         self.put_object(&key, body).await?;
         // Crash tests stop here: an object no row names, never read.
         self.failpoint("segment-row").await;
@@ -239,14 +242,51 @@ impl Storage {
             .collect())
     }
 
-    /// Bytes `offset..offset + len` of segments object `key`, for the
-    /// runtime to pipe; `None` if the object is gone.
-    pub async fn segment_range(
+    /// Segment `seg`'s raw half and framed half, both read at once, for
+    /// the runtime to pipe. An object gone under its rows (a GC racing a
+    /// rebuild) fails this, and its rows are forgotten so the next miss
+    /// builds them again.
+    pub async fn segment_halves(
+        &self,
+        seg: &SegmentRow,
+    ) -> StorageResult<(ReadableStream, ReadableStream)> {
+        let (raw, framed) = futures_util::future::join(
+            self.segment_range(&seg.object_key, seg.raw_offset as u64, seg.raw_len as u64),
+            self.segment_range(
+                &seg.object_key,
+                seg.framed_offset as u64,
+                seg.framed_len as u64,
+            ),
+        )
+        .await;
+        match (raw?, framed?) {
+            (Some(raw), Some(framed)) => Ok((raw, framed)),
+            _ => {
+                let _ = self.forget_segments(&seg.object_key).await;
+                Err(missing(seg))
+            }
+        }
+    }
+
+    /// Segment `seg`'s framed half alone, for the runtime to pipe.
+    pub async fn segment_framed(&self, seg: &SegmentRow) -> StorageResult<ReadableStream> {
+        self.segment_range(
+            &seg.object_key,
+            seg.framed_offset as u64,
+            seg.framed_len as u64,
+        )
+        .await?
+        .ok_or_else(|| missing(seg))
+    }
+
+    /// Bytes `offset..offset + len` of segments object `key`; `None` if
+    /// the object is gone.
+    async fn segment_range(
         &self,
         key: &str,
         offset: u64,
         len: u64,
-    ) -> StorageResult<Option<worker::web_sys::ReadableStream>> {
+    ) -> StorageResult<Option<ReadableStream>> {
         let get = self
             .bucket
             .get(key)

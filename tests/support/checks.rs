@@ -173,6 +173,27 @@ pub fn pkt(line: &str) -> Vec<u8> {
     out
 }
 
+/// Band 1 (the pack) of a side-band response's pkt-lines, v0 or v2, and
+/// the longest pkt-line seen. Other lines (`NAK`, `packfile`, shallow
+/// info, progress, flush and delimiter packets) are stepped over.
+pub fn band_one(mut body: &[u8]) -> (Vec<u8>, usize) {
+    let (mut out, mut longest) = (Vec::new(), 0);
+    while body.len() >= 4 {
+        let len = usize::from_str_radix(std::str::from_utf8(&body[..4]).unwrap(), 16)
+            .expect("a pkt-line length");
+        if len < 4 {
+            body = &body[4..];
+            continue;
+        }
+        longest = longest.max(len);
+        if body[4] == 1 {
+            out.extend_from_slice(&body[5..len]);
+        }
+        body = &body[len..];
+    }
+    (out, longest)
+}
+
 /// One protocol v2 upload-pack POST to the Worker at `base` as the owner
 /// of `token` (HTTP Basic, as git sends it); the raw response.
 pub fn upload_pack_v2(base: &str, token: &str, body: &[u8]) -> super::http_client::RawResponse {
