@@ -15,7 +15,7 @@ use support::archives::{marketplace, served_plugin_files, zip_of, FileSpec};
 use support::checks::{band_one, basic_auth, clone_view, pkt, upload_pack_v2, v2_request};
 use support::git_cli::{git, index_and_fsck, init_bare, TempDir};
 use support::http_client::{request, RawResponse};
-use support::store::{published, skill_zip};
+use support::store::{plugin_zip, published, skill_zip};
 use support::wrangler::{wrangler, Wrangler};
 
 /// These tests purge caches and collect garbage: one at a time.
@@ -36,6 +36,12 @@ fn layer(r: &RawResponse) -> String {
 
 /// A whole-view v2 fetch (side-band-64k): its pack and answering layer.
 fn fetch(token: &str, commit: &str) -> (Vec<u8>, String) {
+    let (pack, layer, _) = fetch_piped(token, commit);
+    (pack, layer)
+}
+
+/// As `fetch`, with how many plugins came from their segments.
+fn fetch_piped(token: &str, commit: &str) -> (Vec<u8>, String, usize) {
     let body = v2_request(
         "fetch",
         &["deepen 1".into(), format!("want {commit}"), "done".into()],
@@ -43,7 +49,12 @@ fn fetch(token: &str, commit: &str) -> (Vec<u8>, String) {
     let r = upload_pack_v2(&wrangler().base, token, &body);
     assert_eq!(r.status, 200, "{}", r.text());
     let (pack, _) = band_one(&r.body);
-    (pack, layer(&r))
+    let h = r.header("server-timing").unwrap_or_default();
+    let piped = h
+        .split(',')
+        .find_map(|m| m.trim().strip_prefix("segments;count="))
+        .map_or(0, |n| n.parse().unwrap());
+    (pack, layer(&r), piped)
 }
 
 /// The same view's pack built whole from the files: caches purged, then
@@ -137,17 +148,74 @@ fn a_pack_from_segments_is_the_whole_build_byte_for_byte() {
         &skill_zip("seg-skill"),
     );
     api.install(&token, skill);
+    // A Store plugin: its segment, keyed by its root tree, is built after
+    // the first miss of a view that has it.
+    let plugin = published(
+        &w.base,
+        &owner,
+        "plugin",
+        "seg-store-plugin",
+        &plugin_zip("seg-store-plugin"),
+    );
+    api.install(&token, plugin);
+    let root = w.d1(&format!(
+        "SELECT root_id FROM store_entities WHERE id = {plugin}"
+    ))[0]["root_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let store_rows = || {
+        w.d1(&format!(
+            "SELECT COUNT(*) AS n FROM pack_segments WHERE tree_id = '{root}'"
+        ))[0]["n"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(store_rows(), 0, "an upload builds no segment");
     let commit = commit_of(&api, &token);
 
     purge(&api);
-    let (assembled, layer) = fetch(&token, &commit);
-    assert_eq!(layer, "segments");
+    let (first, layer, piped) = fetch_piped(&token, &commit);
+    assert_eq!(
+        (layer.as_str(), piped),
+        ("segments", 1),
+        "beta's segment; alpha and gamma share a blob, the Store plugin has none yet"
+    );
+    let built = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        store_rows() == 1
+    });
+    assert!(built, "the Store plugin's segment was built after the miss");
+
+    purge(&api);
+    let (assembled, layer, piped) = fetch_piped(&token, &commit);
+    assert_eq!(
+        (layer.as_str(), piped),
+        ("segments", 2),
+        "beta and the Store plugin"
+    );
+    assert_eq!(
+        assembled, first,
+        "the Store plugin from its segment, the same pack"
+    );
     let (distinct, declared) = checked_objects(&assembled, &commit);
     assert_eq!(distinct, declared, "no object twice");
     assert_eq!(
         built_whole(&api, &token, &commit),
         assembled,
         "the pack built whole from the files, byte for byte"
+    );
+    // GC keeps it while the entity is installed and current.
+    let gc = api.admin(
+        "POST",
+        "/api/admin/gc",
+        Some(&json!({"min_age_seconds": 0})),
+        200,
+    );
+    assert_eq!(
+        store_rows(),
+        1,
+        "GC keeps a current Store plugin's segment: {gc}"
     );
 
     // A real clone over protocol v2 (side-band-64k: segments again).

@@ -46,7 +46,7 @@ pub struct ServedFile {
 }
 
 /// Where a served plugin comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Origin {
     /// A curated plugin, served at `plugins/<slug>-<plugin>`.
     Curated(PluginKey),

@@ -1,8 +1,8 @@
 //! A miss answered from pack segments (see `catalog::segment`,
 //! `storage::segments`): the pack is its header and the objects only this
-//! view has (the top trees, the manifest, the commit, Store plugins and
-//! the bundle, and any plugin without a usable segment), written from
-//! wasm; then each plugin's segment, piped by the runtime from R2, raw
+//! view has (the top trees, the manifest, the commit, the Store bundle,
+//! and any plugin without a usable segment), written from wasm; then each
+//! curated or Store plugin's segment, piped by the runtime from R2, raw
 //! into the SHA-1 and framed to the client; then the trailer. The cached
 //! copy (`packs/<etag>`) is written after the client is served, from the
 //! same segments, so the client never waits for R2's writes.
@@ -25,7 +25,7 @@ use super::native_sha1::NativeSha1;
 use super::pack_stream::{plan, Part, CHUNK_BYTES};
 use super::pipe::{fixed_length, pipe_open, read_all, write_all, write_js};
 use super::segment_build::{build_later, build_segments};
-use super::view::{served_marketplace, tree_err, ServedHead, View};
+use super::view::{served_marketplace, ServedHead, View};
 use crate::catalog::segment::frame_segment;
 use crate::catalog::served::{Origin, ServedPlugin};
 use crate::catalog::snapshot::Snapshot;
@@ -33,6 +33,7 @@ use crate::git::pack::pack_header;
 use crate::git::repo::Repository;
 use crate::git::sideband::{framed_len, SideBandFramer, MAX_PAYLOAD_64K};
 use crate::git::upload_pack::{PackFramer, PackResponse};
+use crate::git::ObjectId;
 use crate::storage::entries::{first_use_order, EntryReader};
 use crate::storage::pack_cache::CachedView;
 use crate::storage::segments::SegmentRow;
@@ -57,9 +58,10 @@ struct Split {
 }
 
 /// Answers a whole-view fetch of a side-band-64k client from pack
-/// segments, or `None` when this view is better built whole (no segment
-/// yet, too much of it without one, or the catalog changed under it). Any
-/// missing segments are built after the response either way.
+/// segments (with how many plugins are piped from theirs), or `None` when
+/// this view is better built whole (no segment yet, too much of it
+/// without one, or the catalog changed under it). Any missing segments
+/// are built after the response either way.
 pub async fn serve_from_segments(
     ctx: &Context,
     env: &Env,
@@ -67,7 +69,7 @@ pub async fn serve_from_segments(
     served: &ServedHead,
     p: &PackResponse,
     content_type: &str,
-) -> Result<Option<Response>, ApiError> {
+) -> Result<Option<(Response, usize)>, ApiError> {
     let Some(split) = split(env, storage, served).await? else {
         return Ok(None);
     };
@@ -95,6 +97,7 @@ pub async fn serve_from_segments(
     let raw_len = own_len + split.segments.iter().map(|s| s.raw_len as u64).sum::<u64>();
     let (readable, writable) = fixed_length(head.len() as u64 + stored_len)?;
     let storage = Storage::from_env(env)?;
+    let piped = split.segments.len();
     let Split { view, to_build, .. } = split;
     ctx.wait_until(async move {
         let sent = async {
@@ -134,7 +137,7 @@ pub async fn serve_from_segments(
     });
     let resp = Response::from_body(ResponseBody::Stream(readable))?
         .with_headers(git_headers(content_type)?);
-    Ok(Some(resp))
+    Ok(Some((resp, piped)))
 }
 
 /// The pack bytes sent from wasm: own runs, the pack header and trailer.
@@ -225,12 +228,7 @@ async fn split(
     let candidates: Vec<_> = view
         .plugins
         .iter()
-        .filter_map(|p| match (&p.origin, p.tree) {
-            (Origin::Curated(k), Some(tree)) if p.files.is_empty() && !p.external => {
-                Some((k, tree))
-            }
-            _ => None,
-        })
+        .filter_map(|p| segmentable(p).map(|tree| (&p.origin, tree)))
         .collect();
     if candidates.is_empty() {
         return Ok(None);
@@ -241,17 +239,14 @@ async fn split(
     let mut plugins = view.plugins;
     let (mut segments, mut to_build) = (Vec::new(), Vec::new());
     for p in &mut plugins {
-        let (Origin::Curated(k), Some(tree)) = (&p.origin, p.tree) else {
+        let Some(tree) = segmentable(p) else {
             continue;
         };
-        if !p.files.is_empty() || p.external {
-            continue;
-        }
         let stored = plan.segments.get(&tree.to_hex()).cloned();
-        match (stored, plan.sharing.contains(k)) {
+        match (stored, plan.sharing.contains(&p.origin)) {
             (Some(seg), false) => segments.push(seg),
             (stored, _) => {
-                p.files = plan.files.remove(k).unwrap_or_default();
+                p.files = plan.files.remove(&p.origin).unwrap_or_default();
                 if p.files.is_empty() {
                     // Its rows changed since the view was loaded.
                     return Ok(None);
@@ -262,7 +257,11 @@ async fn split(
             }
         }
     }
-    let snapshot = Snapshot::build(&served_marketplace(env), &plugins).map_err(tree_err)?;
+    // Files read in the later round trip that disagree with the stored
+    // tree mean the catalog changed between the two: built whole instead.
+    let Ok(snapshot) = Snapshot::build(&served_marketplace(env), &plugins) else {
+        return Ok(None);
+    };
     if snapshot.etag != served.head.etag || snapshot.commit_id != served.head.commit_id {
         return Ok(None);
     }
@@ -281,6 +280,19 @@ async fn split(
         segments,
         to_build,
     }))
+}
+
+/// The stored tree of a plugin loaded without its files (a curated or
+/// Store plugin whose objects may come from its segment).
+fn segmentable(p: &ServedPlugin) -> Option<ObjectId> {
+    match (&p.origin, p.tree) {
+        (Origin::Curated(_) | Origin::Store { .. }, Some(tree))
+            if p.files.is_empty() && !p.external =>
+        {
+            Some(tree)
+        }
+        _ => None,
+    }
 }
 
 /// What the cached copy is made of, in order: bytes kept from sending

@@ -148,11 +148,19 @@ pub async fn git(
             }
             // A miss: from the plugins' pack segments where it can be.
             if pipe {
-                if let Some(resp) =
+                if let Some((resp, piped)) =
                     serve_from_segments(ctx, env, storage, &served, &p, resp.content_type).await?
                 {
                     let build = clock_ms() - started;
-                    return timed(resp, storage, Some(CacheLayer::Segments), Some(build));
+                    let (d1, r2) = storage.trips();
+                    let timing = Timing {
+                        d1,
+                        r2,
+                        layer: Some(CacheLayer::Segments),
+                        build_ms: Some(build),
+                        segments: Some(piped),
+                    };
+                    return with_timing(resp, &timing);
                 }
             }
             true
@@ -229,7 +237,7 @@ fn send_stored(
 /// (a streamed miss reads its entries after), the layer that answered, and
 /// the build time.
 fn timed(
-    mut resp: Response,
+    resp: Response,
     storage: &Storage,
     layer: Option<CacheLayer>,
     build_ms: Option<f64>,
@@ -240,7 +248,13 @@ fn timed(
         r2,
         layer,
         build_ms,
+        segments: None,
     };
+    with_timing(resp, &timing)
+}
+
+/// `resp` with `timing` as its `Server-Timing`.
+fn with_timing(mut resp: Response, timing: &Timing) -> ApiResult {
     resp.headers_mut().set("Server-Timing", &timing.header())?;
     Ok(resp)
 }

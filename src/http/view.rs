@@ -211,19 +211,16 @@ impl ServedHead {
         self.load_view_with(env, storage, true).await
     }
 
-    /// As `load_view`; without `curated_files`, current curated plugins
-    /// come with their stored tree and digest but no files, and the
-    /// snapshot leaves their objects out (for their pack segments).
+    /// As `load_view`; without `all_files`, current curated plugins and
+    /// Store plugins come with their stored tree and digest but no files,
+    /// and the snapshot leaves their objects out (for their pack segments).
     pub async fn load_view_with(
         &self,
         env: &Env,
         storage: &Storage,
-        curated_files: bool,
+        all_files: bool,
     ) -> Result<Option<View>, ApiError> {
-        let Some(uv) = storage
-            .defined_view(self.definition(), curated_files)
-            .await?
-        else {
+        let Some(uv) = storage.defined_view(self.definition(), all_files).await? else {
             return Ok(None);
         };
         let view = build_view(env, uv)?;

@@ -18,10 +18,10 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 use worker::web_sys::ReadableStream;
 
-use super::view_rows::{files_by_plugin, packed_files, unpack_files, KeyRow};
+use super::store::StoreFileRow;
+use super::view_rows::{files_by_plugin, packed_files, store_file, unpack_files, KeyRow};
 use super::{db_err, key, n, now, r2_err, s, Storage, StorageError, StorageResult};
-use crate::catalog::names::PluginKey;
-use crate::catalog::served::ServedFile;
+use crate::catalog::served::{Origin, ServedFile};
 use crate::git::sideband::{frame_into, framed_len, MAX_PAYLOAD_64K};
 use crate::git::ObjectId;
 
@@ -77,66 +77,103 @@ pub struct SegmentPlan {
     pub segments: HashMap<String, SegmentRow>,
     /// Plugins that hold a blob another part of the view holds too: their
     /// segment would repeat it in the pack, so they are sent object by object.
-    pub sharing: HashSet<PluginKey>,
+    pub sharing: HashSet<Origin>,
     /// The files of every plugin that is sharing or has no segment yet.
-    pub files: HashMap<PluginKey, Vec<ServedFile>>,
+    pub files: HashMap<Origin, Vec<ServedFile>>,
 }
 
+/// The marketplace column `segment_plan` gives Store plugins' blobs (no
+/// marketplace slug is empty); their plugin column is the entity id.
+const STORE: &str = "";
+
 impl Storage {
-    /// For the curated plugins `candidates` (key and stored tree) of a view
-    /// whose other objects include the blobs `others`: which segments
-    /// exist, which plugins share a blob, and the files of those that
-    /// cannot be sent as a segment. One D1 round trip; the blob comparison
-    /// runs in SQLite, so only the shared plugins' names come back.
+    /// For the curated and Store plugins `candidates` (origin and stored
+    /// tree) of a view whose other objects include the blobs `others`:
+    /// which segments exist, which plugins share a blob, and the files of
+    /// those that cannot be sent as a segment. One D1 round trip; the blob
+    /// comparison runs in SQLite, so only the shared plugins' names come
+    /// back.
     pub async fn segment_plan(
         &self,
-        candidates: &[(&PluginKey, ObjectId)],
+        candidates: &[(&Origin, ObjectId)],
         others: &[ObjectId],
     ) -> StorageResult<SegmentPlan> {
-        let plugins = serde_json::Value::Array(
+        let json = |v: Vec<serde_json::Value>| serde_json::Value::Array(v).to_string();
+        let curated = json(
             candidates
                 .iter()
-                .map(|(k, tree)| {
-                    serde_json::json!([k.slug.as_str(), k.plugin.as_str(), tree.to_hex()])
+                .filter_map(|(o, tree)| match o {
+                    Origin::Curated(k) => Some(serde_json::json!([
+                        k.slug.as_str(),
+                        k.plugin.as_str(),
+                        tree.to_hex()
+                    ])),
+                    _ => None,
                 })
                 .collect(),
-        )
-        .to_string();
-        let others = serde_json::Value::Array(
+        );
+        let store = json(
+            candidates
+                .iter()
+                .filter_map(|(o, tree)| match o {
+                    Origin::Store { id } => Some(serde_json::json!([id, tree.to_hex()])),
+                    _ => None,
+                })
+                .collect(),
+        );
+        let others = json(
             others
                 .iter()
                 .map(|id| serde_json::Value::String(id.to_hex()))
                 .collect(),
-        )
-        .to_string();
-        let args = [s(&plugins), s(&others)];
-        // The view's plugins (`v`), their file rows' blobs (`vf`), the blobs
-        // two of them hold or one holds with the rest of the view, and the
-        // plugins holding one (`sharing`).
-        const WITH: &str = "WITH v AS (SELECT json_extract(value, '$[0]') AS marketplace, json_extract(value, '$[1]') AS name, \
+        );
+        let args = [s(&curated), s(&others), s(&store)];
+        // The view's curated plugins (`v`) and Store plugins (`vs`), their
+        // files' blobs (`vf`), the blobs two of them hold or one holds with
+        // the rest of the view, and the plugins holding one (`sharing`).
+        let with = format!(
+            "WITH v AS (SELECT json_extract(value, '$[0]') AS marketplace, json_extract(value, '$[1]') AS name, \
                json_extract(value, '$[2]') AS tree FROM json_each(?1)), \
+             vs AS (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS tree FROM json_each(?3)), \
              vf AS (SELECT f.marketplace, f.plugin, f.blob_id FROM v JOIN plugin_files f \
-               ON f.marketplace = v.marketplace AND f.plugin = v.name), \
+               ON f.marketplace = v.marketplace AND f.plugin = v.name \
+               UNION ALL SELECT '{STORE}', CAST(f.entity_id AS TEXT), f.blob_id FROM vs JOIN store_files f ON f.entity_id = vs.id), \
              shared AS (SELECT blob_id FROM vf GROUP BY blob_id HAVING COUNT(DISTINCT marketplace || '/' || plugin) > 1 \
                UNION SELECT value FROM json_each(?2) WHERE value IN (SELECT blob_id FROM vf)), \
-             sharing AS (SELECT DISTINCT vf.marketplace, vf.plugin FROM vf JOIN shared ON shared.blob_id = vf.blob_id) ";
-        let [segments, sharing, files] = self
+             sharing AS (SELECT DISTINCT vf.marketplace, vf.plugin FROM vf JOIN shared ON shared.blob_id = vf.blob_id) "
+        );
+        // A plugin sent from its files: no segment, or one sharing a blob.
+        let from_files = |tree: &str, marketplace: &str, plugin: &str| {
+            format!(
+                "(NOT EXISTS (SELECT 1 FROM pack_segments s WHERE s.tree_id = {tree}) \
+                 OR EXISTS (SELECT 1 FROM sharing x WHERE x.marketplace = {marketplace} AND x.plugin = {plugin}))"
+            )
+        };
+        let [segments, sharing, files, store_files] = self
             .batch(vec![
                 self.stmt(
-                    "SELECT s.tree_id, s.object_key, s.raw_offset, s.raw_len, s.framed_offset, s.framed_len, s.objects FROM pack_segments s \
-                     WHERE s.tree_id IN (SELECT json_extract(value, '$[2]') FROM json_each(?1))",
-                    &args[..1],
+                    &format!(
+                        "{with}SELECT s.tree_id, s.object_key, s.raw_offset, s.raw_len, s.framed_offset, s.framed_len, s.objects \
+                         FROM pack_segments s WHERE s.tree_id IN (SELECT tree FROM v UNION SELECT tree FROM vs)"
+                    ),
+                    &args,
                 )?,
+                self.stmt(&format!("{with}SELECT marketplace, plugin FROM sharing"), &args)?,
                 self.stmt(
-                    &format!("{WITH}SELECT marketplace, plugin FROM sharing"),
+                    &packed_files(
+                        &with,
+                        &format!(
+                            "FROM v JOIN plugin_files f ON f.marketplace = v.marketplace AND f.plugin = v.name WHERE {}",
+                            from_files("v.tree", "v.marketplace", "v.name")
+                        ),
+                    ),
                     &args,
                 )?,
                 self.stmt(
-                    &packed_files(
-                        WITH,
-                        "FROM v JOIN plugin_files f ON f.marketplace = v.marketplace AND f.plugin = v.name \
-                         WHERE NOT EXISTS (SELECT 1 FROM pack_segments s WHERE s.tree_id = v.tree) \
-                         OR EXISTS (SELECT 1 FROM sharing x WHERE x.marketplace = v.marketplace AND x.plugin = v.name)",
+                    &format!(
+                        "{with}SELECT f.*, e.entries_key FROM vs JOIN store_files f ON f.entity_id = vs.id \
+                         JOIN store_entities e ON e.id = vs.id WHERE {} ORDER BY f.entity_id, f.path",
+                        from_files("vs.tree", &format!("'{STORE}'"), "CAST(vs.id AS TEXT)")
                     ),
                     &args,
                 )?,
@@ -152,9 +189,33 @@ impl Storage {
             .results::<KeyRow>()
             .map_err(db_err)?
             .into_iter()
-            .map(|r| key(&r.marketplace, &r.plugin))
+            .map(|r| match r.marketplace.as_str() {
+                STORE => r
+                    .plugin
+                    .parse()
+                    .map(|id| Origin::Store { id })
+                    .map_err(|_| StorageError::Corrupt(format!("entity id {}", r.plugin))),
+                _ => key(&r.marketplace, &r.plugin).map(Origin::Curated),
+            })
             .collect::<StorageResult<_>>()?;
-        let files = files_by_plugin(unpack_files(&files)?)?;
+        let mut files: HashMap<Origin, Vec<ServedFile>> = files_by_plugin(unpack_files(&files)?)?
+            .into_iter()
+            .map(|(k, f)| (Origin::Curated(k), f))
+            .collect();
+        #[derive(Deserialize)]
+        struct StoreFile {
+            #[serde(flatten)]
+            row: StoreFileRow,
+            entries_key: String,
+        }
+        for f in store_files.results::<StoreFile>().map_err(db_err)? {
+            files
+                .entry(Origin::Store {
+                    id: f.row.entity_id,
+                })
+                .or_default()
+                .push(store_file(&f.row, &f.entries_key)?);
+        }
         Ok(SegmentPlan {
             segments,
             sharing,
@@ -324,7 +385,9 @@ impl Storage {
             object_key: String,
         }
         const REFERENCED: &str = "SELECT tree_id FROM plugins WHERE tree_id IS NOT NULL \
-             UNION SELECT json_extract(plugin_json, '$.tree_id') FROM retired_plugins";
+             UNION SELECT json_extract(plugin_json, '$.tree_id') FROM retired_plugins \
+             UNION SELECT root_id FROM store_entities WHERE root_id IS NOT NULL \
+             UNION SELECT json_extract(entity_json, '$.root_id') FROM retired_entities";
         let cutoff = now().saturating_sub(min_age_secs.max(0));
         self.exec(
             &format!("DELETE FROM pack_segments WHERE created_at <= ?1 AND tree_id NOT IN ({REFERENCED})"),

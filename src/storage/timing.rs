@@ -4,8 +4,9 @@
 //! request spent its time.
 //!
 //! Format (RFC-style metrics, one per kind): `d1;count=1;dur=3.2,
-//! r2;count=1;dur=8.0, cache;desc=r2, build;dur=1.5`. `count` is an
-//! extension parameter; browsers ignore it and show `dur`.
+//! r2;count=1;dur=8.0, cache;desc=r2, build;dur=1.5`, and on a miss from
+//! segments `segments;count=7` (the plugins piped from their segments).
+//! `count` is an extension parameter; browsers ignore it and show `dur`.
 
 /// Round trips of one kind: how many and their total duration.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -54,6 +55,8 @@ pub struct Timing {
     pub r2: Trips,
     pub layer: Option<CacheLayer>,
     pub build_ms: Option<f64>,
+    /// Plugins piped from their pack segments.
+    pub segments: Option<usize>,
 }
 
 impl Timing {
@@ -68,6 +71,9 @@ impl Timing {
         }
         if let Some(ms) = self.build_ms {
             parts.push(format!("build;dur={ms:.1}"));
+        }
+        if let Some(n) = self.segments {
+            parts.push(format!("segments;count={n}"));
         }
         parts.join(", ")
     }
@@ -104,5 +110,10 @@ mod tests {
             t.header(),
             "d1;count=2;dur=3.2, r2;count=1;dur=8.0, cache;desc=r2, build;dur=0.5"
         );
+        t.layer = Some(CacheLayer::Segments);
+        t.segments = Some(7);
+        assert!(t
+            .header()
+            .ends_with("cache;desc=segments, build;dur=0.5, segments;count=7"));
     }
 }

@@ -69,12 +69,13 @@ impl Storage {
     /// digest, else from the rows a later write retired (migration 0010);
     /// `None` when no definition is stored under the ETag asked for. The
     /// caller checks that it makes the view it expects. Without
-    /// `curated_files`, current curated plugins come without their files
-    /// (their stored tree and digest stand in; see `segment_plan`).
+    /// `all_files`, current curated plugins and Store plugins come without
+    /// their files (their stored tree and digest stand in; see
+    /// `segment_plan`).
     pub async fn defined_view(
         &self,
         definition: Definition<'_>,
-        curated_files: bool,
+        all_files: bool,
     ) -> StorageResult<Option<UserView>> {
         let def = DEFINITION;
         // The defined plugins and entities as tables; `json_each` drives
@@ -104,7 +105,7 @@ impl Storage {
                         &format!(
                             "FROM d JOIN plugins p ON {SAME_PLUGIN} \
                              JOIN plugin_files f ON f.marketplace = p.marketplace AND f.plugin = p.name{}",
-                            if curated_files { "" } else { " WHERE p.tree_id IS NULL OR p.files_digest IS NULL" }
+                            if all_files { "" } else { " WHERE p.tree_id IS NULL OR p.files_digest IS NULL" }
                         ),
                     ),
                     &arg,
@@ -123,8 +124,9 @@ impl Storage {
                 )?,
                 self.stmt(
                     &format!(
-                        "{entities}SELECT f.* FROM d JOIN store_entities e ON {SAME_ENTITY} JOIN store_files f ON f.entity_id = e.id \
-                         ORDER BY f.entity_id, f.path"
+                        "{entities}SELECT f.* FROM d JOIN store_entities e ON {SAME_ENTITY} JOIN store_files f ON f.entity_id = e.id{} \
+                         ORDER BY f.entity_id, f.path",
+                        if all_files { "" } else { " WHERE e.type <> 'plugin' OR e.root_id IS NULL OR e.files_digest IS NULL" }
                     ),
                     &arg,
                 )?,
