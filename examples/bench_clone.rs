@@ -541,6 +541,12 @@ fn main() {
         // stays; the fetch wants the commit that change made.
         let extra = ExtraPlugin::new(&api, &slug);
         let new_view_fetch = || shallow_fetch(&extra.change(&api, &token));
+        println!(
+            "  (a new view's fetch's Server-Timing: {})",
+            v2_response(&worker, &new_view_fetch())
+                .header("server-timing")
+                .unwrap_or("none")
+        );
         row(
             "new-view fetch (pack)",
             pair(

@@ -36,25 +36,39 @@ fn layer(r: &RawResponse) -> String {
 
 /// A whole-view v2 fetch (side-band-64k): its pack and answering layer.
 fn fetch(token: &str, commit: &str) -> (Vec<u8>, String) {
-    let (pack, layer, _) = fetch_piped(token, commit);
-    (pack, layer)
+    let f = fetch_timed(token, commit);
+    (f.pack, f.layer)
 }
 
-/// As `fetch`, with how many plugins came from their segments.
-fn fetch_piped(token: &str, commit: &str) -> (Vec<u8>, String, usize) {
+/// A whole-view fetch's pack and what its `Server-Timing` says.
+struct Fetched {
+    pack: Vec<u8>,
+    layer: String,
+    /// Plugins piped from their segments.
+    piped: usize,
+    /// D1 round trips before the response.
+    d1: usize,
+}
+
+fn fetch_timed(token: &str, commit: &str) -> Fetched {
     let body = v2_request(
         "fetch",
         &["deepen 1".into(), format!("want {commit}"), "done".into()],
     );
     let r = upload_pack_v2(&wrangler().base, token, &body);
     assert_eq!(r.status, 200, "{}", r.text());
-    let (pack, _) = band_one(&r.body);
-    let h = r.header("server-timing").unwrap_or_default();
-    let piped = h
-        .split(',')
-        .find_map(|m| m.trim().strip_prefix("segments;count="))
-        .map_or(0, |n| n.parse().unwrap());
-    (pack, layer(&r), piped)
+    let h = r.header("server-timing").unwrap_or_default().to_string();
+    let metric = |prefix: &str| {
+        h.split(',')
+            .find_map(|m| m.trim().strip_prefix(prefix))
+            .map(|v| v.split(';').next().unwrap().to_string())
+    };
+    Fetched {
+        pack: band_one(&r.body).0,
+        layer: layer(&r),
+        piped: metric("segments;count=").map_or(0, |n| n.parse().unwrap()),
+        d1: metric("d1;count=").expect("a D1 count").parse().unwrap(),
+    }
 }
 
 /// The same view's pack built whole from the files: caches purged, then
@@ -175,9 +189,10 @@ fn a_pack_from_segments_is_the_whole_build_byte_for_byte() {
     let commit = commit_of(&api, &token);
 
     purge(&api);
-    let (first, layer, piped) = fetch_piped(&token, &commit);
+    let f = fetch_timed(&token, &commit);
+    let first = f.pack;
     assert_eq!(
-        (layer.as_str(), piped),
+        (f.layer.as_str(), f.piped),
         ("segments", 1),
         "beta's segment; alpha and gamma share a blob, the Store plugin has none yet"
     );
@@ -188,9 +203,10 @@ fn a_pack_from_segments_is_the_whole_build_byte_for_byte() {
     assert!(built, "the Store plugin's segment was built after the miss");
 
     purge(&api);
-    let (assembled, layer, piped) = fetch_piped(&token, &commit);
+    let f = fetch_timed(&token, &commit);
+    let assembled = f.pack;
     assert_eq!(
-        (layer.as_str(), piped),
+        (f.layer.as_str(), f.piped),
         ("segments", 2),
         "beta and the Store plugin"
     );
@@ -273,8 +289,12 @@ fn a_new_view_after_one_change_builds_one_segment_and_pipes_the_rest() {
     // is sent from its files, and its segment is built after the response.
     w.d1("DELETE FROM pack_segments");
     purge(&api);
-    let (again, layer) = fetch(&token, &second);
-    assert_eq!((again == assembled, layer.as_str()), (true, "built"));
+    let f = fetch_timed(&token, &second);
+    assert_eq!((f.pack == assembled, f.layer.as_str()), (true, "built"));
+    assert_eq!(
+        f.d1, 3,
+        "the head, the view and the segment plan; the files the plan brought are not read again"
+    );
     let built = (0..50).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(100));
         segment_rows(w) >= 3

@@ -57,11 +57,19 @@ struct Split {
     to_build: Vec<ServedPlugin>,
 }
 
+/// What `serve_from_segments` did.
+pub enum Segmented {
+    /// Answered, piping this many plugins from their segments.
+    Served(Response, usize),
+    /// Better built whole: no segment yet, too much of the view without
+    /// one, or the catalog changed under it. The view comes along when
+    /// every file of it was loaded (no segment in it), saving a reload.
+    Whole(Option<View>),
+}
+
 /// Answers a whole-view fetch of a side-band-64k client from pack
-/// segments (with how many plugins are piped from theirs), or `None` when
-/// this view is better built whole (no segment yet, too much of it
-/// without one, or the catalog changed under it). Any missing segments
-/// are built after the response either way.
+/// segments where it can (see `Segmented`). Any missing segments are
+/// built after the response either way.
 pub async fn serve_from_segments(
     ctx: &Context,
     env: &Env,
@@ -69,19 +77,21 @@ pub async fn serve_from_segments(
     served: &ServedHead,
     p: &PackResponse,
     content_type: &str,
-) -> Result<Option<(Response, usize)>, ApiError> {
+) -> Result<Segmented, ApiError> {
     let Some(split) = split(env, storage, served).await? else {
-        return Ok(None);
+        return Ok(Segmented::Whole(None));
     };
-    // Without segments, decided before the view's own objects are planned.
-    let runs = match split.segments.is_empty() {
-        true => None,
-        false => Some(runs(&split.view, &split.segments)?).filter(|r| own_len(r) <= OWN_MAX),
-    };
-    let Some(runs) = runs else {
+    if split.segments.is_empty() {
+        // Every plugin came with its files: the view is whole already.
         build_later(ctx, env, split.to_build)?;
-        return Ok(None);
-    };
+        let whole = split.view.snapshot.segment_slots().is_empty();
+        return Ok(Segmented::Whole(whole.then_some(split.view)));
+    }
+    let runs = runs(&split.view, &split.segments)?;
+    if own_len(&runs) > OWN_MAX {
+        build_later(ctx, env, split.to_build)?;
+        return Ok(Segmented::Whole(None));
+    }
     let own_len = own_len(&runs);
     let count: usize = runs.iter().map(Run::objects).sum();
     let head = PackFramer::start_counted(p, count).1;
@@ -137,7 +147,7 @@ pub async fn serve_from_segments(
     });
     let resp = Response::from_body(ResponseBody::Stream(readable))?
         .with_headers(git_headers(content_type)?);
-    Ok(Some((resp, piped)))
+    Ok(Segmented::Served(resp, piped))
 }
 
 /// The pack bytes sent from wasm: own runs, the pack header and trailer.
@@ -231,7 +241,11 @@ async fn split(
         .filter_map(|p| segmentable(p).map(|tree| (&p.origin, tree)))
         .collect();
     if candidates.is_empty() {
-        return Ok(None);
+        return Ok(Some(Split {
+            view,
+            segments: Vec::new(),
+            to_build: Vec::new(),
+        }));
     }
     let mut plan = storage
         .segment_plan(&candidates, &view.snapshot.blob_ids())

@@ -18,7 +18,7 @@ use super::error::ApiResult;
 use super::git::{git_bytes, git_headers, text, IncomingGit, SERVER};
 use super::pack_stream::stream_pack;
 use super::pipe::head_then;
-use super::segment_pack::serve_from_segments;
+use super::segment_pack::{serve_from_segments, Segmented};
 use super::view::{
     advertised_head, build_head, build_view, marketplace_name, served_head, served_user,
     served_view,
@@ -91,6 +91,8 @@ pub async fn git(
     };
     let head = &served.head;
     let resp = smart_http::handle(&request, head, &SERVER);
+    // The view, when a try from segments already loaded all of it.
+    let mut loaded = None;
     let whole = match resp.body {
         GitBody::Bytes(b) => {
             // Refs shown: what a fetch of them within the window may want.
@@ -148,19 +150,21 @@ pub async fn git(
             }
             // A miss: from the plugins' pack segments where it can be.
             if pipe {
-                if let Some((resp, piped)) =
-                    serve_from_segments(ctx, env, storage, &served, &p, resp.content_type).await?
+                match serve_from_segments(ctx, env, storage, &served, &p, resp.content_type).await?
                 {
-                    let build = clock_ms() - started;
-                    let (d1, r2) = storage.trips();
-                    let timing = Timing {
-                        d1,
-                        r2,
-                        layer: Some(CacheLayer::Segments),
-                        build_ms: Some(build),
-                        segments: Some(piped),
-                    };
-                    return with_timing(resp, &timing);
+                    Segmented::Whole(view) => loaded = view,
+                    Segmented::Served(resp, piped) => {
+                        let build = clock_ms() - started;
+                        let (d1, r2) = storage.trips();
+                        let timing = Timing {
+                            d1,
+                            r2,
+                            layer: Some(CacheLayer::Segments),
+                            build_ms: Some(build),
+                            segments: Some(piped),
+                        };
+                        return with_timing(resp, &timing);
+                    }
                 }
             }
             true
@@ -170,7 +174,11 @@ pub async fn git(
     // The files of exactly the view the head names: a catalog change since
     // (between this request's two reads, or since an advertisement) that
     // touched its plugins means it can no longer be built.
-    let Some(view) = served.load_view(env, storage).await? else {
+    let view = match loaded {
+        Some(view) => Some(view),
+        None => served.load_view(env, storage).await?,
+    };
+    let Some(view) = view else {
         return timed(
             git_bytes(
                 200,
