@@ -41,6 +41,8 @@ mod router;
 #[cfg(target_arch = "wasm32")]
 mod segment_build;
 #[cfg(target_arch = "wasm32")]
+mod segment_copy;
+#[cfg(target_arch = "wasm32")]
 mod segment_pack;
 #[cfg(target_arch = "wasm32")]
 mod served;

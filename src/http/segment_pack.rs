@@ -25,6 +25,7 @@ use super::native_sha1::NativeSha1;
 use super::pack_stream::{plan, Part, CHUNK_BYTES};
 use super::pipe::{fixed_length, pipe_open, read_all, write_all, write_js};
 use super::segment_build::{build_later, build_segments};
+use super::segment_copy::{store_copy, Kept};
 use super::view::{served_marketplace, ServedHead, View};
 use crate::catalog::segment::frame_segment;
 use crate::catalog::served::{Origin, ServedPlugin};
@@ -309,13 +310,6 @@ fn segmentable(p: &ServedPlugin) -> Option<ObjectId> {
     }
 }
 
-/// What the cached copy is made of, in order: bytes kept from sending
-/// (framed own runs) and segments to read again.
-enum Kept {
-    Bytes(Vec<u8>),
-    Segment(SegmentRow),
-}
-
 /// Sends the pack's runs to the client: own runs framed from wasm (the
 /// first after the pack header), segments piped (their next R2 reads in
 /// flight meanwhile); every raw byte also goes through one SHA-1. Returns
@@ -403,53 +397,4 @@ async fn send_runs(
     }
     let sum = sha.finish().await.map_err(|e| js(e.to_string()))?;
     Ok((kept, sum))
-}
-
-/// Writes the cached copy (`packs/<etag>`): the framed own runs kept,
-/// each segment's framed half read again, the framed trailer and a flush.
-async fn store_copy(
-    storage: &Storage,
-    view: &CachedView<'_>,
-    kept: &[Kept],
-    tail: &[u8],
-    stored_len: u64,
-    count: usize,
-) -> Result<(), JsValue> {
-    let (readable, writable) = fixed_length(stored_len).map_err(|e| e.to_string())?;
-    let put = async {
-        storage
-            .store_framed_pack(view.etag, readable, count)
-            .await
-            .map_err(|e| JsValue::from_str(&e.to_string()))
-    };
-    let feed = async {
-        let fed = async {
-            for part in kept {
-                let seg = match part {
-                    Kept::Bytes(bytes) => {
-                        write_all(&writable, bytes).await?;
-                        continue;
-                    }
-                    Kept::Segment(seg) => seg,
-                };
-                let framed = storage
-                    .segment_framed(seg)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                pipe_open(&framed, &writable).await?;
-            }
-            write_all(&writable, tail).await?;
-            JsFuture::from(writable.close()).await?;
-            Ok::<(), JsValue>(())
-        }
-        .await;
-        if fed.is_err() {
-            // R2 stores nothing unless every byte arrived.
-            let _ = JsFuture::from(writable.abort()).await;
-        }
-        fed
-    };
-    let (put, fed) = future::join(put, feed).await;
-    fed?;
-    put
 }
