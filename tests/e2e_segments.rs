@@ -25,13 +25,28 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The value after `prefix` of a `Server-Timing` metric of `r`, up to
+/// its next parameter.
+fn metric(r: &RawResponse, prefix: &str) -> Option<String> {
+    r.header("server-timing")
+        .unwrap_or_default()
+        .split(',')
+        .find_map(|m| m.trim().strip_prefix(prefix))
+        .map(|v| v.split(';').next().unwrap().to_string())
+}
+
 fn layer(r: &RawResponse) -> String {
-    let h = r.header("server-timing").unwrap_or_default();
-    h.split(',')
-        .map(str::trim)
-        .find_map(|m| m.strip_prefix("cache;desc="))
-        .unwrap_or_else(|| panic!("no cache layer in {h:?}"))
-        .to_string()
+    metric(r, "cache;desc=")
+        .unwrap_or_else(|| panic!("no cache layer in {:?}", r.header("server-timing")))
+}
+
+/// Whether `done` holds within five seconds (work a response left to
+/// finish after it).
+fn eventually(done: impl Fn() -> bool) -> bool {
+    (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        done()
+    })
 }
 
 /// A whole-view v2 fetch (side-band-64k): its pack and answering layer.
@@ -57,17 +72,14 @@ fn fetch_timed(token: &str, commit: &str) -> Fetched {
     );
     let r = upload_pack_v2(&wrangler().base, token, &body);
     assert_eq!(r.status, 200, "{}", r.text());
-    let h = r.header("server-timing").unwrap_or_default().to_string();
-    let metric = |prefix: &str| {
-        h.split(',')
-            .find_map(|m| m.trim().strip_prefix(prefix))
-            .map(|v| v.split(';').next().unwrap().to_string())
-    };
     Fetched {
         pack: band_one(&r.body).0,
         layer: layer(&r),
-        piped: metric("segments;count=").map_or(0, |n| n.parse().unwrap()),
-        d1: metric("d1;count=").expect("a D1 count").parse().unwrap(),
+        piped: metric(&r, "segments;count=").map_or(0, |n| n.parse().unwrap()),
+        d1: metric(&r, "d1;count=")
+            .expect("a D1 count")
+            .parse()
+            .unwrap(),
     }
 }
 
@@ -196,10 +208,7 @@ fn a_pack_from_segments_is_the_whole_build_byte_for_byte() {
         ("segments", 1),
         "beta's segment; alpha and gamma share a blob, the Store plugin has none yet"
     );
-    let built = (0..50).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        store_rows() == 1
-    });
+    let built = eventually(|| store_rows() == 1);
     assert!(built, "the Store plugin's segment was built after the miss");
 
     purge(&api);
@@ -295,10 +304,7 @@ fn a_new_view_after_one_change_builds_one_segment_and_pipes_the_rest() {
         f.d1, 3,
         "the head, the view and the segment plan; the files the plan brought are not read again"
     );
-    let built = (0..50).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        segment_rows(w) >= 3
-    });
+    let built = eventually(|| segment_rows(w) >= 3);
     assert!(built, "the miss built the view's segments after answering");
     purge(&api);
     assert_eq!(fetch(&token, &second), (assembled, "segments".into()));

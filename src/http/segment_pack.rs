@@ -89,11 +89,11 @@ pub async fn serve_from_segments(
         return Ok(Segmented::Whole(whole.then_some(split.view)));
     }
     let runs = runs(&split.view, &split.segments)?;
-    if own_len(&runs) > OWN_MAX {
+    let own_len = own_len(&runs);
+    if own_len > OWN_MAX {
         build_later(ctx, env, split.to_build)?;
         return Ok(Segmented::Whole(None));
     }
-    let own_len = own_len(&runs);
     let count: usize = runs.iter().map(Run::objects).sum();
     let head = PackFramer::start_counted(p, count).1;
     // The stored form: each run framed (the first with the pack header),
