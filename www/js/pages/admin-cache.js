@@ -10,7 +10,7 @@ export async function render(main, ctx) {
   const result = h("div", { "aria-live": "polite" });
   replace(main,
     h("h1", {}, "Cache"),
-    h("p", { class: "lead" }, "Each distinct view is packed once and kept in R2; purged packs are rebuilt, identically, on the next clone."),
+    h("p", { class: "lead" }, "A view's pack is kept in R2 from its second fetch on (its first is assembled from the plugins' pack segments, which costs little); purged packs are rebuilt, identically, on the next clone."),
     h("div", { class: "actions" },
       h("button", {
         type: "button", class: "secondary",
@@ -35,7 +35,7 @@ export async function render(main, ctx) {
             h("td", {}, h("code", {}, p.etag)), h("td", {}, h("code", {}, p.commit_id.slice(0, 12))),
             h("td", { class: "num" }, p.pack_size ? formatBytes(p.pack_size) : "—"),
             h("td", {}, formatTime(p.created_at)), h("td", {}, formatTime(p.last_served_at)))))))
-      : h("p", { class: "empty" }, before ? "No older packs." : "No packs are cached. The next clone builds one."),
+      : h("p", { class: "empty" }, before ? "No older packs." : "No packs are cached. A view's pack is kept from its second fetch."),
     h("nav", { class: "pager", "aria-label": "Cache pages" },
       before ? h("a", { href: "/admin/cache" }, "Newest packs") : null,
       nextBefore ? h("a", { href: `/admin/cache?before=${nextBefore}` }, "Older packs") : null));
