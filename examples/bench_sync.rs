@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use serde_json::json;
 use support::api::{Api, ADMIN_TOKEN};
-use support::bench::{cpu_ms, median_ms, picked_corpora};
+use support::bench::{cpu_row, empty_request_cpu_ms, median_ms, picked_corpora};
 use support::git_cli::{git, TempDir};
 use support::http_backend::serve_http_backend;
 use support::wrangler::wrangler;
@@ -58,15 +58,18 @@ fn cpu_rows(api: &Api, label: &str, corpus: &str, url: &str) {
             &format!("-d '{{\"url\":\"{url}\"}}'")
         )
     );
-    let inspector = wrangler().inspector;
-    for (what, before) in [
-        ("CPU first sync", fresh.as_str()),
-        ("CPU unchanged sync", ""),
+    let empty = empty_request_cpu_ms();
+    for (what, before, proc_runs) in [
+        ("first sync", fresh.as_str(), 3),
+        ("unchanged sync", "", 20),
     ] {
-        match cpu_ms(inspector, runs().min(5), before, &sync) {
-            Some(ms) => println!("{label:<28} {what:<26} {ms:>8.1} ms"),
-            None => println!("{label:<28} {what:<26} (profiling failed)"),
-        }
+        cpu_row(
+            label,
+            what,
+            (before, &sync),
+            (runs().min(5), proc_runs),
+            empty,
+        );
     }
 }
 

@@ -18,7 +18,7 @@ use std::thread;
 use serde_json::{json, Value};
 use support::api::Api;
 use support::archives::{marketplace, zip_of, FileSpec};
-use support::checks::{band_one, upload_pack_v2, v2_request};
+use support::checks::{band_one, fetch_until_caching, metric, poll, upload_pack_v2, v2_request};
 use support::git_cli::{git, index_and_fsck, init_bare, shallow_clone, TempDir};
 use support::http_client::RawResponse;
 use support::store::{skill_zip, upload};
@@ -111,12 +111,8 @@ fn whole_fetch(base: &str, token: &str, commit: &str) -> RawResponse {
 }
 
 fn layer(r: &RawResponse) -> String {
-    let h = r.header("server-timing").unwrap_or_default();
-    h.split(',')
-        .map(str::trim)
-        .find_map(|m| m.strip_prefix("cache;desc="))
-        .unwrap_or_else(|| panic!("no cache layer in {h:?}"))
-        .to_string()
+    metric(r, "cache;desc=")
+        .unwrap_or_else(|| panic!("no cache layer in {:?}", r.header("server-timing")))
 }
 
 /// The pack inside a v2 fetch response (side-band-64k, band 1), checked
@@ -138,7 +134,8 @@ fn an_import_killed_before_its_commit_changes_nothing_and_gc_collects_its_object
         &[("alpha", "available"), ("beta", "available")],
     );
     let before = clone_ok(&api.git_url(&token));
-    // Its entries and its cached pack.
+    // Its entries and its cached pack (written on the view's second miss).
+    api.cache_view(&token);
     let objects_before = w.r2_object_count();
 
     // Version 2 (its manifest named so that it alone pauses) is killed
@@ -281,8 +278,11 @@ fn a_pack_or_zip_killed_mid_stream_is_never_served_truncated() {
     let first = whole_fetch(&w.base, &token, &commit);
     assert_eq!(layer(&first), "segments");
     check_pack(&first, &commit);
-    let again = whole_fetch(&w.base, &token, &commit);
-    assert_eq!(layer(&again), "r2");
+    // The view's second miss caches its pack, which then serves.
+    let second = fetch_until_caching(|| whole_fetch(&w.base, &token, &commit));
+    assert_eq!(second.body, first.body);
+    let cached = poll(|| Some(whole_fetch(&w.base, &token, &commit)).filter(|r| layer(r) == "r2"));
+    let again = cached.expect("the second miss's copy serves from R2");
     assert_eq!(again.body, first.body);
     assert_eq!(clone_ok(&api.git_url(&token)), commit);
 

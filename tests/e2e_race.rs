@@ -265,7 +265,8 @@ fn a_view_that_can_no_longer_be_built_is_refused_with_a_clear_message() {
         stderr(&out)
     );
 
-    // Cloned once, so cached: served as it was.
+    // Cloned, and fetched again so its pack is cached (a view's first miss
+    // from pack segments caches nothing): served as it was.
     let token = api.scenario("race-cached", &[("alpha", "available")]);
     let url = api.git_url(&token);
     let clone = TempDir::new("race-clone");
@@ -273,6 +274,7 @@ fn a_view_that_can_no_longer_be_built_is_refused_with_a_clear_message() {
     let shown = git(&clone.path().join("w"), &["rev-parse", "HEAD"])
         .trim()
         .to_string();
+    api.cache_view(&token);
     let mut files = marketplace("race-cached", "1.0.0");
     files[0].2 = String::from_utf8(files[0].2.clone())
         .unwrap()
@@ -311,7 +313,7 @@ fn after_the_window_an_earlier_commit_is_not_ours() {
     assert_eq!(left[0]["n"], 0, "{left:?}");
 }
 
-/// Clones `url` at depth 1 (so the pack of its view is cached); the commit.
+/// Clones `url` at depth 1; the commit.
 fn clone_head(url: &str) -> String {
     let clone = TempDir::new("race-brake");
     git(clone.path(), &["clone", "-q", "--depth", "1", url, "w"]);
@@ -323,8 +325,8 @@ fn a_disable_or_an_unpublish_holds_for_a_commit_advertised_moments_ago() {
     let api = Api::new(&wrangler().base);
     let base = &wrangler().base;
 
-    // A disabled plugin: the advertised commit (its pack cached) is no
-    // longer served, on the very next request.
+    // A disabled plugin: the advertised commit (cloned and fetched again,
+    // which caches its pack) is no longer served, on the very next request.
     let token = api.scenario("race-brake", &[("alpha", "available")]);
     let url = api.git_url(&token);
     let shown = clone_head(&url);

@@ -1098,6 +1098,8 @@ fn admin_listings_page_and_the_audit_log_keeps_400_days() {
         assert!(shallow_clone(dir.path(), &api.git_url(&token))
             .status
             .success());
+        // A view's first miss from segments caches nothing; its second does.
+        api.cache_view(&token);
     }
     let first = api.admin("GET", "/api/admin/cache?limit=1", None, 200);
     assert_eq!(first["packs"].as_array().unwrap().len(), 1, "{first}");

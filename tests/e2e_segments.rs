@@ -12,7 +12,9 @@ mod support;
 use serde_json::json;
 use support::api::Api;
 use support::archives::{marketplace, served_plugin_files, zip_of, FileSpec};
-use support::checks::{band_one, basic_auth, clone_view, pkt, upload_pack_v2, v2_request};
+use support::checks::{
+    band_one, basic_auth, clone_view, eventually, metric, pkt, upload_pack_v2, v2_request,
+};
 use support::git_cli::{git, index_and_fsck, init_bare, TempDir};
 use support::http_client::{request, RawResponse};
 use support::store::{plugin_zip, published, skill_zip};
@@ -25,28 +27,9 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The value after `prefix` of a `Server-Timing` metric of `r`, up to
-/// its next parameter.
-fn metric(r: &RawResponse, prefix: &str) -> Option<String> {
-    r.header("server-timing")
-        .unwrap_or_default()
-        .split(',')
-        .find_map(|m| m.trim().strip_prefix(prefix))
-        .map(|v| v.split(';').next().unwrap().to_string())
-}
-
 fn layer(r: &RawResponse) -> String {
     metric(r, "cache;desc=")
         .unwrap_or_else(|| panic!("no cache layer in {:?}", r.header("server-timing")))
-}
-
-/// Whether `done` holds within five seconds (work a response left to
-/// finish after it).
-fn eventually(done: impl Fn() -> bool) -> bool {
-    (0..50).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        done()
-    })
 }
 
 /// A whole-view v2 fetch (side-band-64k): its pack and answering layer.

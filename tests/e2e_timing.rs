@@ -9,7 +9,9 @@ mod support;
 
 use serde_json::json;
 use support::api::Api;
-use support::checks::{band_one, basic_auth, v2_request as v2};
+use support::checks::{
+    band_one, basic_auth, eventually, fetch_until_caching, metric, poll, v2_request as v2,
+};
 use support::http_client::{request, RawResponse};
 use support::wrangler::wrangler;
 
@@ -116,8 +118,9 @@ fn round_trips_and_cache_layers_are_reported() {
 
     // A fetch: built on a miss from the plugins' pack segments (a second
     // D1 round trip loads the plugin rows, a third finds the segments and
-    // any plugin sharing a blob), then served from the R2 copy with the
-    // head's round trip alone.
+    // any plugin sharing a blob). The view's first miss caches nothing;
+    // its second, once the first is recorded, writes the R2 copy, which
+    // then serves with the head's round trip alone.
     api.admin(
         "POST",
         "/api/admin/cache/purge",
@@ -136,7 +139,21 @@ fn round_trips_and_cache_layers_are_reported() {
     let built = post(&auth, &fetch);
     let (d1, _, layer) = timing(&built);
     assert_eq!((d1, layer.as_deref()), (3, Some("segments")));
-    // The miss's upload to R2 may still be finishing.
+    assert_eq!(metric(&built, "copy;count=").as_deref(), Some("0"));
+    let etag = api.info(&token)["etag"].as_str().unwrap().to_string();
+    // The first miss records the view, pack-less, after its response.
+    let recorded = poll(|| {
+        let rows = wrangler().d1(&format!(
+            "SELECT pack_key FROM snapshots WHERE etag = '{etag}'"
+        ));
+        rows.first().cloned()
+    });
+    let recorded = recorded.expect("the first miss records the view");
+    assert_eq!(recorded["pack_key"], json!(null), "and caches no pack");
+    let second = fetch_until_caching(|| post(&auth, &fetch));
+    assert_eq!(timing(&second).2.as_deref(), Some("segments"));
+    assert_eq!(band_one(&second.body).0, band_one(&built.body).0);
+    // The second miss's upload to R2 may still be finishing.
     let warm = until_layer("r2", || post(&auth, &fetch), |r| timing(r).2);
     assert_eq!(timing(&warm), (1, 1, Some("r2".into())));
     // A stored pack goes out through the runtime's fixed-length stream,
@@ -198,20 +215,8 @@ fn whole_fetch(api: &Api, token: &str) -> (Vec<u8>, Option<String>) {
 
 /// Waits until the cache lists a pack for every etag in `etags`.
 fn wait_cached(api: &Api, etags: &[&str]) {
-    for _ in 0..100 {
-        let cache = api.admin("GET", "/api/admin/cache", None, 200);
-        let listed: Vec<String> = cache["packs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["etag"].as_str().unwrap().to_string())
-            .collect();
-        if etags.iter().all(|e| listed.iter().any(|l| l == e)) {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("packs for {etags:?} were never cached");
+    let cached = eventually(|| etags.iter().all(|e| api.pack_cached(e)));
+    assert!(cached, "packs for {etags:?} were never cached");
 }
 
 #[test]
@@ -227,7 +232,8 @@ fn purge_by_etag_and_by_plugin_then_rebuild_identically() {
     let (e1, e2) = (e1.as_str().unwrap(), e2.as_str().unwrap());
     let (pack1, _) = whole_fetch(&api, &one);
     let (pack2, _) = whole_fetch(&api, &two);
-    wait_cached(&api, &[e1, e2]);
+    api.cache_view(&one);
+    api.cache_view(&two);
     assert_eq!(whole_fetch(&api, &one).1.as_deref(), Some("r2"));
     // Wait for the edge copy, so the purge below must remove it too.
     let (_, layer) = until_layer("edge", || whole_fetch(&api, &one), |f| f.1.clone());
@@ -245,6 +251,8 @@ fn purge_by_etag_and_by_plugin_then_rebuild_identically() {
     let (again, layer) = whole_fetch(&api, &one);
     assert_eq!(layer.as_deref(), Some("segments"));
     assert_eq!(again, pack1, "rebuilt byte for byte");
+    // A purged view was fetched before: its next miss caches again.
+    wait_cached(&api, &[e1]);
     assert_eq!(
         whole_fetch(&api, &two).1.as_deref(),
         Some("r2"),
@@ -277,16 +285,22 @@ fn purge_by_etag_and_by_plugin_then_rebuild_identically() {
     let (again, layer) = whole_fetch(&api, &two);
     assert_eq!((again == pack2, layer.as_deref()), (true, Some("segments")));
 
-    // Everything, as before.
+    // Everything, as before, with the edge copy of a view only ever
+    // downloaded as a ZIP (no pack in R2 to find it by).
     wait_cached(&api, &[e1, e2]);
+    let three = api.scenario("purge-c", &[("alpha", "available")]);
+    zip(&three);
+    let cached = until_layer("edge", || zip(&three), |r| timing(r).2);
+    assert_eq!(timing(&cached).2.as_deref(), Some("edge"));
     let r = api.admin(
         "POST",
         "/api/admin/cache/purge",
         Some(&json!({"all": true})),
         200,
     );
-    assert!(r["deleted"].as_u64().unwrap() >= 2, "{r}");
+    assert!(r["deleted"].as_u64().unwrap() >= 3, "{r}");
     assert_eq!(whole_fetch(&api, &one), (pack1, Some("segments".into())));
+    assert_eq!(timing(&zip(&three)).2.as_deref(), Some("built"));
 
     // One selector, well formed, or a clear 400.
     for bad in [
@@ -313,14 +327,11 @@ fn a_cached_pack_serves_every_framing() {
     let token = api.scenario("frames", &[("alpha", "available"), ("gamma", "available")]);
     let auth = basic_auth(&token);
     let info = api.info(&token);
-    let (commit, etag) = (
-        info["commit"].as_str().unwrap(),
-        info["etag"].as_str().unwrap(),
-    );
+    let commit = info["commit"].as_str().unwrap();
     let (built, layer) = whole_fetch(&api, &token);
     assert_eq!(layer.as_deref(), Some("segments"));
     assert!(built.starts_with(b"PACK"));
-    wait_cached(&api, &[etag]);
+    api.cache_view(&token);
     let (piped, layer) = whole_fetch(&api, &token);
     assert_eq!(
         (piped == built, layer.as_deref()),

@@ -3,9 +3,15 @@
 //! view has (the top trees, the manifest, the commit, the Store bundle,
 //! and any plugin without a usable segment), written from wasm; then each
 //! curated or Store plugin's segment, piped by the runtime from R2, raw
-//! into the SHA-1 and framed to the client; then the trailer. The cached
-//! copy (`packs/<etag>`) is written after the client is served, from the
-//! same segments, so the client never waits for R2's writes.
+//! into the SHA-1 and framed to the client; then the trailer.
+//!
+//! The cached copy (`packs/<etag>`) is written on the view's second miss,
+//! not its first, after the client is served, from the same segments. A
+//! view assembled from segments costs little to assemble again, and many
+//! views are fetched once (a member's own view, with their Store
+//! installs, after each change): their copies would be R2 writes and
+//! bytes no one reads. The first miss records the view (its `snapshots`
+//! row, pack-less), so the second knows.
 //!
 //! Invariants: no object goes into the pack twice (`segment_plan` sends a
 //! plugin that shares a blob with any other part of the view object by
@@ -56,12 +62,15 @@ struct Split {
     segments: Vec<SegmentRow>,
     /// Plugins (with files) to build a segment for after the response.
     to_build: Vec<ServedPlugin>,
+    /// Whether to cache the pack: the view missed before.
+    cache: bool,
 }
 
 /// What `serve_from_segments` did.
 pub enum Segmented {
-    /// Answered, piping this many plugins from their segments.
-    Served(Response, usize),
+    /// Answered, piping this many plugins from their segments; whether
+    /// the pack is cached after (the view's second miss).
+    Served(Response, usize, bool),
     /// Better built whole: no segment yet, too much of the view without
     /// one, or the catalog changed under it. The view comes along when
     /// every file of it was loaded (no segment in it), saving a reload.
@@ -109,11 +118,16 @@ pub async fn serve_from_segments(
     let (readable, writable) = fixed_length(head.len() as u64 + stored_len)?;
     let storage = Storage::from_env(env)?;
     let piped = split.segments.len();
-    let Split { view, to_build, .. } = split;
+    let Split {
+        view,
+        to_build,
+        cache,
+        ..
+    } = split;
     ctx.wait_until(async move {
         let sent = async {
             write_all(&writable, &head).await?;
-            let (kept, trailer) = send_runs(&storage, &writable, &runs, count).await?;
+            let (kept, trailer) = send_runs(&storage, &writable, &runs, count, cache).await?;
             let mut tail = frame_segment(&trailer);
             tail.extend_from_slice(b"0000");
             write_all(&writable, &tail).await?;
@@ -121,14 +135,19 @@ pub async fn serve_from_segments(
             Ok::<_, JsValue>((kept, tail))
         }
         .await;
+        let cached = CachedView {
+            etag: &view.snapshot.etag,
+            commit: &view.snapshot.commit_id.to_hex(),
+            tree: &view.snapshot.tree_id.to_hex(),
+            plugins: view.curated_keys(),
+        };
         match sent {
+            Ok(_) if !cache => {
+                if let Err(e) = storage.record_view(&cached).await {
+                    worker::console_error!("recording the view {} failed: {e}", cached.etag)
+                }
+            }
             Ok((kept, tail)) => {
-                let cached = CachedView {
-                    etag: &view.snapshot.etag,
-                    commit: &view.snapshot.commit_id.to_hex(),
-                    tree: &view.snapshot.tree_id.to_hex(),
-                    plugins: view.curated_keys(),
-                };
                 match store_copy(&storage, &cached, &kept, &tail, stored_len, count).await {
                     Ok(()) => {
                         let _ = storage.record_snapshot(&cached, raw_len as i64).await;
@@ -148,7 +167,7 @@ pub async fn serve_from_segments(
     });
     let resp = Response::from_body(ResponseBody::Stream(readable))?
         .with_headers(git_headers(content_type)?);
-    Ok(Segmented::Served(resp, piped))
+    Ok(Segmented::Served(resp, piped, cache))
 }
 
 /// The pack bytes sent from wasm: own runs, the pack header and trailer.
@@ -246,10 +265,11 @@ async fn split(
             view,
             segments: Vec::new(),
             to_build: Vec::new(),
+            cache: true,
         }));
     }
     let mut plan = storage
-        .segment_plan(&candidates, &view.snapshot.blob_ids())
+        .segment_plan(&candidates, &view.snapshot.blob_ids(), &served.head.etag)
         .await?;
     let mut plugins = view.plugins;
     let (mut segments, mut to_build) = (Vec::new(), Vec::new());
@@ -294,6 +314,7 @@ async fn split(
         view: View { plugins, snapshot },
         segments,
         to_build,
+        cache: plan.fetched_before,
     }))
 }
 
@@ -313,12 +334,13 @@ fn segmentable(p: &ServedPlugin) -> Option<ObjectId> {
 /// Sends the pack's runs to the client: own runs framed from wasm (the
 /// first after the pack header), segments piped (their next R2 reads in
 /// flight meanwhile); every raw byte also goes through one SHA-1. Returns
-/// what the cached copy needs and the pack's checksum.
+/// what the cached copy needs (when `keep`) and the pack's checksum.
 async fn send_runs(
     storage: &Storage,
     to: &WritableStream,
     runs: &[Run],
     count: usize,
+    keep: bool,
 ) -> Result<(Vec<Kept>, [u8; 20]), JsValue> {
     let js = |e: String| JsValue::from_str(&e);
     let mut sha = NativeSha1::new().map_err(|e| js(e.to_string()))?;
@@ -360,7 +382,9 @@ async fn send_runs(
                 let (hashed, sent) = future::join(hashing, pipe_open(&framed, to)).await;
                 hashed?;
                 sent?;
-                kept.push(Kept::Segment(seg.clone()));
+                if keep {
+                    kept.push(Kept::Segment(seg.clone()));
+                }
                 continue;
             }
         };
@@ -387,13 +411,17 @@ async fn send_runs(
                 out.extend(framer.finish());
             }
             write_all(to, &out).await?;
-            framed.extend_from_slice(&out);
+            if keep {
+                framed.extend_from_slice(&out);
+            }
             // Crash tests stop here, part of the pack sent.
             if std::mem::take(&mut first_chunk) {
                 storage.failpoint("pack-stream").await;
             }
         }
-        kept.push(Kept::Bytes(framed));
+        if keep {
+            kept.push(Kept::Bytes(framed));
+        }
     }
     let sum = sha.finish().await.map_err(|e| js(e.to_string()))?;
     Ok((kept, sum))

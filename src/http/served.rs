@@ -153,15 +153,12 @@ pub async fn git(
                 match serve_from_segments(ctx, env, storage, &served, &p, resp.content_type).await?
                 {
                     Segmented::Whole(view) => loaded = view,
-                    Segmented::Served(resp, piped) => {
+                    Segmented::Served(resp, piped, cached) => {
                         let build = clock_ms() - started;
-                        let (d1, r2) = storage.trips();
                         let timing = Timing {
-                            d1,
-                            r2,
-                            layer: Some(CacheLayer::Segments),
-                            build_ms: Some(build),
                             segments: Some(piped),
+                            copy: Some(cached),
+                            ..trips_timing(storage, Some(CacheLayer::Segments), Some(build))
                         };
                         return with_timing(resp, &timing);
                     }
@@ -241,24 +238,27 @@ fn send_stored(
     }
 }
 
-/// Adds `Server-Timing`: the round trips `store` made before the response
-/// (a streamed miss reads its entries after), the layer that answered, and
-/// the build time.
+/// Adds `Server-Timing` (see `trips_timing`).
 fn timed(
     resp: Response,
     storage: &Storage,
     layer: Option<CacheLayer>,
     build_ms: Option<f64>,
 ) -> ApiResult {
+    with_timing(resp, &trips_timing(storage, layer, build_ms))
+}
+
+/// The round trips `storage` made before the response (a streamed miss
+/// reads its entries after), the layer that answered, and the build time.
+fn trips_timing(storage: &Storage, layer: Option<CacheLayer>, build_ms: Option<f64>) -> Timing {
     let (d1, r2) = storage.trips();
-    let timing = Timing {
+    Timing {
         d1,
         r2,
         layer,
         build_ms,
-        segments: None,
-    };
-    with_timing(resp, &timing)
+        ..Timing::default()
+    }
 }
 
 /// `resp` with `timing` as its `Server-Timing`.

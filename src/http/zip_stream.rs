@@ -169,7 +169,7 @@ pub fn stream_and_store(
                 tree: &tree,
                 plugins,
             };
-            if let Err(e) = storage.record_zip(&cached).await {
+            if let Err(e) = storage.record_view(&cached).await {
                 worker::console_error!("recording ZIP {requested} failed: {e}");
             }
         }

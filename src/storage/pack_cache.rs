@@ -140,8 +140,10 @@ impl Storage {
         .await
     }
 
-    /// Records a view whose ZIP was just cached (its pack may not be).
-    pub async fn record_zip(&self, view: &CachedView<'_>) -> StorageResult<()> {
+    /// Records a view served without caching its pack (its ZIP was just
+    /// cached, or its first miss was assembled from segments), so GC ages
+    /// it and its next miss knows it was fetched before.
+    pub async fn record_view(&self, view: &CachedView<'_>) -> StorageResult<()> {
         let t = now();
         self.exec(
             "INSERT INTO snapshots (etag, commit_id, tree_id, created_at, last_served_at, plugins) VALUES (?1, ?2, ?3, ?4, ?4, ?5) \
@@ -223,6 +225,7 @@ impl Storage {
     pub async fn purge_all_packs(&self) -> StorageResult<(usize, Vec<Etag>)> {
         let mut deleted = 0;
         let mut views = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for prefix in CACHE_PREFIXES {
             loop {
                 let listing = self
@@ -237,13 +240,18 @@ impl Storage {
                 if keys.is_empty() {
                     break;
                 }
+                // A view's edge copies go with its pack or its ZIP: a view
+                // only ever downloaded as a ZIP (or whose pack was never
+                // cached) has no pack in R2, but may have an edge copy.
                 for etag in keys
                     .iter()
-                    .filter_map(|k| k.strip_prefix("packs/"))
+                    .filter_map(|k| k.strip_prefix(prefix))
                     .filter_map(Etag::parse)
                 {
-                    self.purge_edge(&etag).await?;
-                    views.push(etag);
+                    if seen.insert(etag.to_string()) {
+                        self.purge_edge(&etag).await?;
+                        views.push(etag);
+                    }
                 }
                 deleted += keys.len();
                 self.bucket.delete_multiple(keys).await.map_err(r2_err)?;

@@ -21,6 +21,7 @@ use worker::web_sys::ReadableStream;
 use super::store::StoreFileRow;
 use super::view_rows::{files_by_plugin, packed_files, store_file, unpack_files, KeyRow};
 use super::{db_err, key, n, now, r2_err, s, Storage, StorageError, StorageResult};
+use crate::catalog::etag::Etag;
 use crate::catalog::served::{Origin, ServedFile};
 use crate::git::sideband::{frame_into, framed_len, MAX_PAYLOAD_64K};
 use crate::git::ObjectId;
@@ -80,6 +81,10 @@ pub struct SegmentPlan {
     pub sharing: HashSet<Origin>,
     /// The files of every plugin that is sharing or has no segment yet.
     pub files: HashMap<Origin, Vec<ServedFile>>,
+    /// Whether the view was served before without a cached pack (its
+    /// `snapshots` row exists): a pack assembled from segments is cached
+    /// on the view's second miss, not its first (see `http::segment_pack`).
+    pub fetched_before: bool,
 }
 
 /// The marketplace column `segment_plan` gives Store plugins' blobs (no
@@ -90,13 +95,14 @@ impl Storage {
     /// For the curated and Store plugins `candidates` (origin and stored
     /// tree) of a view whose other objects include the blobs `others`:
     /// which segments exist, which plugins share a blob, and the files of
-    /// those that cannot be sent as a segment. One D1 round trip; the blob
-    /// comparison runs in SQLite, so only the shared plugins' names come
-    /// back.
+    /// those that cannot be sent as a segment; and whether the view `etag`
+    /// was served before. One D1 round trip; the blob comparison runs in
+    /// SQLite, so only the shared plugins' names come back.
     pub async fn segment_plan(
         &self,
         candidates: &[(&Origin, ObjectId)],
         others: &[ObjectId],
+        etag: &Etag,
     ) -> StorageResult<SegmentPlan> {
         let json = |v: Vec<serde_json::Value>| serde_json::Value::Array(v).to_string();
         let curated = json(
@@ -149,7 +155,7 @@ impl Storage {
                  OR EXISTS (SELECT 1 FROM sharing x WHERE x.marketplace = {marketplace} AND x.plugin = {plugin}))"
             )
         };
-        let [segments, sharing, files, store_files] = self
+        let [segments, sharing, files, store_files, fetched_before] = self
             .batch(vec![
                 self.stmt(
                     &format!(
@@ -177,8 +183,21 @@ impl Storage {
                     ),
                     &args,
                 )?,
+                self.stmt(
+                    "SELECT EXISTS (SELECT 1 FROM snapshots WHERE etag = ?1) AS seen",
+                    &[s(etag.as_str())],
+                )?,
             ])
             .await?;
+        #[derive(Deserialize)]
+        struct Seen {
+            seen: i64,
+        }
+        let fetched_before = fetched_before
+            .results::<Seen>()
+            .map_err(db_err)?
+            .first()
+            .is_some_and(|r| r.seen != 0);
         let segments = segments
             .results::<SegmentRow>()
             .map_err(db_err)?
@@ -220,6 +239,7 @@ impl Storage {
             segments,
             sharing,
             files,
+            fetched_before,
         })
     }
 

@@ -5,7 +5,9 @@
 //!
 //! Format (RFC-style metrics, one per kind): `d1;count=1;dur=3.2,
 //! r2;count=1;dur=8.0, cache;desc=r2, build;dur=1.5`, and on a miss from
-//! segments `segments;count=7` (the plugins piped from their segments).
+//! segments `segments;count=7` (the plugins piped from their segments)
+//! and `copy;count=0` or `1` (whether the pack is cached after: a view's
+//! first miss from segments is not, its second is).
 //! `count` is an extension parameter; browsers ignore it and show `dur`.
 
 /// Round trips of one kind: how many and their total duration.
@@ -57,6 +59,8 @@ pub struct Timing {
     pub build_ms: Option<f64>,
     /// Plugins piped from their pack segments.
     pub segments: Option<usize>,
+    /// Whether a miss from segments writes the cached copy.
+    pub copy: Option<bool>,
 }
 
 impl Timing {
@@ -74,6 +78,9 @@ impl Timing {
         }
         if let Some(n) = self.segments {
             parts.push(format!("segments;count={n}"));
+        }
+        if let Some(copy) = self.copy {
+            parts.push(format!("copy;count={}", copy as u8));
         }
         parts.join(", ")
     }
@@ -112,8 +119,9 @@ mod tests {
         );
         t.layer = Some(CacheLayer::Segments);
         t.segments = Some(7);
+        t.copy = Some(false);
         assert!(t
             .header()
-            .ends_with("cache;desc=segments, build;dur=0.5, segments;count=7"));
+            .ends_with("cache;desc=segments, build;dur=0.5, segments;count=7, copy;count=0"));
     }
 }

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::checks::{eventually, fetch_until_caching, upload_pack_v2, v2_request};
 use super::http_client::{request, RawResponse};
 
 /// The bootstrap admin token in `.dev.vars`.
@@ -173,6 +174,29 @@ impl Api {
         let r = self.call(token, "GET", "/marketplace/info", None);
         assert_eq!(r.status, 200, "{}", r.text());
         serde_json::from_slice(&r.body).unwrap()
+    }
+
+    /// Whether the admin cache listing names a pack for view `etag`.
+    pub fn pack_cached(&self, etag: &str) -> bool {
+        let cache = self.admin("GET", "/api/admin/cache", None, 200);
+        cache["packs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["etag"] == etag)
+    }
+
+    /// Fetches `token`'s whole view (protocol v2, side-band-64k) until its
+    /// pack is cached (a view's first miss from pack segments caches
+    /// nothing, its second does), then waits for the copy to be listed.
+    pub fn cache_view(&self, token: &str) {
+        let info = self.info(token);
+        let want = format!("want {}", info["commit"].as_str().unwrap());
+        let body = v2_request("fetch", &["deepen 1".into(), want, "done".into()]);
+        fetch_until_caching(|| upload_pack_v2(&self.base, token, &body));
+        let etag = info["etag"].as_str().unwrap();
+        let cached = eventually(|| self.pack_cached(etag));
+        assert!(cached, "the pack of {etag} was never cached");
     }
 
     /// The name plugin `slug/plugin` is served (and installed) under:

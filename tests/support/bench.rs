@@ -83,3 +83,76 @@ pub fn cpu_ms(inspector: u16, runs: usize, before: &str, command: &str) -> Optio
     }
     parsed
 }
+
+/// `workerd`'s own CPU time (user and system, every thread, from `/proc`:
+/// the isolate and the local D1 and R2 beside it) per run of shell
+/// `command`, in milliseconds, with `before` run outside the measure
+/// before each run. Work a response leaves to finish after it counts
+/// (each measure ends once the server has been idle 300 ms). Commands
+/// without `before` are measured back to back, so the clock's 10 ms ticks
+/// spread over all runs; `runs` of them are taken.
+pub fn workerd_cpu_ms(
+    w: &super::wrangler::Wrangler,
+    runs: usize,
+    before: &str,
+    command: &str,
+) -> f64 {
+    let sh = |script: &str| {
+        if !script.is_empty() {
+            let _ = std::process::Command::new("sh")
+                .args(["-c", script])
+                .status();
+        }
+    };
+    let settle = || std::thread::sleep(Duration::from_millis(300));
+    let runs = runs.max(1);
+    let mut total = 0.0;
+    if before.is_empty() {
+        settle();
+        let start = w.workerd_cpu_ms();
+        for _ in 0..runs {
+            sh(command);
+        }
+        settle();
+        total = w.workerd_cpu_ms() - start;
+    } else {
+        for _ in 0..runs {
+            sh(before);
+            settle();
+            let start = w.workerd_cpu_ms();
+            sh(command);
+            settle();
+            total += w.workerd_cpu_ms() - start;
+        }
+    }
+    total / runs as f64
+}
+
+/// What an empty request (`GET /healthz`, no storage) costs `workerd`, in
+/// ms of its CPU (see `workerd_cpu_ms`): the floor under every row.
+pub fn empty_request_cpu_ms() -> f64 {
+    let w = super::wrangler::wrangler();
+    let command = format!("curl -sf -o /dev/null {}/healthz", w.base);
+    workerd_cpu_ms(w, 50, "", &command)
+}
+
+/// Prints one row of a CPU table: `what` per run of shell `command`
+/// (`before` outside the measure), as the isolate's profile has it (busy
+/// time, `runs` profiled) and as `workerd`'s own clock does (`proc_runs`
+/// runs), and that less an empty request's `empty_ms`.
+pub fn cpu_row(
+    label: &str,
+    what: &str,
+    (before, command): (&str, &str),
+    (runs, proc_runs): (usize, usize),
+    empty_ms: f64,
+) {
+    let w = super::wrangler::wrangler();
+    let profiled = cpu_ms(w.inspector, runs, before, command)
+        .map_or_else(|| "(failed)".to_string(), |ms| format!("{ms:.1} ms"));
+    let own = workerd_cpu_ms(w, proc_runs, before, command);
+    println!(
+        "{label:<28} CPU {what:<26} profile {profiled:>10}   workerd {own:>7.1} ms, {:>7.1} ms above an empty request",
+        own - empty_ms
+    );
+}

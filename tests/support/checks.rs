@@ -210,6 +210,51 @@ pub fn upload_pack_v2(base: &str, token: &str, body: &[u8]) -> super::http_clien
     )
 }
 
+/// The value after `prefix` (`cache;desc=`, `copy;count=`, …) of the
+/// `Server-Timing` metric that starts with it, up to its next parameter.
+pub fn metric(r: &RawResponse, prefix: &str) -> Option<String> {
+    r.header("server-timing")
+        .unwrap_or_default()
+        .split(',')
+        .find_map(|m| m.trim().strip_prefix(prefix))
+        .map(|v| v.split(';').next().unwrap_or_default().to_string())
+}
+
+/// Whether a whole-view fetch's answer leaves the view's pack cached (or
+/// came from the cache): a miss from pack segments caches only on the
+/// view's second miss (`copy;count=1`), a whole build always does.
+pub fn caches_pack(r: &RawResponse) -> bool {
+    metric(r, "cache;desc=").as_deref() != Some("segments")
+        || metric(r, "copy;count=").as_deref() == Some("1")
+}
+
+/// The first `Some` of `attempt`, tried up to 50 times 100 ms apart (for
+/// work a response leaves to finish after it); `None` after five seconds.
+pub fn poll<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    for i in 0..50 {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        if let Some(found) = attempt() {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// Whether `done` holds within five seconds (see `poll`).
+pub fn eventually(done: impl Fn() -> bool) -> bool {
+    poll(|| done().then_some(())).is_some()
+}
+
+/// Repeats `fetch` (a whole-view fetch) until an answer caches the view's
+/// pack (see `caches_pack`): a first miss records the view after its
+/// response, so the next may come too soon to know. Returns that answer.
+pub fn fetch_until_caching(fetch: impl Fn() -> RawResponse) -> RawResponse {
+    poll(|| Some(fetch()).filter(caches_pack))
+        .expect("no fetch of the view cached its pack in 50 tries")
+}
+
 /// A protocol v2 request body: `command`, the object format, then `args`.
 pub fn v2_request(command: &str, args: &[String]) -> Vec<u8> {
     let mut b = pkt(&format!("command={command}\n"));

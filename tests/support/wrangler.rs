@@ -187,13 +187,50 @@ fn serve_uploads_at_once(w: &Wrangler) {
 }
 
 impl Wrangler {
+    /// The id of the server's process group (its shell wrote it beside the
+    /// log).
+    fn process_group(&self) -> u32 {
+        let pid = std::fs::read_to_string(self.log.with_extension("pid"))
+            .expect("the server's process group id");
+        pid.trim().parse().expect("a numeric process group id")
+    }
+
+    /// The CPU time (user and system, every thread) the server's `workerd`
+    /// processes have used so far, in ms, from `/proc`: the isolate and the
+    /// local D1 and R2 it runs beside, not wrangler's own Node process.
+    pub fn workerd_cpu_ms(&self) -> f64 {
+        let group = self.process_group().to_string();
+        let ticks_per_s: f64 = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0);
+        let mut ticks = 0u64;
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid pgrp … utime stime` (fields 14 and 15);
+            // comm may hold spaces, so fields count from its closing paren.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let workerd = head.ends_with("(workerd");
+            if workerd && fields.get(2) == Some(&group.as_str()) {
+                ticks +=
+                    fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+            }
+        }
+        ticks as f64 * 1000.0 / ticks_per_s
+    }
+
     /// Kills the server with SIGKILL, as a crash would (no shutdown, no
     /// `waitUntil` finished), and starts it again on the same local D1 and
     /// R2 state with `vars`; the new server (on a new port).
     pub fn crash_and_restart(self, vars: &[(&str, &str)]) -> Wrangler {
-        let pid = std::fs::read_to_string(self.log.with_extension("pid"))
-            .expect("the server's process group id");
-        let pid: u32 = pid.trim().parse().expect("a numeric process group id");
+        let pid = self.process_group();
         // The shell's own `kill`, as the teardown uses it: procps' binary
         // does not take `-<pid>` as a process group.
         let killed = Command::new("sh")
