@@ -11,7 +11,7 @@ use support::archives::{
     content_version_of, marketplace, plugin_files, python_unzip, served_plugin_files, tar_gz_of,
     tar_gz_with_symlink, zip_of, zip_with_encrypted_entry, FileSpec,
 };
-use support::checks::{clone_view, ExpectedFiles};
+use support::checks::{clone_view, eventually, ExpectedFiles};
 use support::git_cli::{git, git_in, TempDir};
 use support::http_client::request;
 use support::wrangler::wrangler;
@@ -728,8 +728,7 @@ fn concurrent_cold_clones_all_succeed_and_cache_one_correct_pack() {
     let served_at = entry["last_served_at"].as_i64().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
     clone_view(&url, 2, true);
-    let advanced = (0..20).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(150));
+    let advanced = eventually(|| {
         let cache = api.admin("GET", "/api/admin/cache", None, 200);
         cache["packs"].as_array().unwrap().iter().any(|p| {
             p["etag"] == etag.as_str() && p["last_served_at"].as_i64().unwrap() > served_at

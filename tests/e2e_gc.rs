@@ -8,7 +8,7 @@ mod support;
 use serde_json::json;
 use support::api::Api;
 use support::archives::{marketplace, served_plugin_files, zip_of};
-use support::checks::clone_view;
+use support::checks::{clone_view, eventually};
 use support::store::{published, skill_zip};
 use support::wrangler::{wrangler, wrangler_with};
 
@@ -40,8 +40,7 @@ fn gc_collects_orphaned_entries_and_nothing_in_use() {
     // orphans (an import could be in flight) survive it.
     let r = support::http_client::request(&w.base, "GET", "/__scheduled?cron=17+3+*+*+*", &[], b"");
     assert_eq!(r.status, 200, "{}", r.text());
-    let logged = (0..40).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    let logged = eventually(|| {
         std::fs::read_to_string(&w.log)
             .unwrap_or_default()
             .contains("scheduled gc: deleted 0 entries objects")
