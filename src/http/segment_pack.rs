@@ -278,7 +278,8 @@ async fn split(
             continue;
         };
         let stored = plan.segments.get(&tree.to_hex()).cloned();
-        match (stored, plan.sharing.contains(&p.origin)) {
+        // Files came back for a plugin with a segment: it shares a blob.
+        match (stored, plan.files.contains_key(&p.origin)) {
             (Some(seg), false) => segments.push(seg),
             (stored, _) => {
                 p.files = plan.files.remove(&p.origin).unwrap_or_default();

@@ -19,8 +19,8 @@ use serde::Deserialize;
 use worker::web_sys::ReadableStream;
 
 use super::store::StoreFileRow;
-use super::view_rows::{files_by_plugin, packed_files, store_file, unpack_files, KeyRow};
-use super::{db_err, key, n, now, r2_err, s, Storage, StorageError, StorageResult};
+use super::view_rows::{files_by_plugin, packed_files, store_file, unpack_files};
+use super::{db_err, n, now, r2_err, s, Storage, StorageError, StorageResult};
 use crate::catalog::etag::Etag;
 use crate::catalog::served::{Origin, ServedFile};
 use crate::git::sideband::{frame_into, framed_len, MAX_PAYLOAD_64K};
@@ -76,10 +76,10 @@ pub struct NewSegment {
 pub struct SegmentPlan {
     /// The stored segments among the plugins' trees, by tree id (hex).
     pub segments: HashMap<String, SegmentRow>,
-    /// Plugins that hold a blob another part of the view holds too: their
-    /// segment would repeat it in the pack, so they are sent object by object.
-    pub sharing: HashSet<Origin>,
-    /// The files of every plugin that is sharing or has no segment yet.
+    /// The files of every plugin that has no segment yet, or that holds a
+    /// blob another part of the view holds too (its segment would repeat
+    /// it in the pack, so it is sent object by object): a plugin here
+    /// whose segment exists is exactly a sharing one.
     pub files: HashMap<Origin, Vec<ServedFile>>,
     /// Whether the view was served before without a cached pack (its
     /// `snapshots` row exists): a pack assembled from segments is cached
@@ -97,7 +97,7 @@ impl Storage {
     /// which segments exist, which plugins share a blob, and the files of
     /// those that cannot be sent as a segment; and whether the view `etag`
     /// was served before. One D1 round trip; the blob comparison runs in
-    /// SQLite, so only the shared plugins' names come back.
+    /// SQLite, so only the files of plugins that need them come back.
     pub async fn segment_plan(
         &self,
         candidates: &[(&Origin, ObjectId)],
@@ -155,7 +155,25 @@ impl Storage {
                  OR EXISTS (SELECT 1 FROM sharing x WHERE x.marketplace = {marketplace} AND x.plugin = {plugin}))"
             )
         };
-        let [segments, sharing, files, store_files, fetched_before] = self
+        // The sharing blobs are computed once per statement that needs
+        // them (SQLite's work, most of the plan's time): the Store files'
+        // statement is left out when the view has no Store candidate.
+        let store_files = if candidates
+            .iter()
+            .any(|(o, _)| matches!(o, Origin::Store { .. }))
+        {
+            self.stmt(
+                &format!(
+                    "{with}SELECT f.*, e.entries_key FROM vs JOIN store_files f ON f.entity_id = vs.id \
+                     JOIN store_entities e ON e.id = vs.id WHERE {} ORDER BY f.entity_id, f.path",
+                    from_files("vs.tree", &format!("'{STORE}'"), "CAST(vs.id AS TEXT)")
+                ),
+                &args,
+            )?
+        } else {
+            self.stmt("SELECT 1 WHERE 0", &[])?
+        };
+        let [segments, files, store_files, fetched_before] = self
             .batch(vec![
                 self.stmt(
                     &format!(
@@ -164,7 +182,6 @@ impl Storage {
                     ),
                     &args,
                 )?,
-                self.stmt(&format!("{with}SELECT marketplace, plugin FROM sharing"), &args)?,
                 self.stmt(
                     &packed_files(
                         &with,
@@ -175,14 +192,7 @@ impl Storage {
                     ),
                     &args,
                 )?,
-                self.stmt(
-                    &format!(
-                        "{with}SELECT f.*, e.entries_key FROM vs JOIN store_files f ON f.entity_id = vs.id \
-                         JOIN store_entities e ON e.id = vs.id WHERE {} ORDER BY f.entity_id, f.path",
-                        from_files("vs.tree", &format!("'{STORE}'"), "CAST(vs.id AS TEXT)")
-                    ),
-                    &args,
-                )?,
+                store_files,
                 self.stmt(
                     "SELECT EXISTS (SELECT 1 FROM snapshots WHERE etag = ?1) AS seen",
                     &[s(etag.as_str())],
@@ -204,19 +214,6 @@ impl Storage {
             .into_iter()
             .map(|r| (r.tree_id.clone(), r))
             .collect();
-        let sharing = sharing
-            .results::<KeyRow>()
-            .map_err(db_err)?
-            .into_iter()
-            .map(|r| match r.marketplace.as_str() {
-                STORE => r
-                    .plugin
-                    .parse()
-                    .map(|id| Origin::Store { id })
-                    .map_err(|_| StorageError::Corrupt(format!("entity id {}", r.plugin))),
-                _ => key(&r.marketplace, &r.plugin).map(Origin::Curated),
-            })
-            .collect::<StorageResult<_>>()?;
         let mut files: HashMap<Origin, Vec<ServedFile>> = files_by_plugin(unpack_files(&files)?)?
             .into_iter()
             .map(|(k, f)| (Origin::Curated(k), f))
@@ -237,7 +234,6 @@ impl Storage {
         }
         Ok(SegmentPlan {
             segments,
-            sharing,
             files,
             fetched_before,
         })
